@@ -1,0 +1,182 @@
+import { execa, type ResultPromise } from "execa";
+import type { Readable, Writable } from "node:stream";
+import { CappedBuffer } from "./capped-buffer.js";
+import {
+  encodeHarnessRequest,
+  parseHarnessReport,
+  REPORT_HEADER_ALLOWANCE_BYTES,
+  type HarnessReport,
+  type HarnessRequest,
+} from "./harness-protocol.js";
+
+/** File descriptor the harness writes its report to (see harness.py). */
+export const RESULT_FD = 3;
+/** File descriptor a backend may ask for to collect its own log (nsjail's --log_fd). */
+export const SANDBOX_LOG_FD = 4;
+
+export interface HarnessProcessSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly maxOutputBytes: number;
+  /** Collect the backend's own log from SANDBOX_LOG_FD (never shown to the client). */
+  readonly collectSandboxLog?: boolean;
+  /** Kills the sandbox and everything it started; called on timeout and after the harness exits. */
+  readonly killAll: (pid: number) => Promise<void>;
+}
+
+/** Everything observed about one finished harness process. */
+export interface HarnessRun {
+  readonly report: HarnessReport;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly stdout: CappedBuffer;
+  readonly stderr: CappedBuffer;
+  readonly sandboxLog: string;
+  readonly startError?: string;
+  /** From hand-over of the script to the harness's exit. */
+  readonly durationMs: number;
+}
+
+const SANDBOX_LOG_CAP_BYTES = 64 * 1024;
+/** How long a pipe may stay open after the harness exited and its processes were killed. */
+const DRAIN_GRACE_MS = 1000;
+
+/**
+ * One started harness process. It may be started ahead of time (a pre-warmed sandbox) and
+ * handed its single script later; the time limit counts from the hand-over.
+ */
+export class HarnessProcess {
+  private readonly child: ResultPromise;
+  private readonly stdout: CappedBuffer;
+  private readonly stderr: CappedBuffer;
+  private readonly sandboxLog = new CappedBuffer(SANDBOX_LOG_CAP_BYTES);
+  private reportBuffer: CappedBuffer | undefined;
+  private readonly streamsDone: Promise<void>;
+  private readonly ended: Promise<{ exitCode: number | null; signal: string | null; startError?: string }>;
+  private exitedFlag = false;
+  private handedOver = false;
+
+  private constructor(private readonly spec: HarnessProcessSpec) {
+    this.stdout = new CappedBuffer(spec.maxOutputBytes);
+    this.stderr = new CappedBuffer(spec.maxOutputBytes);
+    const stdio = spec.collectSandboxLog
+      ? (["pipe", "pipe", "pipe", "pipe", "pipe"] as const)
+      : (["pipe", "pipe", "pipe", "pipe"] as const);
+    this.child = execa(spec.command, spec.args, {
+      stdio,
+      buffer: false,
+      reject: false,
+      env: { ...spec.env },
+      extendEnv: false,
+      cwd: spec.cwd,
+      detached: true,
+      cleanup: true,
+      ...(spec.uid === undefined ? {} : { uid: spec.uid }),
+      ...(spec.gid === undefined ? {} : { gid: spec.gid }),
+    });
+    const streams = this.child.stdio as unknown as (Readable | Writable | null)[];
+    const collect = (index: number, sink: (chunk: Uint8Array) => void): Promise<void> => {
+      const stream = streams[index] as Readable | null;
+      if (!stream) return Promise.resolve();
+      return new Promise((resolve) => {
+        stream.on("data", (chunk: Buffer) => sink(chunk));
+        stream.on("error", () => resolve());
+        stream.on("close", () => resolve());
+        stream.on("end", () => resolve());
+      });
+    };
+    this.streamsDone = Promise.all([
+      collect(1, (c) => this.stdout.push(c)),
+      collect(2, (c) => this.stderr.push(c)),
+      collect(RESULT_FD, (c) => this.reportBuffer?.push(c)),
+      spec.collectSandboxLog ? collect(SANDBOX_LOG_FD, (c) => this.sandboxLog.push(c)) : Promise.resolve(),
+    ]).then(() => undefined);
+    this.ended = this.child.then((result) => {
+      this.exitedFlag = true;
+      const startError = result.failed && result.exitCode === undefined && !result.signal ? result.originalMessage || result.message : undefined;
+      return {
+        exitCode: result.exitCode ?? null,
+        signal: result.signal ?? null,
+        ...(startError ? { startError } : {}),
+      };
+    });
+  }
+
+  static start(spec: HarnessProcessSpec): HarnessProcess {
+    return new HarnessProcess(spec);
+  }
+
+  /** The process died before it was handed a script (a broken pre-started sandbox). */
+  get exited(): boolean {
+    return this.exitedFlag;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Hands the harness its script and waits for the run to end, killing it at the time limit. */
+  async run(request: HarnessRequest, timeoutMs: number): Promise<HarnessRun> {
+    if (this.handedOver) throw new Error("a harness process runs exactly one script");
+    this.handedOver = true;
+    this.reportBuffer = new CappedBuffer(request.maxResultBytes + REPORT_HEADER_ALLOWANCE_BYTES);
+    const startedAt = performance.now();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void this.killAll();
+    }, timeoutMs);
+    const stdin = this.child.stdin;
+    if (stdin) {
+      stdin.on("error", () => undefined); // EPIPE when the harness is already gone
+      stdin.end(encodeHarnessRequest(request));
+    }
+    const ending = await this.ended;
+    const durationMs = Math.round(performance.now() - startedAt);
+    clearTimeout(timer);
+    await this.killAll();
+    await this.drainStreams();
+    const reportBuffer = this.reportBuffer;
+    return {
+      report: reportBuffer.truncated ? { kind: "malformed" } : parseHarnessReport(reportBuffer.bytes()),
+      exitCode: ending.exitCode,
+      signal: ending.signal,
+      timedOut,
+      stdout: this.stdout,
+      stderr: this.stderr,
+      sandboxLog: this.sandboxLog.text(),
+      ...(ending.startError ? { startError: ending.startError } : {}),
+      durationMs,
+    };
+  }
+
+  /** Kills an unused pre-started sandbox. */
+  async discard(): Promise<void> {
+    this.handedOver = true;
+    await this.killAll();
+    await this.ended;
+    await this.drainStreams();
+  }
+
+  private async killAll(): Promise<void> {
+    const pid = this.child.pid;
+    if (pid !== undefined) await this.spec.killAll(pid);
+  }
+
+  private async drainStreams(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), DRAIN_GRACE_MS);
+    });
+    const outcome = await Promise.race([this.streamsDone, grace]);
+    clearTimeout(timer);
+    if (outcome === "late") {
+      for (const stream of this.child.stdio as unknown as (Readable | null)[]) stream?.destroy();
+    }
+  }
+}

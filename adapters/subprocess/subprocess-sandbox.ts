@@ -1,0 +1,123 @@
+import { chown, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CapturedOutput } from "../../domain/captured-output.js";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { failure } from "../../domain/execution-result.js";
+import { err } from "../../domain/result.js";
+import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
+import { HarnessProcess, RESULT_FD, type HarnessRun } from "../python/harness-process.js";
+import { cpuSecondsFor, outcomeOf, type HarnessLimits } from "../python/harness-protocol.js";
+import { HARNESS_FILE, type HarnessRuntime } from "../python/harness-runtime.js";
+import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
+import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
+import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT, SandboxUids } from "./sandbox-uids.js";
+
+export interface SubprocessSandboxOptions {
+  readonly runtime: HarnessRuntime;
+  readonly maxOutputBytes: number;
+  readonly maxResultBytes: number;
+  /** Run scripts under dedicated unprivileged uids; needs root. */
+  readonly dedicatedUids: boolean;
+  readonly serverEnv: Readonly<Record<string, string | undefined>>;
+}
+
+const MAX_PROCESSES = 64;
+const MAX_OPEN_FILES = 256;
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+export function subprocessLimits(request: ExecutionRequest, dedicatedUid: boolean): HarnessLimits {
+  return {
+    addressSpaceBytes: request.memoryMb * 1024 * 1024,
+    cpuSeconds: cpuSecondsFor(request.timeoutMs),
+    fileSizeBytes: MAX_FILE_BYTES,
+    openFiles: MAX_OPEN_FILES,
+    // RLIMIT_NPROC counts every process of the uid, so it is only meaningful on a uid of the run's own.
+    ...(dedicatedUid ? { processes: MAX_PROCESSES } : {}),
+  };
+}
+
+export const outputOf = (run: HarnessRun): CapturedOutput => ({
+  stdout: run.stdout.text(),
+  stderr: run.stderr.text(),
+  stdoutTruncated: run.stdout.truncated,
+  stderrTruncated: run.stderr.truncated,
+});
+
+/**
+ * A plain child process with rlimits, a fresh temp dir and a scrubbed environment.
+ * Not a security boundary: it shares the kernel, filesystem and network with the server.
+ */
+export class SubprocessSandbox implements SandboxPort {
+  readonly backend = "subprocess";
+  private readonly uids = new SandboxUids(SANDBOX_UID_BASE, SANDBOX_UID_COUNT);
+
+  constructor(private readonly options: SubprocessSandboxOptions) {}
+
+  /** Starts a harness that waits for its script; `preload` imports numpy and pandas first. */
+  async start(preload: boolean): Promise<StartedSubprocess> {
+    const { runtime, dedicatedUids } = this.options;
+    const workDir = await mkdtemp(join(tmpdir(), "pyexec-"));
+    const uid = dedicatedUids ? this.uids.acquire() : undefined;
+    if (uid !== undefined) await chown(workDir, uid, uid);
+    const harness = HarnessProcess.start({
+      command: runtime.pythonBin,
+      args: [...PYTHON_FLAGS, join(runtime.harnessDir, HARNESS_FILE), "--result-fd", String(RESULT_FD), ...(preload ? ["--preload"] : [])],
+      env: scriptEnvironment({ workDir, pathDirs: [join(runtime.venvDir, "bin")], serverEnv: this.options.serverEnv }),
+      cwd: workDir,
+      maxOutputBytes: this.options.maxOutputBytes,
+      ...(uid === undefined ? { killAll: killProcessGroup } : { uid, gid: uid, killAll: (pid) => killEverythingOf(uid, pid) }),
+    });
+    const cleanUp = async () => {
+      await rm(workDir, { recursive: true, force: true });
+      if (uid !== undefined) {
+        await removeFilesOwnedBy(uid);
+        this.uids.release(uid);
+      }
+    };
+    return new StartedSubprocess(harness, cleanUp, uid !== undefined, this.options.maxResultBytes);
+  }
+
+  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    return (await this.start(false)).run(request);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** One subprocess sandbox, started and waiting for its single script. */
+export class StartedSubprocess {
+  constructor(
+    private readonly harness: HarnessProcess,
+    private readonly cleanUp: () => Promise<void>,
+    private readonly dedicatedUid: boolean,
+    private readonly maxResultBytes: number,
+  ) {}
+
+  get alive(): boolean {
+    return !this.harness.exited;
+  }
+
+  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    try {
+      const run = await this.harness.run(
+        { script: request.script, limits: subprocessLimits(request, this.dedicatedUid), maxResultBytes: this.maxResultBytes },
+        request.timeoutMs,
+      );
+      if (run.startError) {
+        return err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));
+      }
+      return outcomeOf(run, outputOf(run), request, run.durationMs);
+    } finally {
+      await this.cleanUp();
+    }
+  }
+
+  async discard(): Promise<void> {
+    try {
+      await this.harness.discard();
+    } finally {
+      await this.cleanUp();
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import type { CapturedOutput } from "./captured-output.js";
+import type { FailureCode } from "./failure-code.js";
+
+/**
+ * main() returned a JSON value. `resultJson` is the exact JSON text the harness produced,
+ * passed through unparsed so integers beyond 2^53 and float spellings survive intact.
+ */
+export interface ExecutionSuccess {
+  readonly resultJson: string;
+  readonly output: CapturedOutput;
+  readonly durationMs: number;
+}
+
+/** The run failed; `output` holds what the script printed before it did. */
+export interface ExecutionFailure {
+  readonly code: FailureCode;
+  readonly message: string;
+  readonly output: CapturedOutput;
+  readonly traceback?: string;
+  readonly durationMs?: number;
+  /** For BUSY: how long the client should wait before retrying. */
+  readonly retryAfterSeconds?: number;
+}
+
+export const failure = (
+  code: FailureCode,
+  message: string,
+  output: CapturedOutput,
+  extra: Partial<Pick<ExecutionFailure, "traceback" | "durationMs" | "retryAfterSeconds">> = {},
+): ExecutionFailure => ({ code, message, output, ...extra });

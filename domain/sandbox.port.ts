@@ -1,0 +1,15 @@
+import type { ExecutionRequest } from "./execution-request.js";
+import type { ExecutionFailure, ExecutionSuccess } from "./execution-result.js";
+import type { Result } from "./result.js";
+
+export type SandboxOutcome = Result<ExecutionSuccess, ExecutionFailure>;
+
+/** Runs one script in a fresh sandbox. Each backend (nsjail, subprocess, a pool) is an adapter. */
+export interface SandboxPort {
+  /** The backend that really runs the script, as /health reports it. */
+  readonly backend: string;
+  /** Runs the script once; never throws for anything the script does. */
+  run(request: ExecutionRequest): Promise<SandboxOutcome>;
+  /** Releases whatever the backend holds (pre-started sandboxes, temp dirs). */
+  close(): Promise<void>;
+}
