@@ -1,0 +1,38 @@
+import type { FailureCode } from "../domain/failure-code.js";
+import type { ErrorBody } from "./schemas.js";
+
+const example = (code: FailureCode, error: string, extra: Partial<ErrorBody> = {}): ErrorBody => ({
+  error,
+  code,
+  stdout: "",
+  stderr: "",
+  ...extra,
+});
+
+/** One documented example per failure code, shown in /openapi.json and the Swagger UI. */
+export const ERROR_EXAMPLES: Record<FailureCode, ErrorBody> = {
+  INVALID_REQUEST: example("INVALID_REQUEST", "script: script must not be empty"),
+  UNSUPPORTED_MEDIA_TYPE: example("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json"),
+  PAYLOAD_TOO_LARGE: example("PAYLOAD_TOO_LARGE", "The request body is over the limit of 1114112 bytes"),
+  SYNTAX_ERROR: example("SYNTAX_ERROR", "SyntaxError: invalid syntax (script.py, line 3, column 11)", {
+    traceback: '  File "script.py", line 3\n    x = 1 + \n            ^\nSyntaxError: invalid syntax\n',
+  }),
+  MAIN_NOT_FOUND: example("MAIN_NOT_FOUND", "No callable main() found in script", { stdout: "This script has no main\n" }),
+  RUNTIME_ERROR: example("RUNTIME_ERROR", "ZeroDivisionError: division by zero", {
+    stdout: "before\n",
+    traceback: 'Traceback (most recent call last):\n  File "script.py", line 3, in main\n    return 1 / 0\n           ~~^~~\nZeroDivisionError: division by zero\n',
+  }),
+  RESULT_NOT_JSON: example(
+    "RESULT_NOT_JSON",
+    'main() returned a value that is not JSON: result["df"] is pandas.DataFrame, which is not JSON; return df.to_dict()',
+  ),
+  RESULT_TOO_LARGE: example("RESULT_TOO_LARGE", "The result is 5000012 bytes of JSON, over the limit of 4194304 bytes"),
+  SCRIPT_EXITED: example("SCRIPT_EXITED", "The script exited (sys.exit(0)) before main() returned"),
+  MEMORY_LIMIT_EXCEEDED: example("MEMORY_LIMIT_EXCEEDED", "Memory limit exceeded (512 MB)"),
+  RESOURCE_LIMIT_EXCEEDED: example("RESOURCE_LIMIT_EXCEEDED", "Process limit exceeded: the script started too many processes or threads"),
+  TIMEOUT: example("TIMEOUT", "Script execution timed out: the wall-clock limit of 30000 ms was reached", { stdout: "Sleeping...\n" }),
+  UNAUTHORIZED: example("UNAUTHORIZED", "A valid API key is required: send Authorization: Bearer <key>"),
+  BUSY: example("BUSY", "Server busy: all sandboxes are busy and the queue is full; retry later"),
+  SANDBOX_UNAVAILABLE: example("SANDBOX_UNAVAILABLE", "The sandbox could not be started"),
+  INTERNAL: example("INTERNAL", "Internal error"),
+};

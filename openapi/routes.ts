@@ -1,0 +1,71 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { FailureCode } from "../domain/failure-code.js";
+import { ERROR_EXAMPLES } from "./error-examples.js";
+import { errorSchema, executeRequestSchema, executeSuccessSchema, healthSchema, type RequestLimits } from "./schemas.js";
+import { STATUS_BY_CODE } from "./status-by-code.js";
+
+const STATUS_DESCRIPTIONS: Record<number, string> = {
+  400: "The request or the script failed (see code)",
+  401: "Auth is on and the API key is missing or wrong",
+  408: "The script hit its wall-clock limit",
+  413: "The script or the body is over the configured maximum",
+  415: "The body is not application/json",
+  429: "All sandboxes are busy and the queue is full; see Retry-After",
+  500: "A bug in the service",
+  503: "The sandbox backend cannot start sandboxes",
+};
+
+/** Every error status with an example for each code it carries. */
+function errorResponses() {
+  const byStatus = new Map<number, FailureCode[]>();
+  for (const [code, status] of Object.entries(STATUS_BY_CODE) as [FailureCode, number][]) {
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, codes]) => [
+      status,
+      {
+        description: `${STATUS_DESCRIPTIONS[status] ?? "Error"}: ${codes.join(", ")}`,
+        content: {
+          "application/json": {
+            schema: errorSchema,
+            examples: Object.fromEntries(codes.map((code) => [code, { value: ERROR_EXAMPLES[code] }])),
+          },
+        },
+      },
+    ]),
+  );
+}
+
+export const executeRoute = (limits: RequestLimits) =>
+  createRoute({
+    method: "post",
+    path: "/execute",
+    summary: "Run a Python script and return main()'s result",
+    description:
+      "Runs the script in a fresh sandbox, calls its main() with no arguments and answers with the JSON return value and the captured stdout/stderr.",
+    request: {
+      body: { required: true, content: { "application/json": { schema: executeRequestSchema(limits) } } },
+    },
+    responses: {
+      200: {
+        description: "main() returned a JSON value",
+        content: {
+          "application/json": {
+            schema: executeSuccessSchema,
+            example: { result: { sum: 3 }, stdout: "adding\n", stderr: "", stdoutTruncated: false, stderrTruncated: false, durationMs: 21 },
+          },
+        },
+      },
+      ...errorResponses(),
+    },
+  });
+
+export const healthRoute = createRoute({
+  method: "get",
+  path: "/health",
+  summary: "Liveness, the live sandbox backend and the Python runtime",
+  responses: {
+    200: { description: "The service is up", content: { "application/json": { schema: healthSchema } } },
+  },
+});

@@ -1,0 +1,73 @@
+import { availableParallelism } from "node:os";
+
+export type BackendChoice = "nsjail" | "subprocess" | "auto";
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly backend: BackendChoice;
+  readonly executionTimeoutMs: number;
+  readonly memoryLimitMb: number;
+  readonly maxScriptBytes: number;
+  readonly maxOutputBytes: number;
+  readonly maxResultBytes: number;
+  readonly maxConcurrency: number;
+  readonly maxQueue: number;
+  readonly pythonBin: string | undefined;
+  readonly nsjailBin: string | undefined;
+  readonly nsjailConfig: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = raw.trim() as T;
+  if (!choices.includes(value)) throw new ConfigError(name, `must be one of ${choices.join(", ")}, got "${raw}"`);
+  return value;
+}
+
+function optionalPath(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  if (!raw.startsWith("/")) throw new ConfigError(name, `must be an absolute path, got "${raw}"`);
+  return raw;
+}
+
+/** Reads the configuration from the environment; a bad value throws a ConfigError naming its variable. */
+export function loadConfig(env: Env): Config {
+  return {
+    port: integer(env, "PORT", 8080, 0, 65535),
+    host: env.HOST?.trim() || "0.0.0.0",
+    backend: oneOf(env, "SANDBOX_BACKEND", ["nsjail", "subprocess", "auto"] as const, "auto"),
+    executionTimeoutMs: integer(env, "EXECUTION_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    memoryLimitMb: integer(env, "MEMORY_LIMIT_MB", 512, 32, 65_536),
+    maxScriptBytes: integer(env, "MAX_SCRIPT_BYTES", 262_144, 1, 64 * 1024 * 1024),
+    maxOutputBytes: integer(env, "MAX_OUTPUT_BYTES", 1_048_576, 0, 256 * 1024 * 1024),
+    maxResultBytes: integer(env, "MAX_RESULT_BYTES", 4_194_304, 2, 256 * 1024 * 1024),
+    maxConcurrency: integer(env, "MAX_CONCURRENCY", availableParallelism(), 1, 1024),
+    maxQueue: integer(env, "MAX_QUEUE", 64, 0, 100_000),
+    pythonBin: optionalPath(env, "PYTHON_BIN"),
+    nsjailBin: optionalPath(env, "NSJAIL_BIN"),
+    nsjailConfig: optionalPath(env, "NSJAIL_CONFIG"),
+  };
+}

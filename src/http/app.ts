@@ -1,0 +1,101 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { MiddlewareHandler } from "hono";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import { executeRoute, healthRoute } from "../../openapi/routes.js";
+import type { HealthBody } from "../../openapi/schemas.js";
+import { errorResponse, failureResponse, successResponse } from "./responses.js";
+
+export interface AppDeps {
+  readonly execute: (request: ExecutionRequest) => Promise<SandboxOutcome>;
+  readonly health: () => HealthBody;
+  readonly limits: {
+    readonly maxTimeoutMs: number;
+    readonly maxMemoryMb: number;
+    readonly maxScriptBytes: number;
+  };
+  readonly swaggerAssets: ReadonlyMap<string, { body: Uint8Array; contentType: string }>;
+  readonly onInternalError?: (error: unknown) => void;
+}
+
+/** Room for JSON escaping around the script: a script of MAX_SCRIPT_BYTES may at most double when escaped, plus the other fields. */
+export const maxBodyBytes = (maxScriptBytes: number): number => 2 * maxScriptBytes + 64 * 1024;
+
+const requireJson: MiddlewareHandler = async (c, next) => {
+  const type = c.req.header("content-type") ?? "";
+  const mediaType = type.split(";")[0]?.trim().toLowerCase();
+  if (mediaType !== "application/json") {
+    return errorResponse("UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json, got ${type ? `"${type}"` : "none"}`);
+  }
+  await next();
+};
+
+/** The HTTP face of the service. It never listens; main.ts does. */
+export function createApp(deps: AppDeps): OpenAPIHono {
+  const { limits } = deps;
+  const app = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (result.success) return;
+      const details = result.error.issues.map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`);
+      return errorResponse("INVALID_REQUEST", `Invalid request: ${details.join("; ")}`);
+    },
+  });
+
+  const bodyMax = maxBodyBytes(limits.maxScriptBytes);
+  app.use("/execute", requireJson);
+  app.use(
+    "/execute",
+    bodyLimit({
+      maxSize: bodyMax,
+      onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${bodyMax} bytes`),
+    }),
+  );
+
+  app.openapi(executeRoute(limits), async (c) => {
+    const body = c.req.valid("json");
+    const scriptBytes = Buffer.byteLength(body.script, "utf8");
+    if (scriptBytes > limits.maxScriptBytes) {
+      return errorResponse(
+        "PAYLOAD_TOO_LARGE",
+        `The script is ${scriptBytes} bytes, over the limit of ${limits.maxScriptBytes} bytes`,
+      ) as never;
+    }
+    const outcome = await deps.execute({
+      script: body.script,
+      timeoutMs: body.timeoutMs ?? limits.maxTimeoutMs,
+      memoryMb: body.memoryMb ?? limits.maxMemoryMb,
+    });
+    return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;
+  });
+
+  app.openapi(healthRoute, (c) => c.json(deps.health(), 200));
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Python execution service",
+      version: "0.1.0",
+      description: "Runs an untrusted Python script in a sandbox and returns main()'s JSON result with the captured output.",
+    },
+  });
+
+  app.get("/docs", swaggerUI({ url: "/openapi.json", baseUrl: "/docs/assets", title: "Python execution service", tryItOutEnabled: true }));
+  app.get("/docs/assets/swagger-ui-dist/:file", (c) => {
+    const asset = deps.swaggerAssets.get(c.req.param("file"));
+    if (!asset) return c.notFound();
+    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { "content-type": asset.contentType, "cache-control": "public, max-age=86400" });
+  });
+
+  app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: "NOT_FOUND" }, 404));
+  app.onError((error) => {
+    if (error instanceof HTTPException && error.status === 400) {
+      return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");
+    }
+    deps.onInternalError?.(error);
+    return errorResponse("INTERNAL", "Internal error");
+  });
+  return app;
+}

@@ -1,0 +1,39 @@
+import type { CapturedOutput } from "../../domain/captured-output.js";
+import { NO_OUTPUT } from "../../domain/captured-output.js";
+import type { ExecutionFailure, ExecutionSuccess } from "../../domain/execution-result.js";
+import type { FailureCode } from "../../domain/failure-code.js";
+import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+
+const outputFields = (output: CapturedOutput) => ({
+  stdout: output.stdout,
+  stderr: output.stderr,
+  stdoutTruncated: output.stdoutTruncated,
+  stderrTruncated: output.stderrTruncated,
+});
+
+/**
+ * The 200 body. The result is spliced in as the harness wrote it, never re-serialized,
+ * so big integers and float spellings reach the client exactly.
+ */
+export function successResponse(success: ExecutionSuccess): Response {
+  const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs });
+  return new Response(`{"result":${success.resultJson},${rest.slice(1)}`, { status: 200, headers: JSON_HEADERS });
+}
+
+export function failureResponse(failure: ExecutionFailure): Response {
+  const body = {
+    error: failure.message,
+    code: failure.code,
+    ...outputFields(failure.output),
+    ...(failure.traceback === undefined ? {} : { traceback: failure.traceback }),
+    ...(failure.durationMs === undefined ? {} : { durationMs: failure.durationMs }),
+  };
+  const headers: Record<string, string> = { ...JSON_HEADERS };
+  if (failure.retryAfterSeconds !== undefined) headers["retry-after"] = String(failure.retryAfterSeconds);
+  return new Response(JSON.stringify(body), { status: STATUS_BY_CODE[failure.code], headers });
+}
+
+export const errorResponse = (code: FailureCode, message: string): Response =>
+  failureResponse({ code, message, output: NO_OUTPUT });

@@ -1,0 +1,24 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
+
+/** The repository (or image) root: the nearest directory above this file holding package.json. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("cannot find the project root (no package.json above the server's files)");
+    dir = parent;
+  }
+  return dir;
+}
+
+/** The virtualenv made by scripts/setup.sh, unless PYTHON_BIN points elsewhere. */
+export function harnessRuntime(root: string, pythonBin: string | undefined): HarnessRuntime {
+  const python = pythonBin ?? join(root, ".venv", "bin", "python");
+  if (!existsSync(python)) {
+    throw new Error(`Python interpreter not found at ${python}: run \`npm run setup\` or set PYTHON_BIN`);
+  }
+  return { pythonBin: python, venvDir: dirname(dirname(python)), harnessDir: join(root, "adapters", "python") };
+}
