@@ -1,17 +1,9 @@
 import { serve } from "@hono/node-server";
 import { pino } from "pino";
-import { AdmissionGate } from "../domain/admission.js";
-import { ExecuteScript } from "../domain/execute-script.use-case.js";
+import { composeApp } from "./compose.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { createApp } from "./http/app.js";
-import { loadSwaggerAssets } from "./http/swagger-assets.js";
 import { harnessRuntime, projectRoot } from "./project-paths.js";
 import { startSandbox } from "./sandbox-factory.js";
-
-const ISOLATION: Record<string, string> = {
-  nsjail: "nsjail: user, mount, pid, net, ipc, uts and cgroup namespaces; seccomp; cgroup memory and pids limits",
-  subprocess: "subprocess: rlimits and a scrubbed environment only; not a security boundary",
-};
 
 async function main(): Promise<void> {
   const logger = pino({ base: undefined });
@@ -27,15 +19,7 @@ async function main(): Promise<void> {
   }
   const runtime = harnessRuntime(projectRoot(), config.pythonBin);
   const { sandbox, info } = await startSandbox(config, runtime, logger);
-  const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.executionTimeoutMs });
-  const useCase = new ExecuteScript(sandbox, gate, 1);
-  const app = createApp({
-    execute: (request) => useCase.execute(request),
-    health: () => ({ status: "ok", backend: sandbox.backend, isolation: ISOLATION[sandbox.backend] ?? sandbox.backend, ...info }),
-    limits: { maxTimeoutMs: config.executionTimeoutMs, maxMemoryMb: config.memoryLimitMb, maxScriptBytes: config.maxScriptBytes },
-    swaggerAssets: await loadSwaggerAssets(),
-    onInternalError: (error) => logger.error({ err: error }, "internal error"),
-  });
+  const { app } = await composeApp(config, sandbox, info, logger);
   serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (address) => {
     logger.info({ backend: sandbox.backend, port: address.port, host: config.host, python: info.python }, "listening");
   });

@@ -1,0 +1,36 @@
+import { pino } from "pino";
+import type { SandboxPort } from "../../domain/sandbox.port.js";
+import { composeApp } from "../../src/compose.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { harnessRuntime, projectRoot } from "../../src/project-paths.js";
+import { subprocessSandbox } from "../../src/sandbox-factory.js";
+
+export const silentLogger = pino({ level: "silent" });
+
+/** A configuration as the server would read it from these variables (defaults for the rest). */
+export const testConfig = (env: Record<string, string> = {}): Config => loadConfig(env);
+
+export const runtime = () => harnessRuntime(projectRoot(), undefined);
+
+export const realSubprocessSandbox = (config: Config = testConfig()) => subprocessSandbox(config, runtime(), silentLogger);
+
+/** The real HTTP app over a real sandbox; requests go through `app.request()`, no socket. */
+export async function appOver(sandbox: SandboxPort, config: Config = testConfig()) {
+  const { app } = await composeApp(config, sandbox, { python: "test", packages: {} }, silentLogger);
+  return app;
+}
+
+/** POSTs a script to /execute and returns status, headers and the parsed JSON body. */
+export async function execute(
+  app: { request: (path: string, init: RequestInit) => Response | Promise<Response> },
+  script: string,
+  extra: Record<string, unknown> = {},
+) {
+  const response = await app.request("/execute", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ script, ...extra }),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as Record<string, any> };
+}
