@@ -13,3 +13,16 @@ export interface SandboxPort {
   /** Releases whatever the backend holds (pre-started sandboxes, temp dirs). */
   close(): Promise<void>;
 }
+
+/** A sandbox started ahead of time, waiting for the one script it will ever run. */
+export interface StartedSandbox {
+  /** False once the sandbox died while waiting; it must then be discarded, not used. */
+  readonly alive: boolean;
+  run(request: ExecutionRequest): Promise<SandboxOutcome>;
+  discard(): Promise<void>;
+}
+
+/** A backend that can start a sandbox (interpreter up, numpy and pandas imported) before a request arrives. */
+export interface PrestartableSandbox extends SandboxPort {
+  prestart(): Promise<StartedSandbox>;
+}

@@ -13,6 +13,7 @@ export interface Config {
   readonly maxResultBytes: number;
   readonly maxConcurrency: number;
   readonly maxQueue: number;
+  readonly poolSize: number;
   readonly pythonBin: string | undefined;
   readonly nsjailBin: string | undefined;
   readonly nsjailConfig: string | undefined;
@@ -66,6 +67,7 @@ export function loadConfig(env: Env): Config {
     maxResultBytes: integer(env, "MAX_RESULT_BYTES", 4_194_304, 2, 256 * 1024 * 1024),
     maxConcurrency: integer(env, "MAX_CONCURRENCY", availableParallelism(), 1, 1024),
     maxQueue: integer(env, "MAX_QUEUE", 64, 0, 100_000),
+    poolSize: integer(env, "POOL_SIZE", availableParallelism(), 0, 256),
     pythonBin: optionalPath(env, "PYTHON_BIN"),
     nsjailBin: optionalPath(env, "NSJAIL_BIN"),
     nsjailConfig: optionalPath(env, "NSJAIL_CONFIG"),

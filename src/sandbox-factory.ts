@@ -1,6 +1,8 @@
 import { getuid } from "node:process";
 import type { Logger } from "pino";
-import type { SandboxPort } from "../domain/sandbox.port.js";
+import { availableParallelism } from "node:os";
+import type { PrestartableSandbox, SandboxPort } from "../domain/sandbox.port.js";
+import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
 import { SubprocessSandbox } from "../adapters/subprocess/subprocess-sandbox.js";
 import type { Config } from "./config.js";
@@ -54,7 +56,18 @@ export interface LiveSandbox {
 
 /** Builds the configured backend and proves it works; `auto` prefers nsjail and falls back. */
 export async function startSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): Promise<LiveSandbox> {
-  const sandbox = subprocessSandbox(config, runtime, logger);
+  const backend = subprocessSandbox(config, runtime, logger);
   logger.warn("the subprocess backend is not a security boundary: use SANDBOX_BACKEND=nsjail in production");
-  return { sandbox, info: await probe(sandbox, config) };
+  const info = await probe(backend, config);
+  return { sandbox: pooled(backend, config, logger), info };
+}
+
+/** Wraps a backend in a pool of pre-started sandboxes unless POOL_SIZE is 0. */
+export function pooled(backend: PrestartableSandbox, config: Config, logger: Logger): SandboxPort {
+  if (config.poolSize === 0) return backend;
+  return new PrewarmedPool(backend, {
+    size: config.poolSize,
+    cpuSlots: availableParallelism(),
+    onError: (error) => logger.error({ err: error }, "could not pre-start a sandbox"),
+  });
 }

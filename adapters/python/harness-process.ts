@@ -22,6 +22,9 @@ export interface HarnessProcessSpec {
   readonly uid?: number;
   readonly gid?: number;
   readonly maxOutputBytes: number;
+  readonly maxResultBytes: number;
+  /** The harness was started with --preload and announces when it is ready. */
+  readonly preload: boolean;
   /** Collect the backend's own log from SANDBOX_LOG_FD (never shown to the client). */
   readonly collectSandboxLog?: boolean;
   /** Kills the sandbox and everything it started; called on timeout and after the harness exits. */
@@ -42,6 +45,11 @@ export interface HarnessRun {
   readonly durationMs: number;
 }
 
+const READY_LINE = new TextEncoder().encode('{"status":"ready"}\n');
+
+const startsWith = (bytes: Uint8Array, prefix: Uint8Array): boolean =>
+  bytes.length >= prefix.length && prefix.every((byte, i) => bytes[i] === byte);
+
 const SANDBOX_LOG_CAP_BYTES = 64 * 1024;
 /** How long a pipe may stay open after the harness exited and its processes were killed. */
 const DRAIN_GRACE_MS = 1000;
@@ -55,7 +63,9 @@ export class HarnessProcess {
   private readonly stdout: CappedBuffer;
   private readonly stderr: CappedBuffer;
   private readonly sandboxLog = new CappedBuffer(SANDBOX_LOG_CAP_BYTES);
-  private reportBuffer: CappedBuffer | undefined;
+  private readonly reportBuffer: CappedBuffer;
+  private readyLineSeen = false;
+  private readonly readyWaiters: (() => void)[] = [];
   private readonly streamsDone: Promise<void>;
   private readonly ended: Promise<{ exitCode: number | null; signal: string | null; startError?: string }>;
   private exitedFlag = false;
@@ -64,6 +74,7 @@ export class HarnessProcess {
   private constructor(private readonly spec: HarnessProcessSpec) {
     this.stdout = new CappedBuffer(spec.maxOutputBytes);
     this.stderr = new CappedBuffer(spec.maxOutputBytes);
+    this.reportBuffer = new CappedBuffer(READY_LINE.length + spec.maxResultBytes + REPORT_HEADER_ALLOWANCE_BYTES);
     const stdio = spec.collectSandboxLog
       ? (["pipe", "pipe", "pipe", "pipe", "pipe"] as const)
       : (["pipe", "pipe", "pipe", "pipe"] as const);
@@ -93,11 +104,12 @@ export class HarnessProcess {
     this.streamsDone = Promise.all([
       collect(1, (c) => this.stdout.push(c)),
       collect(2, (c) => this.stderr.push(c)),
-      collect(RESULT_FD, (c) => this.reportBuffer?.push(c)),
+      collect(RESULT_FD, (c) => this.onReportBytes(c)),
       spec.collectSandboxLog ? collect(SANDBOX_LOG_FD, (c) => this.sandboxLog.push(c)) : Promise.resolve(),
     ]).then(() => undefined);
     this.ended = this.child.then((result) => {
       this.exitedFlag = true;
+      this.wakeReadyWaiters();
       const startError = result.failed && result.exitCode === undefined && !result.signal ? result.originalMessage || result.message : undefined;
       return {
         exitCode: result.exitCode ?? null,
@@ -120,11 +132,37 @@ export class HarnessProcess {
     return this.child.pid;
   }
 
+  /** Resolves once a --preload harness has imported its modules (or died trying). */
+  ready(): Promise<void> {
+    if (!this.spec.preload || this.readyLineSeen || this.exitedFlag) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  private onReportBytes(chunk: Uint8Array): void {
+    this.reportBuffer.push(chunk);
+    if (this.spec.preload && !this.readyLineSeen && this.reportBuffer.bytes().includes(0x0a)) {
+      this.readyLineSeen = true;
+      this.wakeReadyWaiters();
+    }
+  }
+
+  private wakeReadyWaiters(): void {
+    for (const wake of this.readyWaiters.splice(0)) wake();
+  }
+
+  /** The report proper: what followed the ready line of a pre-started harness. */
+  private report(): HarnessReport {
+    if (this.reportBuffer.truncated) return { kind: "malformed" };
+    const bytes = this.reportBuffer.bytes();
+    if (!this.spec.preload) return parseHarnessReport(bytes);
+    const afterReady = startsWith(bytes, READY_LINE) ? bytes.subarray(READY_LINE.length) : bytes;
+    return parseHarnessReport(afterReady);
+  }
+
   /** Hands the harness its script and waits for the run to end, killing it at the time limit. */
   async run(request: HarnessRequest, timeoutMs: number): Promise<HarnessRun> {
     if (this.handedOver) throw new Error("a harness process runs exactly one script");
     this.handedOver = true;
-    this.reportBuffer = new CappedBuffer(request.maxResultBytes + REPORT_HEADER_ALLOWANCE_BYTES);
     const startedAt = performance.now();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -141,9 +179,8 @@ export class HarnessProcess {
     clearTimeout(timer);
     await this.killAll();
     await this.drainStreams();
-    const reportBuffer = this.reportBuffer;
     return {
-      report: reportBuffer.truncated ? { kind: "malformed" } : parseHarnessReport(reportBuffer.bytes()),
+      report: this.report(),
       exitCode: ending.exitCode,
       signal: ending.signal,
       timedOut,

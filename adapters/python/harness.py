@@ -4,6 +4,7 @@ Protocol (shared by every sandbox backend):
   stdin      one JSON request: {"script": str, "limits": {...}, "maxResultBytes": int}
   fd 1, 2    the script's own output, untouched (the server captures it at the fd level)
   result fd  one report: a JSON header line, then for success the raw result JSON text
+           (with --preload, first a {"status":"ready"} line once the imports are done)
 
 With --preload the harness imports numpy and pandas before it reads stdin, so a
 pre-started sandbox only has to compile and run the script when it is handed one.
@@ -26,6 +27,8 @@ import types
 SCRIPT_FILENAME = "script.py"
 SCRIPT_MODULE_NAME = "script"
 PRELOADED_MODULES = ("numpy", "pandas")
+# A pre-started harness announces on its result channel that it is ready for a script.
+READY_LINE = b'{"status":"ready"}\n'
 
 # Freed on MemoryError so the harness has room to write its report.
 _memory_reserve = bytearray(512 * 1024)
@@ -351,6 +354,7 @@ def main():
     os.set_inheritable(result_fd, False)
     if preload:
         preload_modules()
+        write_all(result_fd, READY_LINE)
     request = read_request()
     header, body = run(request)
     report(result_fd, header, body)

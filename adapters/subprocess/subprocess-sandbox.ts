@@ -5,7 +5,7 @@ import type { CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
-import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
+import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import { HarnessProcess, RESULT_FD, type HarnessRun } from "../python/harness-process.js";
 import { cpuSecondsFor, outcomeOf, type HarnessLimits } from "../python/harness-protocol.js";
 import { HARNESS_FILE, type HarnessRuntime } from "../python/harness-runtime.js";
@@ -48,7 +48,7 @@ export const outputOf = (run: HarnessRun): CapturedOutput => ({
  * A plain child process with rlimits, a fresh temp dir and a scrubbed environment.
  * Not a security boundary: it shares the kernel, filesystem and network with the server.
  */
-export class SubprocessSandbox implements SandboxPort {
+export class SubprocessSandbox implements PrestartableSandbox {
   readonly backend = "subprocess";
   private readonly uids = new SandboxUids(SANDBOX_UID_BASE, SANDBOX_UID_COUNT);
 
@@ -66,6 +66,8 @@ export class SubprocessSandbox implements SandboxPort {
       env: scriptEnvironment({ workDir, pathDirs: [join(runtime.venvDir, "bin")], serverEnv: this.options.serverEnv }),
       cwd: workDir,
       maxOutputBytes: this.options.maxOutputBytes,
+      maxResultBytes: this.options.maxResultBytes,
+      preload,
       ...(uid === undefined ? { killAll: killProcessGroup } : { uid, gid: uid, killAll: (pid) => killEverythingOf(uid, pid) }),
     });
     const cleanUp = async () => {
@@ -82,11 +84,17 @@ export class SubprocessSandbox implements SandboxPort {
     return (await this.start(false)).run(request);
   }
 
+  async prestart(): Promise<StartedSandbox> {
+    const started = await this.start(true);
+    await started.ready();
+    return started;
+  }
+
   async close(): Promise<void> {}
 }
 
 /** One subprocess sandbox, started and waiting for its single script. */
-export class StartedSubprocess {
+export class StartedSubprocess implements StartedSandbox {
   constructor(
     private readonly harness: HarnessProcess,
     private readonly cleanUp: () => Promise<void>,
@@ -96,6 +104,10 @@ export class StartedSubprocess {
 
   get alive(): boolean {
     return !this.harness.exited;
+  }
+
+  ready(): Promise<void> {
+    return this.harness.ready();
   }
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {

@@ -1,0 +1,110 @@
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import type { PrestartableSandbox, SandboxOutcome, SandboxPort, StartedSandbox } from "../../domain/sandbox.port.js";
+
+const RETRY_AFTER_FAILURE_MS = 1000;
+
+export interface PoolOptions {
+  /** Sandboxes kept started and waiting; 0 turns the pool off. */
+  readonly size: number;
+  /** CPU slots: refills only start while fewer than this many runs and refills are active. */
+  readonly cpuSlots: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * Keeps `size` single-use sandboxes started ahead of time. A request takes one and the
+ * sandbox exits after that run: nothing is ever reused, so nothing leaks between runs.
+ * With none ready, a request starts one cold, so a drained pool is never slower than no pool.
+ * Refills run one at a time and only on idle CPU, so they never starve running scripts.
+ */
+export class PrewarmedPool implements SandboxPort {
+  private readonly ready: StartedSandbox[] = [];
+  private running = 0;
+  private refilling = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly backendSandbox: PrestartableSandbox,
+    private readonly options: PoolOptions,
+  ) {
+    this.refill();
+  }
+
+  get backend(): string {
+    return this.backendSandbox.backend;
+  }
+
+  /** Sandboxes started and waiting for a script. */
+  get readyCount(): number {
+    return this.ready.length;
+  }
+
+  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    this.running++;
+    try {
+      const sandbox = await this.take();
+      return await (sandbox ? sandbox.run(request) : this.backendSandbox.run(request));
+    } finally {
+      this.running--;
+      // After the current microtasks, so a queued request admitted by this run's end is
+      // counted as running before a refill competes with it for CPU.
+      setTimeout(() => this.refill(), 0);
+    }
+  }
+
+  /** Resolves once the pool is full (or cannot fill further right now); for tests and benchmarks. */
+  whenFull(): Promise<void> {
+    if (this.ready.length >= this.options.size || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const waiting = this.ready.splice(0);
+    await Promise.all(waiting.map((sandbox) => sandbox.discard()));
+    this.wakeIdleWaiters();
+    await this.backendSandbox.close();
+  }
+
+  private async take(): Promise<StartedSandbox | undefined> {
+    for (let sandbox = this.ready.shift(); sandbox; sandbox = this.ready.shift()) {
+      if (sandbox.alive) return sandbox;
+      await sandbox.discard();
+    }
+    return undefined;
+  }
+
+  private refill(): void {
+    if (this.refilling || this.closed) return;
+    if (this.ready.length >= this.options.size || this.running >= this.options.cpuSlots) {
+      this.wakeIdleWaiters();
+      return;
+    }
+    this.refilling = true;
+    void this.startOne().then((delayMs) => {
+      this.refilling = false;
+      if (delayMs === 0) this.refill();
+      else setTimeout(() => this.refill(), delayMs);
+    });
+  }
+
+  /** Starts one sandbox into the pool; the delay before the next attempt comes back. */
+  private async startOne(): Promise<number> {
+    try {
+      const sandbox = await this.backendSandbox.prestart();
+      if (this.closed) await sandbox.discard();
+      else this.ready.push(sandbox);
+      return 0;
+    } catch (error) {
+      this.options.onError?.(error);
+      return RETRY_AFTER_FAILURE_MS;
+    }
+  }
+
+  private wakeIdleWaiters(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
