@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import { NO_OUTPUT } from "../../domain/captured-output.js";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { ok } from "../../domain/result.js";
+import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
+import { PrewarmedPool } from "./prewarmed-pool.js";
+
+const request: ExecutionRequest = { script: "def main(): return 1", timeoutMs: 1000, memoryMb: 64 };
+const outcome = (resultJson: string): SandboxOutcome => ok({ resultJson, output: NO_OUTPUT, durationMs: 1 });
+
+/** A backend whose sandboxes say where they came from: "warm:<n>" or "cold". */
+class FakeBackend implements PrestartableSandbox {
+  readonly backend = "fake";
+  started = 0;
+  discarded = 0;
+  coldRuns = 0;
+  failNextPrestarts = 0;
+  readonly live: { alive: boolean }[] = [];
+
+  async prestart(): Promise<StartedSandbox> {
+    if (this.failNextPrestarts > 0) {
+      this.failNextPrestarts--;
+      throw new Error("cannot start");
+    }
+    const id = ++this.started;
+    const state = { alive: true, used: false };
+    this.live.push(state);
+    return {
+      get alive() {
+        return state.alive;
+      },
+      run: async () => {
+        if (state.used) throw new Error("a sandbox was reused");
+        state.used = true;
+        return outcome(`"warm:${id}"`);
+      },
+      discard: async () => {
+        this.discarded++;
+      },
+    };
+  }
+
+  async run(): Promise<SandboxOutcome> {
+    this.coldRuns++;
+    return outcome('"cold"');
+  }
+
+  async close(): Promise<void> {}
+}
+
+const resultOf = (o: SandboxOutcome) => (o.ok ? o.value.resultJson : o.error.code);
+
+describe("PrewarmedPool", () => {
+  it("fills up to its size and serves each request from a different pre-started sandbox", async () => {
+    const backend = new FakeBackend();
+    const pool = new PrewarmedPool(backend, { size: 2, cpuSlots: 2 });
+    await pool.whenFull();
+    expect(pool.readyCount).toBe(2);
+    const first = resultOf(await pool.run(request));
+    const second = resultOf(await pool.run(request));
+    expect(first).toMatch(/^"warm:\d"$/);
+    expect(second).toMatch(/^"warm:\d"$/);
+    expect(first).not.toBe(second);
+    await pool.close();
+  });
+
+  it("refills after a run, so sandboxes are never reused", async () => {
+    const backend = new FakeBackend();
+    const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 2 });
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      await pool.whenFull();
+      seen.add(resultOf(await pool.run(request)));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(seen.size).toBe(4);
+    expect(backend.coldRuns).toBe(0);
+    await pool.close();
+  });
+
+  it("starts cold when empty instead of waiting for a refill", async () => {
+    const backend = new FakeBackend();
+    const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 1 });
+    await pool.whenFull();
+    const results = await Promise.all([pool.run(request), pool.run(request), pool.run(request)]);
+    expect(results.map(resultOf).filter((r) => r === '"cold"')).toHaveLength(2);
+    expect(backend.coldRuns).toBe(2);
+    await pool.close();
+  });
+
+  it("does not refill while every CPU slot is running a script", async () => {
+    const backend = new FakeBackend();
+    let release: () => void = () => undefined;
+    backend.run = () => {
+      backend.coldRuns++;
+      return new Promise((resolve) => {
+        release = () => resolve(outcome('"cold"'));
+      });
+    };
+    const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 1 });
+    await pool.whenFull();
+    await pool.run(request); // takes the only warm sandbox
+    const startedBefore = backend.started;
+    const slow = pool.run(request); // cold, and it holds the only CPU slot
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const startedWhileBusy = backend.started - startedBefore;
+    release();
+    await slow;
+    await pool.whenFull();
+    expect(startedWhileBusy).toBe(0);
+    expect(pool.readyCount).toBe(1);
+    await pool.close();
+  });
+
+  it("throws away a sandbox that died while waiting", async () => {
+    const backend = new FakeBackend();
+    const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 2 });
+    await pool.whenFull();
+    backend.live[0]!.alive = false;
+    expect(resultOf(await pool.run(request))).toBe('"cold"');
+    expect(backend.discarded).toBe(1);
+    await pool.close();
+  });
+
+  it("keeps serving cold and retries when sandboxes cannot be pre-started", async () => {
+    const backend = new FakeBackend();
+    backend.failNextPrestarts = 1;
+    const errors: unknown[] = [];
+    const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 2, onError: (e) => errors.push(e) });
+    expect(resultOf(await pool.run(request))).toBe('"cold"');
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await pool.whenFull();
+    expect(errors).toHaveLength(1);
+    expect(pool.readyCount).toBe(1);
+    await pool.close();
+  });
+
+  it("discards what is waiting when closed", async () => {
+    const backend = new FakeBackend();
+    const pool = new PrewarmedPool(backend, { size: 3, cpuSlots: 2 });
+    await pool.whenFull();
+    await pool.close();
+    expect(backend.discarded).toBe(3);
+    expect(pool.readyCount).toBe(0);
+  });
+});
