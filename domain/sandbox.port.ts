@@ -10,7 +10,7 @@ export interface SandboxPort {
   readonly backend: string;
   /** Runs the script once; never throws for anything the script does. */
   run(request: ExecutionRequest): Promise<SandboxOutcome>;
-  /** Releases whatever the backend holds (pre-started sandboxes, temp dirs). */
+  /** Releases whatever the backend holds (pre-started sandboxes, temp dirs) and kills runs still in flight. */
   close(): Promise<void>;
 }
 
@@ -18,6 +18,8 @@ export interface SandboxPort {
 export interface StartedSandbox {
   /** False once the sandbox died while waiting; it must then be discarded, not used. */
   readonly alive: boolean;
+  /** Whether this sandbox can serve the request (limits fixed at its start may not fit). */
+  accepts(request: ExecutionRequest): boolean;
   run(request: ExecutionRequest): Promise<SandboxOutcome>;
   discard(): Promise<void>;
 }

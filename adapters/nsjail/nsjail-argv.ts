@@ -85,10 +85,14 @@ export interface NsjailArgvOptions {
    * A pre-started (pooled) jail must add its idle time, or pass 0 and rely on the server.
    */
   readonly timeLimitSeconds?: number;
+  /** The unprivileged host uid (and gid) the jail's user 65534 maps to; one per live jail. */
+  readonly outsideUid: number;
   /** Extra arguments after the harness path. */
   readonly harnessArgs?: readonly string[];
 }
 
+/** nobody, inside the jail. */
+export const JAIL_UID = 65534;
 const MIB = 1024 * 1024;
 const DEFAULT_MAX_PIDS = 64;
 const DEFAULT_LOG_FD = 4;
@@ -112,6 +116,8 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
     "--time_limit", String(timeLimit),
     "--rlimit_cpu", String(cpuSeconds),
     "--rlimit_nproc", String(maxPids),
+    "--user", `${JAIL_UID}:${options.outsideUid}:1`,
+    "--group", `${JAIL_UID}:${options.outsideUid}:1`,
   ];
 
   if (options.venvDir !== undefined) {
@@ -211,6 +217,7 @@ function validate(options: NsjailArgvOptions): void {
   positiveInteger("timeoutMs", options.timeoutMs);
   positiveInteger("memoryMb", options.memoryMb);
   positiveInteger("maxPids", options.maxPids ?? DEFAULT_MAX_PIDS);
+  positiveInteger("outsideUid", options.outsideUid);
   if (options.cpuCores !== undefined && !(options.cpuCores > 0 && Number.isFinite(options.cpuCores))) {
     throw new Error(`cpuCores must be a positive number: ${options.cpuCores}`);
   }

@@ -29,6 +29,7 @@ class FakeBackend implements PrestartableSandbox {
       get alive() {
         return state.alive;
       },
+      accepts: (r: ExecutionRequest) => r.memoryMb === request.memoryMb,
       run: async () => {
         if (state.used) throw new Error("a sandbox was reused");
         state.used = true;
@@ -108,6 +109,15 @@ describe("PrewarmedPool", () => {
     await slow;
     await pool.whenFull();
     expect(startedWhileBusy).toBe(0);
+    expect(pool.readyCount).toBe(1);
+    await pool.close();
+  });
+
+  it("starts cold for a request the waiting sandboxes do not fit", async () => {
+    const backend = new FakeBackend();
+    const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 2 });
+    await pool.whenFull();
+    expect(resultOf(await pool.run({ ...request, memoryMb: request.memoryMb / 2 }))).toBe('"cold"');
     expect(pool.readyCount).toBe(1);
     await pool.close();
   });

@@ -43,7 +43,7 @@ export class PrewarmedPool implements SandboxPort {
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     this.running++;
     try {
-      const sandbox = await this.take();
+      const sandbox = await this.take(request);
       return await (sandbox ? sandbox.run(request) : this.backendSandbox.run(request));
     } finally {
       this.running--;
@@ -67,12 +67,13 @@ export class PrewarmedPool implements SandboxPort {
     await this.backendSandbox.close();
   }
 
-  private async take(): Promise<StartedSandbox | undefined> {
-    for (let sandbox = this.ready.shift(); sandbox; sandbox = this.ready.shift()) {
-      if (sandbox.alive) return sandbox;
-      await sandbox.discard();
-    }
-    return undefined;
+  /** The first live sandbox that fits the request; dead ones found on the way are thrown away. */
+  private async take(request: ExecutionRequest): Promise<StartedSandbox | undefined> {
+    const dead = this.ready.filter((sandbox) => !sandbox.alive);
+    for (const sandbox of dead) this.ready.splice(this.ready.indexOf(sandbox), 1);
+    await Promise.all(dead.map((sandbox) => sandbox.discard()));
+    const index = this.ready.findIndex((sandbox) => sandbox.accepts(request));
+    return index < 0 ? undefined : this.ready.splice(index, 1)[0];
   }
 
   private refill(): void {

@@ -1,0 +1,298 @@
+/**
+ * Finds out how nsjail can enforce the memory and pids limits on this host, prepares the
+ * parent cgroup nsjail needs, and tells which nsjail options fit (see NsjailCgroupMode).
+ *
+ * - cgroup v1 (also the "hybrid" layout, where the controllers sit under
+ *   /sys/fs/cgroup/<controller> and a cgroup2 mount at /sys/fs/cgroup/unified has none of
+ *   them): nsjail needs a pre-existing parent group under each controller's mount and
+ *   creates NSJAIL.<pid> in it for every run.
+ * - cgroup v2: nsjail creates NSJAIL.<pid> directly under --cgroupv2_mount, whose
+ *   cgroup.subtree_control must have the controllers enabled. We hand it a dedicated group
+ *   (<mount>/NSJAIL) with them enabled. Enabling them in a group that holds processes is
+ *   refused (EBUSY, the "no internal processes" rule): inside a container whose cgroup
+ *   namespace root holds the server itself, the processes of that group are first moved to a
+ *   leaf group (<mount>/server), as nsjail itself would do for its own process.
+ *
+ * nsjail removes NSJAIL.<pid> when the run ends, but not when nsjail itself is SIGKILLed:
+ * removeStaleJailCgroups() clears those leftovers (run it at startup and now and then).
+ */
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { NsjailCgroupMode } from "./nsjail-argv.js";
+
+export interface CgroupDetection {
+  /** What to pass to buildNsjailArgv; version "none" when no cgroup setup is usable. */
+  readonly mode: NsjailCgroupMode;
+  /** Why cgroups (or some part of them) are not usable; empty when all is well. */
+  readonly problems: readonly string[];
+  /** What was prepared or changed on the host (for the server log). */
+  readonly actions: readonly string[];
+}
+
+export interface CgroupDetectionOptions {
+  /** Name of the parent group nsjail's groups go into. Default "NSJAIL" (nsjail's own default). */
+  readonly parent?: string;
+  /** Also set up the cpu controller, for a CPU quota per jail. Default true (optional: missing cpu is not a problem). */
+  readonly cpu?: boolean;
+  /** Create the parent groups and enable controllers (needs root). Default true; false only inspects. */
+  readonly prepare?: boolean;
+  /** v2 only: move the processes of the mount's root group to a leaf so controllers can be enabled. Default true. */
+  readonly moveProcessesToLeaf?: boolean;
+  /** For tests. */
+  readonly mountinfoPath?: string;
+}
+
+/** One cgroup filesystem mount from /proc/self/mountinfo. */
+export interface CgroupMount {
+  readonly mountPoint: string;
+  readonly version: 1 | 2;
+  /** v1: the controllers bound to this hierarchy (from the super options). */
+  readonly controllers: readonly string[];
+}
+
+const JAIL_GROUP = /^NSJAIL(?:_SELF)?\.(\d+)$/;
+
+export function detectCgroups(options: CgroupDetectionOptions = {}): CgroupDetection {
+  const parent = options.parent ?? "NSJAIL";
+  if (!/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/.test(parent) || parent.split("/").includes("..")) {
+    throw new Error(`invalid cgroup parent name: ${parent}`);
+  }
+  let mounts: CgroupMount[];
+  try {
+    mounts = parseMountinfo(readFileSync(options.mountinfoPath ?? "/proc/self/mountinfo", "utf8"));
+  } catch (error) {
+    return none([`cannot read the mount table: ${message(error)}`], []);
+  }
+  const v1 = (controller: string) => mounts.find((m) => m.version === 1 && m.controllers.includes(controller));
+  const memory = v1("memory");
+  const pids = v1("pids");
+  if (memory && pids) return prepareV1(memory, pids, options.cpu === false ? undefined : v1("cpu"), parent, options);
+  const problems: string[] = [];
+  if (memory || pids) problems.push("cgroup v1 has only one of the memory and pids controllers");
+  const v2Mounts = mounts.filter((m) => m.version === 2);
+  for (const v2 of v2Mounts) {
+    const available = readWords(join(v2.mountPoint, "cgroup.controllers"));
+    if (available.includes("memory") && available.includes("pids")) return prepareV2(v2, available, parent, options);
+  }
+  if (v2Mounts.length === 0 && !memory && !pids) problems.push("no cgroup filesystem is mounted");
+  else problems.push("no cgroup hierarchy offers both the memory and the pids controller");
+  return none(problems, []);
+}
+
+function prepareV1(
+  memory: CgroupMount,
+  pids: CgroupMount,
+  cpu: CgroupMount | undefined,
+  parent: string,
+  options: CgroupDetectionOptions,
+): CgroupDetection {
+  const problems: string[] = [];
+  const actions: string[] = [];
+  for (const mount of [memory, pids]) {
+    const problem = ensureGroup(join(mount.mountPoint, parent), options.prepare !== false, actions);
+    if (problem) problems.push(problem);
+  }
+  if (problems.length > 0) return none(problems, actions);
+  let cpuMount: string | undefined;
+  if (cpu) {
+    // Optional: without it the jail gets no CPU quota, which is not a reason to fail.
+    const problem = ensureGroup(join(cpu.mountPoint, parent), options.prepare !== false, actions);
+    if (problem === undefined) cpuMount = cpu.mountPoint;
+  }
+  // memsw files exist only with swap accounting; without them swap cannot be forbidden (on a
+  // host without swap nothing is lost).
+  const swapLimit = existsSync(join(memory.mountPoint, "memory.memsw.limit_in_bytes"));
+  return {
+    mode: {
+      version: "v1",
+      memoryMount: memory.mountPoint,
+      pidsMount: pids.mountPoint,
+      ...(cpuMount === undefined ? {} : { cpuMount }),
+      parent,
+      swapLimit,
+    },
+    problems: [],
+    actions,
+  };
+}
+
+function prepareV2(
+  mount: CgroupMount,
+  available: readonly string[],
+  parent: string,
+  options: CgroupDetectionOptions,
+): CgroupDetection {
+  const actions: string[] = [];
+  let wanted = ["memory", "pids", ...(options.cpu !== false && available.includes("cpu") ? ["cpu"] : [])];
+  const dir = join(mount.mountPoint, parent);
+  const prepare = options.prepare !== false;
+  // Every group from the mount down to dir must delegate the controllers to its children.
+  const parts = parent.split("/");
+  const chain = [mount.mountPoint, ...parts.map((_, i) => join(mount.mountPoint, ...parts.slice(0, i + 1)))];
+  for (const [index, group] of chain.entries()) {
+    if (index > 0) {
+      const problem = ensureGroup(group, prepare, actions);
+      if (problem) return none([problem], actions);
+    }
+    const enabled = readWords(join(group, "cgroup.subtree_control"));
+    const missing = wanted.filter((c) => !enabled.includes(c));
+    if (missing.length === 0) continue;
+    if (!prepare) return none([`${group}/cgroup.subtree_control lacks ${missing.join(", ")}`], actions);
+    const problem = enableControllers(group, missing, index === 0 && options.moveProcessesToLeaf !== false, actions);
+    if (problem === undefined) continue;
+    // cpu is optional: without it the jail only has no CPU quota. Retry without it.
+    if (!missing.includes("cpu")) return none([problem], actions);
+    const required = missing.filter((c) => c !== "cpu");
+    if (required.length > 0 && enableControllers(group, required, false, actions) !== undefined) {
+      return none([problem], actions);
+    }
+    wanted = wanted.filter((c) => c !== "cpu");
+  }
+  return {
+    mode: { version: "v2", mount: dir, swapLimit: probeSwapMax(dir, prepare), cpu: wanted.includes("cpu") },
+    problems: [],
+    actions,
+  };
+}
+
+/** Writes +controller for each one; on EBUSY optionally moves the group's processes to a leaf first. */
+function enableControllers(group: string, controllers: readonly string[], mayMove: boolean, actions: string[]): string | undefined {
+  const value = controllers.map((c) => `+${c}`).join(" ");
+  const file = join(group, "cgroup.subtree_control");
+  try {
+    writeFileSync(file, value);
+    actions.push(`enabled ${controllers.join(", ")} in ${file}`);
+    return undefined;
+  } catch (error) {
+    if (errorCode(error) !== "EBUSY" || !mayMove) return `cannot enable ${controllers.join(", ")} in ${file}: ${message(error)}`;
+  }
+  const leaf = join(group, "server");
+  try {
+    mkdirSync(leaf, { recursive: true });
+    let moved = 0;
+    for (const pid of readWords(join(group, "cgroup.procs"))) {
+      try {
+        writeFileSync(join(leaf, "cgroup.procs"), pid);
+        moved += 1;
+      } catch {
+        // Gone meanwhile, or a kernel thread that cannot move: neither blocks the write below.
+      }
+    }
+    actions.push(`moved ${moved} process(es) from ${group} to ${leaf} (no internal processes rule)`);
+    writeFileSync(file, value);
+    actions.push(`enabled ${controllers.join(", ")} in ${file}`);
+    return undefined;
+  } catch (error) {
+    return `cannot enable ${controllers.join(", ")} in ${file} even after moving its processes to ${leaf}: ${message(error)}`;
+  }
+}
+
+/** memory.swap.max exists in child groups only with swap accounting; look in a throwaway child. */
+function probeSwapMax(dir: string, prepare: boolean): boolean {
+  if (!prepare) return false;
+  const probe = join(dir, `probe.${process.pid}`);
+  try {
+    mkdirSync(probe);
+    return existsSync(join(probe, "memory.swap.max"));
+  } catch {
+    return false;
+  } finally {
+    try {
+      rmdirSync(probe);
+    } catch {
+      // Never created.
+    }
+  }
+}
+
+function ensureGroup(dir: string, prepare: boolean, actions: string[]): string | undefined {
+  try {
+    if (!existsSync(dir)) {
+      if (!prepare) return `${dir} does not exist`;
+      mkdirSync(dir, { recursive: true });
+      actions.push(`created ${dir}`);
+    }
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return `cannot use ${dir}: ${message(error)}`;
+  }
+}
+
+/**
+ * Removes the NSJAIL.<pid> groups whose process is gone (left behind when nsjail was
+ * SIGKILLed). A group of a live run is never touched: its pid exists, and rmdir of a group
+ * with processes fails anyway. Returns the removed paths.
+ */
+export function removeStaleJailCgroups(mode: NsjailCgroupMode, procRoot = "/proc"): string[] {
+  const parents =
+    mode.version === "v1"
+      ? [mode.memoryMount, mode.pidsMount, ...(mode.cpuMount === undefined ? [] : [mode.cpuMount])].map((m) => join(m, mode.parent))
+      : mode.version === "v2"
+        ? [mode.mount]
+        : [];
+  const removed: string[] = [];
+  for (const parent of parents) {
+    let entries: string[];
+    try {
+      entries = readdirSync(parent);
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const match = JAIL_GROUP.exec(entry);
+      if (!match || existsSync(join(procRoot, match[1] ?? ""))) continue;
+      try {
+        rmdirSync(join(parent, entry));
+        removed.push(join(parent, entry));
+      } catch {
+        // Still populated or already gone.
+      }
+    }
+  }
+  return removed;
+}
+
+/** The cgroup mounts in a /proc/<pid>/mountinfo text. */
+export function parseMountinfo(text: string): CgroupMount[] {
+  const mounts: CgroupMount[] = [];
+  for (const line of text.split("\n")) {
+    // id parent major:minor root mount-point options [optional fields...] - fstype source super-options
+    const fields = line.split(" ");
+    const dash = fields.indexOf("-");
+    if (dash < 0 || fields.length < dash + 4) continue;
+    const fstype = fields[dash + 1];
+    const mountPoint = unescapeMountField(fields[4] ?? "");
+    if (fstype === "cgroup2") {
+      mounts.push({ mountPoint, version: 2, controllers: [] });
+    } else if (fstype === "cgroup") {
+      const controllers = (fields[dash + 3] ?? "").split(",").filter((o) => !["rw", "ro"].includes(o) && !o.includes("="));
+      mounts.push({ mountPoint, version: 1, controllers });
+    }
+  }
+  return mounts;
+}
+
+function unescapeMountField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+function readWords(file: string): string[] {
+  try {
+    return readFileSync(file, "utf8").split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function none(problems: string[], actions: string[]): CgroupDetection {
+  return { mode: { version: "none" }, problems, actions };
+}
+
+function errorCode(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,44 @@
+import type { HarnessReport, ProcessEnding } from "../python/harness-protocol.js";
+
+/** What nsjail's exit status and its own log (never shown to clients) say about a run. */
+export interface NsjailObservation {
+  readonly report: HarnessReport;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly log: string;
+}
+
+const SIGNAL_NAMES: Record<number, string> = {
+  6: "SIGABRT",
+  7: "SIGBUS",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  24: "SIGXCPU",
+  25: "SIGXFSZ",
+};
+
+/**
+ * nsjail exits with the child's status, or 128+signal when the child was killed, and logs
+ * "exited with status" or "terminated with signal" whenever the child really ran. Without
+ * such a line and without a report, nsjail itself failed: the sandbox is unavailable.
+ */
+export function nsjailEnding(observation: NsjailObservation): ProcessEnding | "sandbox-failed" {
+  const { report, log, timedOut } = observation;
+  const childRan = /exited with status|terminated with signal/.test(log);
+  if (report.kind === "none" && !childRan && !timedOut) return "sandbox-failed";
+  const killedBy = /terminated with signal: (SIG[A-Z0-9]+)/.exec(log)?.[1];
+  const signal =
+    killedBy ??
+    (observation.exitCode !== null && observation.exitCode > 128 ? SIGNAL_NAMES[observation.exitCode - 128] ?? null : null);
+  const hitWallLimit = /run time >= time limit/.test(log);
+  return {
+    report,
+    exitCode: signal ? null : observation.exitCode,
+    signal,
+    timedOut: timedOut || hitWallLimit,
+    // The memory cgroup kills with SIGKILL and nothing else in the jail sends it (our own
+    // timeout kill is told apart by timedOut), so a SIGKILL means the memory limit was hit.
+    memoryLimitHit: signal === "SIGKILL",
+  };
+}

@@ -1,0 +1,172 @@
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { failure } from "../../domain/execution-result.js";
+import { err } from "../../domain/result.js";
+import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
+import { HarnessProcess, RESULT_FD, SANDBOX_LOG_FD, type HarnessRun } from "../python/harness-process.js";
+import { cpuSecondsFor, outcomeOf } from "../python/harness-protocol.js";
+import { HARNESS_FILE, type HarnessRuntime } from "../python/harness-runtime.js";
+import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
+import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
+import { outputOf } from "../subprocess/subprocess-sandbox.js";
+import { removeStaleJailCgroups } from "./cgroup.js";
+import { buildNsjailArgv, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
+import { nsjailEnding } from "./nsjail-ending.js";
+
+export interface NsjailSandboxOptions {
+  readonly runtime: HarnessRuntime;
+  /** The nsjail executable itself (not the Python console-script wrapper). */
+  readonly nsjailBin: string;
+  readonly configPath: string;
+  readonly cgroup: NsjailCgroupMode;
+  readonly maxOutputBytes: number;
+  readonly maxResultBytes: number;
+  /** The memory limit pre-started jails are created with (the configured maximum). */
+  readonly memoryLimitMb: number;
+  /** The time limit pre-started jails are prepared for (the configured maximum). */
+  readonly maxTimeoutMs: number;
+  readonly serverEnv: Readonly<Record<string, string | undefined>>;
+  /** nsjail's own log of a run that went wrong; for the server log, never for a response. */
+  readonly onSandboxLog: (log: string, context: { code: string }) => void;
+}
+
+const MAX_PIDS = 64;
+const TERM_GRACE_MS = 500;
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * One nsjail per run: every namespace, no network, read-only runtime, a capped tmpfs work dir,
+ * seccomp, and cgroup memory and pids limits (policy in nsjail.cfg, paths passed as arguments).
+ */
+export class NsjailSandbox implements PrestartableSandbox {
+  readonly backend = "nsjail";
+  private readonly uids = new SandboxUids(SANDBOX_UID_BASE, SANDBOX_UID_COUNT);
+
+  constructor(private readonly options: NsjailSandboxOptions) {}
+
+  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    return this.start({ preload: false, memoryMb: request.memoryMb, timeoutMs: request.timeoutMs }).run(request);
+  }
+
+  async prestart(): Promise<StartedSandbox> {
+    const jail = this.start({ preload: true, memoryMb: this.options.memoryLimitMb, timeoutMs: this.options.maxTimeoutMs });
+    await jail.ready();
+    return jail;
+  }
+
+  async close(): Promise<void> {}
+
+  private start(jail: { preload: boolean; memoryMb: number; timeoutMs: number }): StartedJail {
+    const { runtime, cgroup } = this.options;
+    const uid = this.uids.acquire();
+    const args = buildNsjailArgv({
+      configPath: this.options.configPath,
+      pythonExecutable: runtime.pythonBin,
+      venvDir: runtime.venvDir,
+      harnessDir: runtime.harnessDir,
+      harnessFile: HARNESS_FILE,
+      pythonFlags: PYTHON_FLAGS,
+      env: scriptEnvironment({ workDir: JAIL_WORK_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv: this.options.serverEnv }),
+      timeoutMs: jail.timeoutMs,
+      memoryMb: jail.memoryMb,
+      maxPids: MAX_PIDS,
+      cgroup,
+      outsideUid: uid,
+      logFd: SANDBOX_LOG_FD,
+      passFds: [RESULT_FD],
+      // A waiting jail has no deadline of its own: the server's timer starts at the hand-over.
+      ...(jail.preload ? { timeLimitSeconds: 0 } : {}),
+      harnessArgs: ["--result-fd", String(RESULT_FD), ...(jail.preload ? ["--preload"] : [])],
+    });
+    const harness = HarnessProcess.start({
+      command: this.options.nsjailBin,
+      args,
+      env: {},
+      cwd: "/",
+      maxOutputBytes: this.options.maxOutputBytes,
+      maxResultBytes: this.options.maxResultBytes,
+      preload: jail.preload,
+      collectSandboxLog: true,
+      killAll: (pid) => this.stop(pid),
+    });
+    return new StartedJail(harness, jail.memoryMb, this.options, () => this.uids.release(uid));
+  }
+
+  /** SIGTERM lets nsjail kill its jail and remove its cgroups; SIGKILL only if it does not. */
+  private async stop(pid: number): Promise<void> {
+    if (!isAlive(pid)) return;
+    process.kill(pid, "SIGTERM");
+    for (let waited = 0; waited < TERM_GRACE_MS && isAlive(pid); waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (isAlive(pid)) {
+      process.kill(pid, "SIGKILL");
+      removeStaleJailCgroups(this.options.cgroup);
+    }
+  }
+}
+
+class StartedJail implements StartedSandbox {
+  constructor(
+    private readonly harness: HarnessProcess,
+    private readonly memoryMb: number,
+    private readonly options: NsjailSandboxOptions,
+    private readonly releaseUid: () => void,
+  ) {}
+
+  get alive(): boolean {
+    return !this.harness.exited;
+  }
+
+  /** The jail's cgroup memory limit is fixed when it starts. */
+  accepts(request: ExecutionRequest): boolean {
+    return request.memoryMb === this.memoryMb;
+  }
+
+  ready(): Promise<void> {
+    return this.harness.ready();
+  }
+
+  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    try {
+      const run = await this.harness.run(
+        // The cgroup limits memory and processes; the harness adds the CPU-time limit.
+        { script: request.script, limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs) }, maxResultBytes: this.options.maxResultBytes },
+        request.timeoutMs,
+      );
+      return this.outcome(run, request);
+    } finally {
+      this.releaseUid();
+    }
+  }
+
+  async discard(): Promise<void> {
+    try {
+      await this.harness.discard();
+    } finally {
+      this.releaseUid();
+    }
+  }
+
+  private outcome(run: HarnessRun, request: ExecutionRequest): SandboxOutcome {
+    const ending = run.startError
+      ? "sandbox-failed"
+      : nsjailEnding({ report: run.report, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, log: run.sandboxLog });
+    if (ending === "sandbox-failed") {
+      this.options.onSandboxLog(run.startError ?? run.sandboxLog, { code: "SANDBOX_UNAVAILABLE" });
+      return err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));
+    }
+    const outcome = outcomeOf(ending, outputOf(run), request, run.durationMs);
+    if (!outcome.ok && (outcome.error.code === "RESOURCE_LIMIT_EXCEEDED" || outcome.error.code === "MEMORY_LIMIT_EXCEEDED")) {
+      this.options.onSandboxLog(run.sandboxLog, { code: outcome.error.code });
+    }
+    return outcome;
+  }
+}

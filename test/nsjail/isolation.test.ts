@@ -1,0 +1,227 @@
+/**
+ * What the jail keeps a script from: the network, the host's files, other runs, privilege.
+ * Runs against the real nsjail backend; skipped loudly where nsjail cannot run, and a
+ * failure under REQUIRE_NSJAIL=1 (CI).
+ */
+import { createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SandboxPort } from "../../domain/sandbox.port.js";
+import { projectRoot } from "../../src/project-paths.js";
+import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
+import { nsjailSandbox } from "../support/nsjail.js";
+import { appOver, execute, testConfig } from "../support/real-app.js";
+
+const sandbox = await nsjailSandbox();
+const available = typeof sandbox !== "string";
+
+describe.runIf(available)("nsjail isolation", () => {
+  let app: App;
+  let shortApp: App;
+  let hostPort: number;
+  let hostServer: Server;
+  let connections = 0;
+
+  beforeAll(async () => {
+    const jail = sandbox as SandboxPort;
+    app = await appOver(jail);
+    shortApp = await appOver(jail, testConfig({ EXECUTION_TIMEOUT_MS: "3000" }));
+    // A server on the host's loopback, standing in for the service's own port.
+    hostServer = createServer((socket) => {
+      connections++;
+      socket.end("hello from the host\n");
+    });
+    await new Promise<void>((resolve) => hostServer.listen(0, "127.0.0.1", resolve));
+    hostPort = (hostServer.address() as { port: number }).port;
+  });
+
+  afterAll(async () => {
+    hostServer?.close();
+    await (sandbox as SandboxPort).close();
+  });
+
+  it("has no network interface up and cannot connect anywhere, not even to the host's loopback", async () => {
+    const res = await execute(app, py`
+      import socket
+
+      def attempt(host, port):
+          s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+          s.settimeout(2)
+          try:
+              s.connect((host, port))
+              return "connected"
+          except OSError as e:
+              return f"{type(e).__name__}: errno {e.errno}"
+          finally:
+              s.close()
+
+      def main():
+          names = [name for _, name in socket.if_nameindex()]
+          results = {}
+          # Only attempted from inside an empty network namespace, where no packet can leave.
+          if names == ["lo"]:
+              results = {
+                  "documentation address": attempt("192.0.2.1", 80),
+                  "cloud metadata": attempt("169.254.169.254", 80),
+                  "host loopback": attempt("127.0.0.1", ${hostPort}),
+              }
+          try:
+              socket.getaddrinfo("example.com", 80)
+              dns = "resolved"
+          except OSError as e:
+              dns = type(e).__name__
+          return {"interfaces": names, "results": results, "dns": dns}
+    `);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result.interfaces).toEqual(["lo"]);
+    for (const outcome of Object.values(res.body.result.results)) expect(outcome).toMatch(/^OSError: errno 101$/);
+    expect(Object.keys(res.body.result.results)).toHaveLength(3);
+    expect(res.body.result.dns).not.toBe("resolved");
+    expect(connections).toBe(0);
+  });
+
+  it("cannot read the host's secrets, the project's source or the host's home", async () => {
+    const source = join(projectRoot(), "src", "main.ts");
+    const res = await execute(app, py`
+      import os
+
+      def main():
+          out = {}
+          for path in ["/etc/shadow", "/etc/passwd", ${JSON.stringify(source)}, "/root", "/proc/self/environ", "/sys/fs/cgroup"]:
+              try:
+                  if os.path.isdir(path):
+                      os.listdir(path)
+                  else:
+                      open(path, "rb").read()
+                  out[path] = "readable"
+              except OSError as e:
+                  out[path] = type(e).__name__
+          out["/"] = sorted(os.listdir("/"))
+          return out
+    `);
+    expect(res.status, res.text).toBe(200);
+    const { "/": rootListing, ...paths } = res.body.result;
+    for (const [path, outcome] of Object.entries(paths)) expect(outcome, path).not.toBe("readable");
+    expect(rootListing).toEqual(["bin", "dev", "lib", "lib64", "sandbox", "usr"]);
+  });
+
+  it("can write only its work dir", async () => {
+    const res = await execute(app, py`
+      import os
+
+      def main():
+          out = {}
+          for directory in ["/", "/usr", "/tmp", "/dev", "/sandbox/venv", "/sandbox/harness", os.getcwd()]:
+              try:
+                  with open(os.path.join(directory, "x.txt"), "w") as f:
+                      f.write("x")
+                  out[directory] = "written"
+              except OSError as e:
+                  out[directory] = type(e).__name__
+          return {"cwd": os.getcwd(), "out": out}
+    `);
+    expect(res.status, res.text).toBe(200);
+    const { cwd, out } = res.body.result;
+    expect(out[cwd]).toBe("written");
+    for (const [directory, outcome] of Object.entries(out)) {
+      if (directory !== cwd) expect(outcome, directory).not.toBe("written");
+    }
+  });
+
+  it("does not show one run's files to the next", async () => {
+    const marker = uniqueMarker();
+    const write = await execute(app, py`
+      import os
+
+      def main():
+          open("left-behind.txt", "w").write("${marker}")
+          return sorted(os.listdir("."))
+    `);
+    expect(write.body.result).toEqual(["left-behind.txt"]);
+    const read = await execute(app, py`
+      import os
+
+      def main():
+          return sorted(os.listdir("."))
+    `);
+    expect(read.status, read.text).toBe(200);
+    expect(read.body.result).toEqual([]);
+  });
+
+  it("runs as an unprivileged user without capabilities", async () => {
+    const res = await execute(app, py`
+      import os
+
+      def main():
+          return {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups()}
+    `);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result.uid).not.toBe(0);
+    expect(res.body.result.euid).not.toBe(0);
+    expect(res.body.result.gid).not.toBe(0);
+  });
+
+  it("is refused mount, ptrace, unshare and setns by the seccomp policy", async () => {
+    const res = await execute(app, py`
+      import ctypes
+      import os
+
+      libc = ctypes.CDLL(None, use_errno=True)
+
+      def errno_of(result):
+          return "allowed" if result == 0 else os.strerror(ctypes.get_errno())
+
+      def main():
+          return {
+              "mount": errno_of(libc.mount(b"none", b"/sandbox/work", b"tmpfs", 0, None)),
+              "ptrace": errno_of(libc.ptrace(0, 0, None, None)),
+              "unshare": errno_of(libc.unshare(0x10000000)),
+              "setns": errno_of(libc.setns(0, 0)),
+          }
+    `);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toEqual({
+      mount: "Operation not permitted",
+      ptrace: "Operation not permitted",
+      unshare: "Operation not permitted",
+      setns: "Operation not permitted",
+    });
+  });
+
+  it("kills a memory bomb as MEMORY_LIMIT_EXCEEDED", async () => {
+    const res = await execute(shortApp, py`
+      def main():
+          large_list = list(range(100000000))
+          return {"data": large_list}
+    `);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
+    expect(res.body.error).toContain("Memory limit exceeded");
+  });
+
+  it("contains a fork bomb and leaves no process behind", async () => {
+    const marker = `9${uniqueMarker().slice(-8)}.5`;
+    const res = await execute(shortApp, py`
+      import os
+
+      def main():
+          started = 0
+          while True:
+              pid = os.fork()
+              if pid == 0:
+                  os.execv("/bin/sleep", ["sleep", "${marker}"])
+              started += 1
+    `);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
+    expect(await survivorsMatching(marker)).toEqual([]);
+  });
+
+  it("never shows nsjail's own log in a response", async () => {
+    for (const script of ["import os\ndef main():\n    os._exit(3)", "def main():\n    return 1 / 0", "import ctypes\ndef main():\n    return ctypes.string_at(0)"]) {
+      const res = await execute(app, script);
+      expect(res.status).toBe(400);
+      expect(res.text).not.toMatch(/\[[IWEF]\]\[|STANDALONE|nsjail|Mount:|Uid map/);
+    }
+  });
+});
