@@ -11,6 +11,8 @@ export class ExecuteScript {
     private readonly sandbox: SandboxPort,
     private readonly gate: AdmissionGate,
     private readonly retryAfterSeconds: number,
+    /** Told the details of a bug; the client only learns that there was one. */
+    private readonly onInternalError: (cause: unknown) => void = () => undefined,
   ) {}
 
   async execute(request: ExecutionRequest): Promise<SandboxOutcome> {
@@ -22,8 +24,8 @@ export class ExecuteScript {
     try {
       return await this.sandbox.run(request);
     } catch (cause) {
-      const detail = cause instanceof Error ? cause.message : String(cause);
-      return err(failure("INTERNAL", `Internal error while running the script: ${detail}`, NO_OUTPUT));
+      this.onInternalError(cause);
+      return err(failure("INTERNAL", "Internal error", NO_OUTPUT));
     } finally {
       admission.release();
     }

@@ -1,0 +1,457 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { failure } from "../../domain/execution-result.js";
+import { FAILURE_CODES, type FailureCode } from "../../domain/failure-code.js";
+import { err, ok } from "../../domain/result.js";
+import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import { ERROR_EXAMPLES } from "../../openapi/error-examples.js";
+import type { HealthBody } from "../../openapi/schemas.js";
+import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
+import { createApp, maxBodyBytes, type AppDeps } from "./app.js";
+import { loadSwaggerAssets } from "./swagger-assets.js";
+
+const LIMITS = { maxTimeoutMs: 10_000, maxMemoryMb: 256, maxScriptBytes: 1000 };
+const HEALTH: HealthBody = { status: "ok", backend: "fake", isolation: "none: a test fake", python: "3.11.2", packages: { numpy: "2" } };
+const OUTPUT: CapturedOutput = { stdout: "printed\n", stderr: "warned\n", stdoutTruncated: false, stderrTruncated: true };
+
+let swaggerAssets: AppDeps["swaggerAssets"];
+beforeAll(async () => {
+  swaggerAssets = await loadSwaggerAssets();
+});
+
+/** The app over a fake execute function: no sandbox, no Python, no socket. */
+function appWith(execute: (request: ExecutionRequest) => Promise<SandboxOutcome> = async () => ok({ resultJson: "null", output: NO_OUTPUT, durationMs: 1 })) {
+  const calls: ExecutionRequest[] = [];
+  const internalErrors: unknown[] = [];
+  const app = createApp({
+    execute: (request) => {
+      calls.push(request);
+      return execute(request);
+    },
+    health: () => HEALTH,
+    limits: LIMITS,
+    swaggerAssets,
+    onInternalError: (error) => internalErrors.push(error),
+  });
+  return { app, calls, internalErrors };
+}
+
+type App = ReturnType<typeof appWith>["app"];
+
+const post = (app: App, body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }) =>
+  app.request("/execute", { method: "POST", headers, body });
+
+const postJson = (app: App, value: unknown) => post(app, JSON.stringify(value));
+
+async function errorBody(response: Response) {
+  expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+  const body = (await response.json()) as Record<string, unknown>;
+  expect(typeof body.error).toBe("string");
+  expect(body).toHaveProperty("stdout");
+  expect(body).toHaveProperty("stderr");
+  return body;
+}
+
+describe("POST /execute", () => {
+  it("200: the result is spliced in as the sandbox wrote it, with the output fields", async () => {
+    const resultJson = '{"big": 18446744073709551616, "pi": 3.141592653589793238, "f": 1.0, "s": "é🐍"}';
+    const { app, calls } = appWith(async () => ok({ resultJson, output: OUTPUT, durationMs: 42 }));
+
+    const response = await postJson(app, { script: "def main(): ..." });
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    const text = await response.text();
+    // Not re-serialized: 2^64 and the float spellings survive byte for byte.
+    expect(text).toContain(`"result":${resultJson}`);
+    expect(text).toContain("18446744073709551616");
+    expect(text).toContain("3.141592653589793238");
+    expect(JSON.parse(text)).toEqual({
+      result: { big: 18446744073709551616, pi: 3.141592653589793, f: 1, s: "é🐍" },
+      stdout: "printed\n",
+      stderr: "warned\n",
+      stdoutTruncated: false,
+      stderrTruncated: true,
+      durationMs: 42,
+    });
+    expect(calls).toEqual([{ script: "def main(): ...", timeoutMs: LIMITS.maxTimeoutMs, memoryMb: LIMITS.maxMemoryMb }]);
+  });
+
+  it.each(["null", "0", '"text"', "[1,2]"])("200 with the JSON value %s as the result", async (resultJson) => {
+    const { app } = appWith(async () => ok({ resultJson, output: NO_OUTPUT, durationMs: 1 }));
+    const body = (await (await postJson(app, { script: "x" })).json()) as { result: unknown };
+    expect(body.result).toEqual(JSON.parse(resultJson));
+  });
+
+  it("passes per-request limits through", async () => {
+    const { app, calls } = appWith();
+    expect((await postJson(app, { script: "x", timeoutMs: 1500, memoryMb: 64 })).status).toBe(200);
+    expect((await postJson(app, { script: "y", timeoutMs: LIMITS.maxTimeoutMs, memoryMb: LIMITS.maxMemoryMb })).status).toBe(200);
+    expect(calls).toEqual([
+      { script: "x", timeoutMs: 1500, memoryMb: 64 },
+      { script: "y", timeoutMs: LIMITS.maxTimeoutMs, memoryMb: LIMITS.maxMemoryMb },
+    ]);
+  });
+
+  it.each(["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8"])("accepts Content-Type %s", async (type) => {
+    const { app } = appWith();
+    expect((await post(app, JSON.stringify({ script: "x" }), { "content-type": type })).status).toBe(200);
+  });
+
+  it.each(FAILURE_CODES.map((code) => [code, STATUS_BY_CODE[code]] as const))("a %s failure answers %i with its code and output", async (code, status) => {
+    const { app } = appWith(async () => err(failure(code, `message for ${code}`, OUTPUT, { traceback: "tb", durationMs: 9 })));
+    const response = await postJson(app, { script: "x" });
+    expect(response.status).toBe(status);
+    expect(await errorBody(response)).toEqual({
+      error: `message for ${code}`,
+      code,
+      stdout: "printed\n",
+      stderr: "warned\n",
+      stdoutTruncated: false,
+      stderrTruncated: true,
+      traceback: "tb",
+      durationMs: 9,
+    });
+  });
+
+  it("every code has a status: 400, 401, 408, 413, 415, 429, 500 and 503 are all in use", () => {
+    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 408, 413, 415, 429, 500, 503]));
+    expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...FAILURE_CODES].sort());
+  });
+
+  it("a failure without traceback or duration leaves those fields out", async () => {
+    const { app } = appWith(async () => err(failure("MAIN_NOT_FOUND", "No callable main() found in script", OUTPUT)));
+    const body = await errorBody(await postJson(app, { script: "x" }));
+    expect(body).not.toHaveProperty("traceback");
+    expect(body).not.toHaveProperty("durationMs");
+  });
+
+  it("BUSY is 429 with a Retry-After header", async () => {
+    const { app } = appWith(async () => err(failure("BUSY", "Server busy", NO_OUTPUT, { retryAfterSeconds: 3 })));
+    const response = await postJson(app, { script: "x" });
+    expect(response.status).toBe(429);
+    expect(response.headers.get("retry-after")).toBe("3");
+    expect((await errorBody(response)).code).toBe("BUSY");
+  });
+
+  it("other failures carry no Retry-After", async () => {
+    const { app } = appWith(async () => err(failure("TIMEOUT", "timed out", NO_OUTPUT)));
+    expect((await postJson(app, { script: "x" })).headers.get("retry-after")).toBeNull();
+  });
+
+  describe("415 UNSUPPORTED_MEDIA_TYPE", () => {
+    it.each([
+      ["text/plain", { "content-type": "text/plain" }],
+      ["form-encoded", { "content-type": "application/x-www-form-urlencoded" }],
+      ["application/jsonp", { "content-type": "application/jsonp" }],
+    ])("for %s", async (_name, headers) => {
+      const { app, calls } = appWith();
+      const response = await post(app, JSON.stringify({ script: "x" }), headers);
+      expect(response.status).toBe(415);
+      expect((await errorBody(response)).code).toBe("UNSUPPORTED_MEDIA_TYPE");
+      expect(calls).toEqual([]);
+    });
+
+    it("for a body without a Content-Type", async () => {
+      const { app, calls } = appWith();
+      // A byte body: fetch adds no Content-Type for it (a string body would get text/plain).
+      const request = new Request("http://localhost/execute", { method: "POST", body: new TextEncoder().encode('{"script":"x"}') });
+      expect(request.headers.get("content-type")).toBeNull();
+      const response = await app.request(request);
+      expect(response.status).toBe(415);
+      expect((await errorBody(response)).code).toBe("UNSUPPORTED_MEDIA_TYPE");
+      expect(calls).toEqual([]);
+    });
+  });
+
+  describe("413 PAYLOAD_TOO_LARGE", () => {
+    const bodyMax = maxBodyBytes(LIMITS.maxScriptBytes);
+
+    it("a body over the limit is refused before it is parsed: a huge invalid body is 413, not 400", async () => {
+      const { app, calls } = appWith();
+      const huge = `{"script": "${"x".repeat(bodyMax)}` + " this is not JSON";
+
+      const small = await post(app, "{ this is not JSON");
+      expect(small.status).toBe(400); // the same kind of body, under the limit, is a parse error
+
+      const response = await post(app, huge);
+      expect(response.status).toBe(413);
+      expect((await errorBody(response)).code).toBe("PAYLOAD_TOO_LARGE");
+      expect(calls).toEqual([]);
+    });
+
+    it("a body over the limit is 413 even when it declares its Content-Length", async () => {
+      const { app } = appWith();
+      const huge = "[" + "1,".repeat(bodyMax) + "1]";
+      const response = await post(app, huge, { "content-type": "application/json", "content-length": String(huge.length) });
+      expect(response.status).toBe(413);
+    });
+
+    it("a streamed body (no Content-Length) over the limit is 413", async () => {
+      const { app } = appWith();
+      const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent > bodyMax * 2) return controller.close();
+          sent += chunk.length;
+          controller.enqueue(chunk);
+        },
+      });
+      const request = new Request("http://localhost/execute", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: stream,
+        duplex: "half",
+      } as RequestInit);
+      const response = await app.request(request);
+      expect(response.status).toBe(413);
+    });
+
+    it("a script over MAX_SCRIPT_BYTES (counted in UTF-8 bytes) is 413", async () => {
+      const { app, calls } = appWith();
+      const atLimit = await postJson(app, { script: "x".repeat(LIMITS.maxScriptBytes) });
+      expect(atLimit.status).toBe(200);
+
+      const over = await postJson(app, { script: "x".repeat(LIMITS.maxScriptBytes + 1) });
+      expect(over.status).toBe(413);
+      const body = await errorBody(over);
+      expect(body.code).toBe("PAYLOAD_TOO_LARGE");
+      expect(body.error).toContain(String(LIMITS.maxScriptBytes));
+
+      // 501 characters, 1002 bytes: under the limit in characters, over it in bytes.
+      const multiByte = await postJson(app, { script: "é".repeat(LIMITS.maxScriptBytes / 2 + 1) });
+      expect(multiByte.status).toBe(413);
+      expect(calls).toHaveLength(1);
+    });
+
+    it("a script at MAX_SCRIPT_BYTES that doubles when escaped still fits in the body limit", async () => {
+      const { app } = appWith();
+      const response = await postJson(app, { script: '"'.repeat(LIMITS.maxScriptBytes) });
+      expect(response.status).toBe(200);
+    });
+  });
+
+  describe("400 INVALID_REQUEST", () => {
+    it.each<[string, string]>([
+      ["a body that is not JSON", "def main(): return 1"],
+      ["truncated JSON", '{"script": "x"'],
+      ["an empty body", ""],
+      ["a JSON string", '"def main(): pass"'],
+      ["a JSON array", '["x"]'],
+      ["JSON null", "null"],
+      ["a missing script", "{}"],
+      ["a misspelled script field", '{"scrpt": "x"}'],
+      ["a script that is a number", '{"script": 42}'],
+      ["a script that is null", '{"script": null}'],
+      ["a script that is a list of lines", '{"script": ["def main():", "  return 1"]}'],
+      ["an empty script", '{"script": ""}'],
+      ["timeoutMs over the maximum", `{"script": "x", "timeoutMs": ${LIMITS.maxTimeoutMs + 1}}`],
+      ["timeoutMs of 0", '{"script": "x", "timeoutMs": 0}'],
+      ["a negative timeoutMs", '{"script": "x", "timeoutMs": -5}'],
+      ["a fractional timeoutMs", '{"script": "x", "timeoutMs": 1500.5}'],
+      ["timeoutMs as a string", '{"script": "x", "timeoutMs": "1500"}'],
+      ["memoryMb of 0", '{"script": "x", "memoryMb": 0}'],
+      ["memoryMb over the maximum", `{"script": "x", "memoryMb": ${LIMITS.maxMemoryMb + 1}}`],
+      ["a fractional memoryMb", '{"script": "x", "memoryMb": 12.5}'],
+    ])("for %s", async (_name, body) => {
+      const { app, calls, internalErrors } = appWith();
+      const response = await post(app, body);
+      expect(response.status).toBe(400);
+      const parsed = await errorBody(response);
+      expect(parsed.code).toBe("INVALID_REQUEST");
+      expect(parsed.stdout).toBe("");
+      expect(calls).toEqual([]);
+      expect(internalErrors).toEqual([]);
+    });
+
+    it("names the field and the limit", async () => {
+      const { app } = appWith();
+      const timeout = await errorBody(await postJson(app, { script: "x", timeoutMs: LIMITS.maxTimeoutMs + 1 }));
+      expect(timeout.error).toContain("timeoutMs");
+      expect(timeout.error).toContain(String(LIMITS.maxTimeoutMs));
+      const memory = await errorBody(await postJson(app, { script: "x", memoryMb: 0 }));
+      expect(memory.error).toContain("memoryMb");
+      const empty = await errorBody(await postJson(app, { script: "" }));
+      expect(empty.error).toContain("script");
+      const notString = await errorBody(await postJson(app, { script: 42 }));
+      expect(notString.error).toContain("script must be a string");
+    });
+  });
+
+  describe("500 INTERNAL", () => {
+    it("execute throwing is a generic 500 and goes to onInternalError, not to the client", async () => {
+      const bug = new Error("secret detail: /srv/keys/token.txt");
+      const { app, internalErrors } = appWith(async () => {
+        throw bug;
+      });
+      const response = await postJson(app, { script: "x" });
+      expect(response.status).toBe(500);
+      const text = await response.text();
+      expect(text).not.toContain("secret");
+      expect(text).not.toContain("token.txt");
+      expect(JSON.parse(text)).toMatchObject({ code: "INTERNAL", error: "Internal error", stdout: "", stderr: "" });
+      expect(internalErrors).toEqual([bug]);
+    });
+
+    it("a bug in health is a 500 too", async () => {
+      const internalErrors: unknown[] = [];
+      const app = createApp({
+        execute: async () => ok({ resultJson: "1", output: NO_OUTPUT, durationMs: 1 }),
+        health: () => {
+          throw new TypeError("oops");
+        },
+        limits: LIMITS,
+        swaggerAssets,
+        onInternalError: (error) => internalErrors.push(error),
+      });
+      const response = await app.request("/health");
+      expect(response.status).toBe(500);
+      expect(((await response.json()) as { code: string }).code).toBe("INTERNAL");
+      expect(internalErrors).toHaveLength(1);
+    });
+  });
+});
+
+describe("GET /health", () => {
+  it("answers what the deps report", async () => {
+    const { app } = appWith();
+    const response = await app.request("/health");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual(HEALTH);
+  });
+});
+
+describe("GET /openapi.json", () => {
+  type Json = Record<string, any>;
+  let doc: Json;
+  beforeAll(async () => {
+    const response = await appWith().app.request("/openapi.json");
+    expect(response.status).toBe(200);
+    doc = (await response.json()) as Json;
+  });
+
+  /** Follows a local $ref such as #/components/schemas/ExecuteRequest. */
+  const resolve = (node: Json): Json => {
+    if (typeof node.$ref !== "string") return node;
+    const path = (node.$ref as string).replace(/^#\//, "").split("/");
+    return path.reduce<Json>((at, key) => at[key] as Json, doc);
+  };
+
+  it("is OpenAPI 3.1", () => {
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    expect(doc.info.title).toBeTruthy();
+  });
+
+  it("documents POST /execute with the request schema that validates requests", () => {
+    const operation = doc.paths["/execute"].post as Json;
+    expect(operation.requestBody.required).toBe(true);
+    const schema = resolve(operation.requestBody.content["application/json"].schema as Json);
+    expect(schema.type).toBe("object");
+    expect(schema.required).toEqual(["script"]);
+    expect(schema.properties.script).toMatchObject({ type: "string", minLength: 1 });
+    expect(schema.properties.timeoutMs).toMatchObject({ type: "integer", maximum: LIMITS.maxTimeoutMs });
+    expect(schema.properties.memoryMb).toMatchObject({ type: "integer", maximum: LIMITS.maxMemoryMb });
+    expect(schema.properties.script.example).toContain("def main");
+  });
+
+  it("documents 200 and every error status, each with examples", () => {
+    const responses = doc.paths["/execute"].post.responses as Json;
+    expect(Object.keys(responses).sort()).toEqual(["200", "400", "401", "408", "413", "415", "429", "500", "503"]);
+
+    const success = responses["200"].content["application/json"];
+    expect(success.example).toMatchObject({ result: expect.anything(), stdout: expect.any(String) });
+    expect(resolve(success.schema).properties).toHaveProperty("result");
+
+    for (const status of ["400", "401", "408", "413", "415", "429", "500", "503"]) {
+      const content = responses[status].content["application/json"];
+      expect(resolve(content.schema).properties, status).toHaveProperty("code");
+      const examples = content.examples as Json;
+      expect(Object.keys(examples).length, status).toBeGreaterThan(0);
+      for (const example of Object.values(examples) as Json[]) {
+        expect(STATUS_BY_CODE[example.value.code as FailureCode], `${status} ${example.value.code}`).toBe(Number(status));
+      }
+    }
+  });
+
+  it("has an example for every failure code, under its own status", () => {
+    const responses = doc.paths["/execute"].post.responses as Json;
+    for (const code of FAILURE_CODES) {
+      const examples = responses[String(STATUS_BY_CODE[code])].content["application/json"].examples as Json;
+      expect(examples[code]?.value, code).toEqual(ERROR_EXAMPLES[code]);
+    }
+  });
+
+  it("documents GET /health", () => {
+    const health = doc.paths["/health"].get as Json;
+    expect(health.responses["200"].content["application/json"].schema).toBeDefined();
+  });
+});
+
+describe("GET /docs", () => {
+  it("is a Swagger UI page that loads its assets from the service itself, no CDN", async () => {
+    const response = await appWith().app.request("/docs");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await response.text();
+    expect(html).toContain("SwaggerUIBundle");
+    expect(html).toContain("/openapi.json");
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/src=["']\/\//); // nor protocol-relative URLs
+
+    const urls = [...html.matchAll(/(?:src|href)=["']([^"']+)["']/g)].map((match) => match[1]);
+    expect(urls.length).toBeGreaterThanOrEqual(2);
+    for (const url of urls) expect(url).toMatch(/^\/docs\/assets\//);
+  });
+
+  it("serves every asset the page references with its content type", async () => {
+    const { app } = appWith();
+    const html = await (await app.request("/docs")).text();
+    const urls = [...html.matchAll(/(?:src|href)=["']([^"']+)["']/g)].map((match) => match[1]!);
+    const types: Record<string, RegExp> = { ".js": /^text\/javascript/, ".css": /^text\/css/ };
+    for (const url of urls) {
+      const response = await app.request(url);
+      expect(response.status, url).toBe(200);
+      const extension = url.slice(url.lastIndexOf("."));
+      expect(response.headers.get("content-type"), url).toMatch(types[extension] ?? /^$/);
+      expect((await response.arrayBuffer()).byteLength, url).toBeGreaterThan(10_000);
+    }
+  });
+
+  it("serves the real swagger-ui-dist bundle", async () => {
+    const { app } = appWith();
+    const js = await (await app.request("/docs/assets/swagger-ui-dist/swagger-ui-bundle.js")).text();
+    expect(js).toContain("SwaggerUIBundle");
+  });
+
+  it.each(["/docs/assets/swagger-ui-dist/nope.js", "/docs/assets/swagger-ui-dist/..%2Fpackage.json", "/docs/assets/swagger-ui-dist/index.html"])(
+    "404 for %s (only the known assets are served)",
+    async (path) => {
+      const response = await appWith().app.request(path);
+      expect(response.status).toBe(404);
+    },
+  );
+});
+
+describe("unknown routes", () => {
+  it.each([
+    ["GET", "/nope"],
+    ["POST", "/execute/extra"],
+    ["GET", "/"],
+  ])("%s %s is a 404 JSON error", async (method, path) => {
+    const response = await appWith().app.request(path, { method });
+    expect(response.status).toBe(404);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(typeof body.error).toBe("string");
+  });
+
+  it.each(["GET", "PUT", "DELETE"])("%s /execute is a 404, not a complaint about the Content-Type, and runs nothing", async (method) => {
+    const { app, calls } = appWith();
+    const response = await app.request("/execute", { method });
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { code: string }).code).toBe("NOT_FOUND");
+    expect(calls).toEqual([]);
+  });
+});
