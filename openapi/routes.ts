@@ -1,4 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import type { FailureCode } from "../domain/failure-code.js";
 import { ERROR_EXAMPLES } from "./error-examples.js";
 import { errorSchema, executeRequestSchema, executeSuccessSchema, healthSchema, type RequestLimits } from "./schemas.js";
@@ -67,5 +67,27 @@ export const healthRoute = createRoute({
   summary: "Liveness, the live sandbox backend and the Python runtime",
   responses: {
     200: { description: "The service is up", content: { "application/json": { schema: healthSchema } } },
+  },
+});
+
+export const metricsRoute = createRoute({
+  method: "get",
+  path: "/metrics",
+  summary: "Prometheus metrics: executions by outcome code, durations, queue depth, running sandboxes",
+  description:
+    "The Prometheus text exposition format. Behind the same API key as /execute when API_KEYS is set.",
+  responses: {
+    200: {
+      description: "The current metrics",
+      content: {
+        "text/plain": {
+          schema: z.string().openapi({ example: '# TYPE pyexec_executions_total counter\npyexec_executions_total{code="OK"} 3\n' }),
+        },
+      },
+    },
+    401: {
+      description: STATUS_DESCRIPTIONS[401] ?? "Unauthorized",
+      content: { "application/json": { schema: errorSchema, examples: { UNAUTHORIZED: { value: ERROR_EXAMPLES.UNAUTHORIZED } } } },
+    },
   },
 });

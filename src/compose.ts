@@ -2,9 +2,14 @@ import type { Logger } from "pino";
 import { AdmissionGate } from "../domain/admission.js";
 import { ExecuteScript } from "../domain/execute-script.use-case.js";
 import type { SandboxPort } from "../domain/sandbox.port.js";
+import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import type { Config } from "./config.js";
 import { createApp } from "./http/app.js";
 import { loadSwaggerAssets } from "./http/swagger-assets.js";
+import { opsLogging } from "./observability/ops-logging.js";
+import { ServiceMetrics } from "./observability/metrics.js";
+import { observeExecutions } from "./observability/observe-executions.js";
+import { Drain } from "./shutdown.js";
 import type { RuntimeInfo } from "./sandbox-factory.js";
 
 const ISOLATION: Record<string, string> = {
@@ -15,13 +20,24 @@ const ISOLATION: Record<string, string> = {
 /** Wires the use case, admission control and HTTP app around a live sandbox. */
 export async function composeApp(config: Config, sandbox: SandboxPort, info: RuntimeInfo, logger: Logger) {
   const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.executionTimeoutMs });
-  const useCase = new ExecuteScript(sandbox, gate, 1);
+  const metrics = new ServiceMetrics({
+    running: () => gate.running,
+    queued: () => gate.queued,
+    ...(sandbox instanceof PrewarmedPool ? { poolReady: () => sandbox.readyCount } : {}),
+  });
+  const drain = new Drain();
+  const useCase = new ExecuteScript(drain.guardSandbox(sandbox), gate, 1, (error) =>
+    logger.error({ err: error }, "internal error in the sandbox"),
+  );
   const app = createApp({
-    execute: (request) => useCase.execute(request),
+    execute: observeExecutions(drain.guard((request) => useCase.execute(request)), { backend: sandbox.backend, logger, metrics }),
+    apiKeys: config.apiKeys,
+    metrics,
+    ...opsLogging(logger, config),
     health: () => ({ status: "ok", backend: sandbox.backend, isolation: ISOLATION[sandbox.backend] ?? sandbox.backend, ...info }),
     limits: { maxTimeoutMs: config.executionTimeoutMs, maxMemoryMb: config.memoryLimitMb, maxScriptBytes: config.maxScriptBytes },
     swaggerAssets: await loadSwaggerAssets(),
-    onInternalError: (error) => logger.error({ err: error }, "internal error"),
+    onInternalError: (error, requestId) => logger.error({ err: error, requestId }, "internal error"),
   });
-  return { app, gate };
+  return { app, gate, metrics, drain };
 }

@@ -17,6 +17,10 @@ export interface Config {
   readonly pythonBin: string | undefined;
   readonly nsjailBin: string | undefined;
   readonly nsjailConfig: string | undefined;
+  /** Bearer keys accepted on /execute and /metrics; empty means auth is off. */
+  readonly apiKeys: readonly string[];
+  /** How long a SIGTERM/SIGINT waits for in-flight runs before killing them. */
+  readonly shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -54,6 +58,17 @@ function optionalPath(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** Comma-separated keys; each must be sendable as a Bearer token (visible ASCII, no comma). */
+function apiKeys(env: Env, name: string): readonly string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return [];
+  const keys = raw.split(",").map((key) => key.trim()).filter((key) => key !== "");
+  if (keys.length === 0) throw new ConfigError(name, "must list at least one key (comma-separated), or be unset to turn auth off");
+  const bad = keys.findIndex((key) => !/^[\x21-\x7e]+$/.test(key));
+  if (bad >= 0) throw new ConfigError(name, `key #${bad + 1} has a space or a non-ASCII or control character`);
+  return keys;
+}
+
 /** Reads the configuration from the environment; a bad value throws a ConfigError naming its variable. */
 export function loadConfig(env: Env): Config {
   return {
@@ -71,5 +86,7 @@ export function loadConfig(env: Env): Config {
     pythonBin: optionalPath(env, "PYTHON_BIN"),
     nsjailBin: optionalPath(env, "NSJAIL_BIN"),
     nsjailConfig: optionalPath(env, "NSJAIL_CONFIG"),
+    apiKeys: apiKeys(env, "API_KEYS"),
+    shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
   };
 }

@@ -1,9 +1,11 @@
+import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { pino } from "pino";
 import { composeApp } from "./compose.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { harnessRuntime, projectRoot } from "./project-paths.js";
 import { startSandbox } from "./sandbox-factory.js";
+import { InFlightRequests, shutDownOnSignals } from "./shutdown.js";
 
 async function main(): Promise<void> {
   const logger = pino({ base: undefined });
@@ -19,10 +21,12 @@ async function main(): Promise<void> {
   }
   const runtime = harnessRuntime(projectRoot(), config.pythonBin);
   const { sandbox, info } = await startSandbox(config, runtime, logger);
-  const { app } = await composeApp(config, sandbox, info, logger);
-  serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (address) => {
+  const { app, drain } = await composeApp(config, sandbox, info, logger);
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (address) => {
     logger.info({ backend: sandbox.backend, port: address.port, host: config.host, python: info.python }, "listening");
-  });
+  }) as Server;
+  const inFlight = new InFlightRequests(server);
+  shutDownOnSignals({ server, inFlight, drain, sandbox, graceMs: config.shutdownGraceMs, logger });
 }
 
 main().catch((error: unknown) => {

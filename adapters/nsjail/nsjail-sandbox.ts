@@ -48,6 +48,8 @@ const isAlive = (pid: number): boolean => {
 export class NsjailSandbox implements PrestartableSandbox {
   readonly backend = "nsjail";
   private readonly uids = new SandboxUids(SANDBOX_UID_BASE, SANDBOX_UID_COUNT);
+  /** Every jail started and not yet finished: running a script or waiting for one. */
+  private readonly live = new Set<HarnessProcess>();
 
   constructor(private readonly options: NsjailSandboxOptions) {}
 
@@ -61,7 +63,10 @@ export class NsjailSandbox implements PrestartableSandbox {
     return jail;
   }
 
-  async close(): Promise<void> {}
+  /** Kills every jail still running or waiting (a shutdown past its grace period). */
+  async close(): Promise<void> {
+    await Promise.all([...this.live].map((harness) => harness.discard()));
+  }
 
   private start(jail: { preload: boolean; memoryMb: number; timeoutMs: number }): StartedJail {
     const { runtime, cgroup } = this.options;
@@ -96,7 +101,11 @@ export class NsjailSandbox implements PrestartableSandbox {
       collectSandboxLog: true,
       killAll: (pid) => this.stop(pid),
     });
-    return new StartedJail(harness, jail.memoryMb, this.options, () => this.uids.release(uid));
+    this.live.add(harness);
+    return new StartedJail(harness, jail.memoryMb, this.options, () => {
+      this.live.delete(harness);
+      this.uids.release(uid);
+    });
   }
 
   /** SIGTERM lets nsjail kill its jail and remove its cgroups; SIGKILL only if it does not. */

@@ -3,14 +3,14 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { MiddlewareHandler } from "hono";
-import type { ExecutionRequest } from "../../domain/execution-request.js";
-import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { executeRoute, healthRoute } from "../../openapi/routes.js";
 import type { HealthBody } from "../../openapi/schemas.js";
+import type { Execute } from "../observability/observe-executions.js";
+import { installOps, type OpsDeps } from "./ops.js";
 import { errorResponse, failureResponse, successResponse } from "./responses.js";
 
-export interface AppDeps {
-  readonly execute: (request: ExecutionRequest) => Promise<SandboxOutcome>;
+export interface AppDeps extends OpsDeps {
+  readonly execute: Execute;
   readonly health: () => HealthBody;
   readonly limits: {
     readonly maxTimeoutMs: number;
@@ -18,7 +18,7 @@ export interface AppDeps {
     readonly maxScriptBytes: number;
   };
   readonly swaggerAssets: ReadonlyMap<string, { body: Uint8Array; contentType: string }>;
-  readonly onInternalError?: (error: unknown) => void;
+  readonly onInternalError?: (error: unknown, requestId?: string) => void;
 }
 
 /** Room for JSON escaping around the script: a script of MAX_SCRIPT_BYTES may at most double when escaped, plus the other fields. */
@@ -44,17 +44,20 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     },
   });
 
+  const { secure } = installOps(app, deps);
   const bodyMax = maxBodyBytes(limits.maxScriptBytes);
-  app.use("/execute", requireJson);
-  app.use(
+  // POST only: another method on /execute is an unknown route (404), not a wrong Content-Type.
+  app.on(
+    "POST",
     "/execute",
+    requireJson,
     bodyLimit({
       maxSize: bodyMax,
       onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${bodyMax} bytes`),
     }),
   );
 
-  app.openapi(executeRoute(limits), async (c) => {
+  app.openapi(secure(executeRoute(limits)), async (c) => {
     const body = c.req.valid("json");
     const scriptBytes = Buffer.byteLength(body.script, "utf8");
     if (scriptBytes > limits.maxScriptBytes) {
@@ -67,7 +70,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
       script: body.script,
       timeoutMs: body.timeoutMs ?? limits.maxTimeoutMs,
       memoryMb: body.memoryMb ?? limits.maxMemoryMb,
-    });
+    }, { requestId: c.get("requestId") });
     return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;
   });
 
@@ -90,11 +93,11 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   });
 
   app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: "NOT_FOUND" }, 404));
-  app.onError((error) => {
+  app.onError((error, c) => {
     if (error instanceof HTTPException && error.status === 400) {
       return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");
     }
-    deps.onInternalError?.(error);
+    deps.onInternalError?.(error, c.get("requestId"));
     return errorResponse("INTERNAL", "Internal error");
   });
   return app;

@@ -1,0 +1,61 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Context, MiddlewareHandler } from "hono";
+import { errorResponse } from "./responses.js";
+
+/** The name of the bearer scheme in the OpenAPI document (components.securitySchemes). */
+export const BEARER_SCHEME = "bearerAuth";
+
+export const bearerSecurityScheme = {
+  type: "http",
+  scheme: "bearer",
+  description: "One of the server's API keys (API_KEYS), sent as `Authorization: Bearer <key>`.",
+} as const;
+
+export type AuthRejection = "missing" | "invalid";
+
+const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
+
+/** `Bearer <token>`, the scheme case-insensitive (RFC 7235); anything else is no credential. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer +([^ ]+) *$/i.exec(header ?? "");
+  return match?.[1];
+}
+
+/**
+ * True when `token` is one of `keys`. Both sides are hashed first, so every comparison is
+ * between equal-length digests (timingSafeEqual needs that) and neither a key's length nor
+ * its content leaks through timing; every key is compared, whichever matches.
+ */
+export function keyMatcher(keys: readonly string[]): (token: string) => boolean {
+  const digests = keys.map(digest);
+  return (token) => {
+    const presented = digest(token);
+    let match = false;
+    for (const key of digests) match = timingSafeEqual(presented, key) || match;
+    return match;
+  };
+}
+
+/**
+ * Requires `Authorization: Bearer <key>` with one of `keys`. A missing or wrong key is a 401
+ * UNAUTHORIZED error body with `WWW-Authenticate: Bearer` (RFC 6750); the key is never logged.
+ */
+export function bearerAuth(keys: readonly string[], onRejected?: (reason: AuthRejection, c: Context) => void): MiddlewareHandler {
+  if (keys.length === 0) throw new Error("bearerAuth needs at least one key");
+  const matches = keyMatcher(keys);
+  return async (c, next) => {
+    const token = bearerToken(c.req.header("authorization"));
+    if (token !== undefined && matches(token)) {
+      await next();
+      return;
+    }
+    const reason: AuthRejection = token === undefined ? "missing" : "invalid";
+    onRejected?.(reason, c);
+    const response = errorResponse("UNAUTHORIZED", "A valid API key is required: send Authorization: Bearer <key>");
+    response.headers.set(
+      "www-authenticate",
+      reason === "missing" ? 'Bearer realm="python-exec"' : 'Bearer realm="python-exec", error="invalid_token"',
+    );
+    return response;
+  };
+}
