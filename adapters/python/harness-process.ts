@@ -107,15 +107,23 @@ export class HarnessProcess {
       collect(RESULT_FD, (c) => this.onReportBytes(c)),
       spec.collectSandboxLog ? collect(SANDBOX_LOG_FD, (c) => this.sandboxLog.push(c)) : Promise.resolve(),
     ]).then(() => undefined);
-    this.ended = this.child.then((result) => {
-      this.exitedFlag = true;
-      this.wakeReadyWaiters();
+    // The harness's own exit ends the run, not the end of its pipes: a process the script left
+    // behind may hold them open until killAll() reaches it, which only happens after the exit.
+    const exited = new Promise<{ exitCode: number | null; signal: string | null }>((resolve) => {
+      this.child.nodeChildProcess.once("exit", (exitCode, signal) => resolve({ exitCode, signal }));
+    });
+    const settled = this.child.then((result) => {
       const startError = result.failed && result.exitCode === undefined && !result.signal ? result.originalMessage || result.message : undefined;
       return {
         exitCode: result.exitCode ?? null,
         signal: result.signal ?? null,
         ...(startError ? { startError } : {}),
       };
+    });
+    this.ended = Promise.race([exited, settled]).then((ending) => {
+      this.exitedFlag = true;
+      this.wakeReadyWaiters();
+      return ending;
     });
   }
 

@@ -35,6 +35,7 @@ const REPORTABLE_CODES: ReadonlySet<string> = new Set([
   "RESULT_TOO_LARGE",
   "SCRIPT_EXITED",
   "MEMORY_LIMIT_EXCEEDED",
+  "RESOURCE_LIMIT_EXCEEDED",
 ]);
 
 /** Room on the result channel for the report's header line beside the result itself. */

@@ -15,6 +15,7 @@ import sys
 # The harness's own imports come before the script runs; `script.py` frames are the user's.
 import asyncio
 import atexit
+import errno
 import inspect
 import json
 import linecache
@@ -27,6 +28,9 @@ import types
 SCRIPT_FILENAME = "script.py"
 SCRIPT_MODULE_NAME = "script"
 PRELOADED_MODULES = ("numpy", "pandas")
+# A RecursionError under a raised recursion limit carries up to a million frames: formatting
+# them all takes longer than any time limit, and the innermost ones tell the story.
+TRACEBACK_FRAMES = 100
 # A pre-started harness announces on its result channel that it is ready for a script.
 READY_LINE = b'{"status":"ready"}\n'
 
@@ -96,11 +100,17 @@ def apply_limits(limits):
         if value is None:
             continue
         soft, hard = resource.getrlimit(which)
+        if which == resource.RLIMIT_CPU:
+            # The soft limit sends SIGXCPU (reported as a CPU timeout), the hard one SIGKILL,
+            # so the soft one must stay below any hard limit the sandbox already set.
+            if hard == resource.RLIM_INFINITY:
+                resource.setrlimit(which, (value, value + 1))
+            else:
+                resource.setrlimit(which, (max(1, min(value, hard - 1)), hard))
+            continue
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
-        # cpu: the soft limit sends SIGXCPU, the hard one a second later SIGKILL.
-        new_hard = value + 1 if which == resource.RLIMIT_CPU and hard == resource.RLIM_INFINITY else value
-        resource.setrlimit(which, (value, new_hard))
+        resource.setrlimit(which, (value, value))
 
 
 def user_traceback(exc):
@@ -108,12 +118,31 @@ def user_traceback(exc):
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != SCRIPT_FILENAME:
         tb = tb.tb_next
-    lines = traceback.format_exception(type(exc), exc, tb)
+    lines = traceback.format_exception(type(exc), exc, tb, limit=-TRACEBACK_FRAMES)
     return "".join(lines)
 
 
 def describe_exception(exc):
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def resource_failure(exc, limits):
+    """An uncaught error that means one of the run's limits was hit (file size, open files,
+    processes or threads) as RESOURCE_LIMIT_EXCEEDED; None for any other error."""
+    errno_of = exc.errno if isinstance(exc, OSError) else None
+    if errno_of == errno.EFBIG:
+        what, limit = "File size limit exceeded", limits.get("fileSizeBytes")
+        unit = "bytes"
+    elif errno_of in (errno.EMFILE, errno.ENFILE):
+        what, limit = "Open-file limit exceeded", limits.get("openFiles")
+        unit = "files"
+    elif errno_of == errno.EAGAIN or (isinstance(exc, RuntimeError) and str(exc) == "can't start new thread"):
+        what, limit = "Process limit exceeded: the script started too many processes or threads", limits.get("processes")
+        unit = "processes"
+    else:
+        return None
+    where = f" (limit {limit} {unit})" if limit else ""
+    return Failure("RESOURCE_LIMIT_EXCEEDED", f"{what}{where}: {describe_exception(exc)}", user_traceback(exc))
 
 
 def compile_script(source):
@@ -303,12 +332,16 @@ def write_all(fd, data):
         view = view[written:]
 
 
-def report(result_fd, header, body=b""):
+def flush_output():
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:
             pass
+
+
+def report(result_fd, header, body=b""):
+    flush_output()
     write_all(result_fd, json.dumps(header).encode("utf-8") + b"\n" + body)
     os.close(result_fd)
 
@@ -337,7 +370,7 @@ def run(request):
         except MemoryError:
             raise memory_failure(limits)
         except BaseException as exc:
-            raise Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
+            raise resource_failure(exc, limits) or Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
         try:
             return {"status": "ok"}, serialize_result(value, request["maxResultBytes"])
         except MemoryError:
@@ -355,19 +388,21 @@ def main():
     if preload:
         preload_modules()
         write_all(result_fd, READY_LINE)
+    harness_pid = os.getpid()
     request = read_request()
     header, body = run(request)
+    if os.getpid() != harness_pid:
+        # A process the script forked came back out of main() (or failed in it): only the
+        # harness itself reports, so a child can neither garble nor pre-empt the result.
+        flush_output()
+        os._exit(0)
     report(result_fd, header, body)
     # Exit handlers run (their prints are output like any other), but a lingering
     # non-daemon thread must not keep the sandbox alive after main() has returned.
     try:
         atexit._run_exitfuncs()
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
+        flush_output()
         os._exit(0)
 
 

@@ -11,7 +11,7 @@ import { cpuSecondsFor, outcomeOf, type HarnessLimits } from "../python/harness-
 import { HARNESS_FILE, type HarnessRuntime } from "../python/harness-runtime.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
-import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT, SandboxUids } from "./sandbox-uids.js";
+import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 
 export interface SubprocessSandboxOptions {
   readonly runtime: HarnessRuntime;
@@ -51,6 +51,8 @@ export const outputOf = (run: HarnessRun): CapturedOutput => ({
 export class SubprocessSandbox implements PrestartableSandbox {
   readonly backend = "subprocess";
   private readonly uids = new SandboxUids(SANDBOX_UID_BASE, SANDBOX_UID_COUNT);
+  /** Every harness started and not yet cleaned up: running a script or waiting for one. */
+  private readonly live = new Set<HarnessProcess>();
 
   constructor(private readonly options: SubprocessSandboxOptions) {}
 
@@ -70,7 +72,9 @@ export class SubprocessSandbox implements PrestartableSandbox {
       preload,
       ...(uid === undefined ? { killAll: killProcessGroup } : { uid, gid: uid, killAll: (pid) => killEverythingOf(uid, pid) }),
     });
+    this.live.add(harness);
     const cleanUp = async () => {
+      this.live.delete(harness);
       await rm(workDir, { recursive: true, force: true });
       if (uid !== undefined) {
         await removeFilesOwnedBy(uid);
@@ -90,7 +94,10 @@ export class SubprocessSandbox implements PrestartableSandbox {
     return started;
   }
 
-  async close(): Promise<void> {}
+  /** Kills every harness still running or waiting (a shutdown past its grace period), so none outlives the server. */
+  async close(): Promise<void> {
+    await Promise.all([...this.live].map((harness) => harness.discard()));
+  }
 }
 
 /** One subprocess sandbox, started and waiting for its single script. */
@@ -104,6 +111,11 @@ export class StartedSubprocess implements StartedSandbox {
 
   get alive(): boolean {
     return !this.harness.exited;
+  }
+
+  /** Its limits are applied by the harness when the script arrives, so every request fits. */
+  accepts(): boolean {
+    return true;
   }
 
   ready(): Promise<void> {
