@@ -13,6 +13,7 @@ const output: CapturedOutput = { stdout: "hi\n", stderr: "", stdoutTruncated: fa
 /** A hand-written SandboxPort: answers each run with what the test scripted, and records the requests. */
 class FakeSandbox implements SandboxPort {
   readonly backend = "fake";
+  readonly isolation = "none: a fake";
   readonly requests: ExecutionRequest[] = [];
   closed = false;
 

@@ -8,6 +8,8 @@ export type SandboxOutcome = Result<ExecutionSuccess, ExecutionFailure>;
 export interface SandboxPort {
   /** The backend that really runs the script, as /health reports it. */
   readonly backend: string;
+  /** What this backend isolates a script from, in a sentence, as /health reports it. */
+  readonly isolation: string;
   /** Runs the script once; never throws for anything the script does. */
   run(request: ExecutionRequest): Promise<SandboxOutcome>;
   /** Releases whatever the backend holds (pre-started sandboxes, temp dirs) and kills runs still in flight. */

@@ -12,11 +12,6 @@ import { observeExecutions } from "./observability/observe-executions.js";
 import { Drain } from "./shutdown.js";
 import type { RuntimeInfo } from "./sandbox-factory.js";
 
-const ISOLATION: Record<string, string> = {
-  nsjail: "nsjail: user, mount, pid, net, ipc, uts and cgroup namespaces; seccomp; cgroup memory and pids limits",
-  subprocess: "subprocess: rlimits and a scrubbed environment only; not a security boundary",
-};
-
 /** Wires the use case, admission control and HTTP app around a live sandbox. */
 export async function composeApp(config: Config, sandbox: SandboxPort, info: RuntimeInfo, logger: Logger) {
   const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.executionTimeoutMs });
@@ -34,7 +29,7 @@ export async function composeApp(config: Config, sandbox: SandboxPort, info: Run
     apiKeys: config.apiKeys,
     metrics,
     ...opsLogging(logger, config),
-    health: () => ({ status: "ok", backend: sandbox.backend, isolation: ISOLATION[sandbox.backend] ?? sandbox.backend, ...info }),
+    health: () => ({ status: "ok", backend: sandbox.backend, isolation: sandbox.isolation, ...info }),
     limits: { maxTimeoutMs: config.executionTimeoutMs, maxMemoryMb: config.memoryLimitMb, maxScriptBytes: config.maxScriptBytes },
     swaggerAssets: await loadSwaggerAssets(),
     onInternalError: (error, requestId) => logger.error({ err: error, requestId }, "internal error"),

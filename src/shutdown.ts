@@ -46,6 +46,9 @@ export class Drain {
       get backend() {
         return sandbox.backend;
       },
+      get isolation() {
+        return sandbox.isolation;
+      },
       run: async (request) => {
         if (this.aborting) return err(failure("SANDBOX_UNAVAILABLE", "The server is shutting down; retry the request", NO_OUTPUT, RETRY));
         const outcome = await sandbox.run(request);

@@ -22,9 +22,15 @@ const SIGNAL_NAMES: Record<number, string> = {
  * nsjail exits with the child's status, or 128+signal when the child was killed, and logs
  * "exited with status" or "terminated with signal" whenever the child really ran. Without
  * such a line and without a report, nsjail itself failed: the sandbox is unavailable.
+ * So did it when it says it could not launch the child: a failure while setting up the jail
+ * (a mount, the uid map, the cgroups) happens in the child before the interpreter starts,
+ * and nsjail then still logs that half-started child's end ("exited with status: 255" or
+ * "terminated with signal: SIGKILL", whichever comes first), which must not pass for the
+ * script's own ending.
  */
 export function nsjailEnding(observation: NsjailObservation): ProcessEnding | "sandbox-failed" {
   const { report, log, timedOut } = observation;
+  if (/Couldn't launch the child process/.test(log)) return "sandbox-failed";
   const childRan = /exited with status|terminated with signal/.test(log);
   if (report.kind === "none" && !childRan && !timedOut) return "sandbox-failed";
   const killedBy = /terminated with signal: (SIG[A-Z0-9]+)/.exec(log)?.[1];

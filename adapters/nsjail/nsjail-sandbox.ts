@@ -47,11 +47,18 @@ const isAlive = (pid: number): boolean => {
  */
 export class NsjailSandbox implements PrestartableSandbox {
   readonly backend = "nsjail";
+  readonly isolation: string;
   private readonly uids = new SandboxUids(SANDBOX_UID_BASE, SANDBOX_UID_COUNT);
   /** Every jail started and not yet finished: running a script or waiting for one. */
   private readonly live = new Set<HarnessProcess>();
 
-  constructor(private readonly options: NsjailSandboxOptions) {}
+  constructor(private readonly options: NsjailSandboxOptions) {
+    const limits =
+      options.cgroup.version === "none"
+        ? "memory and processes limited by rlimits only (no usable cgroups)"
+        : `cgroup ${options.cgroup.version} memory and pids limits`;
+    this.isolation = `user, mount, pid, net, ipc, uts and cgroup namespaces; no network; seccomp; ${limits}`;
+  }
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     return this.start({ preload: false, memoryMb: request.memoryMb, timeoutMs: request.timeoutMs }).run(request);

@@ -11,6 +11,7 @@ const outcome = (resultJson: string): SandboxOutcome => ok({ resultJson, output:
 /** A backend whose sandboxes say where they came from: "warm:<n>" or "cold". */
 class FakeBackend implements PrestartableSandbox {
   readonly backend = "fake";
+  readonly isolation = "none: a fake";
   started = 0;
   discarded = 0;
   coldRuns = 0;

@@ -15,12 +15,12 @@ export interface PoolOptions {
  * Keeps `size` single-use sandboxes started ahead of time. A request takes one and the
  * sandbox exits after that run: nothing is ever reused, so nothing leaks between runs.
  * With none ready, a request starts one cold, so a drained pool is never slower than no pool.
- * Refills run one at a time and only on idle CPU, so they never starve running scripts.
+ * Refills only use idle CPU slots, so they never starve running scripts.
  */
 export class PrewarmedPool implements SandboxPort {
   private readonly ready: StartedSandbox[] = [];
   private running = 0;
-  private refilling = false;
+  private refilling = 0;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -33,6 +33,10 @@ export class PrewarmedPool implements SandboxPort {
 
   get backend(): string {
     return this.backendSandbox.backend;
+  }
+
+  get isolation(): string {
+    return this.backendSandbox.isolation;
   }
 
   /** Sandboxes started and waiting for a script. */
@@ -76,18 +80,21 @@ export class PrewarmedPool implements SandboxPort {
     return index < 0 ? undefined : this.ready.splice(index, 1)[0];
   }
 
+  /** Starts sandboxes while the pool is short and a CPU slot is idle (neither running a script nor starting one). */
   private refill(): void {
-    if (this.refilling || this.closed) return;
-    if (this.ready.length >= this.options.size || this.running >= this.options.cpuSlots) {
-      this.wakeIdleWaiters();
-      return;
+    if (this.closed) return;
+    while (
+      this.ready.length + this.refilling < this.options.size &&
+      this.running + this.refilling < this.options.cpuSlots
+    ) {
+      this.refilling++;
+      void this.startOne().then((delayMs) => {
+        this.refilling--;
+        if (delayMs === 0) this.refill();
+        else setTimeout(() => this.refill(), delayMs);
+      });
     }
-    this.refilling = true;
-    void this.startOne().then((delayMs) => {
-      this.refilling = false;
-      if (delayMs === 0) this.refill();
-      else setTimeout(() => this.refill(), delayMs);
-    });
+    if (this.refilling === 0) this.wakeIdleWaiters();
   }
 
   /** Starts one sandbox into the pool; the delay before the next attempt comes back. */

@@ -50,6 +50,7 @@ export const outputOf = (run: HarnessRun): CapturedOutput => ({
  */
 export class SubprocessSandbox implements PrestartableSandbox {
   readonly backend = "subprocess";
+  readonly isolation = "rlimits, a fresh temp dir and a scrubbed environment only: not a security boundary";
   private readonly uids = new SandboxUids(SANDBOX_UID_BASE, SANDBOX_UID_COUNT);
   /** Every harness started and not yet cleaned up: running a script or waiting for one. */
   private readonly live = new Set<HarnessProcess>();

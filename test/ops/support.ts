@@ -23,6 +23,7 @@ export function capturingLogger(level = "debug"): { logger: Logger; lines: Recor
 /** A hand-written sandbox whose runs end when the test says so. */
 export class GatedSandbox implements PrestartableSandbox {
   readonly backend = "fake";
+  readonly isolation = "none: a fake";
   readonly pending: { request: ExecutionRequest; finish: (outcome?: SandboxOutcome) => void }[] = [];
   closed = false;
   prestarted = 0;
