@@ -53,8 +53,11 @@ RUN python3 -m venv /app/.venv \
 # rest of what it links, are in the base image.
 FROM runtime-base
 WORKDIR /app
+# Jails map their user to host uids from SANDBOX_UID_BASE up. A rootful container shares
+# host uids, so the image uses a range apart from a server run on the host itself.
 ENV NODE_ENV=production \
     SANDBOX_BACKEND=nsjail \
+    SANDBOX_UID_BASE=940000 \
     PORT=8080 \
     HOST=0.0.0.0
 COPY --from=python /app/.venv ./.venv

@@ -10,7 +10,7 @@
 # Environment:
 #   IMAGE              tag to build (default python-exec-service:test)
 #   HOST_PORT          loopback port the container's 8080 is published on (default 18080)
-#   CONTAINER_FLAGS    privileges for nsjail (default --privileged; see CONTAINER-NOTES.md);
+#   CONTAINER_FLAGS    privileges for nsjail (default --privileged; see the README, "Container image");
 #                      set it empty to try podman's defaults
 #   SKIP_BUILD=1       test an image that is already built
 #   NO_CACHE=1         build without podman's layer cache

@@ -1,3 +1,4 @@
+import { SANDBOX_UID_BASE } from "../adapters/python/sandbox-uids.js";
 import { availableParallelism } from "node:os";
 
 export type BackendChoice = "nsjail" | "subprocess" | "auto";
@@ -21,6 +22,7 @@ export interface Config {
   readonly apiKeys: readonly string[];
   /** How long a SIGTERM/SIGINT waits for in-flight runs before killing them. */
   readonly shutdownGraceMs: number;
+  readonly sandboxUidBase: number;
 }
 
 export class ConfigError extends Error {
@@ -88,5 +90,6 @@ export function loadConfig(env: Env): Config {
     nsjailConfig: optionalPath(env, "NSJAIL_CONFIG"),
     apiKeys: apiKeys(env, "API_KEYS"),
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
+    sandboxUidBase: integer(env, "SANDBOX_UID_BASE", SANDBOX_UID_BASE, 100_000, 4_000_000_000),
   };
 }

@@ -51,6 +51,7 @@ export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logge
     maxOutputBytes: config.maxOutputBytes,
     maxResultBytes: config.maxResultBytes,
     dedicatedUids: root,
+    uidBase: config.sandboxUidBase,
     serverEnv: process.env,
   });
 }
@@ -83,6 +84,7 @@ function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger):
     memoryLimitMb: config.memoryLimitMb,
     maxTimeoutMs: config.executionTimeoutMs,
     serverEnv: process.env,
+    uidBase: config.sandboxUidBase,
     onSandboxLog: (log, context) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run"),
   });
 }

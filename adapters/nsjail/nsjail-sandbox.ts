@@ -5,7 +5,7 @@ import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../
 import { HarnessProcess, RESULT_FD, SANDBOX_LOG_FD, type HarnessRun } from "../python/harness-process.js";
 import { cpuSecondsFor, outcomeOf } from "../python/harness-protocol.js";
 import { HARNESS_FILE, type HarnessRuntime } from "../python/harness-runtime.js";
-import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
+import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { outputOf } from "../subprocess/subprocess-sandbox.js";
 import { removeStaleJailCgroups } from "./cgroup.js";
@@ -25,6 +25,8 @@ export interface NsjailSandboxOptions {
   /** The time limit pre-started jails are prepared for (the configured maximum). */
   readonly maxTimeoutMs: number;
   readonly serverEnv: Readonly<Record<string, string | undefined>>;
+  /** First of the host uids jails are mapped to (SANDBOX_UID_COUNT of them). */
+  readonly uidBase: number;
   /** nsjail's own log of a run that went wrong; for the server log, never for a response. */
   readonly onSandboxLog: (log: string, context: { code: string }) => void;
 }
@@ -48,11 +50,12 @@ const isAlive = (pid: number): boolean => {
 export class NsjailSandbox implements PrestartableSandbox {
   readonly backend = "nsjail";
   readonly isolation: string;
-  private readonly uids = new SandboxUids(SANDBOX_UID_BASE, SANDBOX_UID_COUNT);
+  private readonly uids: SandboxUids;
   /** Every jail started and not yet finished: running a script or waiting for one. */
   private readonly live = new Set<HarnessProcess>();
 
   constructor(private readonly options: NsjailSandboxOptions) {
+    this.uids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT);
     const limits =
       options.cgroup.version === "none"
         ? "memory and processes limited by rlimits only (no usable cgroups)"

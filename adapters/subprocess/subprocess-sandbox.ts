@@ -11,7 +11,7 @@ import { cpuSecondsFor, outcomeOf, type HarnessLimits } from "../python/harness-
 import { HARNESS_FILE, type HarnessRuntime } from "../python/harness-runtime.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
-import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
+import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 
 export interface SubprocessSandboxOptions {
   readonly runtime: HarnessRuntime;
@@ -19,6 +19,8 @@ export interface SubprocessSandboxOptions {
   readonly maxResultBytes: number;
   /** Run scripts under dedicated unprivileged uids; needs root. */
   readonly dedicatedUids: boolean;
+  /** First of the host uids runs are given (SANDBOX_UID_COUNT of them). */
+  readonly uidBase: number;
   readonly serverEnv: Readonly<Record<string, string | undefined>>;
 }
 
@@ -51,11 +53,13 @@ export const outputOf = (run: HarnessRun): CapturedOutput => ({
 export class SubprocessSandbox implements PrestartableSandbox {
   readonly backend = "subprocess";
   readonly isolation = "rlimits, a fresh temp dir and a scrubbed environment only: not a security boundary";
-  private readonly uids = new SandboxUids(SANDBOX_UID_BASE, SANDBOX_UID_COUNT);
+  private readonly uids: SandboxUids;
   /** Every harness started and not yet cleaned up: running a script or waiting for one. */
   private readonly live = new Set<HarnessProcess>();
 
-  constructor(private readonly options: SubprocessSandboxOptions) {}
+  constructor(private readonly options: SubprocessSandboxOptions) {
+    this.uids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT);
+  }
 
   /** Starts a harness that waits for its script; `preload` imports numpy and pandas first. */
   async start(preload: boolean): Promise<StartedSubprocess> {

@@ -201,6 +201,7 @@ describe("SANDBOX_UNAVAILABLE (503)", () => {
       maxOutputBytes: config.maxOutputBytes,
       maxResultBytes: config.maxResultBytes,
       dedicatedUids: process.getuid?.() === 0,
+      uidBase: config.sandboxUidBase,
       serverEnv: {},
     });
     const res = await execute(await appOver(broken, config), QUICK);
