@@ -1,13 +1,109 @@
-import { readdir, readFile } from "node:fs/promises";
-import { expect } from "vitest";
-import { appOver, realSubprocessSandbox, testConfig } from "../support/real-app.js";
+import { access, readdir, readFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
+import type { SandboxPort } from "../../domain/sandbox.port.js";
+import { PrewarmedPool } from "../../adapters/pool/prewarmed-pool.js";
+import { pooled, startSandbox } from "../../src/sandbox-factory.js";
+import { nsjailSandbox } from "../support/nsjail.js";
+import { appOver, realSubprocessSandbox, runtime, silentLogger, testConfig } from "../support/real-app.js";
 
-export type App = Awaited<ReturnType<typeof appOver>>;
+/** What the tests need of the app: requests through `app.request()`, no socket. */
+export interface App {
+  request(path: string, init?: RequestInit): Response | Promise<Response>;
+}
 
-/** The real app over the real subprocess sandbox, configured by these variables (defaults for the rest). */
-export async function realApp(env: Record<string, string> = {}): Promise<App> {
-  const config = testConfig(env);
-  return appOver(realSubprocessSandbox(config), config);
+/**
+ * A sandbox backend an integration suite runs over. The pooled ones hand every request of a
+ * suite a sandbox that was pre-started before it (POOL_SIZE=1, and each request first waits
+ * for the pool to be full), as production does by default.
+ */
+export interface Backend {
+  readonly name: BackendName;
+  readonly kind: "subprocess" | "nsjail";
+  readonly pooled: boolean;
+}
+
+export type BackendName = "subprocess" | "nsjail" | "subprocess pooled" | "nsjail pooled";
+
+const BACKENDS: Record<BackendName, Backend> = {
+  subprocess: { name: "subprocess", kind: "subprocess", pooled: false },
+  nsjail: { name: "nsjail", kind: "nsjail", pooled: false },
+  "subprocess pooled": { name: "subprocess pooled", kind: "subprocess", pooled: true },
+  "nsjail pooled": { name: "nsjail pooled", kind: "nsjail", pooled: true },
+};
+
+let nsjailUnavailable: Promise<string | undefined> | undefined;
+
+/** Why nsjail cannot run here (undefined when it can); checked once per test file. */
+function whyNsjailIsUnavailable(): Promise<string | undefined> {
+  nsjailUnavailable ??= nsjailSandbox({ POOL_SIZE: "0" }).then(async (sandbox) => {
+    if (typeof sandbox === "string") return sandbox;
+    await sandbox.close();
+    return undefined;
+  });
+  return nsjailUnavailable;
+}
+
+/**
+ * The backends of a parametrized suite (`describe.each(await backends(...))`) that can run
+ * here. An nsjail backend that cannot becomes a skipped suite naming the reason, with a loud
+ * warning; with REQUIRE_NSJAIL=1 (CI) it fails the file instead (see test/support/nsjail.ts).
+ */
+export async function backends(...names: BackendName[]): Promise<Backend[]> {
+  const runnable: Backend[] = [];
+  for (const name of names) {
+    const backend = BACKENDS[name];
+    const reason = backend.kind === "nsjail" ? await whyNsjailIsUnavailable() : undefined;
+    if (reason === undefined) {
+      runnable.push(backend);
+      continue;
+    }
+    describe.skip(`${name} (unavailable here)`, () => {
+      it(`skipped: ${reason}`, () => {
+        expect.unreachable();
+      });
+    });
+  }
+  return runnable;
+}
+
+/** Sandboxes started by realApp() in this file; close them with closeSandboxes() in an afterAll. */
+const opened: SandboxPort[] = [];
+const pools = new WeakMap<App, PrewarmedPool>();
+
+/**
+ * The real app over a real sandbox of `backend` (default: the subprocess backend without a
+ * pool), configured by these variables (defaults for the rest). An nsjail backend is built as
+ * the server builds it (startSandbox, whose startup probe runs one jailed script).
+ */
+export async function realApp(env: Record<string, string> = {}, backend: Backend = BACKENDS.subprocess): Promise<App> {
+  const config = testConfig({ SANDBOX_BACKEND: backend.kind, POOL_SIZE: backend.pooled ? "1" : "0", ...env });
+  const sandbox =
+    backend.kind === "nsjail"
+      ? (await startSandbox(config, runtime(), silentLogger)).sandbox
+      : pooled(realSubprocessSandbox(config), config, silentLogger);
+  opened.push(sandbox);
+  const app = await appOver(sandbox, config);
+  if (!(sandbox instanceof PrewarmedPool)) return app;
+  const waitingForThePool: App = {
+    async request(path, init) {
+      await sandbox.whenFull();
+      return app.request(path, init);
+    },
+  };
+  pools.set(waitingForThePool, sandbox);
+  return waitingForThePool;
+}
+
+/** The pool behind an app of a pooled backend. */
+export function poolOf(app: App): PrewarmedPool {
+  const pool = pools.get(app);
+  if (!pool) throw new Error("this app has no pool");
+  return pool;
+}
+
+/** Closes every sandbox realApp() started (pre-started ones are killed). */
+export async function closeSandboxes(): Promise<void> {
+  await Promise.all(opened.splice(0).map((sandbox) => sandbox.close()));
 }
 
 /**
@@ -46,9 +142,11 @@ async function readProc(pid: string, file: string): Promise<string> {
   }
 }
 
+type FoundProcesses = { pid: number; cmdline: string }[];
+
 /** Live processes whose command line or initial environment contains `needle`. */
-export async function processesMatching(needle: string): Promise<{ pid: number; cmdline: string }[]> {
-  const found: { pid: number; cmdline: string }[] = [];
+export async function processesMatching(needle: string): Promise<FoundProcesses> {
+  const found: FoundProcesses = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     const cmdline = await readProc(entry, "cmdline");
@@ -59,15 +157,42 @@ export async function processesMatching(needle: string): Promise<{ pid: number; 
 }
 
 /**
- * Polls briefly until no process matches `needle` and returns what still matches then.
+ * Live processes that see `path` in their own view of the filesystem (through /proc/<pid>/root,
+ * so inside their mount namespace): in a jail, the processes that see a file of a unique name
+ * in the work dir are that run's. Needs root, like reading other users' /proc entries.
+ */
+export async function processesSeeing(path: string): Promise<FoundProcesses> {
+  const found: FoundProcesses = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      await access(`/proc/${entry}/root${path}`);
+    } catch {
+      continue; // not there, gone meanwhile, or a kernel thread
+    }
+    found.push({ pid: Number(entry), cmdline: (await readProc(entry, "cmdline")).replaceAll("\0", " ") });
+  }
+  return found;
+}
+
+/**
+ * Polls briefly until `find` finds no process and returns what it still finds then.
  * Processes are killed before the response is sent; the polling only absorbs the kernel's
  * own delay in tearing them down.
  */
-export async function survivorsMatching(needle: string, attempts = 40, intervalMs = 50) {
-  let survivors = await processesMatching(needle);
-  for (let i = 0; i < attempts && survivors.length > 0; i++) {
+async function survivors(find: () => Promise<FoundProcesses>, attempts: number, intervalMs: number) {
+  let found = await find();
+  for (let i = 0; i < attempts && found.length > 0; i++) {
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    survivors = await processesMatching(needle);
+    found = await find();
   }
-  return survivors;
+  return found;
 }
+
+/** The processes still matching `needle` (see processesMatching) once the kernel had time to tear them down. */
+export const survivorsMatching = (needle: string, attempts = 40, intervalMs = 50) =>
+  survivors(() => processesMatching(needle), attempts, intervalMs);
+
+/** The processes still seeing `path` (see processesSeeing) once the kernel had time to tear them down. */
+export const survivorsSeeing = (path: string, attempts = 40, intervalMs = 50) =>
+  survivors(() => processesSeeing(path), attempts, intervalMs);

@@ -7,10 +7,13 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
+import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
+import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
+import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
 import { nsjailSandbox } from "../support/nsjail.js";
-import { appOver, execute, testConfig } from "../support/real-app.js";
+import { appOver, execute, runtime, testConfig } from "../support/real-app.js";
 
 const sandbox = await nsjailSandbox();
 const available = typeof sandbox !== "string";
@@ -223,5 +226,32 @@ describe.runIf(available)("nsjail isolation", () => {
       expect(res.status).toBe(400);
       expect(res.text).not.toMatch(/\[[IWEF]\]\[|STANDALONE|nsjail|Mount:|Uid map/);
     }
+  });
+
+  it("answers 503 SANDBOX_UNAVAILABLE when nsjail itself fails, with nsjail's log in the server log only", async () => {
+    const missing = `/nonexistent-harness-dir-${uniqueMarker()}`;
+    const serverLog: string[] = [];
+    const config = testConfig();
+    const broken = new NsjailSandbox({
+      runtime: { ...runtime(), harnessDir: missing },
+      nsjailBin: findNsjailBinary(runtime().venvDir)!,
+      configPath: join(projectRoot(), "nsjail.cfg"),
+      cgroup: detectCgroups().mode,
+      maxOutputBytes: config.maxOutputBytes,
+      maxResultBytes: config.maxResultBytes,
+      memoryLimitMb: config.memoryLimitMb,
+      maxTimeoutMs: config.executionTimeoutMs,
+      uidBase: config.sandboxUidBase,
+      serverEnv: {},
+      onSandboxLog: (log, context) => serverLog.push(`${context.code}: ${log}`),
+    });
+    const res = await execute(await appOver(broken, config), "def main():\n    return 1\n");
+    expect(res.status, res.text).toBe(503);
+    expect(res.body.code).toBe("SANDBOX_UNAVAILABLE");
+    expect(res.text).not.toContain(missing);
+    expect(res.text).not.toMatch(/\[[IWEF]\]\[|STANDALONE|nsjail|Mount:|Uid map/);
+    expect(serverLog).toHaveLength(1);
+    expect(serverLog[0]).toMatch(/^SANDBOX_UNAVAILABLE: /);
+    expect(serverLog[0]).toContain(missing);
   });
 });
