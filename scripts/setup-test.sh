@@ -7,6 +7,7 @@
 # Each step is skipped when it is already done, so `npm test` can run this every time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv-lib.sh
 
 # 1. The browser.
 chromium=${CHROMIUM_BIN:-/usr/bin/chromium}
@@ -30,26 +31,4 @@ if [ ! -x "$chromium" ]; then
 fi
 
 # 2. The Python test tools.
-stamp_ok() { # stamp-file input-file...
-  local stamp=$1; shift
-  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(cat "$@" | sha256sum)" ]
-}
-write_stamp() { local stamp=$1; shift; cat "$@" | sha256sum > "$stamp"; }
-
-if [ -f requirements-test.txt ] && ! stamp_ok .venv-test/.setup-stamp requirements-test.txt; then
-  python=${PYTHON:-}
-  if [ -z "$python" ]; then
-    for candidate in /usr/bin/python3 /usr/local/bin/python3 "$(command -v python3 || true)"; do
-      if [ -x "$candidate" ]; then python=$candidate; break; fi
-    done
-  fi
-  if [ -z "$python" ]; then
-    echo "setup-test: no python3 found; install Python 3.11+ or set PYTHON=/path/to/python3" >&2
-    exit 1
-  fi
-  echo "setup-test: creating .venv-test with $python and the pinned requirements-test.txt" >&2
-  rm -rf .venv-test
-  "$python" -m venv .venv-test
-  .venv-test/bin/pip install --quiet --disable-pip-version-check --no-input -r requirements-test.txt
-  write_stamp .venv-test/.setup-stamp requirements-test.txt
-fi
+ensure_venv .venv-test requirements-test.txt
