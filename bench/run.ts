@@ -18,9 +18,11 @@ const SCRIPTS = {
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 
-const LOW_LOAD = { ratePerSecond: 2, seconds: Number(process.env.BENCH_LOW_SECONDS ?? 10) };
-const SATURATION = { connections: 4, seconds: Number(process.env.BENCH_SAT_SECONDS ?? 10) };
-const FRESH_RUNS = Number(process.env.BENCH_FRESH_RUNS ?? 15);
+const LOW_LOAD = { ratePerSecond: 2, requests: Number(process.env.BENCH_LOW_REQUESTS ?? 10) };
+const SATURATION = { connections: 4, seconds: Number(process.env.BENCH_SAT_SECONDS ?? 5) };
+const FRESH_RUNS = Number(process.env.BENCH_FRESH_RUNS ?? 5);
+/** Every configuration is measured once per round, in turn, so drift in the machine's speed hits all alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface ServerConfig {
   name: string;
@@ -40,20 +42,17 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-const percentile = (values: number[], p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Wall time of fresh interpreter processes, the cost a per-request interpreter pays. */
-async function freshProcess(args: string[]): Promise<{ p50: number; p90: number; runs: number }> {
+async function freshProcess(args: string[], runs: number): Promise<number[]> {
   const times: number[] = [];
-  for (let i = 0; i < FRESH_RUNS + 1; i++) {
+  for (let i = 0; i < runs; i++) {
     const started = performance.now();
     await execa(python, args, { env: { OPENBLAS_NUM_THREADS: "1", PATH: "/usr/bin:/bin" }, extendEnv: false });
-    if (i > 0) times.push(performance.now() - started); // the first run warms the page cache
+    times.push(performance.now() - started);
   }
-  return { p50: median(times), p90: percentile(times, 90), runs: times.length };
+  return times;
 }
 
 async function waitForHealth(url: string, exited: () => boolean): Promise<Record<string, unknown>> {
@@ -65,28 +64,40 @@ async function waitForHealth(url: string, exited: () => boolean): Promise<Record
     } catch {
       // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error("server did not become healthy");
 }
 
-/** Proportional set size of the pool's waiting sandboxes (every process started with --preload). */
-async function poolMemoryBytes(): Promise<{ bytes: number; processes: number }> {
+async function readProc(pid: string, file: string): Promise<string> {
+  try {
+    return await readFile(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return ""; // gone meanwhile
+  }
+}
+
+/** Proportional set size of a server's waiting sandboxes: its descendants started with --preload. */
+async function poolMemoryBytes(serverPid: number): Promise<{ bytes: number; processes: number }> {
+  const parents = new Map<number, number>();
+  const pids = (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
+  for (const pid of pids) {
+    const stat = await readProc(pid, "stat");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid) parents.set(Number(pid), ppid);
+  }
+  const descends = (pid: number): boolean => {
+    for (let p = parents.get(pid); p !== undefined; p = parents.get(p)) if (p === serverPid) return true;
+    return false;
+  };
   let bytes = 0;
   let processes = 0;
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8");
-      if (!cmdline.includes("--preload")) continue;
-      const rollup = await readFile(`/proc/${entry}/smaps_rollup`, "utf8");
-      const pss = /^Pss:\s+(\d+) kB/m.exec(rollup);
-      if (pss) {
-        bytes += Number(pss[1]) * 1024;
-        processes++;
-      }
-    } catch {
-      // gone meanwhile
+  for (const pid of pids) {
+    if (!descends(Number(pid)) || !(await readProc(pid, "cmdline")).includes("--preload")) continue;
+    const pss = /^Pss:\s+(\d+) kB/m.exec(await readProc(pid, "smaps_rollup"));
+    if (pss) {
+      bytes += Number(pss[1]) * 1024;
+      processes++;
     }
   }
   return { bytes, processes };
@@ -100,21 +111,28 @@ async function load(url: string, script: ScriptName, options: Omit<autocannon.Op
     body: JSON.stringify({ script: SCRIPTS[script] }),
     ...options,
   });
-  return {
-    p50: result.latency.p50,
-    p90: result.latency.p90,
-    p99: result.latency.p99,
-    requestsPerSecond: result.requests.average,
-    requests: result.requests.total,
-    non2xx: result.non2xx,
-    errors: result.errors,
-  };
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, requestsPerSecond: result.requests.average };
 }
 
-async function benchServer(config: ServerConfig) {
-  const url = `http://127.0.0.1:${PORT}`;
+interface Measurement {
+  p50: number;
+  p90: number;
+  p99: number;
+  saturatedRequestsPerSecond: number;
+}
+
+interface RunningServer {
+  config: ServerConfig;
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(config: ServerConfig, port: number): Promise<RunningServer> {
+  const url = `http://127.0.0.1:${port}`;
   const server = execa("node", [join(root, "dist", "src", "main.js")], {
-    env: { ...process.env, PORT: String(PORT), HOST: "127.0.0.1", ...config.env },
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", API_KEYS: "", ...config.env },
     reject: false,
     stdout: "ignore",
     stderr: "ignore",
@@ -123,91 +141,137 @@ async function benchServer(config: ServerConfig) {
   void server.then(() => {
     exited = true;
   });
-  try {
-    const health = await waitForHealth(url, () => exited);
-    if (health.backend !== config.env.SANDBOX_BACKEND) {
-      throw new Error(`${config.name}: the server runs ${String(health.backend)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 3000)); // let the pool fill
-    const idle = await poolMemoryBytes();
-    const results: Record<string, unknown> = { idlePoolMemoryBytes: idle.bytes, idlePoolProcesses: idle.processes };
-    for (const script of Object.keys(SCRIPTS) as ScriptName[]) {
-      await load(url, script, { connections: 1, amount: 3 }); // warm-up
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      const low = await load(url, script, {
-        connections: 1,
-        overallRate: LOW_LOAD.ratePerSecond,
-        amount: LOW_LOAD.ratePerSecond * LOW_LOAD.seconds,
-      });
-      const saturated = await load(url, script, { connections: SATURATION.connections, duration: SATURATION.seconds });
-      results[script] = { lowLoad: low, saturation: saturated };
-      console.error(
-        `${config.name.padEnd(18)} ${script.padEnd(7)} p50 ${low.p50} ms  p90 ${low.p90} ms  p99 ${low.p99} ms  saturated ${saturated.requestsPerSecond.toFixed(1)} req/s` +
-          (low.non2xx + saturated.non2xx > 0 ? `  (non-2xx: ${low.non2xx + saturated.non2xx})` : ""),
-      );
-    }
-    return results;
-  } finally {
-    server.kill("SIGTERM");
-    await server;
-  }
+  const health = await waitForHealth(url, () => exited);
+  if (health.backend !== config.env.SANDBOX_BACKEND) throw new Error(`${config.name}: the server runs ${String(health.backend)}`);
+  return {
+    config,
+    url,
+    pid: server.pid!,
+    stop: async () => {
+      server.kill("SIGTERM");
+      await server;
+    },
+  };
 }
+
+async function measure(server: RunningServer, script: ScriptName): Promise<Measurement> {
+  const low = await load(server.url, script, {
+    connections: 1,
+    overallRate: LOW_LOAD.ratePerSecond,
+    amount: LOW_LOAD.requests,
+  });
+  const saturated = await load(server.url, script, { connections: SATURATION.connections, duration: SATURATION.seconds });
+  await sleep(2000); // let a pool refill before the next measurement
+  return { p50: low.p50, p90: low.p90, p99: low.p99, saturatedRequestsPerSecond: saturated.requestsPerSecond };
+}
+
+type Round = { fresh: { pythonPass: number; pandasScript: number }; servers: Record<string, Record<ScriptName, Measurement>> };
 
 async function main(): Promise<void> {
   const started = new Date().toISOString();
-  console.error("fresh interpreter baselines ...");
-  const fresh = {
-    pythonPass: await freshProcess(["-c", "pass"]),
-    pandasScript: await freshProcess(["-c", `${SCRIPTS.pandas}\nmain()`]),
-  };
-  console.error(`fresh python -c pass p50 ${fresh.pythonPass.p50.toFixed(1)} ms; fresh pandas script p50 ${fresh.pandasScript.p50.toFixed(1)} ms`);
+  const servers: RunningServer[] = [];
+  try {
+    for (const [index, config] of CONFIGS.entries()) servers.push(await startServer(config, PORT + index));
+    await sleep(3000); // let the pools fill
+    const idleMemory: Record<string, { bytes: number; processes: number }> = {};
+    for (const server of servers) idleMemory[server.config.name] = await poolMemoryBytes(server.pid);
+    for (const server of servers) for (const script of Object.keys(SCRIPTS) as ScriptName[]) await load(server.url, script, { connections: 1, amount: 3 });
+    await sleep(2000);
 
-  const servers: Record<string, any> = {};
-  for (const config of CONFIGS) servers[config.name] = await benchServer(config);
+    const rounds: Round[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      await freshProcess(["-c", "pass"], 1); // warm the page cache
+      const fresh = {
+        pythonPass: median(await freshProcess(["-c", "pass"], FRESH_RUNS)),
+        pandasScript: median(await freshProcess(["-c", `${SCRIPTS.pandas}\nmain()`], FRESH_RUNS)),
+      };
+      const measured: Round["servers"] = {};
+      for (const server of servers) {
+        const byScript = {} as Record<ScriptName, Measurement>;
+        for (const script of Object.keys(SCRIPTS) as ScriptName[]) {
+          byScript[script] = await measure(server, script);
+          const m = byScript[script];
+          console.error(
+            `round ${round} ${server.config.name.padEnd(18)} ${script.padEnd(7)} p50 ${m.p50} ms  p90 ${m.p90} ms  p99 ${m.p99} ms  saturated ${m.saturatedRequestsPerSecond.toFixed(1)} req/s`,
+          );
+        }
+        measured[server.config.name] = byScript;
+      }
+      console.error(`round ${round} fresh python -c pass ${fresh.pythonPass.toFixed(1)} ms, fresh pandas script ${fresh.pandasScript.toFixed(1)} ms`);
+      rounds.push({ fresh, servers: measured });
+    }
+    await report(started, rounds, idleMemory);
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+}
 
-  const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+/** Ratios are taken within each round (same machine state) and their median is reported. */
+function report(started: string, rounds: Round[], idleMemory: Record<string, { bytes: number; processes: number }>) {
+  const perRound = (f: (round: Round) => number) => Number(median(rounds.map(f)).toFixed(3));
+  const m = (round: Round, config: string, script: ScriptName) => round.servers[config]![script];
   const ratios = {
-    pandasPooledP50OverFreshPandas: ratio(servers["nsjail pooled"].pandas.lowLoad.p50, fresh.pandasScript.p50),
-    helloPooledP50OverPythonPass: ratio(servers["nsjail pooled"].hello.lowLoad.p50, fresh.pythonPass.p50),
-    pandasColdP50OverFreshPandas: ratio(servers["nsjail cold"].pandas.lowLoad.p50, fresh.pandasScript.p50),
-    saturationPooledOverColdHello: ratio(
-      servers["nsjail pooled"].hello.saturation.requestsPerSecond,
-      servers["nsjail cold"].hello.saturation.requestsPerSecond,
+    pandasPooledP50OverFreshPandas: perRound((r) => m(r, "nsjail pooled", "pandas").p50 / r.fresh.pandasScript),
+    helloPooledP50OverPythonPass: perRound((r) => m(r, "nsjail pooled", "hello").p50 / r.fresh.pythonPass),
+    pandasColdP50OverFreshPandas: perRound((r) => m(r, "nsjail cold", "pandas").p50 / r.fresh.pandasScript),
+    saturationPooledOverColdHello: perRound(
+      (r) => m(r, "nsjail pooled", "hello").saturatedRequestsPerSecond / m(r, "nsjail cold", "hello").saturatedRequestsPerSecond,
     ),
-    saturationPooledOverColdPandas: ratio(
-      servers["nsjail pooled"].pandas.saturation.requestsPerSecond,
-      servers["nsjail cold"].pandas.saturation.requestsPerSecond,
+    saturationPooledOverColdPandas: perRound(
+      (r) => m(r, "nsjail pooled", "pandas").saturatedRequestsPerSecond / m(r, "nsjail cold", "pandas").saturatedRequestsPerSecond,
     ),
-    subprocessPandasPooledP50OverFreshPandas: ratio(servers["subprocess pooled"].pandas.lowLoad.p50, fresh.pandasScript.p50),
+    subprocessPandasPooledP50OverFreshPandas: perRound((r) => m(r, "subprocess pooled", "pandas").p50 / r.fresh.pandasScript),
+  };
+  const summary: Record<string, Record<string, Measurement>> = {};
+  for (const config of CONFIGS) {
+    summary[config.name] = {};
+    for (const script of Object.keys(SCRIPTS) as ScriptName[]) {
+      const all = rounds.map((r) => m(r, config.name, script));
+      summary[config.name]![script] = {
+        p50: median(all.map((x) => x.p50)),
+        p90: median(all.map((x) => x.p90)),
+        p99: median(all.map((x) => x.p99)),
+        saturatedRequestsPerSecond: Number(median(all.map((x) => x.saturatedRequestsPerSecond)).toFixed(1)),
+      };
+    }
+  }
+  const fresh = {
+    pythonPassP50: Number(median(rounds.map((r) => r.fresh.pythonPass)).toFixed(1)),
+    pandasScriptP50: Number(median(rounds.map((r) => r.fresh.pandasScript)).toFixed(1)),
   };
 
   const table: string[] = [
     "",
+    `medians over ${rounds.length} rounds`,
     "| configuration | script | p50 ms | p90 ms | p99 ms | saturated req/s |",
     "|---|---|---|---|---|---|",
   ];
-  for (const [name, result] of Object.entries(servers)) {
-    for (const script of Object.keys(SCRIPTS)) {
-      const { lowLoad, saturation } = result[script];
-      table.push(`| ${name} | ${script} | ${lowLoad.p50} | ${lowLoad.p90} | ${lowLoad.p99} | ${saturation.requestsPerSecond.toFixed(1)} |`);
+  for (const [name, byScript] of Object.entries(summary)) {
+    for (const [script, x] of Object.entries(byScript)) {
+      table.push(`| ${name} | ${script} | ${x.p50} | ${x.p90} | ${x.p99} | ${x.saturatedRequestsPerSecond} |`);
     }
   }
-  table.push(`| fresh process | python -c pass | ${fresh.pythonPass.p50.toFixed(1)} | ${fresh.pythonPass.p90.toFixed(1)} | | |`);
-  table.push(`| fresh process | pandas script | ${fresh.pandasScript.p50.toFixed(1)} | ${fresh.pandasScript.p90.toFixed(1)} | | |`);
-  table.push("");
-  for (const [name, value] of Object.entries(ratios)) table.push(`${name}: ${value}`);
-  for (const [name, result] of Object.entries(servers)) {
-    table.push(`idle pool memory (${name}): ${(result.idlePoolMemoryBytes / 1048576).toFixed(1)} MiB PSS in ${result.idlePoolProcesses} processes`);
+  table.push(`| fresh process | python -c pass | ${fresh.pythonPassP50} | | | |`);
+  table.push(`| fresh process | pandas script | ${fresh.pandasScriptP50} | | | |`);
+  table.push("", "ratios (median of per-round ratios):");
+  for (const [name, value] of Object.entries(ratios)) table.push(`  ${name}: ${value}`);
+  table.push("", "idle pool memory (PSS of the waiting sandboxes):");
+  for (const [name, { bytes, processes }] of Object.entries(idleMemory)) {
+    table.push(`  ${name}: ${(bytes / 1048576).toFixed(1)} MiB in ${processes} processes`);
   }
   console.log(table.join("\n"));
 
   const output = join(root, "bench", "results.json");
-  await mkdir(dirname(output), { recursive: true });
-  await writeFile(
-    output,
-    `${JSON.stringify({ started, load: { lowLoad: LOW_LOAD, saturation: SATURATION, freshRuns: FRESH_RUNS }, fresh, servers, ratios }, null, 2)}\n`,
+  return mkdir(dirname(output), { recursive: true }).then(() =>
+    writeFile(
+      output,
+      `${JSON.stringify(
+        { started, load: { lowLoad: LOW_LOAD, saturation: SATURATION, freshRuns: FRESH_RUNS, rounds: ROUNDS }, ratios, summary, fresh, idleMemory, rounds },
+        null,
+        2,
+      )}\n`,
+    ).then(() => console.log(`\nwrote ${output}`)),
   );
-  console.log(`\nwrote ${output}`);
 }
 
 await main();
