@@ -12,4 +12,4 @@ if ! stamp_ok node_modules/.setup-stamp package-lock.json; then
   write_stamp node_modules/.setup-stamp package-lock.json
 fi
 
-ensure_venv .venv requirements.txt
+ensure_venv .venv requirements.txt sandbox

@@ -18,14 +18,32 @@ find_python() {
   return 1
 }
 
-# ensure_venv DIR REQUIREMENTS: a virtualenv with exactly these pins, remade when they change.
+# Where the virtualenv DIR (relative to the checkout) really lives. Sandboxes run as
+# unprivileged users that must be able to read it; when this checkout sits below a directory
+# they cannot enter (a 0700 home or temp dir) and we are root, it is kept under
+# /opt/python-exec-service/ instead, and DIR is a symlink to it.
+venv_home() {
+  local dir=$1
+  if [ "$(id -u)" -ne 0 ] || setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$PWD" 2>/dev/null; then
+    echo "$PWD/$dir"
+  else
+    echo "/opt/python-exec-service/venv-$(printf %s "$PWD/$dir" | sha256sum | cut -c1-16)"
+  fi
+}
+
+# ensure_venv DIR REQUIREMENTS [sandbox]: a virtualenv with exactly these pins, remade when they
+# change; with "sandbox", readable by the sandboxes' users wherever the checkout is.
 ensure_venv() {
-  local dir=$1 requirements=$2 python
+  local dir=$1 requirements=$2 home="$PWD/$1" python
+  [ "${3:-}" = sandbox ] && home=$(venv_home "$dir")
+  if [ "$home" != "$PWD/$dir" ] && [ "$(readlink "$dir" || true)" != "$home" ]; then rm -rf "$dir"; fi
   stamp_ok "$dir/.setup-stamp" "$requirements" && return 0
   python=$(find_python)
-  echo "setup: creating $dir with $python and the pinned $requirements" >&2
-  rm -rf "$dir"
-  "$python" -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$requirements"
+  echo "setup: creating $home with $python and the pinned $requirements" >&2
+  rm -rf "$home"
+  mkdir -p "$(dirname "$home")"
+  (umask 022 && "$python" -m venv "$home" &&
+    "$home/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$requirements")
+  [ "$home" = "$PWD/$dir" ] || ln -sfn "$home" "$dir"
   write_stamp "$dir/.setup-stamp" "$requirements"
 }

@@ -1,5 +1,5 @@
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
 
@@ -14,11 +14,20 @@ export function projectRoot(): string {
   return dir;
 }
 
-/** The virtualenv made by scripts/setup.sh, unless PYTHON_BIN points elsewhere. */
+/**
+ * The virtualenv made by scripts/setup.sh (unless PYTHON_BIN points elsewhere) and the harness.
+ * The venv directory is resolved through symlinks: the set-up may keep it outside a project
+ * directory that the sandboxes' unprivileged users cannot enter.
+ */
 export function harnessRuntime(root: string, pythonBin: string | undefined): HarnessRuntime {
   const python = pythonBin ?? join(root, ".venv", "bin", "python");
   if (!existsSync(python)) {
     throw new Error(`Python interpreter not found at ${python}: run \`npm run setup\` or set PYTHON_BIN`);
   }
-  return { pythonBin: python, venvDir: dirname(dirname(python)), harnessDir: join(root, "adapters", "python") };
+  const venvDir = realpathSync(dirname(dirname(python)));
+  return {
+    pythonBin: join(venvDir, "bin", basename(python)),
+    venvDir,
+    harnessSource: readFileSync(join(root, "adapters", "python", "harness.py"), "utf8"),
+  };
 }

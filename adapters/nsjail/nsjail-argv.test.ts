@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { detectCgroups, parseMountinfo, removeStaleJailCgroups } from "./cgroup.js";
-import { buildNsjailArgv, JAIL_HARNESS_DIR, JAIL_VENV_DIR, type NsjailArgvOptions } from "./nsjail-argv.js";
+import { buildNsjailArgv, JAIL_VENV_DIR, type NsjailArgvOptions } from "./nsjail-argv.js";
 
 const v1 = {
   version: "v1",
@@ -17,7 +17,7 @@ const base: NsjailArgvOptions = {
   configPath: "/app/nsjail.cfg",
   pythonExecutable: "/app/.venv/bin/python",
   venvDir: "/app/.venv",
-  harnessDir: "/app/adapters/python",
+  harnessSource: "print('harness')\n",
   env: { PATH: "/sandbox/venv/bin:/usr/bin:/bin", HOME: "/sandbox/work", LANG: "C.UTF-8" },
   timeoutMs: 5000,
   memoryMb: 256,
@@ -58,12 +58,12 @@ describe("buildNsjailArgv", () => {
     const argv = buildNsjailArgv(base);
     expect(argv.slice(0, 4)).toEqual(["--log_fd", "4", "--config", "/app/nsjail.cfg"]);
     const command = argv.slice(argv.indexOf("--") + 1);
-    expect(command).toEqual([`${JAIL_VENV_DIR}/bin/python`, "-u", `${JAIL_HARNESS_DIR}/harness.py`]);
+    expect(command).toEqual([`${JAIL_VENV_DIR}/bin/python`, "-u", "-c", "print('harness')\n"]);
   });
 
-  it("mounts the venv and the harness read-only at fixed paths and passes the result fd", () => {
+  it("mounts only the venv, read-only at a fixed path, and passes the result fd", () => {
     const argv = buildNsjailArgv(base);
-    expect(values(argv, "--bindmount_ro")).toEqual(["/app/.venv:/sandbox/venv", "/app/adapters/python:/sandbox/harness"]);
+    expect(values(argv, "--bindmount_ro")).toEqual(["/app/.venv:/sandbox/venv"]);
     expect(values(argv, "--bindmount")).toEqual([]);
     expect(values(argv, "--pass_fd")).toEqual(["3"]);
   });
@@ -149,15 +149,15 @@ describe("buildNsjailArgv", () => {
     expect(() => buildNsjailArgv({ ...base, pythonExecutable: "/app/.venv2/bin/python" })).toThrow(/cannot see it/);
   });
 
-  it("takes interpreter flags, the harness file name and harness arguments", () => {
+  it("takes interpreter flags, the harness source and harness arguments", () => {
     const argv = buildNsjailArgv({
       ...base,
       pythonFlags: ["-I", "-u", "-B", "-X", "utf8"],
-      harnessFile: "run.py",
+      harnessSource: "import sys\n",
       harnessArgs: ["--prewarm"],
     });
     expect(argv.slice(argv.indexOf("--") + 1)).toEqual([
-      "/sandbox/venv/bin/python", "-I", "-u", "-B", "-X", "utf8", "/sandbox/harness/run.py", "--prewarm",
+      "/sandbox/venv/bin/python", "-I", "-u", "-B", "-X", "utf8", "-c", "import sys\n", "--prewarm",
     ]);
   });
 
@@ -171,8 +171,8 @@ describe("buildNsjailArgv", () => {
 
   it("rejects what nsjail would misparse or what makes no sense", () => {
     expect(() => buildNsjailArgv({ ...base, venvDir: "/a:b/.venv", pythonExecutable: "/a:b/.venv/bin/python" })).toThrow(/':'/);
-    expect(() => buildNsjailArgv({ ...base, harnessDir: "relative/dir" })).toThrow(/absolute/);
-    expect(() => buildNsjailArgv({ ...base, harnessFile: "../x.py" })).toThrow(/plain file name/);
+    expect(() => buildNsjailArgv({ ...base, venvDir: "relative/.venv" })).toThrow(/absolute/);
+    expect(() => buildNsjailArgv({ ...base, harnessSource: " " })).toThrow(/harnessSource/);
     expect(() => buildNsjailArgv({ ...base, timeoutMs: 0 })).toThrow(/timeoutMs/);
     expect(() => buildNsjailArgv({ ...base, memoryMb: 1.5 })).toThrow(/memoryMb/);
     expect(() => buildNsjailArgv({ ...base, maxPids: 0 })).toThrow(/maxPids/);

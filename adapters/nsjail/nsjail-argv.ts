@@ -1,18 +1,16 @@
 /**
  * Builds the command line of one nsjail run: the static policy comes from nsjail.cfg, and
- * what is only known at startup (where the interpreter, the virtualenv and the harness are)
+ * what is only known at startup (where the interpreter and the virtualenv are, the harness)
  * or per request (time and memory limits) is added here as options after `--config`, which
  * nsjail applies on top of the file. Pure: no I/O, so every choice is unit-tested.
  *
  * Inside the jail the layout is fixed, whatever the host paths are:
  *   /sandbox/venv     the virtualenv (read-only)
- *   /sandbox/harness  the directory holding harness.py (read-only)
  *   /sandbox/work     the per-run tmpfs work dir, cwd, HOME and TMPDIR (nsjail.cfg)
  *   /usr, /lib, /lib64 the system runtime (read-only, nsjail.cfg)
  */
 
 export const JAIL_VENV_DIR = "/sandbox/venv";
-export const JAIL_HARNESS_DIR = "/sandbox/harness";
 export const JAIL_WORK_DIR = "/sandbox/work";
 
 /** How the jail's memory, process-count (and optionally CPU) limits are enforced. */
@@ -49,16 +47,14 @@ export interface NsjailArgvOptions {
   readonly pythonExecutable: string;
   /** The virtualenv on the host; mounted read-only at /sandbox/venv. */
   readonly venvDir?: string;
-  /** The directory holding the harness on the host; mounted read-only at /sandbox/harness. */
-  readonly harnessDir: string;
-  /** Default "harness.py". */
-  readonly harnessFile?: string;
+  /** The harness's source, run with `python -c`: the jail sees none of the server's files. */
+  readonly harnessSource: string;
   /**
    * Extra host directories bound read-only at the same path, for an interpreter that lives
    * outside /usr (e.g. /opt/python3.11, the base of a venv made from it).
    */
   readonly runtimeMounts?: readonly string[];
-  /** Interpreter flags before the harness path. Default ["-u"]. */
+  /** Interpreter flags before `-c`. Default ["-u"]. */
   readonly pythonFlags?: readonly string[];
   /** The script's whole environment (nsjail passes nothing else: keep_env is false). */
   readonly env: Readonly<Record<string, string>>;
@@ -87,7 +83,7 @@ export interface NsjailArgvOptions {
   readonly timeLimitSeconds?: number;
   /** The unprivileged host uid (and gid) the jail's user 65534 maps to; one per live jail. */
   readonly outsideUid: number;
-  /** Extra arguments after the harness path. */
+  /** The harness's arguments. */
   readonly harnessArgs?: readonly string[];
 }
 
@@ -123,7 +119,6 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
   if (options.venvDir !== undefined) {
     argv.push("--bindmount_ro", `${trimSlash(options.venvDir)}:${JAIL_VENV_DIR}`);
   }
-  argv.push("--bindmount_ro", `${trimSlash(options.harnessDir)}:${JAIL_HARNESS_DIR}`);
   for (const dir of options.runtimeMounts ?? []) {
     argv.push("--bindmount_ro", `${trimSlash(dir)}:${trimSlash(dir)}`);
   }
@@ -139,7 +134,8 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
     "--",
     jailedPython(options),
     ...(options.pythonFlags ?? ["-u"]),
-    `${JAIL_HARNESS_DIR}/${options.harnessFile ?? "harness.py"}`,
+    "-c",
+    options.harnessSource,
     ...(options.harnessArgs ?? []),
   );
   return argv;
@@ -201,7 +197,6 @@ function validate(options: NsjailArgvOptions): void {
     ["configPath", options.configPath],
     ["pythonExecutable", options.pythonExecutable],
     ["venvDir", options.venvDir],
-    ["harnessDir", options.harnessDir],
     ...(options.runtimeMounts ?? []).map((dir): [string, string] => ["runtimeMounts", dir]),
   ];
   for (const [name, path] of paths) {
@@ -210,9 +205,8 @@ function validate(options: NsjailArgvOptions): void {
     // nsjail splits --bindmount_ro on ':' (src:dst); a ',' would end up in mount options.
     if (/[:,\n\0]/.test(path)) throw new Error(`${name} must not contain ':', ',' or control characters: ${path}`);
   }
-  const file = options.harnessFile ?? "harness.py";
-  if (file.includes("/") || file === "" || file.startsWith(".")) {
-    throw new Error(`harnessFile must be a plain file name: ${file}`);
+  if (options.harnessSource.trim() === "" || options.harnessSource.includes("\0")) {
+    throw new Error("harnessSource must be non-empty Python source without NUL bytes");
   }
   positiveInteger("timeoutMs", options.timeoutMs);
   positiveInteger("memoryMb", options.memoryMb);

@@ -4,7 +4,7 @@ import { err } from "../../domain/result.js";
 import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import { HarnessProcess, RESULT_FD, SANDBOX_LOG_FD, type HarnessRun } from "../python/harness-process.js";
 import { cpuSecondsFor, outcomeOf } from "../python/harness-protocol.js";
-import { HARNESS_FILE, type HarnessRuntime } from "../python/harness-runtime.js";
+import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { outputOf } from "../subprocess/subprocess-sandbox.js";
@@ -85,8 +85,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       configPath: this.options.configPath,
       pythonExecutable: runtime.pythonBin,
       venvDir: runtime.venvDir,
-      harnessDir: runtime.harnessDir,
-      harnessFile: HARNESS_FILE,
+      harnessSource: runtime.harnessSource,
       pythonFlags: PYTHON_FLAGS,
       env: scriptEnvironment({ workDir: JAIL_WORK_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv: this.options.serverEnv }),
       timeoutMs: jail.timeoutMs,

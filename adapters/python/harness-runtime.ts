@@ -1,11 +1,12 @@
-/** Where the interpreter and the harness live; found at startup, passed to every backend. */
+/** Where the interpreter is and what the harness says; found at startup, passed to every backend. */
 export interface HarnessRuntime {
   /** The virtualenv's python (numpy and pandas installed). */
   readonly pythonBin: string;
   /** The virtualenv directory containing pythonBin. */
   readonly venvDir: string;
-  /** The directory holding harness.py. */
-  readonly harnessDir: string;
+  /**
+   * harness.py's source. It is handed to the interpreter with -c, so a sandbox needs no access
+   * to the server's own files: only the virtualenv must be readable by the sandbox's user.
+   */
+  readonly harnessSource: string;
 }
-
-export const HARNESS_FILE = "harness.py";

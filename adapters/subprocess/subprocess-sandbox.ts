@@ -8,7 +8,7 @@ import { err } from "../../domain/result.js";
 import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import { HarnessProcess, RESULT_FD, type HarnessRun } from "../python/harness-process.js";
 import { cpuSecondsFor, outcomeOf, type HarnessLimits } from "../python/harness-protocol.js";
-import { HARNESS_FILE, type HarnessRuntime } from "../python/harness-runtime.js";
+import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
@@ -69,7 +69,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
     if (uid !== undefined) await chown(workDir, uid, uid);
     const harness = HarnessProcess.start({
       command: runtime.pythonBin,
-      args: [...PYTHON_FLAGS, join(runtime.harnessDir, HARNESS_FILE), "--result-fd", String(RESULT_FD), ...(preload ? ["--preload"] : [])],
+      args: [...PYTHON_FLAGS, "-c", runtime.harnessSource, "--result-fd", String(RESULT_FD), ...(preload ? ["--preload"] : [])],
       env: scriptEnvironment({ workDir, pathDirs: [join(runtime.venvDir, "bin")], serverEnv: this.options.serverEnv }),
       cwd: workDir,
       maxOutputBytes: this.options.maxOutputBytes,

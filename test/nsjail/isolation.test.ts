@@ -229,11 +229,11 @@ describe.runIf(available)("nsjail isolation", () => {
   });
 
   it("answers 503 SANDBOX_UNAVAILABLE when nsjail itself fails, with nsjail's log in the server log only", async () => {
-    const missing = `/nonexistent-harness-dir-${uniqueMarker()}`;
+    const missing = `/nonexistent-venv-${uniqueMarker()}`;
     const serverLog: string[] = [];
     const config = testConfig();
     const broken = new NsjailSandbox({
-      runtime: { ...runtime(), harnessDir: missing },
+      runtime: { ...runtime(), venvDir: missing, pythonBin: `${missing}/bin/python` },
       nsjailBin: findNsjailBinary(runtime().venvDir)!,
       configPath: join(projectRoot(), "nsjail.cfg"),
       cgroup: detectCgroups().mode,
