@@ -127,8 +127,8 @@ def describe_exception(exc):
 
 
 def resource_failure(exc, limits):
-    """An uncaught error that means one of the run's limits was hit (file size, open files,
-    processes or threads) as RESOURCE_LIMIT_EXCEEDED; None for any other error."""
+    """An uncaught error that means one of the run's limits was hit (file size, work dir space,
+    open files, processes or threads) as RESOURCE_LIMIT_EXCEEDED; None for any other error."""
     errno_of = exc.errno if isinstance(exc, OSError) else None
     if errno_of == errno.EFBIG:
         what, limit = "File size limit exceeded", limits.get("fileSizeBytes")
@@ -136,6 +136,9 @@ def resource_failure(exc, limits):
     elif errno_of in (errno.EMFILE, errno.ENFILE):
         what, limit = "Open-file limit exceeded", limits.get("openFiles")
         unit = "files"
+    elif errno_of in (errno.ENOSPC, errno.EDQUOT):
+        what, limit = "Disk space limit of the work dir exceeded", None
+        unit = ""
     elif errno_of == errno.EAGAIN or (isinstance(exc, RuntimeError) and str(exc) == "can't start new thread"):
         what, limit = "Process limit exceeded: the script started too many processes or threads", limits.get("processes")
         unit = "processes"

@@ -151,6 +151,21 @@ describe.runIf(available)("nsjail isolation", () => {
     expect(read.body.result).toEqual([]);
   });
 
+  it("caps the work dir's size: filling it is RESOURCE_LIMIT_EXCEEDED", async () => {
+    const res = await execute(app, py`
+      def main():
+          chunk = b"x" * (1 << 20)
+          for name in ("a.bin", "b.bin"):
+              with open(name, "wb") as f:
+                  for _ in range(40):
+                      f.write(chunk)
+          return "wrote 80 MiB"
+    `);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
+    expect(res.body.error).toContain("Disk space limit of the work dir exceeded");
+  });
+
   it("runs as an unprivileged user without capabilities", async () => {
     const res = await execute(app, py`
       import os
