@@ -447,11 +447,18 @@ describe("unknown routes", () => {
     expect(typeof body.error).toBe("string");
   });
 
-  it.each(["GET", "PUT", "DELETE"])("%s /execute is a 404, not a complaint about the Content-Type, and runs nothing", async (method) => {
+  it.each(["GET", "PUT", "DELETE"])("%s /execute is a 405 naming POST, not a complaint about the Content-Type, and runs nothing", async (method) => {
     const { app, calls } = appWith();
     const response = await app.request("/execute", { method });
-    expect(response.status).toBe(404);
-    expect(((await response.json()) as { code: string }).code).toBe("NOT_FOUND");
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("POST");
+    expect(((await response.json()) as { code: string }).code).toBe("METHOD_NOT_ALLOWED");
     expect(calls).toEqual([]);
+  });
+
+  it("POST /health is a 405 naming GET", async () => {
+    const response = await appWith().app.request("/health", { method: "POST" });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("GET");
   });
 });

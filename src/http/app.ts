@@ -92,7 +92,15 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { "content-type": asset.contentType, "cache-control": "public, max-age=86400" });
   });
 
-  app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: "NOT_FOUND" }, 404));
+  app.notFound((c) => {
+    // A known path asked with another method is a 405 that says which methods it takes.
+    const allowed = [...new Set(app.routes.filter((r) => r.path === c.req.path && r.method !== "ALL").map((r) => r.method))];
+    if (allowed.length > 0) {
+      c.header("Allow", allowed.join(", "));
+      return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(" or ")}`, code: "METHOD_NOT_ALLOWED" }, 405);
+    }
+    return c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: "NOT_FOUND" }, 404);
+  });
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status === 400) {
       return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");
