@@ -8,6 +8,8 @@ Protocol (shared by every sandbox backend):
 
 With --preload the harness imports numpy and pandas before it reads stdin, so a
 pre-started sandbox only has to compile and run the script when it is handed one.
+The backends run this file's source as `python -c <source> --result-fd 3 [--preload]`,
+so a sandbox needs no access to the server's files.
 """
 
 import sys
