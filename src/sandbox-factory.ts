@@ -51,6 +51,7 @@ export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logge
     maxOutputBytes: config.maxOutputBytes,
     maxResultBytes: config.maxResultBytes,
     dedicatedUids: root,
+    memoryLimitMb: config.memoryLimitMb,
     uidBase: config.sandboxUidBase,
     serverEnv: process.env,
   });

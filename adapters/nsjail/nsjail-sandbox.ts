@@ -156,7 +156,12 @@ class StartedJail implements StartedSandbox {
     try {
       const run = await this.harness.run(
         // The cgroup limits memory and processes; the harness adds the CPU-time limit.
-        { script: request.script, limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs) }, maxResultBytes: this.options.maxResultBytes },
+        {
+          script: request.script,
+          limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs) },
+          memoryMb: request.memoryMb,
+          maxResultBytes: this.options.maxResultBytes,
+        },
         request.timeoutMs,
       );
       return this.outcome(run, request);

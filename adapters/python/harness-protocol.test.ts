@@ -88,7 +88,7 @@ describe("parseHarnessReport", () => {
 
 describe("encodeHarnessRequest", () => {
   it("is the JSON the harness reads from stdin", () => {
-    const request = { script: "print('é')", limits: { cpuSeconds: 3 }, maxResultBytes: 10 };
+    const request = { script: "print('é')", limits: { cpuSeconds: 3 }, memoryMb: 64, maxResultBytes: 10 };
     expect(JSON.parse(new TextDecoder().decode(encodeHarnessRequest(request)))).toEqual(request);
   });
 });

@@ -17,6 +17,8 @@ export interface HarnessLimits {
 export interface HarnessRequest {
   readonly script: string;
   readonly limits: HarnessLimits;
+  /** The run's memory limit, for messages (the limits above or the sandbox enforce it). */
+  readonly memoryMb: number;
   readonly maxResultBytes: number;
 }
 

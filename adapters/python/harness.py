@@ -1,7 +1,7 @@
 """Runs one untrusted script and reports main()'s result on a channel of its own.
 
 Protocol (shared by every sandbox backend):
-  stdin      one JSON request: {"script": str, "limits": {...}, "maxResultBytes": int}
+  stdin      one JSON request: {"script": str, "limits": {...}, "memoryMb": int, "maxResultBytes": int}
   fd 1, 2    the script's own output, untouched (the server captures it at the fd level)
   result fd  one report: a JSON header line, then for success the raw result JSON text
            (with --preload, first a {"status":"ready"} line once the imports are done)
@@ -351,16 +351,34 @@ def report(result_fd, header, body=b""):
     os.close(result_fd)
 
 
-def memory_failure(limits):
+# What the loader and the kernel say when the address-space limit leaves no room to map a
+# shared library (numpy's, say) or to allocate: the import fails with an ImportError or OSError.
+OUT_OF_MEMORY_TEXTS = ("failed to map segment from shared object", "cannot allocate memory")
+
+
+def ran_out_of_memory(exc):
+    """The exception, or one it was raised from, says memory ran out (not only MemoryError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+            return True
+        if isinstance(exc, ImportError) and any(text in str(exc).lower() for text in OUT_OF_MEMORY_TEXTS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def memory_failure(memory_mb):
     global _memory_reserve
     _memory_reserve = None
-    limit = limits.get("addressSpaceBytes")
-    where = f" ({limit // (1024 * 1024)} MB)" if limit else ""
+    where = f" ({memory_mb} MB)" if memory_mb else ""
     return Failure("MEMORY_LIMIT_EXCEEDED", f"Memory limit exceeded{where}")
 
 
 def run(request):
     limits = request.get("limits", {})
+    memory_mb = request.get("memoryMb")
     try:
         code = compile_script(request["script"])
         apply_limits(limits)
@@ -373,13 +391,15 @@ def run(request):
         except SystemExit as exc:
             raise Failure("SCRIPT_EXITED", f"The script exited (sys.exit({exc.code!r})) before main() returned")
         except MemoryError:
-            raise memory_failure(limits)
+            raise memory_failure(memory_mb)
         except BaseException as exc:
+            if ran_out_of_memory(exc):
+                raise memory_failure(memory_mb)
             raise resource_failure(exc, limits) or Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
         try:
             return {"status": "ok"}, serialize_result(value, request["maxResultBytes"])
         except MemoryError:
-            raise memory_failure(limits)
+            raise memory_failure(memory_mb)
     except Failure as failure:
         header = {"status": "error", "code": failure.code, "message": failure.message}
         if failure.traceback_text:

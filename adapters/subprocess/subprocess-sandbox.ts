@@ -17,6 +17,8 @@ export interface SubprocessSandboxOptions {
   readonly runtime: HarnessRuntime;
   readonly maxOutputBytes: number;
   readonly maxResultBytes: number;
+  /** The memory limit pre-started sandboxes are meant for (the configured maximum). */
+  readonly memoryLimitMb: number;
   /** Run scripts under dedicated unprivileged uids; needs root. */
   readonly dedicatedUids: boolean;
   /** First of the host uids runs are given (SANDBOX_UID_COUNT of them). */
@@ -86,7 +88,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
         this.uids.release(uid);
       }
     };
-    return new StartedSubprocess(harness, cleanUp, uid !== undefined, this.options.maxResultBytes);
+    return new StartedSubprocess(harness, cleanUp, uid !== undefined, this.options.maxResultBytes, this.options.memoryLimitMb);
   }
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
@@ -112,15 +114,19 @@ export class StartedSubprocess implements StartedSandbox {
     private readonly cleanUp: () => Promise<void>,
     private readonly dedicatedUid: boolean,
     private readonly maxResultBytes: number,
+    private readonly memoryLimitMb: number,
   ) {}
 
   get alive(): boolean {
     return !this.harness.exited;
   }
 
-  /** Its limits are applied by the harness when the script arrives, so every request fits. */
-  accepts(): boolean {
-    return true;
+  /**
+   * numpy and pandas are already loaded, so a smaller address-space limit would apply to the
+   * rest of the run only: a request asking for its own memory limit gets a cold sandbox, as on nsjail.
+   */
+  accepts(request: ExecutionRequest): boolean {
+    return request.memoryMb === this.memoryLimitMb;
   }
 
   ready(): Promise<void> {
@@ -130,7 +136,12 @@ export class StartedSubprocess implements StartedSandbox {
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     try {
       const run = await this.harness.run(
-        { script: request.script, limits: subprocessLimits(request, this.dedicatedUid), maxResultBytes: this.maxResultBytes },
+        {
+          script: request.script,
+          limits: subprocessLimits(request, this.dedicatedUid),
+          memoryMb: request.memoryMb,
+          maxResultBytes: this.maxResultBytes,
+        },
         request.timeoutMs,
       );
       if (run.startError) {

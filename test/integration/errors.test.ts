@@ -239,6 +239,13 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
       expectStatus(normal, 200);
       expect(normal.body.result).toBe(160);
     });
+
+    it("a limit too small to even load numpy and pandas is the memory limit, not an ImportError", async () => {
+      const res = await execute(app, "import pandas\ndef main():\n    return 1\n", { memoryMb: 40 });
+      expectStatus(res, 400);
+      expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
+      expect(res.body.error).toContain("Memory limit exceeded (40 MB)");
+    });
   });
 
   describe("RESOURCE_LIMIT_EXCEEDED (400)", () => {

@@ -200,6 +200,7 @@ describe("SANDBOX_UNAVAILABLE (503)", () => {
       runtime: { ...runtime(), pythonBin: missing, venvDir: "/nonexistent-python-for-test" },
       maxOutputBytes: config.maxOutputBytes,
       maxResultBytes: config.maxResultBytes,
+      memoryLimitMb: config.memoryLimitMb,
       dedicatedUids: process.getuid?.() === 0,
       uidBase: config.sandboxUidBase,
       serverEnv: {},

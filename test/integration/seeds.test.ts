@@ -28,6 +28,15 @@ describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjai
       expect(res.body.result).toEqual(["numpy", "pandas"]);
       expect(pool.readyCount).toBe(0);
     });
+
+    it("a request with a memory limit of its own gets a cold sandbox, not a pre-started one", async () => {
+      const pool = poolOf(app);
+      await pool.whenFull();
+      const res = await execute(app, "import sys\ndef main():\n    return 'pandas' in sys.modules\n", { memoryMb: 256 });
+      expectStatus(res, 200);
+      expect(res.body.result).toBe(false);
+      expect(pool.readyCount).toBe(1);
+    });
   }
 
   describe("seed 000: deployment guide", () => {
