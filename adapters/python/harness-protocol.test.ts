@@ -7,6 +7,7 @@ import {
   encodeHarnessRequest,
   outcomeOf,
   parseHarnessReport,
+  RESULT_CHANNEL_LOST_EXIT,
   type HarnessReport,
   type ProcessEnding,
 } from "./harness-protocol.js";
@@ -152,6 +153,12 @@ describe("outcomeOf", () => {
     expect(failure.message).toContain("wall-clock limit of 2500 ms");
     expect(failure.output).toBe(output);
     expect(failure.durationMs).toBe(77);
+  });
+
+  it("the harness's exit status for a closed result channel is a RUNTIME_ERROR saying so", () => {
+    const failure = failureOf(outcome({ exitCode: RESULT_CHANNEL_LOST_EXIT }));
+    expect(failure.code).toBe("RUNTIME_ERROR");
+    expect(failure.message).toContain("closed or wrote over the harness's result channel");
   });
 
   it("timedOut wins over a malformed report", () => {

@@ -40,6 +40,9 @@ const REPORTABLE_CODES: ReadonlySet<string> = new Set([
   "RESOURCE_LIMIT_EXCEEDED",
 ]);
 
+/** Exit status of a harness that could not write its report: the script closed the channel. */
+export const RESULT_CHANNEL_LOST_EXIT = 86;
+
 /** Room on the result channel for the report's header line beside the result itself. */
 export const REPORT_HEADER_ALLOWANCE_BYTES = 256 * 1024;
 
@@ -131,8 +134,8 @@ export function outcomeOf(
   if (ending.signal === "SIGXCPU") {
     return fail("TIMEOUT", `Script execution timed out: the CPU time limit of ${cpuSecondsFor(request.timeoutMs)} s was reached`);
   }
-  if (report.kind === "malformed") {
-    return fail("RUNTIME_ERROR", "The script wrote over the harness's result channel; no result could be read");
+  if (report.kind === "malformed" || (report.kind === "none" && ending.signal === null && ending.exitCode === RESULT_CHANNEL_LOST_EXIT)) {
+    return fail("RUNTIME_ERROR", "The script closed or wrote over the harness's result channel; no result could be read");
   }
   if (ending.signal !== null) {
     const meaning = SIGNAL_MEANINGS[ending.signal];

@@ -36,6 +36,8 @@ TRACEBACK_FRAMES = 100
 # A pre-started harness announces on its result channel that it is ready for a script.
 READY_LINE = b'{"status":"ready"}\n'
 
+# Exit status of a harness whose result channel the script closed (harness-protocol.ts).
+RESULT_CHANNEL_LOST_EXIT = 86
 # Freed on MemoryError so the harness has room to write its report.
 _memory_reserve = bytearray(512 * 1024)
 
@@ -347,8 +349,12 @@ def flush_output():
 
 def report(result_fd, header, body=b""):
     flush_output()
-    write_all(result_fd, json.dumps(header).encode("utf-8") + b"\n" + body)
-    os.close(result_fd)
+    try:
+        write_all(result_fd, json.dumps(header).encode("utf-8") + b"\n" + body)
+        os.close(result_fd)
+    except OSError:
+        # The script closed the channel (or replaced it): say so by the exit status alone.
+        os._exit(RESULT_CHANNEL_LOST_EXIT)
 
 
 # What the loader and the kernel say when the address-space limit leaves no room to map a

@@ -101,6 +101,28 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
       expect(res.body).not.toHaveProperty("result");
     });
 
+    it("a script that closes or scribbles on the other file descriptors gets a clear error, not a forged result", async () => {
+      const closed = await execute(app, "import os\nos.closerange(3, 256)\ndef main():\n    return 1\n");
+      expectStatus(closed, 400);
+      expect(closed.body.code).toBe("RUNTIME_ERROR");
+      expect(closed.body.error).toContain("closed or wrote over the harness's result channel");
+      expect(closed.body.stderr).toBe("");
+      const forged = await execute(app, py`
+        import os
+
+        def main():
+            for fd in range(3, 256):
+                try:
+                    os.write(fd, b'{"status": "ok"}\n666')
+                except OSError:
+                    pass
+            return 1
+      `);
+      expectStatus(forged, 400);
+      expect(forged.body.code).toBe("RUNTIME_ERROR");
+      expect(forged.body).not.toHaveProperty("result");
+    });
+
     it("atexit handlers print into stdout after main() and leave the result alone", async () => {
       const res = await execute(app, py`
         import atexit
