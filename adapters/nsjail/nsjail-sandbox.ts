@@ -7,7 +7,7 @@ import { cpuSecondsFor, outcomeOf } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
-import { outputOf } from "../subprocess/subprocess-sandbox.js";
+import { outputOf, StartedHarness } from "../python/started-harness.js";
 import { removeStaleJailCgroups } from "./cgroup.js";
 import { buildNsjailArgv, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
 import { nsjailEnding } from "./nsjail-ending.js";
@@ -78,7 +78,7 @@ export class NsjailSandbox implements PrestartableSandbox {
     await Promise.all([...this.live].map((harness) => harness.discard()));
   }
 
-  private start(jail: { preload: boolean; memoryMb: number; timeoutMs: number }): StartedJail {
+  private start(jail: { preload: boolean; memoryMb: number; timeoutMs: number }): StartedHarness {
     const { runtime, cgroup } = this.options;
     const uid = this.uids.acquire();
     const args = buildNsjailArgv({
@@ -111,9 +111,16 @@ export class NsjailSandbox implements PrestartableSandbox {
       killAll: (pid) => this.stop(pid),
     });
     this.live.add(harness);
-    return new StartedJail(harness, jail.memoryMb, this.options, () => {
-      this.live.delete(harness);
-      this.uids.release(uid);
+    return new StartedHarness(harness, {
+      memoryMb: jail.memoryMb,
+      maxResultBytes: this.options.maxResultBytes,
+      // The cgroup limits memory and processes; the harness adds the CPU-time limit.
+      limits: (request) => ({ cpuSeconds: cpuSecondsFor(request.timeoutMs) }),
+      outcome: (run, request) => jailOutcome(run, request, this.options),
+      cleanUp: () => {
+        this.live.delete(harness);
+        this.uids.release(uid);
+      },
     });
   }
 
@@ -131,65 +138,18 @@ export class NsjailSandbox implements PrestartableSandbox {
   }
 }
 
-class StartedJail implements StartedSandbox {
-  constructor(
-    private readonly harness: HarnessProcess,
-    private readonly memoryMb: number,
-    private readonly options: NsjailSandboxOptions,
-    private readonly releaseUid: () => void,
-  ) {}
-
-  get alive(): boolean {
-    return !this.harness.exited;
+/** What a jail's run amounted to, from its report, its exit and nsjail's own log. */
+function jailOutcome(run: HarnessRun, request: ExecutionRequest, options: NsjailSandboxOptions): SandboxOutcome {
+  const ending = run.startError
+    ? "sandbox-failed"
+    : nsjailEnding({ report: run.report, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, log: run.sandboxLog });
+  if (ending === "sandbox-failed") {
+    options.onSandboxLog(run.startError ?? run.sandboxLog, { code: "SANDBOX_UNAVAILABLE" });
+    return err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));
   }
-
-  /** The jail's cgroup memory limit is fixed when it starts. */
-  accepts(request: ExecutionRequest): boolean {
-    return request.memoryMb === this.memoryMb;
+  const outcome = outcomeOf(ending, outputOf(run), request, run.durationMs);
+  if (!outcome.ok && (outcome.error.code === "RESOURCE_LIMIT_EXCEEDED" || outcome.error.code === "MEMORY_LIMIT_EXCEEDED")) {
+    options.onSandboxLog(run.sandboxLog, { code: outcome.error.code });
   }
-
-  ready(): Promise<void> {
-    return this.harness.ready();
-  }
-
-  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
-    try {
-      const run = await this.harness.run(
-        // The cgroup limits memory and processes; the harness adds the CPU-time limit.
-        {
-          script: request.script,
-          limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs) },
-          memoryMb: request.memoryMb,
-          maxResultBytes: this.options.maxResultBytes,
-        },
-        request.timeoutMs,
-      );
-      return this.outcome(run, request);
-    } finally {
-      this.releaseUid();
-    }
-  }
-
-  async discard(): Promise<void> {
-    try {
-      await this.harness.discard();
-    } finally {
-      this.releaseUid();
-    }
-  }
-
-  private outcome(run: HarnessRun, request: ExecutionRequest): SandboxOutcome {
-    const ending = run.startError
-      ? "sandbox-failed"
-      : nsjailEnding({ report: run.report, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, log: run.sandboxLog });
-    if (ending === "sandbox-failed") {
-      this.options.onSandboxLog(run.startError ?? run.sandboxLog, { code: "SANDBOX_UNAVAILABLE" });
-      return err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));
-    }
-    const outcome = outcomeOf(ending, outputOf(run), request, run.durationMs);
-    if (!outcome.ok && (outcome.error.code === "RESOURCE_LIMIT_EXCEEDED" || outcome.error.code === "MEMORY_LIMIT_EXCEEDED")) {
-      this.options.onSandboxLog(run.sandboxLog, { code: outcome.error.code });
-    }
-    return outcome;
-  }
+  return outcome;
 }

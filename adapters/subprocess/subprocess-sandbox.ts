@@ -1,17 +1,17 @@
 import { chown, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
-import { HarnessProcess, RESULT_FD, type HarnessRun } from "../python/harness-process.js";
+import { HarnessProcess, RESULT_FD } from "../python/harness-process.js";
 import { cpuSecondsFor, outcomeOf, type HarnessLimits } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
+import { outputOf, StartedHarness } from "../python/started-harness.js";
 
 export interface SubprocessSandboxOptions {
   readonly runtime: HarnessRuntime;
@@ -41,13 +41,6 @@ export function subprocessLimits(request: ExecutionRequest, dedicatedUid: boolea
   };
 }
 
-export const outputOf = (run: HarnessRun): CapturedOutput => ({
-  stdout: run.stdout.text(),
-  stderr: run.stderr.text(),
-  stdoutTruncated: run.stdout.truncated,
-  stderrTruncated: run.stderr.truncated,
-});
-
 /**
  * A plain child process with rlimits, a fresh temp dir and a scrubbed environment.
  * Not a security boundary: it shares the kernel, filesystem and network with the server.
@@ -64,7 +57,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
   }
 
   /** Starts a harness that waits for its script; `preload` imports numpy and pandas first. */
-  async start(preload: boolean): Promise<StartedSubprocess> {
+  async start(preload: boolean): Promise<StartedHarness> {
     const { runtime, dedicatedUids } = this.options;
     const workDir = await mkdtemp(join(tmpdir(), "pyexec-"));
     const uid = dedicatedUids ? this.uids.acquire() : undefined;
@@ -88,7 +81,16 @@ export class SubprocessSandbox implements PrestartableSandbox {
         this.uids.release(uid);
       }
     };
-    return new StartedSubprocess(harness, cleanUp, uid !== undefined, this.options.maxResultBytes, this.options.memoryLimitMb);
+    return new StartedHarness(harness, {
+      memoryMb: this.options.memoryLimitMb,
+      maxResultBytes: this.options.maxResultBytes,
+      limits: (request) => subprocessLimits(request, uid !== undefined),
+      outcome: (run, request) =>
+        run.startError
+          ? err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)))
+          : outcomeOf(run, outputOf(run), request, run.durationMs),
+      cleanUp,
+    });
   }
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
@@ -104,60 +106,5 @@ export class SubprocessSandbox implements PrestartableSandbox {
   /** Kills every harness still running or waiting (a shutdown past its grace period), so none outlives the server. */
   async close(): Promise<void> {
     await Promise.all([...this.live].map((harness) => harness.discard()));
-  }
-}
-
-/** One subprocess sandbox, started and waiting for its single script. */
-export class StartedSubprocess implements StartedSandbox {
-  constructor(
-    private readonly harness: HarnessProcess,
-    private readonly cleanUp: () => Promise<void>,
-    private readonly dedicatedUid: boolean,
-    private readonly maxResultBytes: number,
-    private readonly memoryLimitMb: number,
-  ) {}
-
-  get alive(): boolean {
-    return !this.harness.exited;
-  }
-
-  /**
-   * numpy and pandas are already loaded, so a smaller address-space limit would apply to the
-   * rest of the run only: a request asking for its own memory limit gets a cold sandbox, as on nsjail.
-   */
-  accepts(request: ExecutionRequest): boolean {
-    return request.memoryMb === this.memoryLimitMb;
-  }
-
-  ready(): Promise<void> {
-    return this.harness.ready();
-  }
-
-  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
-    try {
-      const run = await this.harness.run(
-        {
-          script: request.script,
-          limits: subprocessLimits(request, this.dedicatedUid),
-          memoryMb: request.memoryMb,
-          maxResultBytes: this.maxResultBytes,
-        },
-        request.timeoutMs,
-      );
-      if (run.startError) {
-        return err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));
-      }
-      return outcomeOf(run, outputOf(run), request, run.durationMs);
-    } finally {
-      await this.cleanUp();
-    }
-  }
-
-  async discard(): Promise<void> {
-    try {
-      await this.harness.discard();
-    } finally {
-      await this.cleanUp();
-    }
   }
 }

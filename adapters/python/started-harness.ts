@@ -1,0 +1,75 @@
+import type { CapturedOutput } from "../../domain/captured-output.js";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import type { SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
+import type { HarnessProcess, HarnessRun } from "./harness-process.js";
+import type { HarnessLimits } from "./harness-protocol.js";
+
+export const outputOf = (run: HarnessRun): CapturedOutput => ({
+  stdout: run.stdout.text(),
+  stderr: run.stderr.text(),
+  stdoutTruncated: run.stdout.truncated,
+  stderrTruncated: run.stderr.truncated,
+});
+
+/** What a backend decides about the runs of its started harnesses. */
+export interface StartedHarnessPolicy {
+  /** The memory limit the sandbox was started for: only requests with that limit fit. */
+  readonly memoryMb: number;
+  readonly maxResultBytes: number;
+  /** The limits the harness applies to itself when the script arrives. */
+  limits(request: ExecutionRequest): HarnessLimits;
+  /** What the run amounted to, from the backend's view of how it ended. */
+  outcome(run: HarnessRun, request: ExecutionRequest): SandboxOutcome;
+  /** Gives back what the sandbox held (work dir, uid) once it is over. */
+  cleanUp(): Promise<void> | void;
+}
+
+/** One started sandbox of any backend, waiting for its single script. */
+export class StartedHarness implements StartedSandbox {
+  constructor(
+    private readonly harness: HarnessProcess,
+    private readonly policy: StartedHarnessPolicy,
+  ) {}
+
+  get alive(): boolean {
+    return !this.harness.exited;
+  }
+
+  /**
+   * A pre-started sandbox's memory limit is set (a jail's cgroup) or spent (numpy and pandas
+   * already loaded under an address-space limit) before its script arrives, so a request
+   * asking for another limit gets a cold sandbox.
+   */
+  accepts(request: ExecutionRequest): boolean {
+    return request.memoryMb === this.policy.memoryMb;
+  }
+
+  ready(): Promise<void> {
+    return this.harness.ready();
+  }
+
+  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    try {
+      const run = await this.harness.run(
+        {
+          script: request.script,
+          limits: this.policy.limits(request),
+          memoryMb: request.memoryMb,
+          maxResultBytes: this.policy.maxResultBytes,
+        },
+        request.timeoutMs,
+      );
+      return this.policy.outcome(run, request);
+    } finally {
+      await this.policy.cleanUp();
+    }
+  }
+
+  async discard(): Promise<void> {
+    try {
+      await this.harness.discard();
+    } finally {
+      await this.policy.cleanUp();
+    }
+  }
+}
