@@ -35,7 +35,7 @@ export class Drain {
   /** Refuses new execution requests once draining has begun. */
   guard(execute: Execute): Execute {
     return async (request, context) => {
-      if (!this.serving) return err(failure("SANDBOX_UNAVAILABLE", "The server is shutting down; retry the request", NO_OUTPUT, RETRY));
+      if (!this.serving) return SHUTTING_DOWN;
       return execute(request, context);
     };
   }
@@ -50,7 +50,7 @@ export class Drain {
         return sandbox.isolation;
       },
       run: async (request) => {
-        if (this.aborting) return err(failure("SANDBOX_UNAVAILABLE", "The server is shutting down; retry the request", NO_OUTPUT, RETRY));
+        if (this.aborting) return SHUTTING_DOWN;
         const outcome = await sandbox.run(request);
         if (this.aborting && !outcome.ok) {
           return err(failure("SANDBOX_UNAVAILABLE", "The server shut down before the script finished; retry the request", outcome.error.output, RETRY));
@@ -63,6 +63,7 @@ export class Drain {
 }
 
 const RETRY = { retryAfterSeconds: 1 };
+const SHUTTING_DOWN = err(failure("SANDBOX_UNAVAILABLE", "The server is shutting down; retry the request", NO_OUTPUT, RETRY));
 
 /** Counts HTTP requests from arrival until their response is fully written (or the socket is gone). */
 export class InFlightRequests {
