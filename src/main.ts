@@ -2,14 +2,14 @@ import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { pino } from "pino";
 import { composeApp } from "./compose.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
 import { harnessRuntime, projectRoot } from "./project-paths.js";
 import { startSandbox } from "./sandbox-factory.js";
 import { InFlightRequests, shutDownOnSignals } from "./shutdown.js";
 
 async function main(): Promise<void> {
   const logger = pino({ base: undefined });
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import { composeApp } from "../../src/compose.js";
 import { acceptedRequestId } from "../../src/http/request-id.js";
-import { execute, realSubprocessSandbox, testConfig } from "../support/real-app.js";
+import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
 import { capturingLogger } from "./support.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
