@@ -14,7 +14,7 @@ import type { RuntimeInfo } from "./sandbox-factory.js";
 
 /** Wires the use case, admission control and HTTP app around a live sandbox. */
 export async function composeApp(config: Config, sandbox: SandboxPort, info: RuntimeInfo, logger: Logger) {
-  const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.executionTimeoutMs });
+  const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.maxQueueWaitMs });
   const metrics = new ServiceMetrics({
     running: () => gate.running,
     queued: () => gate.queued,

@@ -1,6 +1,5 @@
 import { getuid } from "node:process";
 import type { Logger } from "pino";
-import { availableParallelism } from "node:os";
 import type { PrestartableSandbox, SandboxPort } from "../domain/sandbox.port.js";
 import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
@@ -42,7 +41,7 @@ export class SandboxStartupError extends Error {}
 
 /** Runs one trivial script through the sandbox; a backend that cannot do that is not usable. */
 export async function probe(sandbox: SandboxPort, config: Config): Promise<ProbedRuntime> {
-  const outcome = await sandbox.run({ script: PROBE_SCRIPT, timeoutMs: Math.max(config.executionTimeoutMs, 30_000), memoryMb: config.memoryLimitMb });
+  const outcome = await sandbox.run({ script: PROBE_SCRIPT, timeoutMs: config.startupProbeTimeoutMs, memoryMb: config.memoryLimitMb });
   if (!outcome.ok) {
     const { code, message, output } = outcome.error;
     throw new SandboxStartupError(`${code}: ${message}${output.stderr ? `\n${output.stderr}` : ""}`);
@@ -179,7 +178,7 @@ export function pooled(backend: PrestartableSandbox, config: Config, logger: Log
   if (config.poolSize === 0) return backend;
   return new PrewarmedPool(backend, {
     size: config.poolSize,
-    cpuSlots: availableParallelism(),
+    cpuSlots: config.poolCpuSlots,
     onError: (error) => logger.error({ err: error }, "could not pre-start a sandbox"),
   });
 }
