@@ -1,8 +1,5 @@
-/** Stable machine codes of every way an execution request can fail. */
+/** Stable machine codes of every way an execution can fail once it reaches the use case. */
 export const FAILURE_CODES = [
-  "INVALID_REQUEST",
-  "UNSUPPORTED_MEDIA_TYPE",
-  "PAYLOAD_TOO_LARGE",
   "SYNTAX_ERROR",
   "MAIN_NOT_FOUND",
   "RUNTIME_ERROR",
@@ -12,7 +9,6 @@ export const FAILURE_CODES = [
   "MEMORY_LIMIT_EXCEEDED",
   "RESOURCE_LIMIT_EXCEEDED",
   "TIMEOUT",
-  "UNAUTHORIZED",
   "BUSY",
   "SANDBOX_UNAVAILABLE",
   "INTERNAL",
@@ -20,17 +16,5 @@ export const FAILURE_CODES = [
 
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
-/** Codes a sandbox run itself can end with (the rest belong to the HTTP edge or the queue). */
-export type ScriptFailureCode = Extract<
-  FailureCode,
-  | "SYNTAX_ERROR"
-  | "MAIN_NOT_FOUND"
-  | "RUNTIME_ERROR"
-  | "RESULT_NOT_JSON"
-  | "RESULT_TOO_LARGE"
-  | "SCRIPT_EXITED"
-  | "MEMORY_LIMIT_EXCEEDED"
-  | "RESOURCE_LIMIT_EXCEEDED"
-  | "TIMEOUT"
-  | "SANDBOX_UNAVAILABLE"
->;
+/** Codes a sandbox run itself can end with (BUSY belongs to admission, INTERNAL to a bug). */
+export type ScriptFailureCode = Exclude<FailureCode, "BUSY" | "INTERNAL">;

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
-import { FAILURE_CODES, type FailureCode } from "../../domain/failure-code.js";
+import { FAILURE_CODES } from "../../domain/failure-code.js";
+import { ERROR_CODES, type ErrorCode, ROUTING_ERROR_CODES } from "../../openapi/error-codes.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { ERROR_EXAMPLES } from "../../openapi/error-examples.js";
@@ -115,9 +116,9 @@ describe("POST /execute", () => {
     });
   });
 
-  it("every code has a status: 400, 401, 408, 413, 415, 429, 500 and 503 are all in use", () => {
-    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 408, 413, 415, 429, 500, 503]));
-    expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...FAILURE_CODES].sort());
+  it("every code has a status: 400, 401, 404, 405, 408, 413, 415, 429, 500 and 503 are all in use", () => {
+    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 404, 405, 408, 413, 415, 429, 500, 503]));
+    expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...ERROR_CODES].sort());
   });
 
   it("a failure without traceback or duration leaves those fields out", async () => {
@@ -370,14 +371,18 @@ describe("GET /openapi.json", () => {
       const examples = content.examples as Json;
       expect(Object.keys(examples).length, status).toBeGreaterThan(0);
       for (const example of Object.values(examples) as Json[]) {
-        expect(STATUS_BY_CODE[example.value.code as FailureCode], `${status} ${example.value.code}`).toBe(Number(status));
+        expect(STATUS_BY_CODE[example.value.code as ErrorCode], `${status} ${example.value.code}`).toBe(Number(status));
       }
     }
   });
 
-  it("has an example for every failure code, under its own status", () => {
+  it("documents every error code in the Error schema, routing ones (404, 405) included", () => {
+    expect(resolve(doc.paths["/execute"].post.responses["400"].content["application/json"].schema).properties.code.enum).toEqual([...ERROR_CODES]);
+  });
+
+  it("has an example for every code an operation answers, under its own status", () => {
     const responses = doc.paths["/execute"].post.responses as Json;
-    for (const code of FAILURE_CODES) {
+    for (const code of ERROR_CODES.filter((code) => !ROUTING_ERROR_CODES.includes(code))) {
       const examples = responses[String(STATUS_BY_CODE[code])].content["application/json"].examples as Json;
       expect(examples[code]?.value, code).toEqual(ERROR_EXAMPLES[code]);
     }
@@ -439,12 +444,11 @@ describe("unknown routes", () => {
     ["GET", "/nope"],
     ["POST", "/execute/extra"],
     ["GET", "/"],
-  ])("%s %s is a 404 JSON error", async (method, path) => {
+  ])("%s %s is a 404 error body with code NOT_FOUND", async (method, path) => {
     const response = await appWith().app.request(path, { method });
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    const body = (await response.json()) as Record<string, unknown>;
-    expect(typeof body.error).toBe("string");
+    expect(await response.json()).toEqual({ error: `No route for ${method} ${path}`, code: "NOT_FOUND", ...NO_OUTPUT });
   });
 
   it.each(["GET", "PUT", "DELETE"])("%s /execute is a 405 naming POST, not a complaint about the Content-Type, and runs nothing", async (method) => {

@@ -96,10 +96,11 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     // A known path asked with another method is a 405 that says which methods it takes.
     const allowed = [...new Set(app.routes.filter((r) => r.path === c.req.path && r.method !== "ALL").map((r) => r.method))];
     if (allowed.length > 0) {
-      c.header("Allow", allowed.join(", "));
-      return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(" or ")}`, code: "METHOD_NOT_ALLOWED" }, 405);
+      const response = errorResponse("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(" or ")}`);
+      response.headers.set("Allow", allowed.join(", "));
+      return response;
     }
-    return c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: "NOT_FOUND" }, 404);
+    return errorResponse("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
   });
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status === 400) {

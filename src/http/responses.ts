@@ -1,7 +1,8 @@
 import type { CapturedOutput } from "../../domain/captured-output.js";
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionFailure, ExecutionSuccess } from "../../domain/execution-result.js";
-import type { FailureCode } from "../../domain/failure-code.js";
+import type { ErrorCode } from "../../openapi/error-codes.js";
+import type { ErrorBody } from "../../openapi/schemas.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -22,18 +23,23 @@ export function successResponse(success: ExecutionSuccess): Response {
   return new Response(`{"result":${success.resultJson},${rest.slice(1)}`, { status: 200, headers: JSON_HEADERS });
 }
 
+/** The error body of a failed execution, with what the script printed before it failed. */
 export function failureResponse(failure: ExecutionFailure): Response {
-  const body = {
+  const body: ErrorBody = {
     error: failure.message,
     code: failure.code,
     ...outputFields(failure.output),
     ...(failure.traceback === undefined ? {} : { traceback: failure.traceback }),
     ...(failure.durationMs === undefined ? {} : { durationMs: failure.durationMs }),
   };
-  const headers: Record<string, string> = { ...JSON_HEADERS };
-  if (failure.retryAfterSeconds !== undefined) headers["retry-after"] = String(failure.retryAfterSeconds);
-  return new Response(JSON.stringify(body), { status: STATUS_BY_CODE[failure.code], headers });
+  return errorBodyResponse(body, failure.retryAfterSeconds);
 }
 
-export const errorResponse = (code: FailureCode, message: string): Response =>
-  failureResponse({ code, message, output: NO_OUTPUT });
+/** An error answered before anything ran (or by a bug): no output. */
+export const errorResponse = (code: ErrorCode, message: string): Response => errorBodyResponse({ error: message, code, ...outputFields(NO_OUTPUT) });
+
+function errorBodyResponse(body: ErrorBody, retryAfterSeconds?: number): Response {
+  const headers: Record<string, string> = { ...JSON_HEADERS };
+  if (retryAfterSeconds !== undefined) headers["retry-after"] = String(retryAfterSeconds);
+  return new Response(JSON.stringify(body), { status: STATUS_BY_CODE[body.code], headers });
+}
