@@ -9,7 +9,8 @@ import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { ERROR_EXAMPLES } from "../../openapi/error-examples.js";
 import type { HealthBody } from "../../openapi/schemas.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
-import { createApp, maxBodyBytes, type AppDeps } from "./app.js";
+import { createApp, type AppDeps } from "./app.js";
+import { maxBodyBytes } from "./execute.js";
 import { loadSwaggerAssets } from "./swagger-assets.js";
 
 const LIMITS = { maxTimeoutMs: 10_000, maxMemoryMb: 256, maxScriptBytes: 1000 };
@@ -460,9 +461,9 @@ describe("unknown routes", () => {
     expect(calls).toEqual([]);
   });
 
-  it("POST /health is a 405 naming GET", async () => {
+  it("POST /health is a 405 naming GET and HEAD", async () => {
     const response = await appWith().app.request("/health", { method: "POST" });
     expect(response.status).toBe(405);
-    expect(response.headers.get("allow")).toBe("GET");
+    expect(response.headers.get("allow")).toBe("GET, HEAD");
   });
 });

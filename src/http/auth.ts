@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { errorResponse } from "./responses.js";
 
@@ -12,6 +13,17 @@ export const bearerSecurityScheme = {
 } as const;
 
 export type AuthRejection = "missing" | "invalid";
+
+/** A request refused for a missing or wrong key (never with the key). */
+export interface UnauthorizedEvent {
+  readonly requestId: string;
+  readonly method: string;
+  readonly path: string;
+  readonly reason: AuthRejection;
+}
+
+/** Paths behind the API key; /health (probes), /docs and /openapi.json stay open. */
+export const PROTECTED_PATHS = ["/execute", "/metrics"] as const;
 
 const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
 
@@ -58,4 +70,21 @@ export function bearerAuth(keys: readonly string[], onRejected?: (reason: AuthRe
     );
     return response;
   };
+}
+
+/**
+ * With keys, puts `bearerAuth` in front of the protected paths (call it before anything reads a
+ * body) and declares the scheme in the OpenAPI document. Returns `secure`, which marks a route
+ * as needing the key in that document when auth is on; with no keys every path is open.
+ */
+export function requireApiKeys(
+  app: OpenAPIHono,
+  keys: readonly string[],
+  onUnauthorized?: (event: UnauthorizedEvent) => void,
+): <R extends RouteConfig>(route: R) => R {
+  if (keys.length === 0) return (route) => route;
+  const auth = bearerAuth(keys, (reason, c) => onUnauthorized?.({ requestId: c.get("requestId"), method: c.req.method, path: c.req.path, reason }));
+  for (const path of PROTECTED_PATHS) app.use(path, auth);
+  app.openAPIRegistry.registerComponent("securitySchemes", BEARER_SCHEME, bearerSecurityScheme);
+  return (route) => ({ ...route, security: [{ [BEARER_SCHEME]: [] }] });
 }
