@@ -5,7 +5,8 @@ import { composeApp } from "./compose.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { harnessRuntime, projectRoot } from "./project-paths.js";
 import { startSandbox } from "./sandbox-factory.js";
-import { InFlightRequests, shutDownOnSignals } from "./shutdown.js";
+import { InFlightRequests } from "./shutdown/in-flight-requests.js";
+import { shutDownOnSignals } from "./shutdown/on-signals.js";
 
 async function main(): Promise<void> {
   const logger = pino({ base: undefined });
