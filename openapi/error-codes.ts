@@ -1,9 +1,9 @@
 import { FAILURE_CODES, type FailureCode } from "../domain/failure-code.js";
 
 /** Codes only the HTTP edge answers with: the request never became an execution. */
-export const HTTP_ERROR_CODES = ["INVALID_REQUEST", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "UNAUTHORIZED", "NOT_FOUND", "METHOD_NOT_ALLOWED"] as const;
+const HTTP_ERROR_CODES = ["INVALID_REQUEST", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "UNAUTHORIZED", "NOT_FOUND", "METHOD_NOT_ALLOWED"] as const;
 
-export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
+type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
 /** Every `code` an error body can carry: the edge's and the domain's failures. */
 export const ERROR_CODES = [...HTTP_ERROR_CODES, ...FAILURE_CODES] as const;

@@ -187,8 +187,6 @@ type ValueOf<V> = V extends Variable<infer T> ? T : never;
 
 export type Config = { readonly [K in keyof typeof VARIABLES]: ValueOf<(typeof VARIABLES)[K]> };
 
-export type BackendChoice = Config["backend"];
-
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,

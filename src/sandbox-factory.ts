@@ -15,13 +15,13 @@ import type { Config } from "./config.js";
 import { projectRoot } from "./project-paths.js";
 
 /** Versions the live sandbox reports from inside itself; also proves it can run a script. */
-export interface ProbedRuntime {
+interface ProbedRuntime {
   readonly python: string;
   readonly packages: Record<string, string>;
 }
 
 /** Which cgroup version is live and what enforces each limit of a run, as /health reports it. */
-export interface LimitEnforcement {
+interface LimitEnforcement {
   readonly cgroup: "v1" | "v2" | "none";
   readonly limits: { readonly memory: string; readonly processes: string; readonly cpuTime: string; readonly io: string };
 }
@@ -37,10 +37,10 @@ def main():
     return {"python": sys.version.split()[0], "packages": {"numpy": numpy.__version__, "pandas": pandas.__version__}}
 `;
 
-export class SandboxStartupError extends Error {}
+class SandboxStartupError extends Error {}
 
 /** Runs one trivial script through the sandbox; a backend that cannot do that is not usable. */
-export async function probe(sandbox: SandboxPort, config: Config): Promise<ProbedRuntime> {
+async function probe(sandbox: SandboxPort, config: Config): Promise<ProbedRuntime> {
   const outcome = await sandbox.run({ script: PROBE_SCRIPT, timeoutMs: config.startupProbeTimeoutMs, memoryMb: config.memoryLimitMb });
   if (!outcome.ok) {
     const { code, message, output } = outcome.error;

@@ -13,7 +13,7 @@ import { errorResponse } from "./responses.js";
 import type { SwaggerAssets } from "./swagger-assets.js";
 
 /** Renders the Prometheus scrape (ServiceMetrics implements it). */
-export interface MetricsEndpoint {
+interface MetricsEndpoint {
   readonly contentType: string;
   render(): Promise<string>;
 }

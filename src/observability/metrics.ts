@@ -13,7 +13,7 @@ export interface MetricsSources {
 /** Seconds; from a trivial script (tens of ms) to the longest configurable run. */
 const DURATION_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
-export const METRIC_PREFIX = "pyexec_";
+const METRIC_PREFIX = "pyexec_";
 
 /**
  * The service's Prometheus metrics, in a registry of their own (never prom-client's global
