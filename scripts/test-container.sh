@@ -23,7 +23,7 @@ HOST_PORT=${HOST_PORT:-18080}
 CONTAINER_FLAGS=${CONTAINER_FLAGS---privileged}   # set but empty: podman's defaults
 NAME="python-exec-service-test-$$"
 BASE_URL="http://127.0.0.1:$HOST_PORT"
-# A value that must never reach a script (SPEC: the script sees a short env allowlist).
+# A value that must never reach a script (a script sees a short allowlist of variables).
 SECRET="canary-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 passed=0
@@ -150,7 +150,7 @@ check "success: main() result" 200 \
   'JSON.stringify(b.result) === JSON.stringify({ sum: 3 }) && b.stdout === ""'
 
 execute $'import numpy as np\nimport pandas as pd\n\ndef main():\n    print("Calculating...")\n    s = pd.Series([1, 3, 5, np.nan, 6, 8])\n    print(f"Series length: {len(s)}")\n    # Convert numpy types for JSON\n    return {"total": float(s.sum()), "count": int(s.count()) }'
-check "pandas + numpy seed example" 200 \
+check "pandas + numpy example" 200 \
   'b.result.total === 23 && b.result.count === 5 && b.stdout === "Calculating...\nSeries length: 6\n"'
 
 execute $'print("This script has no main")\nx = 1 + 1'
