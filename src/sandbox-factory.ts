@@ -61,31 +61,23 @@ const SUBPROCESS_ENFORCEMENT: LimitEnforcement = {
 
 function nsjailEnforcement(mode: NsjailCgroupMode, throttledDevices: readonly string[], config: Config): LimitEnforcement {
   const cpuTime = "rlimit (RLIMIT_CPU)";
-  const throttled = config.sandboxIoMbPerSec > 0 && throttledDevices.length > 0;
-  switch (mode.version) {
-    case "v1":
-      return {
-        cgroup: "v1",
-        limits: {
-          memory: `cgroup (memory.limit_in_bytes${mode.swapLimit ? ", swap included by memory.memsw.limit_in_bytes" : ""})`,
-          processes: "cgroup (pids.max)",
-          cpuTime,
-          io: throttled && mode.blkioMount !== undefined ? "cgroup (blkio.throttle)" : "not limited",
-        },
-      };
-    case "v2":
-      return {
-        cgroup: "v2",
-        limits: {
-          memory: `cgroup (memory.max${mode.swapLimit ? ", memory.swap.max 0" : ""})`,
-          processes: "cgroup (pids.max)",
-          cpuTime,
-          io: throttled && mode.io ? "cgroup (io.max)" : "not limited",
-        },
-      };
-    case "none":
-      return { cgroup: "none", limits: { memory: "rlimit (RLIMIT_AS)", processes: "rlimit (RLIMIT_NPROC)", cpuTime, io: "not limited" } };
+  if (mode.version === "none") {
+    return { cgroup: "none", limits: { memory: "rlimit (RLIMIT_AS)", processes: "rlimit (RLIMIT_NPROC)", cpuTime, io: "not limited" } };
   }
+  const v1 = mode.version === "v1";
+  const memory = v1 ? "memory.limit_in_bytes" : "memory.max";
+  const swap = v1 ? ", swap included by memory.memsw.limit_in_bytes" : ", memory.swap.max 0";
+  const ioController = mode.version === "v1" ? (mode.blkioMount === undefined ? undefined : "blkio.throttle") : mode.io ? "io.max" : undefined;
+  const throttled = ioController !== undefined && config.sandboxIoMbPerSec > 0 && throttledDevices.length > 0;
+  return {
+    cgroup: mode.version,
+    limits: {
+      memory: `cgroup (${memory}${mode.swapLimit ? swap : ""})`,
+      processes: "cgroup (pids.max)",
+      cpuTime,
+      io: throttled ? `cgroup (${ioController})` : "not limited",
+    },
+  };
 }
 
 export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): SubprocessSandbox {

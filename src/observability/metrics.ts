@@ -39,35 +39,21 @@ export class ServiceMetrics {
       buckets: DURATION_BUCKETS,
       registers,
     });
-    new Gauge({
-      name: `${METRIC_PREFIX}running_sandboxes`,
-      help: "Sandboxes running a script now",
-      registers,
-      collect() {
-        this.set(sources.running());
-      },
-    });
-    new Gauge({
-      name: `${METRIC_PREFIX}queue_depth`,
-      help: "Execution requests waiting for a free sandbox",
-      registers,
-      collect() {
-        this.set(sources.queued());
-      },
-    });
-    const poolReady = sources.poolReady;
-    if (poolReady) {
+    /** A gauge read at scrape time; a source that has no value (undefined) leaves it empty. */
+    const liveGauge = (name: string, help: string, read: () => number | undefined) =>
       new Gauge({
-        name: `${METRIC_PREFIX}pool_ready_sandboxes`,
-        help: "Pre-started sandboxes waiting in the pool for a script",
+        name: `${METRIC_PREFIX}${name}`,
+        help,
         registers,
         collect() {
-          const ready = poolReady();
-          if (ready === undefined) this.reset();
-          else this.set(ready);
+          const value = read();
+          if (value === undefined) this.reset();
+          else this.set(value);
         },
       });
-    }
+    liveGauge("running_sandboxes", "Sandboxes running a script now", sources.running);
+    liveGauge("queue_depth", "Execution requests waiting for a free sandbox", sources.queued);
+    if (sources.poolReady) liveGauge("pool_ready_sandboxes", "Pre-started sandboxes waiting in the pool for a script", sources.poolReady);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
