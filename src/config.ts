@@ -23,6 +23,14 @@ export interface Config {
   /** How long a SIGTERM/SIGINT waits for in-flight runs before killing them. */
   readonly shutdownGraceMs: number;
   readonly sandboxUidBase: number;
+  /** Open client connections at most; more are closed as they arrive. */
+  readonly maxConnections: number;
+  /** How long a client may take to send a request's headers. */
+  readonly headersTimeoutMs: number;
+  /** How long a client may take to send a whole request, body included. */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -73,6 +81,12 @@ function apiKeys(env: Env, name: string): readonly string[] {
 
 /** Reads the configuration from the environment; a bad value throws a ConfigError naming its variable. */
 export function loadConfig(env: Env): Config {
+  const headersTimeoutMs = integer(env, "HEADERS_TIMEOUT_MS", 10_000, 100, 3_600_000);
+  const requestTimeoutMs = integer(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000);
+  // Node refuses a header timeout longer than the request's, which includes the headers.
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError("REQUEST_TIMEOUT_MS", `must be at least HEADERS_TIMEOUT_MS (${headersTimeoutMs}), got ${requestTimeoutMs}`);
+  }
   return {
     port: integer(env, "PORT", 8080, 0, 65535),
     host: env.HOST?.trim() || "0.0.0.0",
@@ -91,5 +105,9 @@ export function loadConfig(env: Env): Config {
     apiKeys: apiKeys(env, "API_KEYS"),
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
     sandboxUidBase: integer(env, "SANDBOX_UID_BASE", SANDBOX_UID_BASE, 100_000, 4_000_000_000),
+    maxConnections: integer(env, "MAX_CONNECTIONS", 1024, 1, 1_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integer(env, "KEEP_ALIVE_TIMEOUT_MS", 5_000, 100, 3_600_000),
   };
 }
