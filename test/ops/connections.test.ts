@@ -138,6 +138,16 @@ describe("a body over the limit", () => {
     }
   }
 
+  it("a client that stops sending a body answered 413 is disconnected when its request time is up", async () => {
+    const { port } = await start({ HEADERS_TIMEOUT_MS: "300", REQUEST_TIMEOUT_MS: "600", KEEP_ALIVE_TIMEOUT_MS: "600000" });
+    const stalled = await rawClient(
+      port,
+      `POST /execute HTTP/1.1\r\nHost: pyexec.test\r\nContent-Type: application/json\r\nContent-Length: ${LARGE.length}\r\n\r\n${LARGE.slice(0, 1000)}`,
+    );
+    await stalled.closed;
+    expect(stalled.received()).toMatch(/^HTTP\/1\.1 413 [\s\S]*PAYLOAD_TOO_LARGE/);
+  });
+
   it("every client reads its 413, also while the server is busy and the client still sends: none sees EPIPE or ECONNRESET", async () => {
     const { url } = await start({});
     expect(LARGE.length).toBeGreaterThan(maxBodyBytes(1000));
