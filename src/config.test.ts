@@ -32,6 +32,10 @@ describe("loadConfig", () => {
       maxQueueWaitMs: 30_000,
       poolCpuSlots: availableParallelism(),
       startupProbeTimeoutMs: 30_000,
+      maxConnections: 1024,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
     });
   });
 
@@ -98,11 +102,22 @@ describe("loadConfig", () => {
     ["MAX_QUEUE_WAIT_MS", "soon"],
     ["POOL_CPU_SLOTS", "0"],
     ["STARTUP_PROBE_TIMEOUT_MS", "99"],
+    ["MAX_CONNECTIONS", "0"],
+    ["HEADERS_TIMEOUT_MS", "0"],
+    ["REQUEST_TIMEOUT_MS", "10s"],
+    ["KEEP_ALIVE_TIMEOUT_MS", "-1"],
   ])("%s=%s stops startup with a ConfigError naming the variable", (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(variable);
     expect(error.message).toContain(value.trim());
+  });
+
+  it("a request timeout shorter than the header timeout stops startup naming REQUEST_TIMEOUT_MS", () => {
+    const error = configError({ HEADERS_TIMEOUT_MS: "20000", REQUEST_TIMEOUT_MS: "15000" });
+    expect(error.variable).toBe("REQUEST_TIMEOUT_MS");
+    expect(error.message).toContain("HEADERS_TIMEOUT_MS (20000)");
+    expect(error.message).toContain("15000");
   });
 
   it("reports the first bad variable even when others are fine", () => {

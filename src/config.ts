@@ -20,6 +20,8 @@ export interface Variable<T> {
   /** The values accepted, as the documentation says it. */
   readonly accepts: string;
   readonly default: Default<T>;
+  /** An earlier variable this one may not be below. */
+  readonly atLeast?: string;
   /** Parses a value that is set and not blank; an issue's message completes "NAME ...". */
   readonly schema: z.ZodType<T, string>;
   /** A valid value other than the default, for the test that every variable is read. */
@@ -28,13 +30,17 @@ export interface Variable<T> {
 
 const code = (text: string | number) => `\`${text}\``;
 
-function integer(name: string, options: { min: number; max: number; doc: string; default: number | Default<number> }): Variable<number> {
+function integer(
+  name: string,
+  options: { min: number; max: number; doc: string; default: number | Default<number>; atLeast?: string; example?: number },
+): Variable<number> {
   const { min, max } = options;
   const outOfRange = (issue: { input?: unknown }) => `must be between ${min} and ${max}, got ${String(issue.input)}`;
   return {
     name,
     doc: options.doc,
-    accepts: `${min} to ${max}`,
+    accepts: `${min} to ${max}${options.atLeast ? `, at least \`${options.atLeast}\`` : ""}`,
+    ...(options.atLeast ? { atLeast: options.atLeast } : {}),
     default: typeof options.default === "number" ? { value: options.default, shown: code(options.default) } : options.default,
     schema: z
       .string()
@@ -42,7 +48,7 @@ function integer(name: string, options: { min: number; max: number; doc: string;
       .regex(/^\d+$/, { error: (issue) => `must be a whole number, got "${String(issue.input)}"` })
       .transform(Number)
       .pipe(z.number().min(min, { error: outOfRange }).max(max, { error: outOfRange })),
-    example: String(max),
+    example: String(options.example ?? max),
   };
 }
 
@@ -181,6 +187,37 @@ export const VARIABLES = {
     default: 100,
     doc: "block IO each jail may do on the disk holding the runtime, in MiB/s; `0` leaves it unthrottled",
   }),
+  maxConnections: integer("MAX_CONNECTIONS", {
+    min: 1,
+    max: 1_000_000,
+    default: 1024,
+    doc:
+      "open client connections at most; further ones are closed as they arrive (logged at most once a minute), so clients holding " +
+      "connections open cannot use up the file descriptors the sandboxes need. Per-client limits belong in a proxy in front",
+  }),
+  headersTimeoutMs: integer("HEADERS_TIMEOUT_MS", {
+    min: 100,
+    max: 3_600_000,
+    default: 10_000,
+    example: 20_000, // within the default REQUEST_TIMEOUT_MS
+    doc: "how long a client may take to send a request's headers; a slower one gets `408` and is disconnected",
+  }),
+  // Node refuses a header timeout longer than the request's, which includes the headers.
+  requestTimeoutMs: integer("REQUEST_TIMEOUT_MS", {
+    min: 100,
+    max: 3_600_000,
+    default: 30_000,
+    atLeast: "HEADERS_TIMEOUT_MS",
+    doc:
+      "how long a client may take to send a whole request; a slower one gets `408` and is disconnected. It also bounds how long the " +
+      "rest of a body answered early (`413`, `401`) is read and discarded (64 MiB at most), so the client reads its answer instead of a reset",
+  }),
+  keepAliveTimeoutMs: integer("KEEP_ALIVE_TIMEOUT_MS", {
+    min: 100,
+    max: 3_600_000,
+    default: 5_000,
+    doc: "how long an idle keep-alive connection stays open; behind a load balancer that reuses connections, set it above the balancer's idle timeout",
+  }),
 } as const;
 
 type ValueOf<V> = V extends Variable<infer T> ? T : never;
@@ -219,6 +256,11 @@ export function loadConfig(env: Env): Config {
       const parsed = variable.schema.safeParse(raw);
       if (!parsed.success) throw new ConfigError(variable.name, parsed.error.issues[0]?.message ?? "is invalid");
       value = parsed.data;
+    }
+    if (variable.atLeast !== undefined) {
+      const floor = byName.get(variable.atLeast);
+      if (typeof floor !== "number" || typeof value !== "number") throw new Error(`${variable.name} is compared with ${variable.atLeast}, which is not a number declared before it`);
+      if (value < floor) throw new ConfigError(variable.name, `must be at least ${variable.atLeast} (${floor}), got ${value}`);
     }
     byName.set(variable.name, value);
     config[key] = value;
