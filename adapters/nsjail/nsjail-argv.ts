@@ -7,11 +7,13 @@
  * Inside the jail the layout is fixed, whatever the host paths are:
  *   /sandbox/venv     the virtualenv (read-only)
  *   /sandbox/work     the per-run tmpfs work dir, cwd, HOME and TMPDIR (nsjail.cfg)
+ *   /sandbox/cache    a small per-run tmpfs for libraries' caches, outside the work dir (nsjail.cfg)
  *   /usr, /lib, /lib64 the system runtime (read-only, nsjail.cfg)
  */
 
 export const JAIL_VENV_DIR = "/sandbox/venv";
 export const JAIL_WORK_DIR = "/sandbox/work";
+export const JAIL_CACHE_DIR = "/sandbox/cache";
 
 /** How the jail's memory, process-count (and optionally CPU) limits are enforced. */
 export type NsjailCgroupMode =

@@ -11,6 +11,7 @@ import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
+import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
 import { nsjailSandbox } from "../support/nsjail.js";
 import { appOver, execute, runtime, testConfig } from "../support/real-app.js";
@@ -254,6 +255,8 @@ describe.runIf(available)("nsjail isolation", () => {
       cgroup: detectCgroups().mode,
       maxOutputBytes: config.maxOutputBytes,
       maxResultBytes: config.maxResultBytes,
+      artifactLimits: artifactLimitsOf(config),
+      preloadModules: config.preloadModules,
       memoryLimitMb: config.memoryLimitMb,
       maxTimeoutMs: config.executionTimeoutMs,
       uidBase: config.sandboxUidBase,
