@@ -140,7 +140,7 @@ describe("internal errors", () => {
         throw new Error("a bug");
       },
       health: () => ({ status: "ok", backend: "fake", isolation: "none", python: "3", packages: {} }),
-      limits: { maxTimeoutMs: 1000, maxMemoryMb: 64, maxScriptBytes: 1000 },
+      limits: { maxTimeoutMs: 1000, maxMemoryMb: 64, maxScriptBytes: 1000, maxInputFiles: 2, maxInputFilesBytes: 1000 },
       swaggerAssets: new Map(),
       onInternalError: (error, requestId) => internal.push({ error, requestId }),
     });
