@@ -15,9 +15,10 @@ stdin, so a pre-started sandbox only has to compile and run the script when it i
 The backends run this file's source as `python -c <source> --result-fd 3 [--preload MODULES]`,
 so a sandbox needs no access to the server's files.
 
-Everything one run does is `run(request)`, which returns the report's header and body and
-depends on nothing of how the process started: a caller that forks per request can call it
-in each child. The run's work dir is the current directory.
+Everything one run does is `run(request)`, which returns the report's header and the parts of
+its body for `report()`, and depends on nothing of how the process started: a caller that forks
+per request calls prepare_interpreter() and preload_modules() once, then run() in each child.
+The run's work dir is the current directory.
 """
 
 import sys
@@ -108,6 +109,13 @@ def preload_modules(names):
 # second, and a fontconfig complaint on stderr in a jail without /etc): the set-up builds it
 # once beside the packages, and each sandbox starts with a copy in its cache dir.
 BUILT_CACHE_DIR = os.path.join(sys.prefix, "matplotlib-cache")
+
+
+def prepare_interpreter():
+    """What a harness process does before it imports anything for a script."""
+    # Figures are drawn to PNG without a display.
+    os.environ["MPLBACKEND"] = "agg"
+    seed_matplotlib_cache()
 
 
 def seed_matplotlib_cache():
@@ -586,8 +594,8 @@ class Figures:
         for number in pyplot.get_fignums():
             figure = pyplot.figure(number)
             try:
-                if len(self.pngs) >= self.budget.max_figures:
-                    self.truncated = True
+                if self.truncated or len(self.pngs) >= self.budget.max_figures:
+                    self.truncated = True  # this one and every later one is left out
                     continue
                 buffer = io.BytesIO()
                 try:
@@ -887,9 +895,7 @@ def run_script(request, figures, inputs):
 def main():
     result_fd, preload = parse_args(sys.argv[1:])
     os.set_inheritable(result_fd, False)
-    # Figures are drawn to PNG without a display (set before anything imports matplotlib).
-    os.environ["MPLBACKEND"] = "agg"
-    seed_matplotlib_cache()
+    prepare_interpreter()
     if preload is not None:
         preload_modules(preload)
         write_all(result_fd, READY_LINE)
