@@ -29,7 +29,7 @@ describe("loadConfig", () => {
       maxOutputFiles: 100,
       maxOutputFilesBytes: 8 * 1024 * 1024,
       maxFigures: 20,
-      preloadModules: ["numpy", "pandas", "matplotlib.pyplot"],
+      preloadModules: ["numpy", "pandas", "matplotlib"],
       maxConcurrency: availableParallelism(),
       maxQueue: 64,
       pythonBin: undefined,

@@ -110,7 +110,7 @@ export function loadConfig(env: Env): Config {
     maxOutputFiles: integer(env, "MAX_OUTPUT_FILES", 100, 0, 10_000),
     maxOutputFilesBytes: integer(env, "MAX_OUTPUT_FILES_BYTES", 8 * MIB, 0, 256 * MIB),
     maxFigures: integer(env, "MAX_FIGURES", 20, 0, 1000),
-    preloadModules: moduleNames(env, "PRELOAD_MODULES", ["numpy", "pandas", "matplotlib.pyplot"]),
+    preloadModules: moduleNames(env, "PRELOAD_MODULES", ["numpy", "pandas", "matplotlib"]),
     maxConcurrency: integer(env, "MAX_CONCURRENCY", availableParallelism(), 1, 1024),
     maxQueue: integer(env, "MAX_QUEUE", 64, 0, 100_000),
     poolSize: integer(env, "POOL_SIZE", availableParallelism(), 0, 256),
