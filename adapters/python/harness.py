@@ -174,10 +174,18 @@ def apply_limits(limits):
 
 
 def user_traceback(exc):
-    """The traceback from the first frame of the script on: the harness's frames are noise."""
+    """The traceback from the first frame of the script on, without the harness's own frames
+    (before the script's, or its plt.show() hook between them): they are noise."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != SCRIPT_FILENAME:
         tb = tb.tb_next
+    link = tb
+    while link is not None:
+        following = link.tb_next
+        while following is not None and following.tb_frame.f_globals is globals():
+            following = following.tb_next
+        link.tb_next = following
+        link = following
     lines = traceback.format_exception(type(exc), exc, tb, limit=-TRACEBACK_FRAMES)
     return "".join(lines)
 

@@ -239,6 +239,31 @@ describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjai
       expect(res.body).not.toHaveProperty("files");
     });
 
+    it("a figure that cannot be drawn: plt.show() raises in the script; left open, it is left out with a note on stderr", async () => {
+      const broken = py`
+        import matplotlib.pyplot as plt
+
+        def main():
+            plt.figure(figsize=(1, 1), dpi=20)
+            plt.plot([0, 1])
+            plt.figure(figsize=(1, 1), dpi=20)
+            plt.title("$\frac{$")  # mathtext that fails only when drawn
+            SHOW
+            return "returned"
+      `;
+      const shown = await execute(app, broken.replace("SHOW", "plt.show()"));
+      expectStatus(shown, 400);
+      expect(shown.body.code).toBe("RUNTIME_ERROR");
+      expect(shown.body.traceback).toContain('File "script.py", line 8, in main\n    plt.show()\n  File "/');
+      expect(shown.body.traceback).not.toContain("<string>");
+
+      const open = await execute(app, broken.replace("SHOW", "pass"));
+      expectStatus(open, 200);
+      expect(open.body.result).toBe("returned");
+      expect((open.body.figures as FigureEntry[]).map(({ width, height }) => [width, height])).toEqual([[20, 20]]);
+      expect(open.body.stderr).toMatch(/^Figure 2 could not be rendered: ValueError/);
+    });
+
     it("past MAX_FIGURES the rest are left out and figuresTruncated says so", async () => {
       const res = await execute(cappedApp, py`
         import matplotlib.pyplot as plt
@@ -270,6 +295,24 @@ describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjai
         { path: "b.txt", size: 700, mediaType: "text/plain" },
         { path: "c.txt", size: 10, mediaType: "text/plain" },
       ]);
+      expect(res.body.filesTruncated).toBe(true);
+    });
+
+    it("directories nested deeper than 64 levels are not looked into, and the list says it is truncated", async () => {
+      const res = await execute(app, py`
+        import os
+
+        def main():
+            path = "."
+            for level in range(1, 71):
+                path = os.path.join(path, "d")
+                os.mkdir(path)
+                with open(os.path.join(path, f"{level:02}.txt"), "w") as f:
+                    f.write(str(level))
+      `);
+      expectStatus(res, 200);
+      // "d/01.txt" sorts before "d/d/02.txt": the files come level by level, down to the 64th.
+      expect(pathsOf(res.body)).toEqual(Array.from({ length: 64 }, (_, i) => `${"d/".repeat(i + 1)}${String(i + 1).padStart(2, "0")}.txt`));
       expect(res.body.filesTruncated).toBe(true);
     });
 
