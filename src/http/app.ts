@@ -7,22 +7,34 @@ import { executeRoute, healthRoute } from "../../openapi/routes.js";
 import type { HealthBody } from "../../openapi/schemas.js";
 import type { Execute } from "../observability/observe-executions.js";
 import { installOps, type OpsDeps } from "./ops.js";
+import { inputFilesOverLimit } from "../../domain/input-files.js";
+import { exactFieldJson } from "./exact-json.js";
 import { errorResponse, failureResponse, successResponse } from "./responses.js";
 
 export interface AppDeps extends OpsDeps {
   readonly execute: Execute;
   readonly health: () => HealthBody;
-  readonly limits: {
+  readonly limits: BodyLimits & {
     readonly maxTimeoutMs: number;
     readonly maxMemoryMb: number;
-    readonly maxScriptBytes: number;
   };
   readonly swaggerAssets: ReadonlyMap<string, { body: Uint8Array; contentType: string }>;
   readonly onInternalError?: (error: unknown, requestId?: string) => void;
 }
 
-/** Room for JSON escaping around the script: a script of MAX_SCRIPT_BYTES may at most double when escaped, plus the other fields. */
-export const maxBodyBytes = (maxScriptBytes: number): number => 2 * maxScriptBytes + 64 * 1024;
+export interface BodyLimits {
+  readonly maxScriptBytes: number;
+  readonly maxInputFiles: number;
+  readonly maxInputFilesBytes: number;
+}
+
+/**
+ * Room for JSON escaping around the script and the input files: a script of MAX_SCRIPT_BYTES
+ * may at most double when escaped, and so may the files' contents (base64 adds a third), plus
+ * each file's path and the other fields. The limits themselves are checked once parsed.
+ */
+export const maxBodyBytes = (limits: BodyLimits): number =>
+  2 * limits.maxScriptBytes + 2 * limits.maxInputFilesBytes + limits.maxInputFiles * 2048 + 64 * 1024;
 
 const requireJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
@@ -45,7 +57,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   });
 
   const { secure } = installOps(app, deps);
-  const bodyMax = maxBodyBytes(limits.maxScriptBytes);
+  const bodyMax = maxBodyBytes(limits);
   // POST only: another method on /execute is an unknown route (404), not a wrong Content-Type.
   app.on(
     "POST",
@@ -55,6 +67,11 @@ export function createApp(deps: AppDeps): OpenAPIHono {
       maxSize: bodyMax,
       onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${bodyMax} bytes`),
     }),
+    // Read as text first, so the args can be taken from the text the client sent (exactFieldJson).
+    async (c, next) => {
+      await c.req.text();
+      await next();
+    },
   );
 
   app.openapi(secure(executeRoute(limits)), async (c) => {
@@ -66,10 +83,14 @@ export function createApp(deps: AppDeps): OpenAPIHono {
         `The script is ${scriptBytes} bytes, over the limit of ${limits.maxScriptBytes} bytes`,
       ) as never;
     }
+    const overLimit = body.files && inputFilesOverLimit(body.files, { maxFiles: limits.maxInputFiles, maxBytes: limits.maxInputFilesBytes });
+    if (overLimit) return errorResponse("PAYLOAD_TOO_LARGE", overLimit) as never;
     const outcome = await deps.execute({
       script: body.script,
       timeoutMs: body.timeoutMs ?? limits.maxTimeoutMs,
       memoryMb: body.memoryMb ?? limits.maxMemoryMb,
+      ...(body.args === undefined ? {} : { argsJson: exactFieldJson(await c.req.text(), "args") }),
+      ...(body.files === undefined ? {} : { files: body.files }),
     }, { requestId: c.get("requestId") });
     return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;
   });

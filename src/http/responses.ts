@@ -1,3 +1,4 @@
+import type { Artifacts } from "../../domain/artifacts.js";
 import type { CapturedOutput } from "../../domain/captured-output.js";
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionFailure, ExecutionSuccess } from "../../domain/execution-result.js";
@@ -13,12 +14,22 @@ const outputFields = (output: CapturedOutput) => ({
   stderrTruncated: output.stderrTruncated,
 });
 
+/** The run's files and figures: each list (with its flag) only when there is something to say. */
+const artifactFields = (artifacts: Artifacts | undefined) => {
+  if (artifacts === undefined) return {};
+  const { files, filesTruncated, figures, figuresTruncated } = artifacts;
+  return {
+    ...(files.length > 0 || filesTruncated ? { files, filesTruncated } : {}),
+    ...(figures.length > 0 || figuresTruncated ? { figures, figuresTruncated } : {}),
+  };
+};
+
 /**
  * The 200 body. The result is spliced in as the harness wrote it, never re-serialized,
  * so big integers and float spellings reach the client exactly.
  */
 export function successResponse(success: ExecutionSuccess): Response {
-  const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs });
+  const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs, ...artifactFields(success.artifacts) });
   return new Response(`{"result":${success.resultJson},${rest.slice(1)}`, { status: 200, headers: JSON_HEADERS });
 }
 
@@ -29,6 +40,7 @@ export function failureResponse(failure: ExecutionFailure): Response {
     ...outputFields(failure.output),
     ...(failure.traceback === undefined ? {} : { traceback: failure.traceback }),
     ...(failure.durationMs === undefined ? {} : { durationMs: failure.durationMs }),
+    ...artifactFields(failure.artifacts),
   };
   const headers: Record<string, string> = { ...JSON_HEADERS };
   if (failure.retryAfterSeconds !== undefined) headers["retry-after"] = String(failure.retryAfterSeconds);
