@@ -1,6 +1,9 @@
 /** Stable machine codes of every way an execution can fail once it reaches the use case. */
 export const FAILURE_CODES = [
+  // Also the HTTP edge's, for a body it refuses; here for input files the sandbox could not write.
+  "INVALID_REQUEST",
   "SYNTAX_ERROR",
+  "INVALID_ARGS",
   "MAIN_NOT_FOUND",
   "RUNTIME_ERROR",
   "RESULT_NOT_JSON",
@@ -16,5 +19,22 @@ export const FAILURE_CODES = [
 
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
-/** Codes a sandbox run itself can end with (BUSY belongs to admission, INTERNAL to a bug). */
-export type ScriptFailureCode = Exclude<FailureCode, "BUSY" | "INTERNAL">;
+/**
+ * Codes a sandbox run itself can end with (the rest belong to the HTTP edge or the queue).
+ * INVALID_REQUEST only for an input file the server accepted but the sandbox could not write.
+ */
+export type ScriptFailureCode = Extract<
+  FailureCode,
+  | "INVALID_REQUEST"
+  | "SYNTAX_ERROR"
+  | "INVALID_ARGS"
+  | "MAIN_NOT_FOUND"
+  | "RUNTIME_ERROR"
+  | "RESULT_NOT_JSON"
+  | "RESULT_TOO_LARGE"
+  | "SCRIPT_EXITED"
+  | "MEMORY_LIMIT_EXCEEDED"
+  | "RESOURCE_LIMIT_EXCEEDED"
+  | "TIMEOUT"
+  | "SANDBOX_UNAVAILABLE"
+>;

@@ -33,7 +33,13 @@ export async function composeApp(config: Config, sandbox: SandboxPort, info: Run
     metrics,
     ...opsLogging(logger, config),
     health: () => ({ status: "ok", backend: sandbox.backend, isolation: sandbox.isolation, ...info }),
-    limits: { maxTimeoutMs: config.executionTimeoutMs, maxMemoryMb: config.memoryLimitMb, maxScriptBytes: config.maxScriptBytes },
+    limits: {
+      maxTimeoutMs: config.executionTimeoutMs,
+      maxMemoryMb: config.memoryLimitMb,
+      maxScriptBytes: config.maxScriptBytes,
+      maxInputFiles: config.maxInputFiles,
+      maxInputFilesBytes: config.maxInputFilesBytes,
+    },
     swaggerAssets: await loadSwaggerAssets(),
     onInternalError: (error, requestId) => logger.error({ err: error, requestId }, "internal error"),
   });

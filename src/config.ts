@@ -26,6 +26,8 @@ export interface Variable<T> {
   readonly schema: z.ZodType<T, string>;
   /** A valid value other than the default, for the test that every variable is read. */
   readonly example: string;
+  /** The value when set but blank; without it, blank means the default. */
+  readonly blank?: T;
 }
 
 const code = (text: string | number) => `\`${text}\``;
@@ -108,6 +110,31 @@ function bearerKeys(name: string, options: { doc: string }): Variable<readonly s
   };
 }
 
+const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+/** Comma-separated dotted module names; set but blank means none. */
+function moduleNames(name: string, options: { default: readonly string[]; doc: string }): Variable<readonly string[]> {
+  return {
+    name,
+    doc: options.doc,
+    accepts: "comma-separated module names",
+    default: { value: options.default, shown: code(options.default.join(",")) },
+    blank: [],
+    schema: z.string().transform((raw, ctx) => {
+      const names = raw
+        .split(",")
+        .map((module) => module.trim())
+        .filter((module) => module !== "");
+      const bad = names.find((module) => !MODULE_NAME.test(module));
+      if (bad === undefined) return names;
+      ctx.issues.push({ code: "custom", message: `must list module names separated by commas, got "${raw}" ("${bad}" is not one)`, input: raw });
+      return z.NEVER;
+    }),
+    example: "numpy,scipy.stats",
+  };
+}
+
+const MIB = 1024 * 1024;
 const CPUS = { value: () => availableParallelism(), shown: "number of CPUs" };
 
 /** The variables in the order they are checked and documented; the keys are the fields of `Config`. */
@@ -133,6 +160,25 @@ export const VARIABLES = {
     doc: "cap per output stream; past it the stream is cut and flagged",
   }),
   maxResultBytes: integer("MAX_RESULT_BYTES", { min: 2, max: 256 * 1024 * 1024, default: 4_194_304, doc: "cap on the serialized result" }),
+  maxInputFiles: integer("MAX_INPUT_FILES", { min: 0, max: 10_000, default: 100, doc: "input files per request (`files`); more is a `413`" }),
+  maxInputFilesBytes: integer("MAX_INPUT_FILES_BYTES", {
+    min: 0,
+    max: 48 * MIB,
+    default: 8 * MIB,
+    doc: "the input files' decoded size together (at most 48 MiB: the jail's work dir holds 64); more is a `413`",
+  }),
+  maxOutputFiles: integer("MAX_OUTPUT_FILES", { min: 0, max: 10_000, default: 100, doc: "files listed in a response; past it `filesTruncated`" }),
+  maxOutputFilesBytes: integer("MAX_OUTPUT_FILES_BYTES", {
+    min: 0,
+    max: 256 * MIB,
+    default: 8 * MIB,
+    doc: "file contents and figures together in a response; past it the rest are listed without content",
+  }),
+  maxFigures: integer("MAX_FIGURES", { min: 0, max: 1000, default: 20, doc: "matplotlib figures in a response" }),
+  preloadModules: moduleNames("PRELOAD_MODULES", {
+    default: ["numpy", "pandas", "matplotlib"],
+    doc: "what a pre-started sandbox imports before its script arrives; set but empty: nothing",
+  }),
   maxConcurrency: integer("MAX_CONCURRENCY", { min: 1, max: 1024, default: CPUS, doc: "sandboxes running at once" }),
   maxQueue: integer("MAX_QUEUE", { min: 0, max: 100_000, default: 64, doc: "requests waiting for a sandbox; one more gets `BUSY`" }),
   maxQueueWaitMs: integer("MAX_QUEUE_WAIT_MS", {
@@ -244,7 +290,9 @@ export function loadConfig(env: Env): Config {
   for (const [key, variable] of entries) {
     const raw = env[variable.name];
     let value: unknown;
-    if (raw === undefined || raw.trim() === "") {
+    if (raw !== undefined && raw.trim() === "" && variable.blank !== undefined) {
+      value = variable.blank;
+    } else if (raw === undefined || raw.trim() === "") {
       const fallback = variable.default;
       if ("sameAs" in fallback) {
         if (!byName.has(fallback.sameAs)) throw new Error(`${variable.name} defaults to ${fallback.sameAs}, which is not declared before it`);

@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     }),
   );
   const secure = requireApiKeys(app, deps.apiKeys ?? [], deps.onUnauthorized);
-  app.post("/execute", ...executeBodyChecks(deps.limits.maxScriptBytes));
+  app.post("/execute", ...executeBodyChecks(deps.limits));
 
   app.openapi(secure(executeRoute(deps.limits)), executeHandler(deps.execute, deps.limits));
   app.openapi(healthRoute, (c) => c.json(deps.health(), 200));

@@ -1,18 +1,30 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { inputFilesOverLimit } from "../../domain/input-files.js";
 import type { executeRoute } from "../../openapi/routes.js";
 import type { Execute } from "../observability/observe-executions.js";
+import { exactFieldJson } from "./exact-json.js";
 import { errorResponse, failureResponse, successResponse } from "./responses.js";
 
-export interface ExecuteLimits {
-  readonly maxTimeoutMs: number;
-  readonly maxMemoryMb: number;
+export interface BodyLimits {
   readonly maxScriptBytes: number;
+  readonly maxInputFiles: number;
+  readonly maxInputFilesBytes: number;
 }
 
-/** Room for JSON escaping around the script: a script of MAX_SCRIPT_BYTES may at most double when escaped, plus the other fields. */
-export const maxBodyBytes = (maxScriptBytes: number): number => 2 * maxScriptBytes + 64 * 1024;
+export interface ExecuteLimits extends BodyLimits {
+  readonly maxTimeoutMs: number;
+  readonly maxMemoryMb: number;
+}
+
+/**
+ * Room for JSON escaping around the script and the input files: a script of MAX_SCRIPT_BYTES
+ * may at most double when escaped, and so may the files' contents (base64 adds a third), plus
+ * each file's path and the other fields. The limits themselves are checked once parsed.
+ */
+export const maxBodyBytes = (limits: BodyLimits): number =>
+  2 * limits.maxScriptBytes + 2 * limits.maxInputFilesBytes + limits.maxInputFiles * 2048 + 64 * 1024;
 
 const requireJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
@@ -23,10 +35,18 @@ const requireJson: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
-/** What POST /execute checks before its body is read: JSON only, and no more bytes than a script of the largest size needs. */
-export function executeBodyChecks(maxScriptBytes: number): [MiddlewareHandler, MiddlewareHandler] {
-  const maxSize = maxBodyBytes(maxScriptBytes);
-  return [requireJson, bodyLimit({ maxSize, onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${maxSize} bytes`) })];
+/** What POST /execute checks before its body is read: JSON only, and no more bytes than the largest script and input files need. */
+export function executeBodyChecks(limits: BodyLimits): [MiddlewareHandler, MiddlewareHandler, MiddlewareHandler] {
+  const maxSize = maxBodyBytes(limits);
+  return [
+    requireJson,
+    bodyLimit({ maxSize, onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${maxSize} bytes`) }),
+    // Read as text first, so the args can be taken from the text the client sent (exactFieldJson).
+    async (c, next) => {
+      await c.req.text();
+      await next();
+    },
+  ];
 }
 
 /** Runs a valid body: the script's size in UTF-8 bytes, the server's limits for those the request leaves out, the outcome as the response. */
@@ -37,11 +57,16 @@ export function executeHandler(execute: Execute, limits: ExecuteLimits): RouteHa
     if (scriptBytes > limits.maxScriptBytes) {
       return errorResponse("PAYLOAD_TOO_LARGE", `The script is ${scriptBytes} bytes, over the limit of ${limits.maxScriptBytes} bytes`) as never;
     }
+    const overLimit = body.files && inputFilesOverLimit(body.files, { maxFiles: limits.maxInputFiles, maxBytes: limits.maxInputFilesBytes });
+    if (overLimit) return errorResponse("PAYLOAD_TOO_LARGE", overLimit) as never;
     const outcome = await execute(
       {
         script: body.script,
         timeoutMs: body.timeoutMs ?? limits.maxTimeoutMs,
         memoryMb: body.memoryMb ?? limits.maxMemoryMb,
+        // The args exactly as the client wrote them (1.0 stays a float), not as JSON.parse read them.
+        ...(body.args === undefined ? {} : { argsJson: exactFieldJson(await c.req.text(), "args") }),
+        ...(body.files === undefined ? {} : { files: body.files }),
       },
       { requestId: c.get("requestId") },
     );

@@ -1,3 +1,4 @@
+import type { Artifacts } from "../../domain/artifacts.js";
 import type { CapturedOutput } from "../../domain/captured-output.js";
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionFailure, ExecutionSuccess } from "../../domain/execution-result.js";
@@ -14,25 +15,37 @@ const outputFields = (output: CapturedOutput) => ({
   stderrTruncated: output.stderrTruncated,
 });
 
+/** The run's files and figures: each list (with its flag) only when there is something to say. */
+const artifactFields = (artifacts: Artifacts | undefined) => {
+  if (artifacts === undefined) return {};
+  const { files, filesTruncated, figures, figuresTruncated } = artifacts;
+  return {
+    ...(files.length > 0 || filesTruncated ? { files, filesTruncated } : {}),
+    ...(figures.length > 0 || figuresTruncated ? { figures, figuresTruncated } : {}),
+  };
+};
+
 /**
  * The 200 body. The result is spliced in as the harness wrote it, never re-serialized,
  * so big integers and float spellings reach the client exactly.
  */
 export function successResponse(success: ExecutionSuccess): Response {
-  const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs });
+  const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs, ...artifactFields(success.artifacts) });
   return new Response(`{"result":${success.resultJson},${rest.slice(1)}`, { status: 200, headers: JSON_HEADERS });
 }
 
 /** The error body of a failed execution, with what the script printed before it failed. */
 export function failureResponse(failure: ExecutionFailure): Response {
-  const body: ErrorBody = {
+  const body = {
     error: failure.message,
     code: failure.code,
     ...outputFields(failure.output),
     ...(failure.traceback === undefined ? {} : { traceback: failure.traceback }),
     ...(failure.durationMs === undefined ? {} : { durationMs: failure.durationMs }),
+    ...artifactFields(failure.artifacts),
   };
-  return errorBodyResponse(body, failure.retryAfterSeconds);
+  // The schema's arrays are mutable, the domain's are not: the shapes are the same.
+  return errorBodyResponse(body as ErrorBody, failure.retryAfterSeconds);
 }
 
 /** An error answered before anything ran (or by a bug): no output. */
