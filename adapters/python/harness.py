@@ -184,7 +184,8 @@ def user_traceback(exc):
         following = link.tb_next
         while following is not None and following.tb_frame.f_globals is globals():
             following = following.tb_next
-        link.tb_next = following
+        if following is not link.tb_next:
+            link.tb_next = following  # (each assignment walks the rest: only where a frame goes)
         link = following
     lines = traceback.format_exception(type(exc), exc, tb, limit=-TRACEBACK_FRAMES)
     return "".join(lines)
