@@ -13,7 +13,7 @@ const example = (code: FailureCode, error: string, extra: Partial<ErrorBody> = {
 export const ERROR_EXAMPLES: Record<FailureCode, ErrorBody> = {
   INVALID_REQUEST: example("INVALID_REQUEST", "script: script must not be empty"),
   UNSUPPORTED_MEDIA_TYPE: example("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json"),
-  PAYLOAD_TOO_LARGE: example("PAYLOAD_TOO_LARGE", "The request body is over the limit of 1114112 bytes"),
+  PAYLOAD_TOO_LARGE: example("PAYLOAD_TOO_LARGE", "The request has 101 files, over the limit of 100 files"),
   SYNTAX_ERROR: example("SYNTAX_ERROR", "SyntaxError: invalid syntax (script.py, line 3, column 11)", {
     traceback: '  File "script.py", line 3\n    x = 1 + \n            ^\nSyntaxError: invalid syntax\n',
   }),
