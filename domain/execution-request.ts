@@ -18,3 +18,6 @@ export interface ExecutionRequest {
   readonly argsJson?: string;
   readonly files?: readonly InputFile[];
 }
+
+/** The least memory a run may ask for: below it the interpreter cannot even start. */
+export const MIN_MEMORY_MB = 32;

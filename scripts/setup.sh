@@ -15,6 +15,6 @@ fi
 ensure_venv .venv requirements.txt sandbox
 # matplotlib's font list, built once with the package set; the harness copies it into each
 # sandbox's cache dir (the Dockerfile builds it the same way).
-if [ ! -d .venv/matplotlib-cache ]; then
-  (umask 022 && MPLCONFIGDIR=.venv/matplotlib-cache .venv/bin/python -c "import matplotlib.font_manager")
+if [ ! -d .venv/lib/matplotlib-cache ]; then
+  (umask 022 && MPLCONFIGDIR=.venv/lib/matplotlib-cache .venv/bin/python -c "import matplotlib.font_manager")
 fi

@@ -1,5 +1,6 @@
 import { SANDBOX_UID_BASE } from "../adapters/python/sandbox-uids.js";
 import { availableParallelism } from "node:os";
+import { MIN_MEMORY_MB } from "../domain/execution-request.js";
 
 export type BackendChoice = "nsjail" | "subprocess" | "auto";
 
@@ -32,6 +33,16 @@ export interface Config {
   /** How long a SIGTERM/SIGINT waits for in-flight runs before killing them. */
   readonly shutdownGraceMs: number;
   readonly sandboxUidBase: number;
+  /** Block IO each jail may do on the disk holding the runtime, in MiB/s; 0 leaves IO unthrottled. */
+  readonly sandboxIoMbPerSec: number;
+  /** Open client connections at most; more are closed as they arrive. */
+  readonly maxConnections: number;
+  /** How long a client may take to send a request's headers. */
+  readonly headersTimeoutMs: number;
+  /** How long a client may take to send a whole request, body included. */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -96,12 +107,18 @@ const MIB = 1024 * 1024;
 
 /** Reads the configuration from the environment; a bad value throws a ConfigError naming its variable. */
 export function loadConfig(env: Env): Config {
+  const headersTimeoutMs = integer(env, "HEADERS_TIMEOUT_MS", 10_000, 100, 3_600_000);
+  const requestTimeoutMs = integer(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000);
+  // Node refuses a header timeout longer than the request's, which includes the headers.
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError("REQUEST_TIMEOUT_MS", `must be at least HEADERS_TIMEOUT_MS (${headersTimeoutMs}), got ${requestTimeoutMs}`);
+  }
   return {
     port: integer(env, "PORT", 8080, 0, 65535),
     host: env.HOST?.trim() || "0.0.0.0",
     backend: oneOf(env, "SANDBOX_BACKEND", ["nsjail", "subprocess", "auto"] as const, "auto"),
     executionTimeoutMs: integer(env, "EXECUTION_TIMEOUT_MS", 30_000, 100, 3_600_000),
-    memoryLimitMb: integer(env, "MEMORY_LIMIT_MB", 512, 32, 65_536),
+    memoryLimitMb: integer(env, "MEMORY_LIMIT_MB", 512, MIN_MEMORY_MB, 65_536),
     maxScriptBytes: integer(env, "MAX_SCRIPT_BYTES", 262_144, 1, 64 * 1024 * 1024),
     maxOutputBytes: integer(env, "MAX_OUTPUT_BYTES", 1_048_576, 0, 256 * 1024 * 1024),
     maxResultBytes: integer(env, "MAX_RESULT_BYTES", 4_194_304, 2, 256 * 1024 * 1024),
@@ -120,5 +137,10 @@ export function loadConfig(env: Env): Config {
     apiKeys: apiKeys(env, "API_KEYS"),
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
     sandboxUidBase: integer(env, "SANDBOX_UID_BASE", SANDBOX_UID_BASE, 100_000, 4_000_000_000),
+    sandboxIoMbPerSec: integer(env, "SANDBOX_IO_MB_PER_SEC", 100, 0, 1_000_000),
+    maxConnections: integer(env, "MAX_CONNECTIONS", 1024, 1, 1_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integer(env, "KEEP_ALIVE_TIMEOUT_MS", 5_000, 100, 3_600_000),
   };
 }

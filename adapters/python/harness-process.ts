@@ -18,6 +18,8 @@ export interface HarnessProcessSpec {
   readonly maxOutputBytes: number;
   /** The most the harness's report may be (maxReportBytes()); past it, it counts as malformed. */
   readonly maxReportBytes: number;
+  /** The most the result itself may be, however the report came to be written. */
+  readonly maxResultBytes: number;
   /** The harness was started with --preload and announces when it is ready. */
   readonly preload: boolean;
   /** Collect the backend's own log from SANDBOX_LOG_FD (never shown to the client). */
@@ -157,9 +159,9 @@ export class HarnessProcess {
   private report(): HarnessReport {
     if (this.reportBuffer.truncated) return { kind: "malformed" };
     const bytes = this.reportBuffer.bytes();
-    if (!this.spec.preload) return parseHarnessReport(bytes);
+    if (!this.spec.preload) return parseHarnessReport(bytes, this.spec.maxResultBytes);
     const afterReady = startsWith(bytes, READY_LINE) ? bytes.subarray(READY_LINE.length) : bytes;
-    return parseHarnessReport(afterReady);
+    return parseHarnessReport(afterReady, this.spec.maxResultBytes);
   }
 
   /** Hands the harness its script and waits for the run to end, killing it at the time limit. */

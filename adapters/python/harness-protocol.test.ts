@@ -21,23 +21,49 @@ const report = (header: unknown, body: string | Uint8Array = "") => {
 /** A success report as the harness writes it: the header measures the result. */
 const okReport = (resultJson: string, extra: Record<string, unknown> = {}, after: Uint8Array = new Uint8Array(0)) =>
   report({ status: "ok", resultBytes: utf8(resultJson).length, ...extra }, Uint8Array.from([...utf8(resultJson), ...after]));
+const MAX_RESULT_BYTES = 1024;
+const parse = (bytes: Uint8Array) => parseHarnessReport(bytes, MAX_RESULT_BYTES);
 
 describe("parseHarnessReport", () => {
+  it("a forged result that is not strict JSON is malformed: non-finite numbers, lone surrogates, nesting past the harness's", () => {
+    for (const body of ['{"d": 1E400}', "[-1e999]", '"\\ud800"', '{"\\udc00": 1}', `${"[".repeat(1001)}${"]".repeat(1001)}`]) {
+      expect(parseHarnessReport(report({ status: "ok" }, body), 1 << 20), body.slice(0, 20)).toEqual({ kind: "malformed" });
+    }
+    const deepest = `${"[".repeat(1000)}${"]".repeat(1000)}`;
+    expect(parseHarnessReport(report({ status: "ok" }, deepest), 1 << 20)).toEqual({ kind: "ok", resultJson: deepest });
+    expect(parse(report({ status: "ok" }, '{"pair": "\\ud83d\\udc0d", "zero": -0}'))).toMatchObject({ kind: "ok" });
+  });
+
+  it("a lone surrogate in a message or traceback becomes U+FFFD", () => {
+    expect(parse(report({ status: "error", code: "RUNTIME_ERROR", message: "E: \ud800", traceback: "\udc00" }))).toEqual({
+      kind: "error",
+      code: "RUNTIME_ERROR",
+      message: "E: \ufffd",
+      traceback: "\ufffd",
+    });
+  });
+
+  it("a result over the limit is RESULT_TOO_LARGE, even when the script wrote the report itself", () => {
+    const atLimit = `"${"x".repeat(MAX_RESULT_BYTES - 2)}"`;
+    expect(parse(report({ status: "ok" }, atLimit))).toEqual({ kind: "ok", resultJson: atLimit });
+    expect(parse(report({ status: "ok" }, `"${"x".repeat(MAX_RESULT_BYTES - 1)}"`))).toMatchObject({ kind: "error", code: "RESULT_TOO_LARGE" });
+  });
+
   it("nothing written is `none` (the process died before reporting)", () => {
-    expect(parseHarnessReport(new Uint8Array(0))).toEqual({ kind: "none" });
+    expect(parse(new Uint8Array(0))).toEqual({ kind: "none" });
   });
 
   it("an ok report carries the result JSON text exactly as written", () => {
     const resultJson = '{"big": 18446744073709551616, "f": 1.0, "s": "line\\nbreak", "u": "héllo 🐍"}';
-    expect(parseHarnessReport(okReport(resultJson))).toEqual({ kind: "ok", resultJson });
+    expect(parse(okReport(resultJson))).toEqual({ kind: "ok", resultJson });
   });
 
   it.each(["null", "0", '""', "[]", '"multi\\nline"'])("an ok report with the JSON value %s", (resultJson) => {
-    expect(parseHarnessReport(okReport(resultJson))).toEqual({ kind: "ok", resultJson });
+    expect(parse(okReport(resultJson))).toEqual({ kind: "ok", resultJson });
   });
 
   it("an error report carries code, message and traceback", () => {
-    const parsed = parseHarnessReport(
+    const parsed = parse(
       report({ status: "error", code: "RUNTIME_ERROR", message: "ZeroDivisionError: division by zero", traceback: "  File \"script.py\", line 2" }),
     );
     expect(parsed).toEqual({
@@ -51,12 +77,12 @@ describe("parseHarnessReport", () => {
   it.each(["INVALID_REQUEST", "INVALID_ARGS", "SYNTAX_ERROR", "MAIN_NOT_FOUND", "RUNTIME_ERROR", "RESULT_NOT_JSON", "RESULT_TOO_LARGE", "SCRIPT_EXITED", "MEMORY_LIMIT_EXCEEDED", "RESOURCE_LIMIT_EXCEEDED"])(
     "accepts the harness code %s",
     (code) => {
-      expect(parseHarnessReport(report({ status: "error", code, message: "m" }))).toEqual({ kind: "error", code, message: "m" });
+      expect(parse(report({ status: "error", code, message: "m" }))).toEqual({ kind: "error", code, message: "m" });
     },
   );
 
   it("an error without a message uses the code; a non-string traceback is left out", () => {
-    expect(parseHarnessReport(report({ status: "error", code: "MAIN_NOT_FOUND", traceback: 42 }))).toEqual({
+    expect(parse(report({ status: "error", code: "MAIN_NOT_FOUND", traceback: 42 }))).toEqual({
       kind: "error",
       code: "MAIN_NOT_FOUND",
       message: "MAIN_NOT_FOUND",
@@ -72,7 +98,7 @@ describe("parseHarnessReport", () => {
     "UNAUTHORIZED",
     "NOT_A_CODE",
   ])("an error with the code %s is malformed", (code) => {
-    expect(parseHarnessReport(report({ status: "error", code, message: "forged" }))).toEqual({ kind: "malformed" });
+    expect(parse(report({ status: "error", code, message: "forged" }))).toEqual({ kind: "malformed" });
   });
 
   it.each<[string, Uint8Array]>([
@@ -99,7 +125,7 @@ describe("parseHarnessReport", () => {
     ["an error report with bytes nothing accounts for", report({ status: "error", code: "RUNTIME_ERROR", message: "m" }, "x")],
     ["stray bytes", Uint8Array.from([0xff, 0xfe, 0x0a, 0x00])],
   ])("%s is malformed", (_name, bytes) => {
-    expect(parseHarnessReport(bytes)).toEqual({ kind: "malformed" });
+    expect(parse(bytes)).toEqual({ kind: "malformed" });
   });
 });
 
@@ -108,7 +134,7 @@ describe("parseHarnessReport: files and figures", () => {
 
   it("reads each listed file's content from the body, after the result: UTF-8 text as such, other bytes as base64", () => {
     const body = Uint8Array.from([...utf8("a,b\n1,2\n"), 0xff, 0x00, 0x80, ...png]);
-    const parsed = parseHarnessReport(
+    const parsed = parse(
       okReport(
         '{"n":1}',
         {
@@ -141,14 +167,14 @@ describe("parseHarnessReport: files and figures", () => {
   });
 
   it("an error report carries the files the run left before failing", () => {
-    const parsed = parseHarnessReport(
+    const parsed = parse(
       report({ status: "error", code: "RUNTIME_ERROR", message: "m", files: [{ path: "partial.txt", size: 2, contentBytes: 2 }], filesTruncated: false }, "ok"),
     );
     expect(parsed).toMatchObject({ kind: "error", artifacts: { files: [{ path: "partial.txt", content: "ok" }], figures: [] } });
   });
 
   it("a report that lists nothing has no artifacts", () => {
-    expect(parseHarnessReport(okReport("1"))).not.toHaveProperty("artifacts");
+    expect(parse(okReport("1"))).not.toHaveProperty("artifacts");
   });
 });
 
@@ -270,7 +296,7 @@ describe("outcomeOf", () => {
   it("SIGXCPU is TIMEOUT naming the CPU time limit", () => {
     const failure = failureOf(outcome({ signal: "SIGXCPU" }));
     expect(failure.code).toBe("TIMEOUT");
-    expect(failure.message).toContain(`CPU time limit of ${cpuSecondsFor(2500)} s`);
+    expect(failure.message).toContain(`CPU time limit (at most ${cpuSecondsFor(2500)} s) was reached`);
   });
 
   it("SIGSEGV is RESOURCE_LIMIT_EXCEEDED naming the crash", () => {
@@ -313,10 +339,30 @@ describe("outcomeOf", () => {
     expect(failure.message).toContain("128 MB");
   });
 
-  it("processLimitHit is RESOURCE_LIMIT_EXCEEDED about processes", () => {
-    const failure = failureOf(outcome({ processLimitHit: true, exitCode: 1 }));
-    expect(failure.code).toBe("RESOURCE_LIMIT_EXCEEDED");
-    expect(failure.message).toMatch(/process limit/i);
+  const blamed = (limit: "memory" | "processes", code: "MEMORY_LIMIT_EXCEEDED" | "RESOURCE_LIMIT_EXCEEDED"): HarnessReport => ({
+    kind: "error",
+    code,
+    message: `${limit} limit`,
+    traceback: "Traceback ...",
+    limit,
+    exception: "BlockingIOError: [Errno 11] Resource temporarily unavailable",
+  });
+
+  it("a limit the harness blamed stands where the cgroup saw it hit, or where there is no cgroup to ask", () => {
+    expect(failureOf(outcome({ report: blamed("processes", "RESOURCE_LIMIT_EXCEEDED"), limitsHit: { memory: false, processes: true } })).code).toBe(
+      "RESOURCE_LIMIT_EXCEEDED",
+    );
+    expect(failureOf(outcome({ report: blamed("memory", "MEMORY_LIMIT_EXCEEDED") })).code).toBe("MEMORY_LIMIT_EXCEEDED");
+  });
+
+  it("a limit the harness blamed but the cgroup did not see hit is the script's own RUNTIME_ERROR", () => {
+    const failure = failureOf(outcome({ report: blamed("processes", "RESOURCE_LIMIT_EXCEEDED"), limitsHit: { memory: true, processes: false } }));
+    expect(failure.code).toBe("RUNTIME_ERROR");
+    expect(failure.message).toBe("BlockingIOError: [Errno 11] Resource temporarily unavailable");
+    expect(failure.traceback).toBe("Traceback ...");
+    expect(failureOf(outcome({ report: blamed("memory", "MEMORY_LIMIT_EXCEEDED"), limitsHit: { memory: false, processes: true } })).code).toBe(
+      "RUNTIME_ERROR",
+    );
   });
 
   it("a malformed report (the script wrote over the result channel) is RUNTIME_ERROR, never a success", () => {

@@ -37,6 +37,10 @@ export interface HarnessRequest {
   readonly files?: readonly InputFile[];
 }
 
+/** Limits a sandbox with cgroups can tell were really hit. */
+export type ConfirmableLimit = "memory" | "processes";
+const CONFIRMABLE_LIMITS: ReadonlySet<string> = new Set(["memory", "processes"]);
+
 /** What the harness wrote on its result channel. */
 export type HarnessReport =
   | { readonly kind: "ok"; readonly resultJson: string; readonly artifacts?: Artifacts }
@@ -45,6 +49,9 @@ export type HarnessReport =
       readonly code: ScriptFailureCode;
       readonly message: string;
       readonly traceback?: string;
+      /** The harness blamed a limit the sandbox may confirm; `exception` is what the script saw. */
+      readonly limit?: ConfirmableLimit;
+      readonly exception?: string;
       readonly artifacts?: Artifacts;
     }
   | { readonly kind: "malformed" }
@@ -87,7 +94,11 @@ export function encodeHarnessRequest(request: HarnessRequest): Uint8Array {
   return new TextEncoder().encode(argsJson === undefined ? json : `{"args":${argsJson},${json.slice(1)}`);
 }
 
-export function parseHarnessReport(bytes: Uint8Array): HarnessReport {
+/**
+ * The report on the result channel. Code that writes to the channel itself chooses its own
+ * result, as a `return` would, but not a larger one than the limit.
+ */
+export function parseHarnessReport(bytes: Uint8Array, maxResultBytes: number): HarnessReport {
   if (bytes.length === 0) return { kind: "none" };
   const newline = bytes.indexOf(0x0a);
   if (newline < 0) return { kind: "malformed" };
@@ -106,9 +117,12 @@ export function parseHarnessReport(bytes: Uint8Array): HarnessReport {
     if (typeof resultBytes !== "number" || !Number.isSafeInteger(resultBytes) || resultBytes < 0 || resultBytes > body.length) {
       return { kind: "malformed" };
     }
+    if (resultBytes > maxResultBytes) {
+      return { kind: "error", code: "RESULT_TOO_LARGE", message: `The result is ${resultBytes} bytes of JSON, over the limit of ${maxResultBytes} bytes` };
+    }
     const resultJson = decoder.decode(body.subarray(0, resultBytes));
     const reported = readArtifacts(fields, body.subarray(resultBytes));
-    if (!isJson(resultJson) || reported === undefined || resultBytes + reported.bytes !== body.length) return { kind: "malformed" };
+    if (!isStrictJson(resultJson) || reported === undefined || resultBytes + reported.bytes !== body.length) return { kind: "malformed" };
     return { kind: "ok", resultJson, ...(reported.artifacts ? { artifacts: reported.artifacts } : {}) };
   }
   if (fields.status === "error" && typeof fields.code === "string" && REPORTABLE_CODES.has(fields.code)) {
@@ -117,21 +131,44 @@ export function parseHarnessReport(bytes: Uint8Array): HarnessReport {
     return {
       kind: "error",
       code: fields.code as ScriptFailureCode,
-      message: typeof fields.message === "string" ? fields.message : fields.code,
-      ...(typeof fields.traceback === "string" ? { traceback: fields.traceback } : {}),
+      message: typeof fields.message === "string" ? fields.message.toWellFormed() : fields.code,
+      ...(typeof fields.traceback === "string" ? { traceback: fields.traceback.toWellFormed() } : {}),
+      ...(typeof fields.limit === "string" && CONFIRMABLE_LIMITS.has(fields.limit) ? { limit: fields.limit as ConfirmableLimit } : {}),
+      ...(typeof fields.exception === "string" ? { exception: fields.exception.toWellFormed() } : {}),
       ...(reported.artifacts ? { artifacts: reported.artifacts } : {}),
     };
   }
   return { kind: "malformed" };
 }
 
-function isJson(text: string): boolean {
+/** Nesting the harness allows in a result (MAX_RESULT_DEPTH in harness.py). */
+const MAX_RESULT_DEPTH = 1000;
+
+/**
+ * JSON that every client can read back as it was meant: finite numbers (1E400 parses as
+ * Infinity), well-formed Unicode (no lone surrogate escapes), and no deeper than the harness
+ * allows. The harness only produces such results; a report the script forged need not be.
+ */
+function isStrictJson(text: string): boolean {
+  let value: unknown;
   try {
-    JSON.parse(text);
-    return true;
+    value = JSON.parse(text);
   } catch {
     return false;
   }
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const { value: current, depth } = item;
+    if (typeof current === "number" && !Number.isFinite(current)) return false;
+    if (typeof current === "string" && !current.isWellFormed()) return false;
+    if (typeof current !== "object" || current === null) continue;
+    if (depth >= MAX_RESULT_DEPTH) return false;
+    for (const [key, child] of Object.entries(current)) {
+      if (!key.isWellFormed()) return false;
+      pending.push({ value: child, depth: depth + 1 });
+    }
+  }
+  return true;
 }
 
 /** How the sandboxed process ended, as seen from outside. */
@@ -142,8 +179,12 @@ export interface ProcessEnding {
   readonly timedOut: boolean;
   /** The backend saw the memory limit hit (a cgroup OOM kill). */
   readonly memoryLimitHit?: boolean;
-  /** The backend saw the process-count limit hit. */
-  readonly processLimitHit?: boolean;
+  /**
+   * Which limits the backend's cgroup saw hit; undefined where it has none. A limit the harness
+   * blamed but the cgroup did not see hit was an ordinary error (EAGAIN of a non-blocking read,
+   * ENOMEM of mlock) or a report the script forged.
+   */
+  readonly limitsHit?: { readonly memory: boolean; readonly processes: boolean };
 }
 
 const SIGNAL_MEANINGS: Record<string, { code: ScriptFailureCode; message: string }> = {
@@ -171,18 +212,25 @@ export function outcomeOf(
     return ok({ resultJson: report.resultJson, output, durationMs, ...(report.artifacts ? { artifacts: report.artifacts } : {}) });
   }
   if (report.kind === "error") {
-    const { code, message, traceback, artifacts } = report;
-    return err(failure(code, message, output, { durationMs, ...(traceback === undefined ? {} : { traceback }), ...(artifacts ? { artifacts } : {}) }));
+    const { message, traceback, artifacts } = report;
+    // A limit the harness blamed but the cgroup did not see hit was the script's own error.
+    const unconfirmed = report.limit !== undefined && ending.limitsHit !== undefined && !ending.limitsHit[report.limit];
+    const code = unconfirmed ? "RUNTIME_ERROR" : report.code;
+    return err(
+      failure(code, unconfirmed ? (report.exception ?? message) : message, output, {
+        durationMs,
+        ...(traceback === undefined ? {} : { traceback }),
+        ...(artifacts ? { artifacts } : {}),
+      }),
+    );
   }
   if (ending.timedOut) {
     return fail("TIMEOUT", `Script execution timed out: the wall-clock limit of ${request.timeoutMs} ms was reached`);
   }
   if (ending.memoryLimitHit) return fail("MEMORY_LIMIT_EXCEEDED", `Memory limit exceeded (${request.memoryMb} MB)`);
-  if (ending.processLimitHit) {
-    return fail("RESOURCE_LIMIT_EXCEEDED", "Process limit exceeded: the script started too many processes or threads");
-  }
   if (ending.signal === "SIGXCPU") {
-    return fail("TIMEOUT", `Script execution timed out: the CPU time limit of ${cpuSecondsFor(request.timeoutMs)} s was reached`);
+    // A script may lower its own RLIMIT_CPU, so the run's limit is only an upper bound.
+    return fail("TIMEOUT", `Script execution timed out: the CPU time limit (at most ${cpuSecondsFor(request.timeoutMs)} s) was reached`);
   }
   if (report.kind === "malformed" || (report.kind === "none" && ending.signal === null && ending.exitCode === RESULT_CHANNEL_LOST_EXIT)) {
     return fail("RUNTIME_ERROR", "The script closed or wrote over the harness's result channel; no result could be read");

@@ -49,8 +49,14 @@ SCRIPT_MODULE_NAME = "script"
 # A RecursionError under a raised recursion limit carries up to a million frames: formatting
 # them all takes longer than any time limit, and the innermost ones tell the story.
 TRACEBACK_FRAMES = 100
+# Deeper results break the recursive JSON parsers of many clients (harness-protocol.ts checks it too).
+MAX_RESULT_DEPTH = 1000
 # A pre-started harness announces on its result channel that it is ready for a script.
 READY_LINE = b'{"status":"ready"}\n'
+
+# Signals a run may have queued at once. A jail's user namespace belongs to root, so its queued
+# signals also count against host root's RLIMIT_SIGPENDING: each run gets a small share.
+PENDING_SIGNALS = 64
 
 # Exit status of a harness whose result channel the script closed (harness-protocol.ts).
 RESULT_CHANNEL_LOST_EXIT = 86
@@ -59,11 +65,15 @@ _memory_reserve = bytearray(512 * 1024)
 
 
 class Failure(Exception):
-    def __init__(self, code, message, traceback_text=None):
+    def __init__(self, code, message, traceback_text=None, limit=None, exception=None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.traceback_text = traceback_text
+        # For a limit the sandbox can confirm ("memory", "processes"): the exception itself, to
+        # report as a RUNTIME_ERROR when the sandbox saw no such limit hit.
+        self.limit = limit
+        self.exception = exception
 
 
 class NotJson(Exception):
@@ -108,7 +118,7 @@ def preload_modules(names):
 # The font list matplotlib would otherwise build on its first import in every sandbox (half a
 # second, and a fontconfig complaint on stderr in a jail without /etc): the set-up builds it
 # once beside the packages, and each sandbox starts with a copy in its cache dir.
-BUILT_CACHE_DIR = os.path.join(sys.prefix, "matplotlib-cache")
+BUILT_CACHE_DIR = os.path.join(sys.prefix, "lib", "matplotlib-cache")
 
 
 def prepare_interpreter():
@@ -155,6 +165,7 @@ RLIMITS = {
 
 def apply_limits(limits):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_SIGPENDING, (PENDING_SIGNALS, PENDING_SIGNALS))
     for key, which in RLIMITS.items():
         value = limits.get(key)
         if value is None:
@@ -209,8 +220,17 @@ def resource_failure(exc, limits):
         what, limit = "Disk space limit of the work dir exceeded", None
         unit = ""
     elif errno_of == errno.EAGAIN or (isinstance(exc, RuntimeError) and str(exc) == "can't start new thread"):
+        # Also what a non-blocking read with nothing to read raises: a sandbox with a pids
+        # cgroup tells the two apart (harness-protocol.ts), others cannot.
         what, limit = "Process limit exceeded: the script started too many processes or threads", limits.get("processes")
-        unit = "processes"
+        where = f" (limit {limit} processes)" if limit else ""
+        return Failure(
+            "RESOURCE_LIMIT_EXCEEDED",
+            f"{what}{where}: {describe_exception(exc)}",
+            user_traceback(exc),
+            limit="processes",
+            exception=describe_exception(exc),
+        )
     else:
         return None
     where = f" (limit {limit} {unit})" if limit else ""
@@ -411,7 +431,7 @@ def json_key(path, key, numpy_generic):
     if numpy_generic is not None and isinstance(key, numpy_generic):
         key = key.item()
     if isinstance(key, str):
-        return str(key)
+        return check_str(f"a key of {path}", str(key))
     if key is True:
         return "true"
     if key is False:
@@ -429,12 +449,22 @@ def key_repr(key):
     return json.dumps(key) if isinstance(key, str) else repr(key)
 
 
+def check_str(path, value):
+    """A lone surrogate (a Python str may hold one) has no UTF-8 form: strict parsers refuse its JSON escape."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotJson(f"{path} contains a lone surrogate, which is not valid Unicode text")
+    return value
+
+
 def to_json_value(value, path, numpy_generic, active):
     """A copy of `value` made only of JSON types, or NotJson naming the first offending path."""
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
-        return str(value)
+        return check_str(path, str(value))
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -447,6 +477,8 @@ def to_json_value(value, path, numpy_generic, active):
     if isinstance(value, (dict, list, tuple)):
         if id(value) in active:
             raise NotJson(f"{path} contains itself (a circular reference)")
+        if len(active) >= MAX_RESULT_DEPTH:
+            raise NotJson(f"{path} is nested deeper than {MAX_RESULT_DEPTH} levels")
         active.add(id(value))
         try:
             if isinstance(value, dict):
@@ -460,15 +492,23 @@ def to_json_value(value, path, numpy_generic, active):
     raise not_json(path, value)
 
 
+def is_int_too_long(exc):
+    """An int with more digits than Python will print (sys.set_int_max_str_digits)."""
+    return "integer string conversion" in str(exc)
+
+
 def serialize_result(value, max_bytes):
     try:
+        # Runs the value's own code (a str subclass's __str__, ...): what that raises is the script's.
         plain = to_json_value(value, "result", numpy_scalar_type(), set())
         text = json.dumps(plain, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     except NotJson as exc:
         raise Failure("RESULT_NOT_JSON", f"main() returned a value that is not JSON: {exc}")
     except RecursionError:
         raise Failure("RESULT_NOT_JSON", "main() returned a value nested too deeply to serialize as JSON")
-    except ValueError as exc:  # e.g. an int with more digits than Python will print
+    except ValueError as exc:
+        if not is_int_too_long(exc):
+            raise
         raise Failure("RESULT_NOT_JSON", f"main() returned a value that is not JSON: {exc}")
     data = text.encode("ascii")
     if len(data) > max_bytes:
@@ -829,11 +869,11 @@ def ran_out_of_memory(exc):
     return False
 
 
-def memory_failure(memory_mb):
+def memory_failure(memory_mb, exc):
     global _memory_reserve
     _memory_reserve = None
     where = f" ({memory_mb} MB)" if memory_mb else ""
-    return Failure("MEMORY_LIMIT_EXCEEDED", f"Memory limit exceeded{where}")
+    return Failure("MEMORY_LIMIT_EXCEEDED", f"Memory limit exceeded{where}", limit="memory", exception=describe_exception(exc))
 
 
 def run(request):
@@ -883,21 +923,28 @@ def run_script(request, figures, inputs):
             raise
         except SystemExit as exc:
             raise Failure("SCRIPT_EXITED", f"The script exited (sys.exit({exc.code!r})) before main() returned")
-        except MemoryError:
-            raise memory_failure(memory_mb)
+        except MemoryError as exc:
+            raise memory_failure(memory_mb, exc)
         except BaseException as exc:
             if ran_out_of_memory(exc):
-                raise memory_failure(memory_mb)
+                raise memory_failure(memory_mb, exc)
             raise resource_failure(exc, limits) or Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
         try:
             result = serialize_result(value, request["maxResultBytes"])
-        except MemoryError:
-            raise memory_failure(memory_mb)
+        except Failure:
+            raise
+        except MemoryError as exc:
+            raise memory_failure(memory_mb, exc)
+        except BaseException as exc:  # the result's own code (a __str__, __int__, ...) raised while it was read
+            raise Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
         return {"status": "ok", "resultBytes": len(result)}, [result]
     except Failure as failure:
         header = {"status": "error", "code": failure.code, "message": failure.message}
         if failure.traceback_text:
             header["traceback"] = failure.traceback_text
+        if failure.limit:
+            header["limit"] = failure.limit
+            header["exception"] = failure.exception
         return header, []
 
 

@@ -87,6 +87,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
       cwd: workDir,
       maxOutputBytes: this.options.maxOutputBytes,
       maxReportBytes: maxReportBytes(this.options.maxResultBytes, this.options.artifactLimits),
+      maxResultBytes: this.options.maxResultBytes,
       preload,
       ...(uid === undefined ? { killAll: killProcessGroup } : { uid, gid: uid, killAll: (pid) => killEverythingOf(uid, pid) }),
     });

@@ -183,6 +183,57 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
       expect(over.body.stdout).toBe("made it\n");
     });
 
+    it("a report the script writes to the result channel itself is held to the same cap", async () => {
+      const res = await execute(capped, py`
+        import os
+
+        def main():
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, b'{"status":"ok"}\n"' + b"x" * 100000 + b'"')
+                    os._exit(0)
+                except OSError:
+                    pass
+      `);
+      expectStatus(res, 400);
+      expect(res.body.code).toBe("RESULT_TOO_LARGE");
+    });
+
+    it("a lone surrogate or nesting deeper than 1000 levels is RESULT_NOT_JSON, with the path", async () => {
+      const surrogate = await execute(app, 'def main():\n    return {"name": "\\ud800"}\n');
+      expectStatus(surrogate, 400);
+      expect(surrogate.body.code).toBe("RESULT_NOT_JSON");
+      expect(surrogate.body.error).toContain('result["name"] contains a lone surrogate');
+      const deep = await execute(app, py`
+        import sys
+
+        def main():
+            sys.setrecursionlimit(10000)
+            value = []
+            for _ in range(1500):
+                value = [value]
+            return value
+      `);
+      expectStatus(deep, 400);
+      expect(deep.body.code).toBe("RESULT_NOT_JSON");
+      expect(deep.body.error).toMatch(/nested deeper than 1000 levels/);
+    });
+
+    it("an exception raised by the result's own code while it is serialized is the script's RUNTIME_ERROR", async () => {
+      const res = await execute(app, py`
+        class Name(str):
+            def __str__(self):
+                raise ValueError("no name today")
+
+        def main():
+            return {"name": Name("x")}
+      `);
+      expectStatus(res, 400);
+      expect(res.body.code).toBe("RUNTIME_ERROR");
+      expect(res.body.error).toBe("ValueError: no name today");
+      expect(res.body.traceback).toMatch(/File "script.py", line 3, in __str__/);
+    });
+
     it("a result far over the cap", async () => {
       const res = await execute(capped, "def main():\n    return list(range(100000))\n");
       expectStatus(res, 400);
