@@ -13,7 +13,7 @@ const example = (code: ErrorCode, error: string, extra: Partial<ErrorBody> = {})
 export const ERROR_EXAMPLES: Record<ErrorCode, ErrorBody> = {
   INVALID_REQUEST: example("INVALID_REQUEST", "script: script must not be empty"),
   UNSUPPORTED_MEDIA_TYPE: example("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json"),
-  PAYLOAD_TOO_LARGE: example("PAYLOAD_TOO_LARGE", "The request body is over the limit of 1114112 bytes"),
+  PAYLOAD_TOO_LARGE: example("PAYLOAD_TOO_LARGE", "The request has 101 files, over the limit of 100 files"),
   UNAUTHORIZED: example("UNAUTHORIZED", "A valid API key is required: send Authorization: Bearer <key>"),
   NOT_FOUND: example("NOT_FOUND", "No route for GET /nope"),
   METHOD_NOT_ALLOWED: example("METHOD_NOT_ALLOWED", "GET is not allowed on /execute; use POST"),

@@ -508,9 +508,10 @@ describe("GET /openapi.json", () => {
 
   it("offers a request example for each feature, each one a valid request", () => {
     const body = doc.paths["/execute"].post.requestBody.content["application/json"];
-    expect(Object.keys(body.examples)).toEqual(["hello", "args", "csv", "binary", "figure", "invalidArgs"]);
+    expect(Object.keys(body.examples)).toEqual(["hello", "args", "csv", "binary", "figure", "unsafePath", "invalidArgs"]);
     for (const [name, example] of Object.entries(body.examples as Json) as [string, Json][]) {
-      expect(executeRequestSchema(LIMITS).safeParse(example.value).success, name).toBe(true);
+      // Each one passes the request checks, except the one that shows them refusing a path.
+      expect(executeRequestSchema(LIMITS).safeParse(example.value).success, name).toBe(name !== "unsafePath");
     }
     const schema = resolve(body.schema as Json);
     expect(schema.properties.args.type).toBe("object");
