@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the production image (`npm run test:container`): builds the Dockerfile
-# with podman, runs the container the way the README says, and sends real requests to it:
+# with podman, runs the container the way docs/deployment.md says, and sends real requests to it:
 # the /execute contract, error codes, and hostile scripts (network, filesystem, secrets)
 # that the nsjail backend must stop *inside the container*.
 #
@@ -10,7 +10,7 @@
 # Environment:
 #   IMAGE              tag to build (default python-exec-service:test)
 #   HOST_PORT          loopback port the container's 8080 is published on (default 18080)
-#   CONTAINER_FLAGS    privileges for nsjail (default --privileged; see the README, "Container image");
+#   CONTAINER_FLAGS    privileges for nsjail (default --privileged; see docs/deployment.md);
 #                      set it empty to try podman's defaults
 #   SKIP_BUILD=1       test an image that is already built
 #   NO_CACHE=1         build without podman's layer cache

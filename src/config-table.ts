@@ -1,7 +1,7 @@
 import { VARIABLES, type Variable } from "./config.js";
 
 /** The file that documents the configuration; its table is generated, never edited by hand. */
-export const CONFIG_DOC = "README.md";
+export const CONFIG_DOC = "docs/configuration.md";
 
 const START = "<!-- configuration table: generated from src/config.ts by `npm run docs:config`, do not edit -->";
 const END = "<!-- end of the configuration table -->";
