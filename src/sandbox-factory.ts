@@ -29,9 +29,16 @@ def main():
 
 export class SandboxStartupError extends Error {}
 
+/**
+ * The probe's time floor. Importing numpy and pandas takes well under a second on a machine of
+ * its own, but 20-40 s on an emulated or heavily shared CPU: a slow host must not make the
+ * backend look broken.
+ */
+const PROBE_MIN_TIMEOUT_MS = 120_000;
+
 /** Runs one trivial script through the sandbox; a backend that cannot do that is not usable. */
 export async function probe(sandbox: SandboxPort, config: Config): Promise<RuntimeInfo> {
-  const outcome = await sandbox.run({ script: PROBE_SCRIPT, timeoutMs: Math.max(config.executionTimeoutMs, 30_000), memoryMb: config.memoryLimitMb });
+  const outcome = await sandbox.run({ script: PROBE_SCRIPT, timeoutMs: Math.max(config.executionTimeoutMs, PROBE_MIN_TIMEOUT_MS), memoryMb: config.memoryLimitMb });
   if (!outcome.ok) {
     const { code, message, output } = outcome.error;
     throw new SandboxStartupError(`${code}: ${message}${output.stderr ? `\n${output.stderr}` : ""}`);
