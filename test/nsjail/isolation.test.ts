@@ -13,7 +13,7 @@ import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
 import { nsjailSandbox } from "../support/nsjail.js";
-import { appOver, execute, runtime, testConfig } from "../support/real-app.js";
+import { appOver, execute, runtime, slowed, testConfig } from "../support/real-app.js";
 
 const sandbox = await nsjailSandbox();
 const available = typeof sandbox !== "string";
@@ -28,7 +28,7 @@ describe.runIf(available)("nsjail isolation", () => {
   beforeAll(async () => {
     const jail = sandbox as SandboxPort;
     app = await appOver(jail);
-    shortApp = await appOver(jail, testConfig({ EXECUTION_TIMEOUT_MS: "3000" }));
+    shortApp = await appOver(jail, testConfig({ EXECUTION_TIMEOUT_MS: slowed(3000) }));
     // A server on the host's loopback, standing in for the service's own port.
     hostServer = createServer((socket) => {
       connections++;
