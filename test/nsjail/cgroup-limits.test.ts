@@ -1,0 +1,148 @@
+/**
+ * The jail's memory and process limits are enforced by cgroups (not rlimits), whatever the
+ * cgroup version, and runs leave no cgroup behind. Run on the host by `npm test` and on a pure
+ * cgroup v2 kernel by `npm run test:cgroup2`; the checks that need swap, or a machine where
+ * nothing else creates cgroups meanwhile, run where those hold (the VM sets both up).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SandboxPort } from "../../domain/sandbox.port.js";
+import { parseMountinfo } from "../../adapters/nsjail/cgroup.js";
+import { py, type App } from "../integration/helpers.js";
+import { nsjailSandbox } from "../support/nsjail.js";
+import { appOver, execute, slowed, testConfig } from "../support/real-app.js";
+
+const sandbox = await nsjailSandbox({ POOL_SIZE: "0" });
+const available = typeof sandbox !== "string";
+
+const mounts = parseMountinfo(readFileSync("/proc/self/mountinfo", "utf8"));
+/** Only the unified hierarchy: no cgroup v1 controller is mounted. */
+const v2Only = !mounts.some((m) => m.version === 1) && mounts.some((m) => m.version === 2 && m.mountPoint === "/sys/fs/cgroup");
+const meminfo = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0) * 1024;
+/** Set where nothing but these tests creates or removes cgroups while they run (the test VM). */
+const exclusiveCgroups = process.env.TEST_CGROUPS_EXCLUSIVE === "1";
+
+const MIB = 1024 * 1024;
+
+/** Every cgroup directory of the v2 hierarchy, relative to its mount. */
+function cgroupTree(root = "/sys/fs/cgroup", relative = ""): string[] {
+  const groups: string[] = [];
+  for (const entry of readdirSync(join(root, relative), { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const group = join(relative, entry.name);
+    groups.push(group, ...cgroupTree(root, group));
+  }
+  return groups;
+}
+
+/** memory's num_cgroups in /proc/cgroups: live groups and dying ones the kernel still keeps. */
+function memoryCgroupCount(): number {
+  const line = readFileSync("/proc/cgroups", "utf8").split("\n").find((l) => l.startsWith("memory\t"));
+  return Number(line?.split("\t")[2]);
+}
+
+function rootCgroupStat(): Record<string, number> {
+  return Object.fromEntries(
+    readFileSync("/sys/fs/cgroup/cgroup.stat", "utf8").trim().split("\n").map((l) => {
+      const [key, value] = l.split(" ");
+      return [key, Number(value)];
+    }),
+  );
+}
+
+describe.runIf(available)("nsjail cgroup limits", () => {
+  let app: App;
+
+  beforeAll(async () => {
+    app = await appOver(sandbox as SandboxPort, testConfig({ EXECUTION_TIMEOUT_MS: slowed(20_000) }));
+  });
+
+  afterAll(async () => {
+    await (sandbox as SandboxPort).close();
+  });
+
+  it("allows a 1 GiB mapping that is never touched: the limit is on memory used, not on address space", async () => {
+    const res = await execute(
+      app,
+      py`
+        import mmap
+
+        def main():
+            m = mmap.mmap(-1, 1 << 30)
+            m[0] = 1
+            m.close()
+            return "mapped"
+      `,
+      { memoryMb: 128 },
+    );
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toBe("mapped");
+  });
+
+  it("kills a run that touches more memory than its limit: MEMORY_LIMIT_EXCEEDED", async () => {
+    const res = await execute(
+      app,
+      py`
+        def main():
+            b = bytearray(400 * 1024 * 1024)
+            b[::4096] = b"x" * len(b[::4096])
+            return len(b)
+      `,
+      { memoryMb: 128 },
+    );
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
+  });
+
+  // Without swap there is nothing to prove: where there is some, a jail that may use it
+  // would have pages swapped out and finish.
+  it.runIf(meminfo("SwapFree") > 512 * MIB)("does not let swap extend the limit", async () => {
+    const res = await execute(
+      app,
+      py`
+        def main():
+            chunks = []
+            for _ in range(192):
+                chunk = bytearray(1024 * 1024)
+                chunk[::4096] = b"x" * len(chunk[::4096])
+                chunks.append(chunk)
+            return len(chunks)
+      `,
+      { memoryMb: 128 },
+    );
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
+  });
+
+  // Each run reads files nobody has read before, so its page cache is charged to whatever
+  // cgroup it runs in: a cgroup made for one run would outlive it as a dying group.
+  it.runIf(v2Only && exclusiveCgroups)("leaves no cgroup behind, live or dying, over many runs", async () => {
+    const stdlib = "/usr/lib/python3.11";
+    const unread = readdirSync(stdlib, { withFileTypes: true })
+      .filter((entry) => entry.isFile() && entry.name.endsWith(".py"))
+      .map((entry) => entry.name)
+      .sort()
+      .slice(-100);
+    const reading = (files: string[]) => py`
+      def main():
+          total = 0
+          for name in ${JSON.stringify(files)}:
+              with open("${stdlib}/" + name, "rb") as f:
+                  total += len(f.read())
+          return total
+    `;
+    const warmUp = await execute(app, reading([]));
+    expect(warmUp.status, warmUp.text).toBe(200);
+    const groups = cgroupTree();
+    const count = memoryCgroupCount();
+    const dying = rootCgroupStat().nr_dying_descendants;
+    for (let run = 0; run < 10; run++) {
+      const res = await execute(app, reading(unread.slice(run * 10, run * 10 + 10)));
+      expect(res.status, res.text).toBe(200);
+      expect(cgroupTree(), `after run ${run}`).toEqual(groups);
+    }
+    expect(memoryCgroupCount()).toBe(count);
+    expect(rootCgroupStat().nr_dying_descendants).toBe(dying);
+  });
+});
