@@ -112,7 +112,9 @@ export class NsjailSandbox implements PrestartableSandbox {
       env: scriptEnvironment({ workDir: JAIL_WORK_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv: this.options.serverEnv }),
       timeoutMs: jail.timeoutMs,
       ...(slot === undefined ? { addressSpaceLimitMb: jail.memoryMb } : {}),
-      maxPids: JAIL_MAX_PIDS,
+      // The kernel checks RLIMIT_NPROC before pids.max: at the same count the rlimit would stop
+      // every fork bomb and the slot's limit never would. With a slot it is a backstop, one above.
+      maxPids: slot === undefined ? JAIL_MAX_PIDS : JAIL_MAX_PIDS + 1,
       outsideUid: uid,
       logFd: SANDBOX_LOG_FD,
       passFds: [RESULT_FD],
