@@ -7,8 +7,12 @@ import { subprocessSandbox } from "../../src/sandbox-factory.js";
 
 export const silentLogger = pino({ level: "silent" });
 
-/** A configuration as the server would read it from these variables (defaults for the rest). */
-export const testConfig = (env: Record<string, string> = {}): Config => loadConfig(env);
+/**
+ * A configuration as the server would read it from these variables (defaults for the rest;
+ * the default time limit scaled by TEST_SLOWDOWN, see slowed()).
+ */
+export const testConfig = (env: Record<string, string> = {}): Config =>
+  loadConfig({ EXECUTION_TIMEOUT_MS: slowed(loadConfig({}).executionTimeoutMs), ...env });
 
 export const runtime = () => harnessRuntime(projectRoot(), undefined);
 
