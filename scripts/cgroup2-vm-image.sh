@@ -5,13 +5,13 @@
 #   kernel   Debian's linux-image-cloud-amd64, unpacked (never installed on this host)
 #   base     a cpio archive (the VM's initramfs, so no disk driver is needed): debootstrap of
 #            Debian bookworm minbase with python3, podman and what the VM's /init uses; the
-#            project's virtualenv (.venv, requirements.txt's pins, built inside it from wheels
-#            downloaded here) and node_modules (this checkout's, made by scripts/setup.sh from
+#            project's virtualenv (.venv, made inside it by scripts/setup.sh's ensure_venv from
+#            wheels downloaded here) and node_modules (this checkout's, made by scripts/setup.sh from
 #            package-lock.json, the Node 24 of the npm package `node` included); the kernel
 #            modules the VM loads (zram for swap, overlay for podman)
 #
 # Both are cached under $PES_CGROUP2_CACHE, named by a hash of their inputs (this script, the
-# package list, requirements.txt, package-lock.json, the kernel's version), so a second run
+# package list, requirements.txt, package-lock.json, the venv scripts, the kernel's version), so a second run
 # builds nothing. The project's own files are not in the base: scripts/test-cgroup2.sh packs
 # them into a small second archive on every run.
 #
@@ -98,7 +98,9 @@ fi
 
 # --- the base archive ------------------------------------------------------------------------
 bash scripts/setup.sh >&2   # node_modules exactly as package-lock.json says, and the host's .venv
-key=$( { cat "$0" requirements.txt package-lock.json; echo "$KVER $pkg_key ${MODULES[*]}"; } | sha256sum | cut -c1-16)
+# What makes the virtualenv (scripts/setup.sh's ensure_venv), copied into the VM's system for it.
+VENV_INPUTS=(scripts/venv-lib.sh scripts/jail-venv.sh)
+key=$( { cat "$0" requirements.txt package-lock.json "${VENV_INPUTS[@]}"; echo "$KVER $pkg_key ${MODULES[*]}"; } | sha256sum | cut -c1-16)
 BASE="$CACHE/base-$key.cpio"
 if [ ! -s "$BASE" ]; then
   WORK=$(mktemp -d "$CACHE/build.XXXXXX")
@@ -122,8 +124,8 @@ if [ ! -s "$BASE" ]; then
   done < "$WORK/all-modules"
   chroot "$r" depmod "$KVER"
 
-  # The virtualenv, with exactly the pins: the wheels are downloaded here (with this host's pip
-  # configuration), installed in the VM's system without any network.
+  # The virtualenv, made inside the VM's system by the project's own ensure_venv (the pins,
+  # scripts/jail-venv.sh), from wheels downloaded here with this host's pip configuration.
   wheels="$CACHE/wheels-$(sha256sum requirements.txt | cut -c1-12)"
   if [ ! -f "$wheels/.complete" ]; then
     log "pip download -r requirements.txt"
@@ -132,14 +134,14 @@ if [ ! -s "$BASE" ]; then
       --only-binary=:all: -d "$wheels" -r requirements.txt >&2 || die "pip download failed"
     touch "$wheels/.complete"
   fi
-  mkdir -p "$r$GUEST_CHECKOUT" "$r/tmp/wheels"
+  mkdir -p "$r$GUEST_CHECKOUT/scripts" "$r/tmp/wheels"
   cp "$wheels"/*.whl "$r/tmp/wheels/"
-  cp requirements.txt "$r/tmp/requirements.txt"
-  chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c "umask 022 && python3 -m venv $GUEST_CHECKOUT/.venv &&
-    $GUEST_CHECKOUT/.venv/bin/pip install --quiet --disable-pip-version-check --no-input --no-index \
-      --find-links /tmp/wheels -r /tmp/requirements.txt" >&2 || die "pip install in the VM's root filesystem failed"
-  rm -rf "$r/tmp/wheels" "$r/tmp/requirements.txt"
-  sha256sum < requirements.txt > "$r$GUEST_CHECKOUT/.venv/.setup-stamp"
+  cp "${VENV_INPUTS[@]}" "$r$GUEST_CHECKOUT/scripts/"
+  cp requirements.txt "$r$GUEST_CHECKOUT/"
+  chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin PIP_NO_INDEX=1 PIP_FIND_LINKS=/tmp/wheels \
+    /bin/bash -c "cd $GUEST_CHECKOUT && source scripts/venv-lib.sh && ensure_venv .venv requirements.txt sandbox" >&2 ||
+    die "making the virtualenv in the VM's root filesystem failed"
+  rm -rf "$r/tmp/wheels"
 
   # node_modules as scripts/setup.sh made it (same platform: linux x64, glibc).
   cp -a node_modules "$r$GUEST_CHECKOUT/node_modules"
