@@ -8,8 +8,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
-import { parseMountinfo } from "../../adapters/nsjail/cgroup.js";
-import { py, type App } from "../integration/helpers.js";
+import { detectCgroups, parseMountinfo } from "../../adapters/nsjail/cgroup.js";
+import { slotName } from "../../adapters/nsjail/cgroup-slots.js";
+import { SANDBOX_UID_COUNT } from "../../adapters/python/sandbox-uids.js";
+import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
 import { nsjailSandbox } from "../support/nsjail.js";
 import { appOver, execute, slowed, testConfig } from "../support/real-app.js";
 
@@ -24,6 +26,32 @@ const meminfo = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d
 const exclusiveCgroups = process.env.TEST_CGROUPS_EXCLUSIVE === "1";
 
 const MIB = 1024 * 1024;
+/** Where a slot's OOM-kill counter is: v2 memory.events, v1 memory.oom_control. */
+const oomKillFile = () => (detectCgroups({ prepare: false }).mode.version === "v2" ? "memory.events" : "memory.oom_control");
+
+/**
+ * The sum of one counter (memory.events oom_kill, pids.events max, ...) over the slot groups of
+ * this server's sandbox uids. Uids are leased host-wide, so a run of this file is in one of them.
+ */
+function slotCounter(controller: "memory" | "pids", file: string, key: string): number {
+  const mode = detectCgroups({ prepare: false }).mode;
+  const parent =
+    mode.version === "v2" ? mode.mount : mode.version === "v1" ? join(controller === "memory" ? mode.memoryMount : mode.pidsMount, mode.parent) : undefined;
+  if (parent === undefined) throw new Error("no cgroup slots on this host");
+  const base = testConfig().sandboxUidBase;
+  let sum = 0;
+  for (let uid = base; uid < base + SANDBOX_UID_COUNT; uid++) {
+    let text: string;
+    try {
+      text = readFileSync(join(parent, slotName(uid), file), "utf8");
+    } catch {
+      continue; // never used
+    }
+    const line = text.split("\n").find((l) => l.startsWith(`${key} `));
+    sum += Number(line?.slice(key.length + 1) ?? 0);
+  }
+  return sum;
+}
 
 /** Every cgroup directory of the v2 hierarchy, relative to its mount. */
 function cgroupTree(root = "/sys/fs/cgroup", relative = ""): string[] {
@@ -80,7 +108,8 @@ describe.runIf(available)("nsjail cgroup limits", () => {
     expect(res.body.result).toBe("mapped");
   });
 
-  it("kills a run that touches more memory than its limit: MEMORY_LIMIT_EXCEEDED", async () => {
+  it("kills a run that touches more memory than its limit: MEMORY_LIMIT_EXCEEDED, by the cgroup's OOM killer", async () => {
+    const oomKills = slotCounter("memory", oomKillFile(), "oom_kill");
     const res = await execute(
       app,
       py`
@@ -93,6 +122,24 @@ describe.runIf(available)("nsjail cgroup limits", () => {
     );
     expect(res.status, res.text).toBe(400);
     expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
+    expect(slotCounter("memory", oomKillFile(), "oom_kill")).toBeGreaterThan(oomKills);
+  });
+
+  it("stops a fork bomb with the cgroup's pids limit", async () => {
+    const marker = `9${uniqueMarker().slice(-8)}.5`;
+    const refusals = slotCounter("pids", "pids.events", "max");
+    const res = await execute(app, py`
+      import os
+
+      def main():
+          while True:
+              if os.fork() == 0:
+                  os.execv("/bin/sleep", ["sleep", "${marker}"])
+    `);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
+    expect(slotCounter("pids", "pids.events", "max")).toBeGreaterThan(refusals);
+    expect(await survivorsMatching(marker)).toEqual([]);
   });
 
   // Without swap there is nothing to prove: where there is some, a jail that may use it
