@@ -55,7 +55,7 @@ fi
 cd /srv/python-exec-service || report 0 1
 # TEST_SLOWDOWN: emulation runs scripts many times slower (see docs/where-it-runs.md); tests
 # that set a short time limit scale it, so that it does not fire before what they test.
-export REQUIRE_NSJAIL=1 CI=true NO_COLOR=1 TEST_SLOWDOWN=5
+export REQUIRE_NSJAIL=1 CI=true NO_COLOR=1 TEST_SLOWDOWN=8
 node=node_modules/node/bin/node
 vitest() { # report-file vitest-arguments...
   local report=$1; shift
@@ -77,10 +77,6 @@ case "$suite" in
   cgroups)
     reports=(/tmp/vitest-cgroups.json)
     TEST_CGROUPS_EXCLUSIVE=1 vitest /tmp/vitest-cgroups.json test/nsjail/cgroup-limits.test.ts
-    ;;
-  debug)
-    bash scripts/vm-debug.sh
-    report 0 1
     ;;
   *)
     echo "cgroup2-vm: unknown suite '$suite'"

@@ -14,6 +14,7 @@
 #   VM_MEMORY_MB       the VM's memory (default 6144; its root filesystem lives in it)
 #   VM_TIMEOUT_S       the whole VM run's limit (default 1800)
 #   VM_LOG             where the VM's console goes besides stdout (default: a temporary file)
+#   SUITE              what the VM runs: nsjail (default), or cgroups (test/nsjail/cgroup-limits.test.ts only)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
