@@ -28,7 +28,7 @@ SUITE=bookworm
 GUEST_CHECKOUT=/srv/python-exec-service
 PACKAGES=(
   python3 python3-venv       # Debian's Python 3.11, the interpreter the project targets
-  kmod iproute2 procps       # /init: modprobe, the loopback interface; ps for debugging
+  kmod iproute2 procps curl  # /init: modprobe, the loopback interface; ps; curl for test-container.sh
   podman runc netavark       # the container image inside the VM (netavark: podman's network stack)
   ca-certificates
 )

@@ -74,6 +74,30 @@ case "$suite" in
     vitest /tmp/vitest-nsjail.json test/nsjail test/integration/seeds.test.ts \
       --exclude test/nsjail/cgroup-limits.test.ts --testNamePattern '^nsjail(?! pooled)'
     ;;
+  image)
+    # The production image under podman (loaded from the archive the host saved), as the README
+    # runs it: privileged, then with SYS_ADMIN and no seccomp filter only (the rlimit fallback).
+    mkdir -p /var/lib/containers
+    mount -t tmpfs -o mode=700 tmpfs /var/lib/containers
+    printf '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' \
+      > /tmp/containers.conf
+    export CONTAINERS_CONF=/tmp/containers.conf PATH="$PWD/node_modules/node/bin:$PATH"
+    podman load -q -i /var/tmp/image.tar || report 0 1
+    rm -f /var/tmp/image.tar
+    # Emulated: the service's start-up probe and each pandas import take tens of seconds.
+    in_container=(SKIP_BUILD=1 NETWORK=host SCRIPT_TIMEOUT_MS=120000 READY_TIMEOUT_S=900)
+    env "${in_container[@]}" CONTAINER_FLAGS=--privileged EXPECT_CGROUP=v2 \
+      bash scripts/test-container.sh 2>&1 | tee /tmp/container-privileged.log
+    env "${in_container[@]}" CONTAINER_FLAGS="--cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined" \
+      EXPECT_LIMITS=rlimit bash scripts/test-container.sh 2>&1 | tee /tmp/container-capabilities.log
+    echo "cgroup2-vm: suite took $(( $(date +%s) - started )) s"
+    # Each run ends with its own "N passed, M failed" line; a run without one failed.
+    counts=$(for log in /tmp/container-privileged.log /tmp/container-capabilities.log; do
+        grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 | grep . || echo "0 passed, 1 failed"
+      done | awk '{ p += $1; f += $3 } END { print p, f }')
+    # shellcheck disable=SC2086  # two numbers
+    report $counts
+    ;;
   cgroups)
     reports=(/tmp/vitest-cgroups.json)
     TEST_CGROUPS_EXCLUSIVE=1 vitest /tmp/vitest-cgroups.json test/nsjail/cgroup-limits.test.ts

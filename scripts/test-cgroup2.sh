@@ -6,6 +6,12 @@
 # (test/nsjail/, the cgroup v2 limits included) and the seed examples on the nsjail backends.
 # Ends with `N passed, M failed`; exits non-zero on any failure.
 #
+#   test-cgroup2.sh [nsjail]   the suites above (`npm run test:cgroup2`)
+#   test-cgroup2.sh image      the production image under podman in the VM, privileged and with
+#                              capabilities only (`npm run test:cgroup2:image`); the image is
+#                              built here first (scripts/test-container.sh BUILD_ONLY=1)
+#   test-cgroup2.sh cgroups    test/nsjail/cgroup-limits.test.ts alone
+#
 # Needs root (debootstrap, chroot). The first run builds the root filesystem (minutes); later
 # runs reuse it while its inputs are unchanged, and only pack this checkout's files anew.
 #
@@ -14,13 +20,12 @@
 #   VM_MEMORY_MB       the VM's memory (default 6144; its root filesystem lives in it)
 #   VM_TIMEOUT_S       the whole VM run's limit (default 1800)
 #   VM_LOG             where the VM's console goes besides stdout (default: a temporary file)
-#   SUITE              what the VM runs: nsjail (default), or cgroups (test/nsjail/cgroup-limits.test.ts only)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 VM_MEMORY_MB=${VM_MEMORY_MB:-6144}
 VM_TIMEOUT_S=${VM_TIMEOUT_S:-1800}
-SUITE=${SUITE:-nsjail}
+SUITE=${1:-nsjail}
 GUEST_CHECKOUT=/srv/python-exec-service
 
 log() { echo "test-cgroup2: $*" >&2; }
@@ -51,6 +56,13 @@ git ls-files -z --cached --others --exclude-standard |
   while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done |
   cpio --null -pdm --quiet "$stage$GUEST_CHECKOUT" || fail "copying the checkout"
 install -m 0755 scripts/cgroup2-vm-init.sh "$stage/init"
+if [ "$SUITE" = image ]; then
+  IMAGE=python-exec-service:test
+  BUILD_ONLY=1 IMAGE=$IMAGE bash scripts/test-container.sh >&2 || fail "building the image (scripts/test-container.sh)"
+  mkdir -p "$stage/var/tmp"
+  CONTAINERS_CONF=$(bash scripts/container-base-image.sh --conf-path) \
+    timeout 600 podman save --format docker-archive -o "$stage/var/tmp/image.tar" "$IMAGE" >&2 || fail "podman save $IMAGE"
+fi
 (cd "$stage" && find . -mindepth 1 -print0 | cpio --null -o -H newc --quiet) > "$WORK/project.cpio" || fail "packing the checkout"
 cat "$BASE" "$WORK/project.cpio" > "$WORK/initrd.cpio" || fail "writing the initramfs"
 
