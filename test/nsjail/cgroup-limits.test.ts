@@ -4,6 +4,7 @@
  * cgroup v2 kernel by `npm run test:cgroup2`; the checks that need swap, or a machine where
  * nothing else creates cgroups meanwhile, run where those hold (the VM sets both up).
  */
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,6 +53,9 @@ function slotCounter(controller: "memory" | "pids", file: string, key: string): 
   }
   return sum;
 }
+
+/** Drops a file's pages from the page cache, so the next read charges them to the reader's cgroup. */
+const evictFromPageCache = (file: string) => execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
 
 /** Every cgroup directory of the v2 hierarchy, relative to its mount. */
 function cgroupTree(root = "/sys/fs/cgroup", relative = ""): string[] {
@@ -162,30 +166,33 @@ describe.runIf(available)("nsjail cgroup limits", () => {
     expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
   });
 
-  // Each run reads files nobody has read before, so its page cache is charged to whatever
-  // cgroup it runs in: a cgroup made for one run would outlive it as a dying group.
+  // Each run reads files just dropped from the page cache, so their pages are charged to
+  // whatever cgroup it runs in: a cgroup made for one run would outlive it as a dying group.
+  // Exact, unlike the host-wide check of shared-resources.test.ts: nothing else makes cgroups here.
   it.runIf(v2Only && exclusiveCgroups)("leaves no cgroup behind, live or dying, over many runs", async () => {
     const stdlib = "/usr/lib/python3.11";
-    const unread = readdirSync(stdlib, { withFileTypes: true })
+    const files = readdirSync(stdlib, { withFileTypes: true })
       .filter((entry) => entry.isFile() && entry.name.endsWith(".py"))
-      .map((entry) => entry.name)
-      .sort()
-      .slice(-100);
-    const reading = (files: string[]) => py`
-      def main():
-          total = 0
-          for name in ${JSON.stringify(files)}:
-              with open("${stdlib}/" + name, "rb") as f:
-                  total += len(f.read())
-          return total
-    `;
+      .map((entry) => join(stdlib, entry.name))
+      .slice(0, 100);
+    const reading = (paths: string[]) => {
+      for (const path of paths) evictFromPageCache(path);
+      return py`
+        def main():
+            total = 0
+            for path in ${JSON.stringify(paths)}:
+                with open(path, "rb") as f:
+                    total += len(f.read())
+            return total
+      `;
+    };
     const warmUp = await execute(app, reading([]));
     expect(warmUp.status, warmUp.text).toBe(200);
     const groups = cgroupTree();
     const count = memoryCgroupCount();
     const dying = rootCgroupStat().nr_dying_descendants;
     for (let run = 0; run < 10; run++) {
-      const res = await execute(app, reading(unread.slice(run * 10, run * 10 + 10)));
+      const res = await execute(app, reading(files.slice(run * 10, run * 10 + 10)));
       expect(res.status, res.text).toBe(200);
       expect(cgroupTree(), `after run ${run}`).toEqual(groups);
     }
