@@ -84,8 +84,9 @@ case "$suite" in
     export CONTAINERS_CONF=/tmp/containers.conf PATH="$PWD/node_modules/node/bin:$PATH"
     podman load -q -i /var/tmp/image.tar || report 0 1
     rm -f /var/tmp/image.tar
-    # Emulated: the service's start-up probe and each pandas import take tens of seconds.
-    in_container=(SKIP_BUILD=1 NETWORK=host SCRIPT_TIMEOUT_MS=120000 READY_TIMEOUT_S=900)
+    # Emulated: the service's start-up probe and each pandas import take tens of seconds, and
+    # Node needs more than the image's 5 s to start the HEALTHCHECK command.
+    in_container=(SKIP_BUILD=1 NETWORK=host SCRIPT_TIMEOUT_MS=120000 READY_TIMEOUT_S=900 HEALTH_TIMEOUT=120s)
     env "${in_container[@]}" CONTAINER_FLAGS=--privileged EXPECT_CGROUP=v2 \
       bash scripts/test-container.sh 2>&1 | tee /tmp/container-privileged.log
     env "${in_container[@]}" CONTAINER_FLAGS="--cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined" \
