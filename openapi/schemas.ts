@@ -6,14 +6,19 @@ export interface RequestLimits {
   readonly maxMemoryMb: number;
 }
 
-/** The body of POST /execute; the per-request limits may not exceed the server's maxima. */
+/**
+ * The body of POST /execute, and the input of the MCP tool run_python; the per-request limits may
+ * not exceed the server's maxima. Each field's description goes in `.meta()`, zod's own registry,
+ * which both the OpenAPI document and the MCP tool's JSON Schema read (`.openapi()` metadata
+ * reaches only the former).
+ */
 export const executeRequestSchema = (limits: RequestLimits) =>
   z
     .object({
       script: z
         .string({ error: "script must be a string" })
         .min(1, "script must not be empty")
-        .openapi({
+        .meta({
           description: "Python source defining a callable main() that takes no arguments",
           example: 'def main():\n    print("adding")\n    return {"sum": 1 + 2}',
         }),
@@ -23,14 +28,14 @@ export const executeRequestSchema = (limits: RequestLimits) =>
         .positive()
         .max(limits.maxTimeoutMs, `timeoutMs may be at most ${limits.maxTimeoutMs}`)
         .optional()
-        .openapi({ description: `Wall-clock limit for this run (default and maximum ${limits.maxTimeoutMs})`, example: 5000 }),
+        .meta({ description: `Wall-clock limit for this run (default and maximum ${limits.maxTimeoutMs})`, example: 5000 }),
       memoryMb: z
         .number()
         .int()
         .positive()
         .max(limits.maxMemoryMb, `memoryMb may be at most ${limits.maxMemoryMb}`)
         .optional()
-        .openapi({ description: `Memory limit for this run (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
+        .meta({ description: `Memory limit for this run (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
     })
     .openapi("ExecuteRequest");
 
@@ -72,5 +77,7 @@ export const healthSchema = z
   })
   .openapi("Health");
 
+export type ExecuteRequestBody = z.infer<ReturnType<typeof executeRequestSchema>>;
+export type ExecuteSuccessBody = z.infer<typeof executeSuccessSchema>;
 export type ErrorBody = z.infer<typeof errorSchema>;
 export type HealthBody = z.infer<typeof healthSchema>;

@@ -6,17 +6,14 @@ import type { MiddlewareHandler } from "hono";
 import { executeRoute, healthRoute } from "../../openapi/routes.js";
 import type { HealthBody } from "../../openapi/schemas.js";
 import type { Execute } from "../observability/observe-executions.js";
+import { executionRequestOf, type ServerLimits } from "./execution-request.js";
 import { installOps, type OpsDeps } from "./ops.js";
 import { errorResponse, failureResponse, successResponse } from "./responses.js";
 
 export interface AppDeps extends OpsDeps {
   readonly execute: Execute;
   readonly health: () => HealthBody;
-  readonly limits: {
-    readonly maxTimeoutMs: number;
-    readonly maxMemoryMb: number;
-    readonly maxScriptBytes: number;
-  };
+  readonly limits: ServerLimits;
   readonly swaggerAssets: ReadonlyMap<string, { body: Uint8Array; contentType: string }>;
   readonly onInternalError?: (error: unknown, requestId?: string) => void;
 }
@@ -58,19 +55,9 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   );
 
   app.openapi(secure(executeRoute(limits)), async (c) => {
-    const body = c.req.valid("json");
-    const scriptBytes = Buffer.byteLength(body.script, "utf8");
-    if (scriptBytes > limits.maxScriptBytes) {
-      return errorResponse(
-        "PAYLOAD_TOO_LARGE",
-        `The script is ${scriptBytes} bytes, over the limit of ${limits.maxScriptBytes} bytes`,
-      ) as never;
-    }
-    const outcome = await deps.execute({
-      script: body.script,
-      timeoutMs: body.timeoutMs ?? limits.maxTimeoutMs,
-      memoryMb: body.memoryMb ?? limits.maxMemoryMb,
-    }, { requestId: c.get("requestId") });
+    const request = executionRequestOf(c.req.valid("json"), limits);
+    if (!request.ok) return failureResponse(request.error) as never;
+    const outcome = await deps.execute(request.value, { requestId: c.get("requestId") });
     return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;
   });
 
