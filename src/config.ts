@@ -18,7 +18,7 @@ export interface Config {
   readonly pythonBin: string | undefined;
   readonly nsjailBin: string | undefined;
   readonly nsjailConfig: string | undefined;
-  /** Bearer keys accepted on /execute and /metrics; empty means auth is off. */
+  /** Bearer keys accepted on /execute, /mcp and /metrics; empty means auth is off. */
   readonly apiKeys: readonly string[];
   /** How long a SIGTERM/SIGINT waits for in-flight runs before killing them. */
   readonly shutdownGraceMs: number;

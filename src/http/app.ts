@@ -6,7 +6,10 @@ import type { MiddlewareHandler } from "hono";
 import { executeRoute, healthRoute } from "../../openapi/routes.js";
 import type { HealthBody } from "../../openapi/schemas.js";
 import type { Execute } from "../observability/observe-executions.js";
+import { SERVICE } from "../service.js";
 import { executionRequestOf, type ServerLimits } from "./execution-request.js";
+import { runPythonServers } from "../mcp/run-python-server.js";
+import { installMcpEndpoint } from "./mcp-endpoint.js";
 import { installOps, type OpsDeps } from "./ops.js";
 import { errorResponse, failureResponse, successResponse } from "./responses.js";
 
@@ -61,18 +64,16 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;
   });
 
+  installMcpEndpoint(app, { newServer: runPythonServers({ execute: deps.execute, limits }), maxBodyBytes: bodyMax });
+
   app.openapi(healthRoute, (c) => c.json(deps.health(), 200));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
-    info: {
-      title: "Python execution service",
-      version: "0.1.0",
-      description: "Runs an untrusted Python script in a sandbox and returns main()'s JSON result with the captured output.",
-    },
+    info: { title: SERVICE.title, version: SERVICE.version, description: SERVICE.description },
   });
 
-  app.get("/docs", swaggerUI({ url: "/openapi.json", baseUrl: "/docs/assets", title: "Python execution service", tryItOutEnabled: true }));
+  app.get("/docs", swaggerUI({ url: "/openapi.json", baseUrl: "/docs/assets", title: SERVICE.title, tryItOutEnabled: true }));
   app.get("/docs/assets/swagger-ui-dist/:file", (c) => {
     const asset = deps.swaggerAssets.get(c.req.param("file"));
     if (!asset) return c.notFound();

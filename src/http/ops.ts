@@ -11,7 +11,7 @@ export interface MetricsEndpoint {
 
 /** The operational parts of the app: request ids, API keys, /metrics. All optional. */
 export interface OpsDeps {
-  /** Keys accepted as `Authorization: Bearer <key>` on /execute and /metrics; none means open. */
+  /** Keys accepted as `Authorization: Bearer <key>` on /execute, /mcp and /metrics; none means open. */
   readonly apiKeys?: readonly string[];
   readonly metrics?: MetricsEndpoint;
   /** Called once per finished HTTP request (the access log). */
@@ -20,8 +20,8 @@ export interface OpsDeps {
   readonly onUnauthorized?: (event: { requestId: string; method: string; path: string; reason: AuthRejection }) => void;
 }
 
-/** Paths behind the API key; /health (probes), /docs and /openapi.json stay open. */
-export const PROTECTED_PATHS = ["/execute", "/metrics"] as const;
+/** Paths behind the API key; /health (probes), the pages (/, /docs) and /openapi.json stay open. */
+export const PROTECTED_PATHS = ["/execute", "/mcp", "/metrics"] as const;
 
 /**
  * Installs request ids, auth and /metrics on `app`. Call it first, so its middleware runs

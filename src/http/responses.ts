@@ -2,6 +2,7 @@ import type { CapturedOutput } from "../../domain/captured-output.js";
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionFailure, ExecutionSuccess } from "../../domain/execution-result.js";
 import type { FailureCode } from "../../domain/failure-code.js";
+import type { ErrorBody } from "../../openapi/schemas.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -14,25 +15,31 @@ const outputFields = (output: CapturedOutput) => ({
 });
 
 /**
- * The 200 body. The result is spliced in as the harness wrote it, never re-serialized,
- * so big integers and float spellings reach the client exactly.
+ * The JSON text of a success. The result is spliced in as the harness wrote it, never
+ * re-serialized, so big integers and float spellings reach the client exactly.
  */
-export function successResponse(success: ExecutionSuccess): Response {
+export function successBody(success: ExecutionSuccess): string {
   const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs });
-  return new Response(`{"result":${success.resultJson},${rest.slice(1)}`, { status: 200, headers: JSON_HEADERS });
+  return `{"result":${success.resultJson},${rest.slice(1)}`;
 }
 
-export function failureResponse(failure: ExecutionFailure): Response {
-  const body = {
+export function failureBody(failure: ExecutionFailure): ErrorBody {
+  return {
     error: failure.message,
     code: failure.code,
     ...outputFields(failure.output),
     ...(failure.traceback === undefined ? {} : { traceback: failure.traceback }),
     ...(failure.durationMs === undefined ? {} : { durationMs: failure.durationMs }),
   };
+}
+
+export const successResponse = (success: ExecutionSuccess): Response =>
+  new Response(successBody(success), { status: 200, headers: JSON_HEADERS });
+
+export function failureResponse(failure: ExecutionFailure): Response {
   const headers: Record<string, string> = { ...JSON_HEADERS };
   if (failure.retryAfterSeconds !== undefined) headers["retry-after"] = String(failure.retryAfterSeconds);
-  return new Response(JSON.stringify(body), { status: STATUS_BY_CODE[failure.code], headers });
+  return new Response(JSON.stringify(failureBody(failure)), { status: STATUS_BY_CODE[failure.code], headers });
 }
 
 export const errorResponse = (code: FailureCode, message: string): Response =>
