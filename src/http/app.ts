@@ -11,6 +11,7 @@ import { executionRequestOf, type ServerLimits } from "./execution-request.js";
 import { runPythonServers } from "../mcp/run-python-server.js";
 import { installMcpEndpoint } from "./mcp-endpoint.js";
 import { installOps, type OpsDeps } from "./ops.js";
+import { installPlayground, type PlaygroundAssets } from "./playground.js";
 import { errorResponse, failureResponse, successResponse } from "./responses.js";
 
 export interface AppDeps extends OpsDeps {
@@ -18,6 +19,7 @@ export interface AppDeps extends OpsDeps {
   readonly health: () => HealthBody;
   readonly limits: ServerLimits;
   readonly swaggerAssets: ReadonlyMap<string, { body: Uint8Array; contentType: string }>;
+  readonly playgroundAssets: PlaygroundAssets;
   readonly onInternalError?: (error: unknown, requestId?: string) => void;
 }
 
@@ -73,6 +75,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     info: { title: SERVICE.title, version: SERVICE.version, description: SERVICE.description },
   });
 
+  installPlayground(app, deps.playgroundAssets);
   app.get("/docs", swaggerUI({ url: "/openapi.json", baseUrl: "/docs/assets", title: SERVICE.title, tryItOutEnabled: true }));
   app.get("/docs/assets/swagger-ui-dist/:file", (c) => {
     const asset = deps.swaggerAssets.get(c.req.param("file"));

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import { composeApp } from "../../src/compose.js";
+import { loadPlaygroundAssets } from "../../src/http/playground.js";
 import { acceptedRequestId } from "../../src/http/request-id.js";
+import { playgroundBundleDir, projectRoot } from "../../src/project-paths.js";
 import { execute, realSubprocessSandbox, testConfig } from "../support/real-app.js";
 import { capturingLogger } from "./support.js";
 
@@ -142,6 +144,7 @@ describe("internal errors", () => {
       health: () => ({ status: "ok", backend: "fake", isolation: "none", python: "3", packages: {} }),
       limits: { maxTimeoutMs: 1000, maxMemoryMb: 64, maxScriptBytes: 1000 },
       swaggerAssets: new Map(),
+      playgroundAssets: await loadPlaygroundAssets(playgroundBundleDir(projectRoot())),
       onInternalError: (error, requestId) => internal.push({ error, requestId }),
     });
     const response = await broken.request("/execute", {
