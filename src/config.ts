@@ -1,5 +1,6 @@
 import { SANDBOX_UID_BASE } from "../adapters/python/sandbox-uids.js";
 import { availableParallelism } from "node:os";
+import { MIN_MEMORY_MB } from "../domain/execution-request.js";
 
 export type BackendChoice = "nsjail" | "subprocess" | "auto";
 
@@ -23,6 +24,8 @@ export interface Config {
   /** How long a SIGTERM/SIGINT waits for in-flight runs before killing them. */
   readonly shutdownGraceMs: number;
   readonly sandboxUidBase: number;
+  /** Block IO each jail may do on the disk holding the runtime, in MiB/s; 0 leaves IO unthrottled. */
+  readonly sandboxIoMbPerSec: number;
 }
 
 export class ConfigError extends Error {
@@ -78,7 +81,7 @@ export function loadConfig(env: Env): Config {
     host: env.HOST?.trim() || "0.0.0.0",
     backend: oneOf(env, "SANDBOX_BACKEND", ["nsjail", "subprocess", "auto"] as const, "auto"),
     executionTimeoutMs: integer(env, "EXECUTION_TIMEOUT_MS", 30_000, 100, 3_600_000),
-    memoryLimitMb: integer(env, "MEMORY_LIMIT_MB", 512, 32, 65_536),
+    memoryLimitMb: integer(env, "MEMORY_LIMIT_MB", 512, MIN_MEMORY_MB, 65_536),
     maxScriptBytes: integer(env, "MAX_SCRIPT_BYTES", 262_144, 1, 64 * 1024 * 1024),
     maxOutputBytes: integer(env, "MAX_OUTPUT_BYTES", 1_048_576, 0, 256 * 1024 * 1024),
     maxResultBytes: integer(env, "MAX_RESULT_BYTES", 4_194_304, 2, 256 * 1024 * 1024),
@@ -91,5 +94,6 @@ export function loadConfig(env: Env): Config {
     apiKeys: apiKeys(env, "API_KEYS"),
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
     sandboxUidBase: integer(env, "SANDBOX_UID_BASE", SANDBOX_UID_BASE, 100_000, 4_000_000_000),
+    sandboxIoMbPerSec: integer(env, "SANDBOX_IO_MB_PER_SEC", 100, 0, 1_000_000),
   };
 }

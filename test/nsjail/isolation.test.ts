@@ -13,7 +13,8 @@ import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
 import { nsjailSandbox } from "../support/nsjail.js";
-import { appOver, execute, runtime, testConfig } from "../support/real-app.js";
+import { startSandbox } from "../../src/sandbox-factory.js";
+import { appOver, execute, runtime, silentLogger, testConfig } from "../support/real-app.js";
 
 const sandbox = await nsjailSandbox();
 const available = typeof sandbox !== "string";
@@ -59,7 +60,13 @@ describe.runIf(available)("nsjail isolation", () => {
               s.close()
 
       def main():
-          names = [name for _, name in socket.if_nameindex()]
+          # if_nameindex() needs netlink, which the jail refuses; ioctls name each index.
+          names = []
+          for index in range(1, 65):
+              try:
+                  names.append(socket.if_indextoname(index))
+              except OSError:
+                  pass
           results = {}
           # Only attempted from inside an empty network namespace, where no packet can leave.
           if names == ["lo"]:
@@ -207,7 +214,8 @@ describe.runIf(available)("nsjail isolation", () => {
   });
 
   it("kills a memory bomb as MEMORY_LIMIT_EXCEEDED", async () => {
-    const res = await execute(shortApp, py`
+    // The full time limit: on a loaded machine filling 512 MiB can take seconds.
+    const res = await execute(app, py`
       def main():
           large_list = list(range(100000000))
           return {"data": large_list}
@@ -215,6 +223,21 @@ describe.runIf(available)("nsjail isolation", () => {
     expect(res.status, res.text).toBe(400);
     expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
     expect(res.body.error).toContain("Memory limit exceeded");
+  });
+
+  it("reports a script killed by the hard CPU-time limit as a TIMEOUT, never as a memory error", async () => {
+    const res = await execute(app, py`
+      import resource, signal
+
+      def main():
+          signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+          resource.setrlimit(resource.RLIMIT_CPU, (1, 2))
+          while True:
+              pass
+    `);
+    expect(res.status, res.text).toBe(408);
+    expect(res.body.code).toBe("TIMEOUT");
+    expect(res.body.error).toMatch(/CPU time limit/);
   });
 
   it("contains a fork bomb and leaves no process behind", async () => {
@@ -243,6 +266,11 @@ describe.runIf(available)("nsjail isolation", () => {
     }
   });
 
+  it("fails closed: with SANDBOX_BACKEND=auto, a host that can run nsjail but fails its start-up check refuses to start", async () => {
+    const broken = testConfig({ SANDBOX_BACKEND: "auto", NSJAIL_CONFIG: `/nonexistent-${uniqueMarker()}.cfg`, POOL_SIZE: "0" });
+    await expect(startSandbox(broken, runtime(), silentLogger)).rejects.toThrow(/refusing to fall back to the subprocess backend/);
+  });
+
   it("answers 503 SANDBOX_UNAVAILABLE when nsjail itself fails, with nsjail's log in the server log only", async () => {
     const missing = `/nonexistent-venv-${uniqueMarker()}`;
     const serverLog: string[] = [];
@@ -252,6 +280,8 @@ describe.runIf(available)("nsjail isolation", () => {
       nsjailBin: findNsjailBinary(runtime().venvDir)!,
       configPath: join(projectRoot(), "nsjail.cfg"),
       cgroup: detectCgroups().mode,
+      throttledDevices: [],
+      ioMbPerSec: 0,
       maxOutputBytes: config.maxOutputBytes,
       maxResultBytes: config.maxResultBytes,
       memoryLimitMb: config.memoryLimitMb,
