@@ -156,6 +156,20 @@ describe("MCP endpoint, auth off", () => {
     expect(await init.json()).toMatchObject({ jsonrpc: "2.0", id: 1, result: { serverInfo: { name: "python-exec-service" } } });
   });
 
+  it("the curl request of docs/playground-and-mcp.md: one tools/call, with no session before it", async () => {
+    const body = String.raw`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_python","arguments":{"script":"def main():\n    print(\"adding\")\n    return {\"sum\": 1 + 2}"}}}`;
+    const response = await fetch(`${served.listening.url}/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body,
+    });
+    expect(response.status, await response.clone().text()).toBe(200);
+    const answer = (await response.json()) as { id: number; result: CallToolResult };
+    expect(answer.id).toBe(1);
+    expect(answer.result.isError).toBeUndefined();
+    expect(textOf(answer.result)).toMatch(/^\{"result":\{"sum":3\},"stdout":"adding\\n","stderr":"","stdoutTruncated":false,"stderrTruncated":false,"durationMs":\d+\}$/);
+  });
+
   it("a body that is not JSON-RPC is a JSON-RPC error, and one over the body limit is 413", async () => {
     const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
     const garbled = await fetch(`${served.listening.url}/mcp`, { method: "POST", headers, body: "{not json" });
