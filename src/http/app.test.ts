@@ -151,6 +151,9 @@ describe("POST /execute", () => {
       ["text/plain", { "content-type": "text/plain" }],
       ["form-encoded", { "content-type": "application/x-www-form-urlencoded" }],
       ["application/jsonp", { "content-type": "application/jsonp" }],
+      ["JSON with a dangling ';'", { "content-type": "application/json;" }],
+      ["JSON with a parameter without a value", { "content-type": "application/json; charset" }],
+      ["JSON with a space before ';'", { "content-type": "application/json ; charset=utf-8" }],
     ])("for %s", async (_name, headers) => {
       const { app, calls } = appWith();
       const response = await post(app, JSON.stringify({ script: "x" }), headers);

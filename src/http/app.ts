@@ -96,6 +96,10 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     if (error instanceof HTTPException && error.status === 400) {
       return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");
     }
+    // Hono's JSON validator is stricter about media-type parameters than requireJson ("application/json;").
+    if (error instanceof HTTPException && error.status === 415) {
+      return errorResponse("UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json without malformed parameters, got "${c.req.header("content-type")}"`);
+    }
     deps.onInternalError?.(error, c.get("requestId"));
     return errorResponse("INTERNAL", "Internal error");
   });
