@@ -179,7 +179,9 @@ describe.skipIf(!browserTestsRun)("the playground in a real browser", () => {
     expect(text.split("\n")[0]).toBe("region,units,revenue");
     await shot(page, "files");
 
-    // A file attached from disk arrives byte for byte.
+    // A file attached from disk arrives byte for byte (another example first: no args, no files).
+    await page.locator("#example").selectOption("hello");
+    expect(await page.locator("#files li").count()).toBe(0);
     const bytes = Buffer.from([0, 1, 2, 253, 254, 255, 10, 13]);
     await page.locator("#file-input").setInputFiles({ name: "blob.bin", mimeType: "application/octet-stream", buffer: bytes });
     await typeScript(page, 'def main():\n    return list(open("blob.bin", "rb").read())\n');
