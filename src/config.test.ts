@@ -29,6 +29,10 @@ describe("loadConfig", () => {
       pythonBin: undefined,
       nsjailBin: undefined,
       nsjailConfig: undefined,
+      maxConnections: 1024,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
     });
   });
 
@@ -58,6 +62,10 @@ describe("loadConfig", () => {
       NSJAIL_BIN: "/usr/local/bin/nsjail",
       NSJAIL_CONFIG: "/etc/pyexec/nsjail.cfg",
       SANDBOX_IO_MB_PER_SEC: "0",
+      MAX_CONNECTIONS: "50",
+      HEADERS_TIMEOUT_MS: "2000",
+      REQUEST_TIMEOUT_MS: "4000",
+      KEEP_ALIVE_TIMEOUT_MS: "1000",
     });
     expect(config).toMatchObject({
       port: 9090,
@@ -74,6 +82,10 @@ describe("loadConfig", () => {
       nsjailBin: "/usr/local/bin/nsjail",
       nsjailConfig: "/etc/pyexec/nsjail.cfg",
       sandboxIoMbPerSec: 0,
+      maxConnections: 50,
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 4000,
+      keepAliveTimeoutMs: 1000,
     });
   });
 
@@ -111,11 +123,22 @@ describe("loadConfig", () => {
     ["NSJAIL_BIN", "nsjail"],
     ["NSJAIL_CONFIG", "./nsjail.cfg"],
     ["SANDBOX_IO_MB_PER_SEC", "-1"],
+    ["MAX_CONNECTIONS", "0"],
+    ["HEADERS_TIMEOUT_MS", "0"],
+    ["REQUEST_TIMEOUT_MS", "10s"],
+    ["KEEP_ALIVE_TIMEOUT_MS", "-1"],
   ])("%s=%s stops startup with a ConfigError naming the variable", (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(variable);
     expect(error.message).toContain(value.trim());
+  });
+
+  it("a request timeout shorter than the header timeout stops startup naming REQUEST_TIMEOUT_MS", () => {
+    const error = configError({ HEADERS_TIMEOUT_MS: "20000", REQUEST_TIMEOUT_MS: "15000" });
+    expect(error.variable).toBe("REQUEST_TIMEOUT_MS");
+    expect(error.message).toContain("HEADERS_TIMEOUT_MS (20000)");
+    expect(error.message).toContain("15000");
   });
 
   it("reports the first bad variable even when others are fine", () => {

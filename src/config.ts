@@ -26,6 +26,14 @@ export interface Config {
   readonly sandboxUidBase: number;
   /** Block IO each jail may do on the disk holding the runtime, in MiB/s; 0 leaves IO unthrottled. */
   readonly sandboxIoMbPerSec: number;
+  /** Open client connections at most; more are closed as they arrive. */
+  readonly maxConnections: number;
+  /** How long a client may take to send a request's headers. */
+  readonly headersTimeoutMs: number;
+  /** How long a client may take to send a whole request, body included. */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -76,6 +84,12 @@ function apiKeys(env: Env, name: string): readonly string[] {
 
 /** Reads the configuration from the environment; a bad value throws a ConfigError naming its variable. */
 export function loadConfig(env: Env): Config {
+  const headersTimeoutMs = integer(env, "HEADERS_TIMEOUT_MS", 10_000, 100, 3_600_000);
+  const requestTimeoutMs = integer(env, "REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000);
+  // Node refuses a header timeout longer than the request's, which includes the headers.
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError("REQUEST_TIMEOUT_MS", `must be at least HEADERS_TIMEOUT_MS (${headersTimeoutMs}), got ${requestTimeoutMs}`);
+  }
   return {
     port: integer(env, "PORT", 8080, 0, 65535),
     host: env.HOST?.trim() || "0.0.0.0",
@@ -95,5 +109,9 @@ export function loadConfig(env: Env): Config {
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
     sandboxUidBase: integer(env, "SANDBOX_UID_BASE", SANDBOX_UID_BASE, 100_000, 4_000_000_000),
     sandboxIoMbPerSec: integer(env, "SANDBOX_IO_MB_PER_SEC", 100, 0, 1_000_000),
+    maxConnections: integer(env, "MAX_CONNECTIONS", 1024, 1, 1_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: integer(env, "KEEP_ALIVE_TIMEOUT_MS", 5_000, 100, 3_600_000),
   };
 }

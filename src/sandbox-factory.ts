@@ -93,7 +93,7 @@ export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logge
   const root = getuid?.() === 0;
   if (!root) {
     logger.warn(
-      "not running as root: scripts run under the server's own uid, without RLIMIT_NPROC, and a child that calls setsid() can outlive its run",
+      "not running as root: scripts run under the server's own uid, so they can read its environment and signal it; there is no process limit, a child that calls setsid() can outlive its run, and what a run leaves in /tmp is seen by the next",
     );
   }
   return new SubprocessSandbox({

@@ -112,7 +112,10 @@ export class NsjailSandbox implements PrestartableSandbox {
       env: scriptEnvironment({ workDir: JAIL_WORK_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv: this.options.serverEnv }),
       timeoutMs: jail.timeoutMs,
       ...(slot === undefined ? { addressSpaceLimitMb: jail.memoryMb } : {}),
-      maxPids: JAIL_MAX_PIDS,
+      // With a slot, its pids.max (which counts refused forks) must be the limit a fork bomb
+      // meets. RLIMIT_NPROC is checked first and counts the uid's processes host-wide, a
+      // previous run's not yet reaped included, so it stays well above as a backstop.
+      maxPids: slot === undefined ? JAIL_MAX_PIDS : 2 * JAIL_MAX_PIDS + 2,
       outsideUid: uid,
       logFd: SANDBOX_LOG_FD,
       passFds: [RESULT_FD],
@@ -137,7 +140,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       maxResultBytes: this.options.maxResultBytes,
       // The cgroup limits memory and processes; the harness adds the CPU-time limit.
       limits: (request) => ({ cpuSeconds: cpuSecondsFor(request.timeoutMs) }),
-      outcome: (run, request) => jailOutcome(run, request, slot?.oomKilled(), this.options),
+      outcome: (run, request) => jailOutcome(run, request, slot, this.options),
       cleanUp: () => {
         this.live.delete(harness);
         this.uids.release(uid);
@@ -159,10 +162,18 @@ export class NsjailSandbox implements PrestartableSandbox {
 }
 
 /** What a jail's run amounted to, from its report, its exit and nsjail's own log. */
-function jailOutcome(run: HarnessRun, request: ExecutionRequest, oomKilled: boolean | undefined, options: NsjailSandboxOptions): SandboxOutcome {
+function jailOutcome(run: HarnessRun, request: ExecutionRequest, slot: CgroupSlot | undefined, options: NsjailSandboxOptions): SandboxOutcome {
   const ending = run.startError
     ? "sandbox-failed"
-    : nsjailEnding({ report: run.report, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, log: run.sandboxLog, oomKilled });
+    : nsjailEnding({
+        report: run.report,
+        exitCode: run.exitCode,
+        signal: run.signal,
+        timedOut: run.timedOut,
+        log: run.sandboxLog,
+        oomKilled: slot?.oomKilled(),
+        limitsHit: slot?.limitsHit(),
+      });
   if (ending === "sandbox-failed") {
     options.onSandboxLog(run.startError ?? run.sandboxLog, { code: "SANDBOX_UNAVAILABLE" });
     return err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));

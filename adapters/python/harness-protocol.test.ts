@@ -18,6 +18,24 @@ const MAX_RESULT_BYTES = 1024;
 const parse = (bytes: Uint8Array) => parseHarnessReport(bytes, MAX_RESULT_BYTES);
 
 describe("parseHarnessReport", () => {
+  it("a forged result that is not strict JSON is malformed: non-finite numbers, lone surrogates, nesting past the harness's", () => {
+    for (const body of ['{"d": 1E400}', "[-1e999]", '"\\ud800"', '{"\\udc00": 1}', `${"[".repeat(1001)}${"]".repeat(1001)}`]) {
+      expect(parseHarnessReport(report({ status: "ok" }, body), 1 << 20), body.slice(0, 20)).toEqual({ kind: "malformed" });
+    }
+    const deepest = `${"[".repeat(1000)}${"]".repeat(1000)}`;
+    expect(parseHarnessReport(report({ status: "ok" }, deepest), 1 << 20)).toEqual({ kind: "ok", resultJson: deepest });
+    expect(parse(report({ status: "ok" }, '{"pair": "\\ud83d\\udc0d", "zero": -0}'))).toMatchObject({ kind: "ok" });
+  });
+
+  it("a lone surrogate in a message or traceback becomes U+FFFD", () => {
+    expect(parse(report({ status: "error", code: "RUNTIME_ERROR", message: "E: \ud800", traceback: "\udc00" }))).toEqual({
+      kind: "error",
+      code: "RUNTIME_ERROR",
+      message: "E: \ufffd",
+      traceback: "\ufffd",
+    });
+  });
+
   it("a result over the limit is RESULT_TOO_LARGE, even when the script wrote the report itself", () => {
     const atLimit = `"${"x".repeat(MAX_RESULT_BYTES - 2)}"`;
     expect(parse(report({ status: "ok" }, atLimit))).toEqual({ kind: "ok", resultJson: atLimit });
@@ -176,7 +194,7 @@ describe("outcomeOf", () => {
   it("SIGXCPU is TIMEOUT naming the CPU time limit", () => {
     const failure = failureOf(outcome({ signal: "SIGXCPU" }));
     expect(failure.code).toBe("TIMEOUT");
-    expect(failure.message).toContain(`CPU time limit of ${cpuSecondsFor(2500)} s`);
+    expect(failure.message).toContain(`CPU time limit (at most ${cpuSecondsFor(2500)} s) was reached`);
   });
 
   it("SIGSEGV is RESOURCE_LIMIT_EXCEEDED naming the crash", () => {
@@ -219,10 +237,30 @@ describe("outcomeOf", () => {
     expect(failure.message).toContain("128 MB");
   });
 
-  it("processLimitHit is RESOURCE_LIMIT_EXCEEDED about processes", () => {
-    const failure = failureOf(outcome({ processLimitHit: true, exitCode: 1 }));
-    expect(failure.code).toBe("RESOURCE_LIMIT_EXCEEDED");
-    expect(failure.message).toMatch(/process limit/i);
+  const blamed = (limit: "memory" | "processes", code: "MEMORY_LIMIT_EXCEEDED" | "RESOURCE_LIMIT_EXCEEDED"): HarnessReport => ({
+    kind: "error",
+    code,
+    message: `${limit} limit`,
+    traceback: "Traceback ...",
+    limit,
+    exception: "BlockingIOError: [Errno 11] Resource temporarily unavailable",
+  });
+
+  it("a limit the harness blamed stands where the cgroup saw it hit, or where there is no cgroup to ask", () => {
+    expect(failureOf(outcome({ report: blamed("processes", "RESOURCE_LIMIT_EXCEEDED"), limitsHit: { memory: false, processes: true } })).code).toBe(
+      "RESOURCE_LIMIT_EXCEEDED",
+    );
+    expect(failureOf(outcome({ report: blamed("memory", "MEMORY_LIMIT_EXCEEDED") })).code).toBe("MEMORY_LIMIT_EXCEEDED");
+  });
+
+  it("a limit the harness blamed but the cgroup did not see hit is the script's own RUNTIME_ERROR", () => {
+    const failure = failureOf(outcome({ report: blamed("processes", "RESOURCE_LIMIT_EXCEEDED"), limitsHit: { memory: true, processes: false } }));
+    expect(failure.code).toBe("RUNTIME_ERROR");
+    expect(failure.message).toBe("BlockingIOError: [Errno 11] Resource temporarily unavailable");
+    expect(failure.traceback).toBe("Traceback ...");
+    expect(failureOf(outcome({ report: blamed("memory", "MEMORY_LIMIT_EXCEEDED"), limitsHit: { memory: false, processes: true } })).code).toBe(
+      "RUNTIME_ERROR",
+    );
   });
 
   it("a malformed report (the script wrote over the result channel) is RUNTIME_ERROR, never a success", () => {

@@ -22,10 +22,22 @@ export interface HarnessRequest {
   readonly maxResultBytes: number;
 }
 
+/** Limits a sandbox with cgroups can tell were really hit. */
+export type ConfirmableLimit = "memory" | "processes";
+const CONFIRMABLE_LIMITS: ReadonlySet<string> = new Set(["memory", "processes"]);
+
 /** What the harness wrote on its result channel. */
 export type HarnessReport =
   | { readonly kind: "ok"; readonly resultJson: string }
-  | { readonly kind: "error"; readonly code: ScriptFailureCode; readonly message: string; readonly traceback?: string }
+  | {
+      readonly kind: "error";
+      readonly code: ScriptFailureCode;
+      readonly message: string;
+      readonly traceback?: string;
+      /** The harness blamed a limit the sandbox may confirm; `exception` is what the script saw. */
+      readonly limit?: ConfirmableLimit;
+      readonly exception?: string;
+    }
   | { readonly kind: "malformed" }
   | { readonly kind: "none" };
 
@@ -75,26 +87,49 @@ export function parseHarnessReport(bytes: Uint8Array, maxResultBytes: number): H
       return { kind: "error", code: "RESULT_TOO_LARGE", message: `The result is ${body.length} bytes of JSON, over the limit of ${maxResultBytes} bytes` };
     }
     const resultJson = decoder.decode(body);
-    return isJson(resultJson) ? { kind: "ok", resultJson } : { kind: "malformed" };
+    return isStrictJson(resultJson) ? { kind: "ok", resultJson } : { kind: "malformed" };
   }
   if (fields.status === "error" && typeof fields.code === "string" && REPORTABLE_CODES.has(fields.code)) {
     return {
       kind: "error",
       code: fields.code as ScriptFailureCode,
-      message: typeof fields.message === "string" ? fields.message : fields.code,
-      ...(typeof fields.traceback === "string" ? { traceback: fields.traceback } : {}),
+      message: typeof fields.message === "string" ? fields.message.toWellFormed() : fields.code,
+      ...(typeof fields.traceback === "string" ? { traceback: fields.traceback.toWellFormed() } : {}),
+      ...(typeof fields.limit === "string" && CONFIRMABLE_LIMITS.has(fields.limit) ? { limit: fields.limit as ConfirmableLimit } : {}),
+      ...(typeof fields.exception === "string" ? { exception: fields.exception.toWellFormed() } : {}),
     };
   }
   return { kind: "malformed" };
 }
 
-function isJson(text: string): boolean {
+/** Nesting the harness allows in a result (MAX_RESULT_DEPTH in harness.py). */
+const MAX_RESULT_DEPTH = 1000;
+
+/**
+ * JSON that every client can read back as it was meant: finite numbers (1E400 parses as
+ * Infinity), well-formed Unicode (no lone surrogate escapes), and no deeper than the harness
+ * allows. The harness only produces such results; a report the script forged need not be.
+ */
+function isStrictJson(text: string): boolean {
+  let value: unknown;
   try {
-    JSON.parse(text);
-    return true;
+    value = JSON.parse(text);
   } catch {
     return false;
   }
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const { value: current, depth } = item;
+    if (typeof current === "number" && !Number.isFinite(current)) return false;
+    if (typeof current === "string" && !current.isWellFormed()) return false;
+    if (typeof current !== "object" || current === null) continue;
+    if (depth >= MAX_RESULT_DEPTH) return false;
+    for (const [key, child] of Object.entries(current)) {
+      if (!key.isWellFormed()) return false;
+      pending.push({ value: child, depth: depth + 1 });
+    }
+  }
+  return true;
 }
 
 /** How the sandboxed process ended, as seen from outside. */
@@ -105,8 +140,12 @@ export interface ProcessEnding {
   readonly timedOut: boolean;
   /** The backend saw the memory limit hit (a cgroup OOM kill). */
   readonly memoryLimitHit?: boolean;
-  /** The backend saw the process-count limit hit. */
-  readonly processLimitHit?: boolean;
+  /**
+   * Which limits the backend's cgroup saw hit; undefined where it has none. A limit the harness
+   * blamed but the cgroup did not see hit was an ordinary error (EAGAIN of a non-blocking read,
+   * ENOMEM of mlock) or a report the script forged.
+   */
+  readonly limitsHit?: { readonly memory: boolean; readonly processes: boolean };
 }
 
 const SIGNAL_MEANINGS: Record<string, { code: ScriptFailureCode; message: string }> = {
@@ -131,16 +170,19 @@ export function outcomeOf(
     err(failure(code, message, output, traceback === undefined ? { durationMs } : { durationMs, traceback }));
 
   if (report.kind === "ok") return ok({ resultJson: report.resultJson, output, durationMs });
-  if (report.kind === "error") return fail(report.code, report.message, report.traceback);
+  if (report.kind === "error") {
+    if (report.limit !== undefined && ending.limitsHit !== undefined && !ending.limitsHit[report.limit]) {
+      return fail("RUNTIME_ERROR", report.exception ?? report.message, report.traceback);
+    }
+    return fail(report.code, report.message, report.traceback);
+  }
   if (ending.timedOut) {
     return fail("TIMEOUT", `Script execution timed out: the wall-clock limit of ${request.timeoutMs} ms was reached`);
   }
   if (ending.memoryLimitHit) return fail("MEMORY_LIMIT_EXCEEDED", `Memory limit exceeded (${request.memoryMb} MB)`);
-  if (ending.processLimitHit) {
-    return fail("RESOURCE_LIMIT_EXCEEDED", "Process limit exceeded: the script started too many processes or threads");
-  }
   if (ending.signal === "SIGXCPU") {
-    return fail("TIMEOUT", `Script execution timed out: the CPU time limit of ${cpuSecondsFor(request.timeoutMs)} s was reached`);
+    // A script may lower its own RLIMIT_CPU, so the run's limit is only an upper bound.
+    return fail("TIMEOUT", `Script execution timed out: the CPU time limit (at most ${cpuSecondsFor(request.timeoutMs)} s) was reached`);
   }
   if (report.kind === "malformed" || (report.kind === "none" && ending.signal === null && ending.exitCode === RESULT_CHANNEL_LOST_EXIT)) {
     return fail("RUNTIME_ERROR", "The script closed or wrote over the harness's result channel; no result could be read");

@@ -33,6 +33,8 @@ PRELOADED_MODULES = ("numpy", "pandas")
 # A RecursionError under a raised recursion limit carries up to a million frames: formatting
 # them all takes longer than any time limit, and the innermost ones tell the story.
 TRACEBACK_FRAMES = 100
+# Deeper results break the recursive JSON parsers of many clients (harness-protocol.ts checks it too).
+MAX_RESULT_DEPTH = 1000
 # A pre-started harness announces on its result channel that it is ready for a script.
 READY_LINE = b'{"status":"ready"}\n'
 
@@ -47,11 +49,15 @@ _memory_reserve = bytearray(512 * 1024)
 
 
 class Failure(Exception):
-    def __init__(self, code, message, traceback_text=None):
+    def __init__(self, code, message, traceback_text=None, limit=None, exception=None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.traceback_text = traceback_text
+        # For a limit the sandbox can confirm ("memory", "processes"): the exception itself, to
+        # report as a RUNTIME_ERROR when the sandbox saw no such limit hit.
+        self.limit = limit
+        self.exception = exception
 
 
 class NotJson(Exception):
@@ -149,8 +155,17 @@ def resource_failure(exc, limits):
         what, limit = "Disk space limit of the work dir exceeded", None
         unit = ""
     elif errno_of == errno.EAGAIN or (isinstance(exc, RuntimeError) and str(exc) == "can't start new thread"):
+        # Also what a non-blocking read with nothing to read raises: a sandbox with a pids
+        # cgroup tells the two apart (harness-protocol.ts), others cannot.
         what, limit = "Process limit exceeded: the script started too many processes or threads", limits.get("processes")
-        unit = "processes"
+        where = f" (limit {limit} processes)" if limit else ""
+        return Failure(
+            "RESOURCE_LIMIT_EXCEEDED",
+            f"{what}{where}: {describe_exception(exc)}",
+            user_traceback(exc),
+            limit="processes",
+            exception=describe_exception(exc),
+        )
     else:
         return None
     where = f" (limit {limit} {unit})" if limit else ""
@@ -266,7 +281,7 @@ def json_key(path, key, numpy_generic):
     if numpy_generic is not None and isinstance(key, numpy_generic):
         key = key.item()
     if isinstance(key, str):
-        return str(key)
+        return check_str(f"a key of {path}", str(key))
     if key is True:
         return "true"
     if key is False:
@@ -284,12 +299,22 @@ def key_repr(key):
     return json.dumps(key) if isinstance(key, str) else repr(key)
 
 
+def check_str(path, value):
+    """A lone surrogate (a Python str may hold one) has no UTF-8 form: strict parsers refuse its JSON escape."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotJson(f"{path} contains a lone surrogate, which is not valid Unicode text")
+    return value
+
+
 def to_json_value(value, path, numpy_generic, active):
     """A copy of `value` made only of JSON types, or NotJson naming the first offending path."""
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
-        return str(value)
+        return check_str(path, str(value))
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -302,6 +327,8 @@ def to_json_value(value, path, numpy_generic, active):
     if isinstance(value, (dict, list, tuple)):
         if id(value) in active:
             raise NotJson(f"{path} contains itself (a circular reference)")
+        if len(active) >= MAX_RESULT_DEPTH:
+            raise NotJson(f"{path} is nested deeper than {MAX_RESULT_DEPTH} levels")
         active.add(id(value))
         try:
             if isinstance(value, dict):
@@ -388,11 +415,11 @@ def ran_out_of_memory(exc):
     return False
 
 
-def memory_failure(memory_mb):
+def memory_failure(memory_mb, exc):
     global _memory_reserve
     _memory_reserve = None
     where = f" ({memory_mb} MB)" if memory_mb else ""
-    return Failure("MEMORY_LIMIT_EXCEEDED", f"Memory limit exceeded{where}")
+    return Failure("MEMORY_LIMIT_EXCEEDED", f"Memory limit exceeded{where}", limit="memory", exception=describe_exception(exc))
 
 
 def run(request):
@@ -409,24 +436,27 @@ def run(request):
             raise
         except SystemExit as exc:
             raise Failure("SCRIPT_EXITED", f"The script exited (sys.exit({exc.code!r})) before main() returned")
-        except MemoryError:
-            raise memory_failure(memory_mb)
+        except MemoryError as exc:
+            raise memory_failure(memory_mb, exc)
         except BaseException as exc:
             if ran_out_of_memory(exc):
-                raise memory_failure(memory_mb)
+                raise memory_failure(memory_mb, exc)
             raise resource_failure(exc, limits) or Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
         try:
             return {"status": "ok"}, serialize_result(value, request["maxResultBytes"])
         except Failure:
             raise
-        except MemoryError:
-            raise memory_failure(memory_mb)
+        except MemoryError as exc:
+            raise memory_failure(memory_mb, exc)
         except BaseException as exc:  # the result's own code (a __str__, __int__, ...) raised while it was read
             raise Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
     except Failure as failure:
         header = {"status": "error", "code": failure.code, "message": failure.message}
         if failure.traceback_text:
             header["traceback"] = failure.traceback_text
+        if failure.limit:
+            header["limit"] = failure.limit
+            header["exception"] = failure.exception
         return header, b""
 
 

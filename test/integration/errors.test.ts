@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execute } from "../support/real-app.js";
+import { itAsRoot } from "../support/root.js";
 import { type App, backends, closeSandboxes, expectStatus, py, realApp } from "./helpers.js";
 
 describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
@@ -290,7 +291,7 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
       expect(res.body.error).toMatch(/^Open-file limit exceeded/);
     });
 
-    it.runIf(process.getuid?.() === 0)("a fork bomb hitting the process limit", async () => {
+    itAsRoot("a fork bomb hitting the process limit", async () => {
       const res = await execute(app, py`
         import os
 
@@ -303,7 +304,7 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
       expect(res.body.error).toMatch(/^Process limit exceeded/);
     });
 
-    it.runIf(process.getuid?.() === 0)("too many threads", async () => {
+    itAsRoot("too many threads", async () => {
       const res = await execute(app, py`
         import threading
 

@@ -107,10 +107,12 @@ describe.runIf(available)("nsjail isolation", () => {
               except OSError as e:
                   out[path] = type(e).__name__
           out["/"] = sorted(os.listdir("/"))
+          out["/usr/local"] = sorted(os.listdir("/usr/local"))
           return out
     `);
     expect(res.status, res.text).toBe(200);
-    const { "/": rootListing, ...paths } = res.body.result;
+    const { "/": rootListing, "/usr/local": usrLocal, ...paths } = res.body.result;
+    expect(usrLocal).toEqual([]);
     for (const [path, outcome] of Object.entries(paths)) expect(outcome, path).not.toBe("readable");
     expect(rootListing).toEqual(["bin", "dev", "lib", "lib64", "sandbox", "usr"]);
   });
@@ -238,6 +240,16 @@ describe.runIf(available)("nsjail isolation", () => {
     expect(res.status, res.text).toBe(408);
     expect(res.body.code).toBe("TIMEOUT");
     expect(res.body.error).toMatch(/CPU time limit/);
+  });
+
+  it.each([
+    ["a non-blocking read with nothing to read (EAGAIN)", "import socket\ndef main():\n    a, b = socket.socketpair()\n    a.setblocking(False)\n    return a.recv(1)\n", /BlockingIOError/],
+    ["mlock over RLIMIT_MEMLOCK (ENOMEM)", "import ctypes, mmap\ndef main():\n    m = mmap.mmap(-1, 1 << 20)\n    buf = ctypes.c_char.from_buffer(m)\n    if ctypes.CDLL(None, use_errno=True).mlock(ctypes.addressof(buf), 1 << 20) != 0:\n        raise OSError(ctypes.get_errno(), 'mlock failed')\n", /OSError: \[Errno 12\]/],
+  ])("reports %s as the script's RUNTIME_ERROR: the cgroup saw no limit hit", async (_name, script, message) => {
+    const res = await execute(app, script);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("RUNTIME_ERROR");
+    expect(res.body.error).toMatch(message);
   });
 
   it("contains a fork bomb and leaves no process behind", async () => {
