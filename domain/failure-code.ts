@@ -4,6 +4,7 @@ export const FAILURE_CODES = [
   "UNSUPPORTED_MEDIA_TYPE",
   "PAYLOAD_TOO_LARGE",
   "SYNTAX_ERROR",
+  "INVALID_ARGS",
   "MAIN_NOT_FOUND",
   "RUNTIME_ERROR",
   "RESULT_NOT_JSON",
@@ -20,10 +21,15 @@ export const FAILURE_CODES = [
 
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
-/** Codes a sandbox run itself can end with (the rest belong to the HTTP edge or the queue). */
+/**
+ * Codes a sandbox run itself can end with (the rest belong to the HTTP edge or the queue).
+ * INVALID_REQUEST only for an input file the server accepted but the sandbox could not write.
+ */
 export type ScriptFailureCode = Extract<
   FailureCode,
+  | "INVALID_REQUEST"
   | "SYNTAX_ERROR"
+  | "INVALID_ARGS"
   | "MAIN_NOT_FOUND"
   | "RUNTIME_ERROR"
   | "RESULT_NOT_JSON"

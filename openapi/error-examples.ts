@@ -17,6 +17,7 @@ export const ERROR_EXAMPLES: Record<FailureCode, ErrorBody> = {
   SYNTAX_ERROR: example("SYNTAX_ERROR", "SyntaxError: invalid syntax (script.py, line 3, column 11)", {
     traceback: '  File "script.py", line 3\n    x = 1 + \n            ^\nSyntaxError: invalid syntax\n',
   }),
+  INVALID_ARGS: example("INVALID_ARGS", 'main() requires the argument "name", which args does not give'),
   MAIN_NOT_FOUND: example("MAIN_NOT_FOUND", "No callable main() found in script", { stdout: "This script has no main\n" }),
   RUNTIME_ERROR: example("RUNTIME_ERROR", "ZeroDivisionError: division by zero", {
     stdout: "before\n",

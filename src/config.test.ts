@@ -24,6 +24,12 @@ describe("loadConfig", () => {
       maxScriptBytes: 262_144,
       maxOutputBytes: 1_048_576,
       maxResultBytes: 4_194_304,
+      maxInputFiles: 100,
+      maxInputFilesBytes: 8 * 1024 * 1024,
+      maxOutputFiles: 100,
+      maxOutputFilesBytes: 8 * 1024 * 1024,
+      maxFigures: 20,
+      preloadModules: ["numpy", "pandas", "matplotlib"],
       maxConcurrency: availableParallelism(),
       maxQueue: 64,
       pythonBin: undefined,
@@ -56,6 +62,12 @@ describe("loadConfig", () => {
       MAX_SCRIPT_BYTES: "1000",
       MAX_OUTPUT_BYTES: "2000",
       MAX_RESULT_BYTES: "3000",
+      MAX_INPUT_FILES: "4",
+      MAX_INPUT_FILES_BYTES: "5000",
+      MAX_OUTPUT_FILES: "6",
+      MAX_OUTPUT_FILES_BYTES: "7000",
+      MAX_FIGURES: "8",
+      PRELOAD_MODULES: " numpy , scipy.stats,",
       MAX_CONCURRENCY: "3",
       MAX_QUEUE: "0",
       PYTHON_BIN: "/opt/venv/bin/python",
@@ -76,6 +88,12 @@ describe("loadConfig", () => {
       maxScriptBytes: 1000,
       maxOutputBytes: 2000,
       maxResultBytes: 3000,
+      maxInputFiles: 4,
+      maxInputFilesBytes: 5000,
+      maxOutputFiles: 6,
+      maxOutputFilesBytes: 7000,
+      maxFigures: 8,
+      preloadModules: ["numpy", "scipy.stats"],
       maxConcurrency: 3,
       maxQueue: 0,
       pythonBin: "/opt/venv/bin/python",
@@ -118,6 +136,13 @@ describe("loadConfig", () => {
     ["MAX_RESULT_BYTES", "1"],
     ["MAX_CONCURRENCY", "0"],
     ["MAX_QUEUE", "-5"],
+    ["MAX_INPUT_FILES", "many"],
+    ["MAX_INPUT_FILES_BYTES", "100000000"],
+    ["MAX_OUTPUT_FILES", "-1"],
+    ["MAX_OUTPUT_FILES_BYTES", "8MiB"],
+    ["MAX_FIGURES", "1001"],
+    ["PRELOAD_MODULES", "numpy;pandas"],
+    ["PRELOAD_MODULES", "numpy,os.path/x"],
     ["PYTHON_BIN", "relative/python"],
     ["PYTHON_BIN", "python3"],
     ["NSJAIL_BIN", "nsjail"],
@@ -139,6 +164,10 @@ describe("loadConfig", () => {
     expect(error.variable).toBe("REQUEST_TIMEOUT_MS");
     expect(error.message).toContain("HEADERS_TIMEOUT_MS (20000)");
     expect(error.message).toContain("15000");
+  });
+
+  it("PRELOAD_MODULES set but empty preloads nothing", () => {
+    expect(loadConfig({ PRELOAD_MODULES: "" }).preloadModules).toEqual([]);
   });
 
   it("reports the first bad variable even when others are fine", () => {

@@ -13,6 +13,15 @@ export interface Config {
   readonly maxScriptBytes: number;
   readonly maxOutputBytes: number;
   readonly maxResultBytes: number;
+  /** Input files per request, and their decoded size together. */
+  readonly maxInputFiles: number;
+  readonly maxInputFilesBytes: number;
+  /** Output files listed per response; file contents and figures together, in bytes; figures. */
+  readonly maxOutputFiles: number;
+  readonly maxOutputFilesBytes: number;
+  readonly maxFigures: number;
+  /** Modules a pre-started sandbox imports before its script arrives. */
+  readonly preloadModules: readonly string[];
   readonly maxConcurrency: number;
   readonly maxQueue: number;
   readonly poolSize: number;
@@ -82,6 +91,20 @@ function apiKeys(env: Env, name: string): readonly string[] {
   return keys;
 }
 
+const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+/** Comma-separated dotted module names; set but empty means none. */
+function moduleNames(env: Env, name: string, fallback: readonly string[]): readonly string[] {
+  const raw = env[name];
+  if (raw === undefined) return fallback;
+  const names = raw.split(",").map((module) => module.trim()).filter((module) => module !== "");
+  const bad = names.find((module) => !MODULE_NAME.test(module));
+  if (bad !== undefined) throw new ConfigError(name, `must list module names separated by commas, got "${raw}" ("${bad}" is not one)`);
+  return names;
+}
+
+const MIB = 1024 * 1024;
+
 /** Reads the configuration from the environment; a bad value throws a ConfigError naming its variable. */
 export function loadConfig(env: Env): Config {
   const headersTimeoutMs = integer(env, "HEADERS_TIMEOUT_MS", 10_000, 100, 3_600_000);
@@ -99,6 +122,12 @@ export function loadConfig(env: Env): Config {
     maxScriptBytes: integer(env, "MAX_SCRIPT_BYTES", 262_144, 1, 64 * 1024 * 1024),
     maxOutputBytes: integer(env, "MAX_OUTPUT_BYTES", 1_048_576, 0, 256 * 1024 * 1024),
     maxResultBytes: integer(env, "MAX_RESULT_BYTES", 4_194_304, 2, 256 * 1024 * 1024),
+    maxInputFiles: integer(env, "MAX_INPUT_FILES", 100, 0, 10_000),
+    maxInputFilesBytes: integer(env, "MAX_INPUT_FILES_BYTES", 8 * MIB, 0, 48 * MIB),
+    maxOutputFiles: integer(env, "MAX_OUTPUT_FILES", 100, 0, 10_000),
+    maxOutputFilesBytes: integer(env, "MAX_OUTPUT_FILES_BYTES", 8 * MIB, 0, 256 * MIB),
+    maxFigures: integer(env, "MAX_FIGURES", 20, 0, 1000),
+    preloadModules: moduleNames(env, "PRELOAD_MODULES", ["numpy", "pandas", "matplotlib"]),
     maxConcurrency: integer(env, "MAX_CONCURRENCY", availableParallelism(), 1, 1024),
     maxQueue: integer(env, "MAX_QUEUE", 64, 0, 100_000),
     poolSize: integer(env, "POOL_SIZE", availableParallelism(), 0, 256),

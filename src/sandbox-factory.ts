@@ -3,9 +3,10 @@ import type { Logger } from "pino";
 import { availableParallelism } from "node:os";
 import type { PrestartableSandbox, SandboxPort } from "../domain/sandbox.port.js";
 import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
+import type { ArtifactLimits } from "../adapters/python/harness-protocol.js";
 import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
 import { SubprocessSandbox } from "../adapters/subprocess/subprocess-sandbox.js";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { blockDevicesOf } from "../adapters/nsjail/block-devices.js";
 import { detectCgroups } from "../adapters/nsjail/cgroup.js";
@@ -13,6 +14,7 @@ import type { NsjailCgroupMode } from "../adapters/nsjail/nsjail-argv.js";
 import { findNsjailBinary } from "../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../adapters/nsjail/nsjail-sandbox.js";
 import type { Config } from "./config.js";
+import { topLevelPackages } from "./package-set.js";
 import { projectRoot } from "./project-paths.js";
 
 /** Versions the live sandbox reports from inside itself; also proves it can run a script. */
@@ -30,19 +32,35 @@ export interface LimitEnforcement {
 /** What /health tells of the live sandbox (tests with fakes may leave the enforcement out). */
 export type RuntimeInfo = ProbedRuntime & Partial<LimitEnforcement>;
 
-const PROBE_SCRIPT = `import sys
-import numpy
-import pandas
+/** Imports every module a pre-started sandbox preloads, and reads the versions of the top-level packages. */
+const PROBE_SCRIPT = `import importlib
+import importlib.metadata
+import sys
 
-def main():
-    return {"python": sys.version.split()[0], "packages": {"numpy": numpy.__version__, "pandas": pandas.__version__}}
+def main(packages, preload):
+    for module in preload:
+        importlib.import_module(module)
+    return {
+        "python": sys.version.split()[0],
+        "packages": {name: importlib.metadata.version(name) for name in packages},
+    }
 `;
 
 export class SandboxStartupError extends Error {}
 
-/** Runs one trivial script through the sandbox; a backend that cannot do that is not usable. */
+/**
+ * Runs one trivial script through the sandbox; a backend that cannot do that is not usable.
+ * It also proves that every top-level package of requirements.txt is installed and that every
+ * PRELOAD_MODULES module imports.
+ */
 export async function probe(sandbox: SandboxPort, config: Config): Promise<ProbedRuntime> {
-  const outcome = await sandbox.run({ script: PROBE_SCRIPT, timeoutMs: Math.max(config.executionTimeoutMs, 30_000), memoryMb: config.memoryLimitMb });
+  const packages = topLevelPackages(readFileSync(join(projectRoot(), "requirements.txt"), "utf8"));
+  const outcome = await sandbox.run({
+    script: PROBE_SCRIPT,
+    argsJson: JSON.stringify({ packages, preload: config.preloadModules }),
+    timeoutMs: Math.max(config.executionTimeoutMs, 30_000),
+    memoryMb: config.memoryLimitMb,
+  });
   if (!outcome.ok) {
     const { code, message, output } = outcome.error;
     throw new SandboxStartupError(`${code}: ${message}${output.stderr ? `\n${output.stderr}` : ""}`);
@@ -89,6 +107,13 @@ function nsjailEnforcement(mode: NsjailCgroupMode, throttledDevices: readonly st
   }
 }
 
+/** What a response may carry of a run's files and figures. */
+export const artifactLimitsOf = (config: Config): ArtifactLimits => ({
+  maxFiles: config.maxOutputFiles,
+  maxBytes: config.maxOutputFilesBytes,
+  maxFigures: config.maxFigures,
+});
+
 export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): SubprocessSandbox {
   const root = getuid?.() === 0;
   if (!root) {
@@ -100,6 +125,8 @@ export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logge
     runtime,
     maxOutputBytes: config.maxOutputBytes,
     maxResultBytes: config.maxResultBytes,
+    artifactLimits: artifactLimitsOf(config),
+    preloadModules: config.preloadModules,
     dedicatedUids: root,
     memoryLimitMb: config.memoryLimitMb,
     uidBase: config.sandboxUidBase,
@@ -135,6 +162,8 @@ function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger):
     ioMbPerSec: config.sandboxIoMbPerSec,
     maxOutputBytes: config.maxOutputBytes,
     maxResultBytes: config.maxResultBytes,
+    artifactLimits: artifactLimitsOf(config),
+    preloadModules: config.preloadModules,
     memoryLimitMb: config.memoryLimitMb,
     maxTimeoutMs: config.executionTimeoutMs,
     serverEnv: process.env,

@@ -5,6 +5,7 @@ import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import {
   cpuSecondsFor,
   encodeHarnessRequest,
+  maxReportBytes,
   outcomeOf,
   parseHarnessReport,
   RESULT_CHANNEL_LOST_EXIT,
@@ -13,7 +14,13 @@ import {
 } from "./harness-protocol.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
-const report = (header: unknown, body = "") => utf8(`${JSON.stringify(header)}\n${body}`);
+const report = (header: unknown, body: string | Uint8Array = "") => {
+  const bytes = typeof body === "string" ? utf8(body) : body;
+  return Uint8Array.from([...utf8(`${JSON.stringify(header)}\n`), ...bytes]);
+};
+/** A success report as the harness writes it: the header measures the result. */
+const okReport = (resultJson: string, extra: Record<string, unknown> = {}, after: Uint8Array = new Uint8Array(0)) =>
+  report({ status: "ok", resultBytes: utf8(resultJson).length, ...extra }, Uint8Array.from([...utf8(resultJson), ...after]));
 const MAX_RESULT_BYTES = 1024;
 const parse = (bytes: Uint8Array) => parseHarnessReport(bytes, MAX_RESULT_BYTES);
 
@@ -48,11 +55,11 @@ describe("parseHarnessReport", () => {
 
   it("an ok report carries the result JSON text exactly as written", () => {
     const resultJson = '{"big": 18446744073709551616, "f": 1.0, "s": "line\\nbreak", "u": "héllo 🐍"}';
-    expect(parse(report({ status: "ok" }, resultJson))).toEqual({ kind: "ok", resultJson });
+    expect(parse(okReport(resultJson))).toEqual({ kind: "ok", resultJson });
   });
 
   it.each(["null", "0", '""', "[]", '"multi\\nline"'])("an ok report with the JSON value %s", (resultJson) => {
-    expect(parse(report({ status: "ok" }, resultJson))).toEqual({ kind: "ok", resultJson });
+    expect(parse(okReport(resultJson))).toEqual({ kind: "ok", resultJson });
   });
 
   it("an error report carries code, message and traceback", () => {
@@ -67,7 +74,7 @@ describe("parseHarnessReport", () => {
     });
   });
 
-  it.each(["SYNTAX_ERROR", "MAIN_NOT_FOUND", "RUNTIME_ERROR", "RESULT_NOT_JSON", "RESULT_TOO_LARGE", "SCRIPT_EXITED", "MEMORY_LIMIT_EXCEEDED", "RESOURCE_LIMIT_EXCEEDED"])(
+  it.each(["INVALID_REQUEST", "INVALID_ARGS", "SYNTAX_ERROR", "MAIN_NOT_FOUND", "RUNTIME_ERROR", "RESULT_NOT_JSON", "RESULT_TOO_LARGE", "SCRIPT_EXITED", "MEMORY_LIMIT_EXCEEDED", "RESOURCE_LIMIT_EXCEEDED"])(
     "accepts the harness code %s",
     (code) => {
       expect(parse(report({ status: "error", code, message: "m" }))).toEqual({ kind: "error", code, message: "m" });
@@ -103,19 +110,107 @@ describe("parseHarnessReport", () => {
     ["an unknown status", report({ status: "maybe" }, "1")],
     ["no status", report({ code: "RUNTIME_ERROR" }, "1")],
     ["an error whose code is not a string", report({ status: "error", code: 7 })],
-    ["an ok result that is not JSON", report({ status: "ok" }, "{not json")],
-    ["an ok result that is NaN", report({ status: "ok" }, "NaN")],
-    ["an ok report with no result", report({ status: "ok" }, "")],
-    ["an ok result with trailing garbage", report({ status: "ok" }, '{"a":1} extra')],
+    ["an ok result that is not JSON", okReport("{not json")],
+    ["an ok result that is NaN", okReport("NaN")],
+    ["an ok report with no result", okReport("")],
+    ["an ok result with trailing garbage", okReport('{"a":1} extra')],
+    ["an ok report that does not measure its result", report({ status: "ok" }, "1")],
+    ["an ok report whose result is longer than its body", report({ status: "ok", resultBytes: 5 }, "1")],
+    ["an ok report with bytes nothing accounts for", report({ status: "ok", resultBytes: 1 }, "12")],
+    ["files that are not a list", okReport("1", { files: { path: "a" } })],
+    ["a file without a path", okReport("1", { files: [{ size: 1 }] })],
+    ["a file with a negative size", okReport("1", { files: [{ path: "a", size: -1 }] })],
+    ["a file's content longer than the body", okReport("1", { files: [{ path: "a", size: 9, contentBytes: 9 }] }, utf8("abc"))],
+    ["a figure without its size", okReport("1", { figures: [{ contentBytes: 1 }] }, utf8("x"))],
+    ["an error report with bytes nothing accounts for", report({ status: "error", code: "RUNTIME_ERROR", message: "m" }, "x")],
     ["stray bytes", Uint8Array.from([0xff, 0xfe, 0x0a, 0x00])],
   ])("%s is malformed", (_name, bytes) => {
     expect(parse(bytes)).toEqual({ kind: "malformed" });
   });
 });
 
+describe("parseHarnessReport: files and figures", () => {
+  const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+  it("reads each listed file's content from the body, after the result: UTF-8 text as such, other bytes as base64", () => {
+    const body = Uint8Array.from([...utf8("a,b\n1,2\n"), 0xff, 0x00, 0x80, ...png]);
+    const parsed = parse(
+      okReport(
+        '{"n":1}',
+        {
+          files: [
+            { path: "out/table.csv", size: 8, contentBytes: 8 },
+            { path: "blob.bin", size: 3, contentBytes: 3 },
+            { path: "big.log", size: 9_000_000 },
+          ],
+          filesTruncated: true,
+          figures: [{ width: 640, height: 480, contentBytes: png.length }],
+          figuresTruncated: false,
+        },
+        body,
+      ),
+    );
+    expect(parsed).toEqual({
+      kind: "ok",
+      resultJson: '{"n":1}',
+      artifacts: {
+        files: [
+          { path: "out/table.csv", size: 8, mediaType: "text/csv", encoding: "utf-8", content: "a,b\n1,2\n" },
+          { path: "blob.bin", size: 3, mediaType: "application/octet-stream", encoding: "base64", content: "/wCA" },
+          { path: "big.log", size: 9_000_000, mediaType: "text/plain" },
+        ],
+        filesTruncated: true,
+        figures: [{ mediaType: "image/png", encoding: "base64", content: Buffer.from(png).toString("base64"), width: 640, height: 480 }],
+        figuresTruncated: false,
+      },
+    });
+  });
+
+  it("an error report carries the files the run left before failing", () => {
+    const parsed = parse(
+      report({ status: "error", code: "RUNTIME_ERROR", message: "m", files: [{ path: "partial.txt", size: 2, contentBytes: 2 }], filesTruncated: false }, "ok"),
+    );
+    expect(parsed).toMatchObject({ kind: "error", artifacts: { files: [{ path: "partial.txt", content: "ok" }], figures: [] } });
+  });
+
+  it("a report that lists nothing has no artifacts", () => {
+    expect(parse(okReport("1"))).not.toHaveProperty("artifacts");
+  });
+});
+
+describe("maxReportBytes", () => {
+  it("makes room for the result, the file contents and figures, and an entry per listed file and figure", () => {
+    const none = maxReportBytes(1000, { maxFiles: 0, maxBytes: 0, maxFigures: 0 });
+    expect(maxReportBytes(1000, { maxFiles: 0, maxBytes: 5000, maxFigures: 0 })).toBe(none + 5000);
+    expect(maxReportBytes(1000, { maxFiles: 1, maxBytes: 0, maxFigures: 0 })).toBeGreaterThan(none + 6 * 4096);
+    expect(maxReportBytes(2000, { maxFiles: 0, maxBytes: 0, maxFigures: 0 })).toBe(none + 1000);
+  });
+});
+
 describe("encodeHarnessRequest", () => {
+  it("splices the args in as the client wrote them", () => {
+    const request = {
+      script: "s",
+      limits: {},
+      memoryMb: 64,
+      maxResultBytes: 10,
+      artifactLimits: { maxFiles: 1, maxBytes: 2, maxFigures: 3 },
+      argsJson: '{"big":18446744073709551616,"f":1.0}',
+    };
+    const text = new TextDecoder().decode(encodeHarnessRequest(request));
+    expect(text.startsWith('{"args":{"big":18446744073709551616,"f":1.0},"script":"s",')).toBe(true);
+    expect(JSON.parse(text)).not.toHaveProperty("argsJson");
+  });
+
   it("is the JSON the harness reads from stdin", () => {
-    const request = { script: "print('é')", limits: { cpuSeconds: 3 }, memoryMb: 64, maxResultBytes: 10 };
+    const request = {
+      script: "print('é')",
+      limits: { cpuSeconds: 3 },
+      memoryMb: 64,
+      maxResultBytes: 10,
+      artifactLimits: { maxFiles: 1, maxBytes: 2, maxFigures: 3 },
+      files: [{ path: "a/b.txt", content: "AAE=", encoding: "base64" as const }],
+    };
     expect(JSON.parse(new TextDecoder().decode(encodeHarnessRequest(request)))).toEqual(request);
   });
 });
@@ -161,6 +256,13 @@ describe("outcomeOf", () => {
       outcome({ report: { kind: "error", code: "RUNTIME_ERROR", message: "ValueError: x", traceback: "tb" }, exitCode: 0 }),
     );
     expect(failure).toEqual({ code: "RUNTIME_ERROR", message: "ValueError: x", traceback: "tb", output, durationMs: 77 });
+  });
+
+  it("the artifacts of a report reach the success and the failure alike", () => {
+    const artifacts = { files: [{ path: "a.txt", size: 1, mediaType: "text/plain" }], filesTruncated: true, figures: [], figuresTruncated: false };
+    const success = outcome({ report: { kind: "ok", resultJson: "1", artifacts } });
+    expect(success.ok && success.value.artifacts).toBe(artifacts);
+    expect(failureOf(outcome({ report: { kind: "error", code: "RUNTIME_ERROR", message: "m", artifacts } })).artifacts).toBe(artifacts);
   });
 
   it("an error report without a traceback has no traceback field", () => {

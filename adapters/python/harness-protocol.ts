@@ -1,9 +1,11 @@
+import type { Artifacts } from "../../domain/artifacts.js";
 import type { CapturedOutput } from "../../domain/captured-output.js";
-import type { ExecutionRequest } from "../../domain/execution-request.js";
+import type { ExecutionRequest, InputFile } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import type { ScriptFailureCode } from "../../domain/failure-code.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import { readArtifacts } from "./report-artifacts.js";
 
 /** The resource limits the harness applies to itself before the script's first line runs. */
 export interface HarnessLimits {
@@ -14,12 +16,25 @@ export interface HarnessLimits {
   readonly processes?: number;
 }
 
+/** What the response may carry of a run's files and figures (MAX_OUTPUT_FILES and friends). */
+export interface ArtifactLimits {
+  /** Files listed at most. */
+  readonly maxFiles: number;
+  /** File contents and figures together, in bytes. */
+  readonly maxBytes: number;
+  readonly maxFigures: number;
+}
+
 export interface HarnessRequest {
   readonly script: string;
   readonly limits: HarnessLimits;
   /** The run's memory limit, for messages (the limits above or the sandbox enforce it). */
   readonly memoryMb: number;
   readonly maxResultBytes: number;
+  readonly artifactLimits: ArtifactLimits;
+  /** The exact JSON text of main()'s keyword arguments; absent: main() is called with none. */
+  readonly argsJson?: string;
+  readonly files?: readonly InputFile[];
 }
 
 /** Limits a sandbox with cgroups can tell were really hit. */
@@ -28,7 +43,7 @@ const CONFIRMABLE_LIMITS: ReadonlySet<string> = new Set(["memory", "processes"])
 
 /** What the harness wrote on its result channel. */
 export type HarnessReport =
-  | { readonly kind: "ok"; readonly resultJson: string }
+  | { readonly kind: "ok"; readonly resultJson: string; readonly artifacts?: Artifacts }
   | {
       readonly kind: "error";
       readonly code: ScriptFailureCode;
@@ -37,11 +52,14 @@ export type HarnessReport =
       /** The harness blamed a limit the sandbox may confirm; `exception` is what the script saw. */
       readonly limit?: ConfirmableLimit;
       readonly exception?: string;
+      readonly artifacts?: Artifacts;
     }
   | { readonly kind: "malformed" }
   | { readonly kind: "none" };
 
 const REPORTABLE_CODES: ReadonlySet<string> = new Set([
+  "INVALID_REQUEST",
+  "INVALID_ARGS",
   "SYNTAX_ERROR",
   "MAIN_NOT_FOUND",
   "RUNTIME_ERROR",
@@ -55,13 +73,25 @@ const REPORTABLE_CODES: ReadonlySet<string> = new Set([
 /** Exit status of a harness that could not write its report: the script closed the channel. */
 export const RESULT_CHANNEL_LOST_EXIT = 86;
 
-/** Room on the result channel for the report's header line beside the result itself. */
+/** Room on the result channel for the report's header line (message, traceback) beside the result. */
 export const REPORT_HEADER_ALLOWANCE_BYTES = 256 * 1024;
+/** Room in the header for one listed file or figure: a path of up to 4096 bytes, each escaped as \uXXXX at worst. */
+const ARTIFACT_ENTRY_ALLOWANCE_BYTES = 6 * 4096 + 256;
+
+/** The most a harness may write on its result channel; more means the script wrote there too. */
+export const maxReportBytes = (maxResultBytes: number, artifacts: ArtifactLimits): number =>
+  maxResultBytes +
+  artifacts.maxBytes +
+  (artifacts.maxFiles + artifacts.maxFigures) * ARTIFACT_ENTRY_ALLOWANCE_BYTES +
+  REPORT_HEADER_ALLOWANCE_BYTES;
 
 export const cpuSecondsFor = (timeoutMs: number): number => Math.ceil(timeoutMs / 1000) + 1;
 
+/** The JSON the harness reads on stdin; the args are spliced in as the client wrote them. */
 export function encodeHarnessRequest(request: HarnessRequest): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(request));
+  const { argsJson, ...rest } = request;
+  const json = JSON.stringify(rest);
+  return new TextEncoder().encode(argsJson === undefined ? json : `{"args":${argsJson},${json.slice(1)}`);
 }
 
 /**
@@ -81,15 +111,23 @@ export function parseHarnessReport(bytes: Uint8Array, maxResultBytes: number): H
   }
   if (typeof header !== "object" || header === null) return { kind: "malformed" };
   const fields = header as Record<string, unknown>;
+  const body = bytes.subarray(newline + 1);
   if (fields.status === "ok") {
-    const body = bytes.subarray(newline + 1);
-    if (body.length > maxResultBytes) {
-      return { kind: "error", code: "RESULT_TOO_LARGE", message: `The result is ${body.length} bytes of JSON, over the limit of ${maxResultBytes} bytes` };
+    const resultBytes = fields.resultBytes;
+    if (typeof resultBytes !== "number" || !Number.isSafeInteger(resultBytes) || resultBytes < 0 || resultBytes > body.length) {
+      return { kind: "malformed" };
     }
-    const resultJson = decoder.decode(body);
-    return isStrictJson(resultJson) ? { kind: "ok", resultJson } : { kind: "malformed" };
+    if (resultBytes > maxResultBytes) {
+      return { kind: "error", code: "RESULT_TOO_LARGE", message: `The result is ${resultBytes} bytes of JSON, over the limit of ${maxResultBytes} bytes` };
+    }
+    const resultJson = decoder.decode(body.subarray(0, resultBytes));
+    const reported = readArtifacts(fields, body.subarray(resultBytes));
+    if (!isStrictJson(resultJson) || reported === undefined || resultBytes + reported.bytes !== body.length) return { kind: "malformed" };
+    return { kind: "ok", resultJson, ...(reported.artifacts ? { artifacts: reported.artifacts } : {}) };
   }
   if (fields.status === "error" && typeof fields.code === "string" && REPORTABLE_CODES.has(fields.code)) {
+    const reported = readArtifacts(fields, body);
+    if (reported === undefined || reported.bytes !== body.length) return { kind: "malformed" };
     return {
       kind: "error",
       code: fields.code as ScriptFailureCode,
@@ -97,6 +135,7 @@ export function parseHarnessReport(bytes: Uint8Array, maxResultBytes: number): H
       ...(typeof fields.traceback === "string" ? { traceback: fields.traceback.toWellFormed() } : {}),
       ...(typeof fields.limit === "string" && CONFIRMABLE_LIMITS.has(fields.limit) ? { limit: fields.limit as ConfirmableLimit } : {}),
       ...(typeof fields.exception === "string" ? { exception: fields.exception.toWellFormed() } : {}),
+      ...(reported.artifacts ? { artifacts: reported.artifacts } : {}),
     };
   }
   return { kind: "malformed" };
@@ -169,12 +208,21 @@ export function outcomeOf(
   const fail = (code: ScriptFailureCode, message: string, traceback?: string) =>
     err(failure(code, message, output, traceback === undefined ? { durationMs } : { durationMs, traceback }));
 
-  if (report.kind === "ok") return ok({ resultJson: report.resultJson, output, durationMs });
+  if (report.kind === "ok") {
+    return ok({ resultJson: report.resultJson, output, durationMs, ...(report.artifacts ? { artifacts: report.artifacts } : {}) });
+  }
   if (report.kind === "error") {
-    if (report.limit !== undefined && ending.limitsHit !== undefined && !ending.limitsHit[report.limit]) {
-      return fail("RUNTIME_ERROR", report.exception ?? report.message, report.traceback);
-    }
-    return fail(report.code, report.message, report.traceback);
+    const { message, traceback, artifacts } = report;
+    // A limit the harness blamed but the cgroup did not see hit was the script's own error.
+    const unconfirmed = report.limit !== undefined && ending.limitsHit !== undefined && !ending.limitsHit[report.limit];
+    const code = unconfirmed ? "RUNTIME_ERROR" : report.code;
+    return err(
+      failure(code, unconfirmed ? (report.exception ?? message) : message, output, {
+        durationMs,
+        ...(traceback === undefined ? {} : { traceback }),
+        ...(artifacts ? { artifacts } : {}),
+      }),
+    );
   }
   if (ending.timedOut) {
     return fail("TIMEOUT", `Script execution timed out: the wall-clock limit of ${request.timeoutMs} ms was reached`);

@@ -7,14 +7,14 @@ import { FAILURE_CODES, type FailureCode } from "../../domain/failure-code.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { ERROR_EXAMPLES } from "../../openapi/error-examples.js";
-import type { HealthBody } from "../../openapi/schemas.js";
+import { executeRequestSchema, executeSuccessSchema, type HealthBody } from "../../openapi/schemas.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
 import { createApp, maxBodyBytes, type AppDeps } from "./app.js";
 import { playgroundBundleDir, projectRoot } from "../project-paths.js";
 import { loadPlaygroundAssets } from "./playground.js";
 import { loadSwaggerAssets } from "./swagger-assets.js";
 
-const LIMITS = { maxTimeoutMs: 10_000, maxMemoryMb: 256, maxScriptBytes: 1000 };
+const LIMITS = { maxTimeoutMs: 10_000, maxMemoryMb: 256, maxScriptBytes: 1000, maxInputFiles: 3, maxInputFilesBytes: 1000 };
 const HEALTH: HealthBody = { status: "ok", backend: "fake", isolation: "none: a test fake", python: "3.11.2", packages: { numpy: "2" } };
 const OUTPUT: CapturedOutput = { stdout: "printed\n", stderr: "warned\n", stdoutTruncated: false, stderrTruncated: true };
 
@@ -100,6 +100,117 @@ describe("POST /execute", () => {
     ]);
   });
 
+  describe("args and files", () => {
+    it("args reach the sandbox as the exact JSON text the client sent: big integers and 1.0 intact", async () => {
+      const { app, calls } = appWith();
+      const body = '{"script": "x", "args": {"big": 18446744073709551617, "f": 1.0, "e": 1e400, "nested": [{"n": -0.0}], "s": "é"}}';
+      expect((await post(app, body)).status).toBe(200);
+      expect(calls[0]?.argsJson).toBe('{"big":18446744073709551617,"f":1.0,"e":1e400,"nested":[{"n":-0.0}],"s":"é"}');
+    });
+
+    it("without args, the request has none (main() is called with no arguments)", async () => {
+      const { app, calls } = appWith();
+      await postJson(app, { script: "x" });
+      expect(calls[0]).not.toHaveProperty("argsJson");
+      expect(calls[0]).not.toHaveProperty("files");
+    });
+
+    it.each<[string, unknown]>([
+      ["an array", [1, 2]],
+      ["a string", "name=Ada"],
+      ["null", null],
+      ["a number", 3],
+    ])("args that are %s: 400 INVALID_REQUEST naming args", async (_name, args) => {
+      const { app, calls } = appWith();
+      const response = await postJson(app, { script: "x", args });
+      expect(response.status).toBe(400);
+      const body = await errorBody(response);
+      expect(body.code).toBe("INVALID_REQUEST");
+      expect(body.error).toContain("args");
+      expect(calls).toEqual([]);
+    });
+
+    it("files reach the sandbox with utf-8 as the default encoding", async () => {
+      const { app, calls } = appWith();
+      const files = [{ path: "data/in.csv", content: "a\n1\n" }, { path: "b.bin", content: "AAE=", encoding: "base64" }];
+      expect((await postJson(app, { script: "x", files })).status).toBe(200);
+      expect(calls[0]?.files).toEqual([
+        { path: "data/in.csv", content: "a\n1\n", encoding: "utf-8" },
+        { path: "b.bin", content: "AAE=", encoding: "base64" },
+      ]);
+    });
+
+    it.each<[string, unknown, string]>([
+      ["an absolute path", [{ path: "/etc/passwd", content: "" }], 'files.0.path: "/etc/passwd" is absolute'],
+      ["a path with ..", [{ path: "a/../../x", content: "" }], 'files.0.path: "a/../../x" contains ".."'],
+      ["a repeated path", [{ path: "a", content: "" }, { path: "a", content: "" }], 'files.1.path: "a" repeats files[0].path'],
+      ["a file that is also a directory", [{ path: "d", content: "" }, { path: "d/x", content: "" }], 'files.0.path: "d" is a file, but files[1].path "d/x" needs it'],
+      ["invalid base64", [{ path: "a", content: "not base64!", encoding: "base64" }], "files.0.content: is not valid base64"],
+      ["an unknown encoding", [{ path: "a", content: "", encoding: "hex" }], "files.0.encoding"],
+      ["a file without content", [{ path: "a" }], "files.0.content"],
+    ])("%s: 400 INVALID_REQUEST naming it, and nothing runs", async (_name, files, named) => {
+      const { app, calls } = appWith();
+      const response = await postJson(app, { script: "x", files });
+      expect(response.status).toBe(400);
+      const body = await errorBody(response);
+      expect(body.code).toBe("INVALID_REQUEST");
+      expect(body.error).toContain(named);
+      expect(calls).toEqual([]);
+    });
+
+    it("more files than MAX_INPUT_FILES: 413", async () => {
+      const { app, calls } = appWith();
+      const files = Array.from({ length: LIMITS.maxInputFiles + 1 }, (_, i) => ({ path: `f${i}`, content: "" }));
+      const response = await postJson(app, { script: "x", files });
+      expect(response.status).toBe(413);
+      const body = await errorBody(response);
+      expect(body.code).toBe("PAYLOAD_TOO_LARGE");
+      expect(body.error).toContain(`over the limit of ${LIMITS.maxInputFiles} files`);
+      expect((await postJson(app, { script: "x", files: files.slice(1) })).status).toBe(200);
+      expect(calls).toHaveLength(1);
+    });
+
+    it("files over MAX_INPUT_FILES_BYTES once decoded: 413; at the limit they run", async () => {
+      const { app, calls } = appWith();
+      const bytes = (n: number) => Buffer.alloc(n, 7).toString("base64");
+      const over = await postJson(app, { script: "x", files: [{ path: "a", content: bytes(600), encoding: "base64" }, { path: "b", content: "é".repeat(201) }] });
+      expect(over.status).toBe(413);
+      expect((await errorBody(over)).error).toContain(`${600 + 402} bytes once decoded, over the limit of ${LIMITS.maxInputFilesBytes} bytes`);
+      const atLimit = await postJson(app, { script: "x", files: [{ path: "a", content: bytes(598), encoding: "base64" }, { path: "b", content: "é".repeat(201) }] });
+      expect(atLimit.status).toBe(200);
+      expect(calls).toHaveLength(1);
+    });
+
+    it("a body carrying MAX_INPUT_FILES_BYTES of files escaped at worst still fits the body limit", async () => {
+      const { app } = appWith();
+      const files = [{ path: "quotes.txt", content: '"'.repeat(LIMITS.maxInputFilesBytes) }];
+      expect((await postJson(app, { script: '"'.repeat(LIMITS.maxScriptBytes), files })).status).toBe(200);
+    });
+
+    it("the response carries files and figures only when the run left some", async () => {
+      const artifacts = {
+        files: [{ path: "out.txt", size: 2, mediaType: "text/plain", encoding: "utf-8" as const, content: "hi" }],
+        filesTruncated: false,
+        figures: [],
+        figuresTruncated: false,
+      };
+      const withFiles = appWith(async () => ok({ resultJson: "1", output: NO_OUTPUT, durationMs: 1, artifacts })).app;
+      const body = (await (await postJson(withFiles, { script: "x" })).json()) as Record<string, unknown>;
+      expect(body.files).toEqual(artifacts.files);
+      expect(body.filesTruncated).toBe(false);
+      expect(body).not.toHaveProperty("figures");
+
+      const empty = { files: [], filesTruncated: false, figures: [], figuresTruncated: false };
+      const withNone = appWith(async () => ok({ resultJson: "1", output: NO_OUTPUT, durationMs: 1, artifacts: empty })).app;
+      const plain = (await (await postJson(withNone, { script: "x" })).json()) as Record<string, unknown>;
+      expect(Object.keys(plain)).toEqual(["result", "stdout", "stderr", "stdoutTruncated", "stderrTruncated", "durationMs"]);
+
+      const failed = appWith(async () => err(failure("RUNTIME_ERROR", "boom", NO_OUTPUT, { artifacts }))).app;
+      const failedBody = (await (await postJson(failed, { script: "x" })).json()) as Record<string, unknown>;
+      expect(failedBody.files).toEqual(artifacts.files);
+    });
+  });
+
   it.each(["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8"])("accepts Content-Type %s", async (type) => {
     const { app } = appWith();
     expect((await post(app, JSON.stringify({ script: "x" }), { "content-type": type })).status).toBe(200);
@@ -175,7 +286,7 @@ describe("POST /execute", () => {
   });
 
   describe("413 PAYLOAD_TOO_LARGE", () => {
-    const bodyMax = maxBodyBytes(LIMITS.maxScriptBytes);
+    const bodyMax = maxBodyBytes(LIMITS);
 
     it("a body over the limit is refused before it is parsed: a huge invalid body is 413, not 400", async () => {
       const { app, calls } = appWith();
@@ -371,7 +482,10 @@ describe("GET /openapi.json", () => {
     expect(Object.keys(responses).sort()).toEqual(["200", "400", "401", "408", "413", "415", "429", "500", "503"]);
 
     const success = responses["200"].content["application/json"];
-    expect(success.example).toMatchObject({ result: expect.anything(), stdout: expect.any(String) });
+    for (const example of Object.values(success.examples as Json) as Json[]) {
+      expect(executeSuccessSchema.parse(example.value)).toMatchObject({ result: expect.anything(), stdout: expect.any(String) });
+    }
+    expect(success.examples.filesAndFigures.value).toMatchObject({ files: [expect.anything()], figures: [expect.anything()] });
     expect(resolve(success.schema).properties).toHaveProperty("result");
 
     for (const status of ["400", "401", "408", "413", "415", "429", "500", "503"]) {
@@ -391,6 +505,17 @@ describe("GET /openapi.json", () => {
       const examples = responses[String(STATUS_BY_CODE[code])].content["application/json"].examples as Json;
       expect(examples[code]?.value, code).toEqual(ERROR_EXAMPLES[code]);
     }
+  });
+
+  it("offers a request example for each feature, each one a valid request", () => {
+    const body = doc.paths["/execute"].post.requestBody.content["application/json"];
+    expect(Object.keys(body.examples)).toEqual(["hello", "args", "csv", "binary", "figure", "invalidArgs"]);
+    for (const [name, example] of Object.entries(body.examples as Json) as [string, Json][]) {
+      expect(executeRequestSchema(LIMITS).safeParse(example.value).success, name).toBe(true);
+    }
+    const schema = resolve(body.schema as Json);
+    expect(schema.properties.args.type).toBe("object");
+    expect(resolve(schema.properties.files.items).properties.encoding).toMatchObject({ enum: ["utf-8", "base64"], default: "utf-8" });
   });
 
   it("documents GET /health", () => {

@@ -6,9 +6,10 @@ import type { MiddlewareHandler } from "hono";
 import { executeRoute, healthRoute } from "../../openapi/routes.js";
 import type { HealthBody } from "../../openapi/schemas.js";
 import type { Execute } from "../observability/observe-executions.js";
-import { SERVICE } from "../service.js";
-import { executionRequestOf, type ServerLimits } from "./execution-request.js";
 import { runPythonServers } from "../mcp/run-python-server.js";
+import { SERVICE } from "../service.js";
+import { exactFieldJson } from "./exact-json.js";
+import { executionRequestOf, type ServerLimits } from "./execution-request.js";
 import { installMcpEndpoint } from "./mcp-endpoint.js";
 import { installOps, type OpsDeps } from "./ops.js";
 import { installPlayground, type PlaygroundAssets } from "./playground.js";
@@ -23,8 +24,19 @@ export interface AppDeps extends OpsDeps {
   readonly onInternalError?: (error: unknown, requestId?: string) => void;
 }
 
-/** Room for JSON escaping around the script: a script of MAX_SCRIPT_BYTES may at most double when escaped, plus the other fields. */
-export const maxBodyBytes = (maxScriptBytes: number): number => 2 * maxScriptBytes + 64 * 1024;
+export interface BodyLimits {
+  readonly maxScriptBytes: number;
+  readonly maxInputFiles: number;
+  readonly maxInputFilesBytes: number;
+}
+
+/**
+ * Room for JSON escaping around the script and the input files: a script of MAX_SCRIPT_BYTES
+ * may at most double when escaped, and so may the files' contents (base64 adds a third), plus
+ * each file's path and the other fields. The limits themselves are checked once parsed.
+ */
+export const maxBodyBytes = (limits: BodyLimits): number =>
+  2 * limits.maxScriptBytes + 2 * limits.maxInputFilesBytes + limits.maxInputFiles * 2048 + 64 * 1024;
 
 const requireJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
@@ -47,7 +59,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   });
 
   const { secure } = installOps(app, deps);
-  const bodyMax = maxBodyBytes(limits.maxScriptBytes);
+  const bodyMax = maxBodyBytes(limits);
   // POST only: another method on /execute is an unknown route (404), not a wrong Content-Type.
   app.on(
     "POST",
@@ -57,10 +69,18 @@ export function createApp(deps: AppDeps): OpenAPIHono {
       maxSize: bodyMax,
       onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${bodyMax} bytes`),
     }),
+    // Read as text first, so the args can be taken from the text the client sent (exactFieldJson).
+    async (c, next) => {
+      await c.req.text();
+      await next();
+    },
   );
 
   app.openapi(secure(executeRoute(limits)), async (c) => {
-    const request = executionRequestOf(c.req.valid("json"), limits);
+    const body = c.req.valid("json");
+    // The args as the client spelled them, so numbers keep their spelling (exactFieldJson).
+    const argsJson = body.args === undefined ? undefined : exactFieldJson(await c.req.text(), "args");
+    const request = executionRequestOf(body, limits, argsJson);
     if (!request.ok) return failureResponse(request.error) as never;
     const outcome = await deps.execute(request.value, { requestId: c.get("requestId") });
     return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;

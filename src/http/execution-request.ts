@@ -1,6 +1,7 @@
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure, type ExecutionFailure } from "../../domain/execution-result.js";
+import { inputFilesOverLimit } from "../../domain/input-files.js";
 import { err, ok, type Result } from "../../domain/result.js";
 import type { ExecuteRequestBody } from "../../openapi/schemas.js";
 
@@ -8,21 +9,33 @@ export interface ServerLimits {
   readonly maxTimeoutMs: number;
   readonly maxMemoryMb: number;
   readonly maxScriptBytes: number;
+  readonly maxInputFiles: number;
+  readonly maxInputFilesBytes: number;
 }
 
 /**
  * A request body that passed the schema (POST /execute's, or the arguments of the MCP tool
  * run_python) as the domain's request: the server's limits fill in what the body leaves out.
- * A script over the byte limit is refused here, since the schema counts characters.
+ * A script or input files over their byte limits are refused here, since the schema counts
+ * characters. `argsJson` is the JSON text of `body.args`: as the client spelled it where the
+ * caller has that text, else as parsed.
  */
-export function executionRequestOf(body: ExecuteRequestBody, limits: ServerLimits): Result<ExecutionRequest, ExecutionFailure> {
+export function executionRequestOf(
+  body: ExecuteRequestBody,
+  limits: ServerLimits,
+  argsJson: string | undefined = body.args === undefined ? undefined : JSON.stringify(body.args),
+): Result<ExecutionRequest, ExecutionFailure> {
   const scriptBytes = Buffer.byteLength(body.script, "utf8");
   if (scriptBytes > limits.maxScriptBytes) {
     return err(failure("PAYLOAD_TOO_LARGE", `The script is ${scriptBytes} bytes, over the limit of ${limits.maxScriptBytes} bytes`, NO_OUTPUT));
   }
+  const overLimit = body.files && inputFilesOverLimit(body.files, { maxFiles: limits.maxInputFiles, maxBytes: limits.maxInputFilesBytes });
+  if (overLimit) return err(failure("PAYLOAD_TOO_LARGE", overLimit, NO_OUTPUT));
   return ok({
     script: body.script,
     timeoutMs: body.timeoutMs ?? limits.maxTimeoutMs,
     memoryMb: body.memoryMb ?? limits.maxMemoryMb,
+    ...(argsJson === undefined ? {} : { argsJson }),
+    ...(body.files === undefined ? {} : { files: body.files }),
   });
 }

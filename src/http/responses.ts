@@ -1,8 +1,8 @@
+import type { Artifacts } from "../../domain/artifacts.js";
 import type { CapturedOutput } from "../../domain/captured-output.js";
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionFailure, ExecutionSuccess } from "../../domain/execution-result.js";
 import type { FailureCode } from "../../domain/failure-code.js";
-import type { ErrorBody } from "../../openapi/schemas.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -14,22 +14,33 @@ const outputFields = (output: CapturedOutput) => ({
   stderrTruncated: output.stderrTruncated,
 });
 
+/** The run's files and figures: each list (with its flag) only when there is something to say. */
+const artifactFields = (artifacts: Artifacts | undefined) => {
+  if (artifacts === undefined) return {};
+  const { files, filesTruncated, figures, figuresTruncated } = artifacts;
+  return {
+    ...(files.length > 0 || filesTruncated ? { files, filesTruncated } : {}),
+    ...(figures.length > 0 || figuresTruncated ? { figures, figuresTruncated } : {}),
+  };
+};
+
 /**
  * The JSON text of a success. The result is spliced in as the harness wrote it, never
  * re-serialized, so big integers and float spellings reach the client exactly.
  */
 export function successBody(success: ExecutionSuccess): string {
-  const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs });
+  const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs, ...artifactFields(success.artifacts) });
   return `{"result":${success.resultJson},${rest.slice(1)}`;
 }
 
-export function failureBody(failure: ExecutionFailure): ErrorBody {
+export function failureBody(failure: ExecutionFailure) {
   return {
     error: failure.message,
     code: failure.code,
     ...outputFields(failure.output),
     ...(failure.traceback === undefined ? {} : { traceback: failure.traceback }),
     ...(failure.durationMs === undefined ? {} : { durationMs: failure.durationMs }),
+    ...artifactFields(failure.artifacts),
   };
 }
 

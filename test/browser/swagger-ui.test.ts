@@ -1,6 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
+import { REQUEST_EXAMPLES } from "../../openapi/request-examples.js";
 import { browserTestsRun, elsewhere, launchChromium, openPage as openIsolatedPage, pageUrl, warnIfSkipped } from "../support/browser.js";
 import { listen, type Listening } from "../support/listening.js";
 import { appOver, realSubprocessSandbox, testConfig } from "../support/real-app.js";
@@ -66,6 +67,37 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
     // The page and its API call went to the service and nowhere else.
     expect(requests.some((url) => url.endsWith("/execute"))).toBe(true);
     expect(elsewhere(requests, baseUrl)).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("sends each documented request example, picked from the example list", async () => {
+    const { page, pageErrors } = await openPage();
+    await page.goto(`${baseUrl}/docs`);
+    const operation = page.locator(".opblock-post").filter({ hasText: "/execute" });
+    await operation.locator(".opblock-summary").click();
+    const tryOut = operation.locator("button.try-out__btn");
+    if ((await tryOut.textContent())?.trim() !== "Cancel") await tryOut.click();
+
+    const expected: Record<keyof typeof REQUEST_EXAMPLES, [string, RegExp]> = {
+      hello: ["200", /"sum": 3/],
+      args: ["200", /"Hello, Ada!",\s*"Hello, Ada!"/],
+      csv: ["200", /"path": "totals.csv"/],
+      binary: ["200", /"content": "\/\/79AgEA"/],
+      figure: ["200", /"mediaType": "image\/png"/],
+      invalidArgs: ["400", /"code": "INVALID_ARGS"/],
+    };
+    const picker = operation.locator(".opblock-section-request-body select.examples-select-element");
+    const live = operation.locator(".live-responses-table");
+    for (const [name, [status, shows]] of Object.entries(expected)) {
+      await picker.selectOption(name);
+      // The form now holds that example's body.
+      const script = REQUEST_EXAMPLES[name as keyof typeof REQUEST_EXAMPLES].value.script;
+      await expect.poll(async () => operation.locator("textarea.body-param__text").inputValue()).toContain(JSON.stringify(script).slice(1, 30));
+      await operation.getByRole("button", { name: "Execute", exact: true }).click();
+      const body = live.locator(".response-col_description pre").first();
+      await expect.poll(async () => (await body.textContent()) ?? "", { timeout: 60_000 }).toMatch(shows);
+      expect((await live.locator(".response .response-col_status").first().textContent())?.trim(), name).toBe(status);
+    }
     expect(pageErrors).toEqual([]);
   });
 

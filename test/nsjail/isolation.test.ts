@@ -11,6 +11,7 @@ import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
+import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
 import { nsjailSandbox } from "../support/nsjail.js";
 import { startSandbox } from "../../src/sandbox-factory.js";
@@ -117,27 +118,51 @@ describe.runIf(available)("nsjail isolation", () => {
     expect(rootListing).toEqual(["bin", "dev", "lib", "lib64", "sandbox", "usr"]);
   });
 
-  it("can write only its work dir", async () => {
+  it("can write only its work dir and its cache dir", async () => {
     const res = await execute(app, py`
       import os
 
       def main():
           out = {}
-          for directory in ["/", "/usr", "/tmp", "/dev", "/sandbox/venv", "/sandbox/harness", os.getcwd()]:
+          for directory in ["/", "/usr", "/tmp", "/dev", "/sandbox", "/sandbox/venv", "/sandbox/harness", "/sandbox/cache", os.getcwd()]:
               try:
                   with open(os.path.join(directory, "x.txt"), "w") as f:
                       f.write("x")
                   out[directory] = "written"
               except OSError as e:
                   out[directory] = type(e).__name__
-          return {"cwd": os.getcwd(), "out": out}
+          return {"cwd": os.getcwd(), "cache": os.environ["MPLCONFIGDIR"], "out": out}
     `);
     expect(res.status, res.text).toBe(200);
-    const { cwd, out } = res.body.result;
+    const { cwd, cache, out } = res.body.result;
+    expect([cwd, cache]).toEqual(["/sandbox/work", "/sandbox/cache"]);
     expect(out[cwd]).toBe("written");
+    expect(out[cache]).toBe("written");
     for (const [directory, outcome] of Object.entries(out)) {
-      if (directory !== cwd) expect(outcome, directory).not.toBe("written");
+      if (directory !== cwd && directory !== cache) expect(outcome, directory).not.toBe("written");
     }
+  });
+
+  it("the cache dir is fresh in every jail too, and capped", async () => {
+    const marker = uniqueMarker();
+    const write = await execute(app, `def main():\n    open("/sandbox/cache/${marker}", "w").write("x")\n`);
+    expect(write.status, write.text).toBe(200);
+    const res = await execute(app, py`
+      import os
+
+      def main():
+          seen = os.path.exists("/sandbox/cache/${marker}")
+          try:
+              with open("/sandbox/cache/fill", "wb") as f:
+                  for _ in range(32):
+                      f.write(b"x" * (1 << 20))
+              filled = "no limit"
+          except OSError as e:
+              filled = e.strerror
+          return {"seen": seen, "filled": filled}
+    `);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toEqual({ seen: false, filled: "No space left on device" });
   });
 
   it("does not show one run's files to the next", async () => {
@@ -296,6 +321,8 @@ describe.runIf(available)("nsjail isolation", () => {
       ioMbPerSec: 0,
       maxOutputBytes: config.maxOutputBytes,
       maxResultBytes: config.maxResultBytes,
+      artifactLimits: artifactLimitsOf(config),
+      preloadModules: config.preloadModules,
       memoryLimitMb: config.memoryLimitMb,
       maxTimeoutMs: config.executionTimeoutMs,
       uidBase: config.sandboxUidBase,

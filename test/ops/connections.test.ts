@@ -24,7 +24,7 @@ afterEach(async () => {
 
 /** The real server on a loopback port, configured by these variables; returns its base URL and port. */
 async function start(env: Record<string, string>): Promise<{ url: string; port: number }> {
-  const config = testConfig({ POOL_SIZE: "0", MAX_SCRIPT_BYTES: "1000", ...env });
+  const config = testConfig({ POOL_SIZE: "0", MAX_SCRIPT_BYTES: "1000", MAX_INPUT_FILES: "0", MAX_INPUT_FILES_BYTES: "0", ...env });
   const { app } = await composeApp(config, realSubprocessSandbox(config), { python: "test", packages: {} }, silentLogger);
   const port = await new Promise<number>((resolve) => {
     server = serveApp(app.fetch, { port: 0, host: "127.0.0.1" }, config, (address) => resolve(address.port));
@@ -150,7 +150,7 @@ describe("a body over the limit", () => {
 
   it("every client reads its 413, also while the server is busy and the client still sends: none sees EPIPE or ECONNRESET", async () => {
     const { url } = await start({});
-    expect(LARGE.length).toBeGreaterThan(maxBodyBytes(1000));
+    expect(LARGE.length).toBeGreaterThan(maxBodyBytes({ maxScriptBytes: 1000, maxInputFiles: 0, maxInputFilesBytes: 0 }));
     let loading = true;
     const load = (async () => {
       let runs = 0;

@@ -82,6 +82,23 @@ describe("one structured log line per execution", () => {
     expect(capture.raw.join("")).not.toContain(OUTPUT_MARKER);
   });
 
+  test("files in and out are logged as counts and sizes, never their names or contents", async () => {
+    const response = await app.request("/execute", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "with-files" },
+      body: JSON.stringify({
+        script: `def main():\n    open("out-${SOURCE_MARKER}.txt", "w").write(open("in-${SOURCE_MARKER}.txt").read() * 2)\n`,
+        files: [{ path: `in-${SOURCE_MARKER}.txt`, content: OUTPUT_MARKER }],
+      }),
+    });
+    expect(response.status).toBe(200);
+    const line = linesOf("with-files").find((entry) => entry.msg === "execution");
+    expect(line).toMatchObject({ inputFiles: 1, inputFileBytes: OUTPUT_MARKER.length, outputFiles: 1, figures: 0 });
+    const everything = capture.raw.join("");
+    expect(everything).not.toContain(SOURCE_MARKER);
+    expect(everything).not.toContain(OUTPUT_MARKER);
+  });
+
   test("each HTTP request also gets one access line with method, path, status and duration", async () => {
     await postWithId("def main(): return 1", "access-line");
     const access = linesOf("access-line").filter((line) => line.msg === "request");
@@ -142,7 +159,7 @@ describe("internal errors", () => {
         throw new Error("a bug");
       },
       health: () => ({ status: "ok", backend: "fake", isolation: "none", python: "3", packages: {} }),
-      limits: { maxTimeoutMs: 1000, maxMemoryMb: 64, maxScriptBytes: 1000 },
+      limits: { maxTimeoutMs: 1000, maxMemoryMb: 64, maxScriptBytes: 1000, maxInputFiles: 2, maxInputFilesBytes: 1000 },
       swaggerAssets: new Map(),
       playgroundAssets: await loadPlaygroundAssets(playgroundBundleDir(projectRoot())),
       onInternalError: (error, requestId) => internal.push({ error, requestId }),
