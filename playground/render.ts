@@ -3,32 +3,10 @@ import { base64ToBytes } from "./base64.js";
 import { formatJson, parseExact } from "./exact-json.js";
 import { failingLine } from "./failing-line.js";
 
-/** A figure the run drew, as the response carries it. */
-export interface Figure {
-  readonly mediaType: string;
-  readonly encoding: "base64";
-  readonly content: string;
-  readonly width: number;
-  readonly height: number;
-}
-
-/** A file the run wrote; past the response's byte cap it comes without its content. */
-export interface OutputFile {
-  readonly path: string;
-  readonly size: number;
-  readonly mediaType: string;
-  readonly encoding?: "utf-8" | "base64";
-  readonly content?: string;
-}
-
-interface DataOut {
-  readonly figures?: readonly Figure[];
-  readonly files?: readonly OutputFile[];
-  readonly filesTruncated?: boolean;
-}
-
-type SuccessBody = ExecuteSuccessBody & DataOut;
-type FailureBody = ErrorBody & DataOut;
+type SuccessBody = ExecuteSuccessBody;
+type FailureBody = ErrorBody;
+type DataOut = Pick<SuccessBody, "files" | "filesTruncated" | "figures" | "figuresTruncated">;
+type OutputFile = NonNullable<SuccessBody["files"]>[number];
 
 /** An answer of POST /execute, as received. */
 export interface Answer {
@@ -120,7 +98,8 @@ export class OutputPanel {
           height: figure.height,
         }),
       );
-      this.panel.append(section("figures", "Figures", element("div", { className: "figures" }, ...images)));
+      const note = body.figuresTruncated ? element("p", { className: "note" }, "More figures than the response may carry: the rest were left out (MAX_FIGURES).") : "";
+      this.panel.append(section("figures", "Figures", element("div", { className: "figures" }, ...images), note));
     }
     if (body.files && body.files.length > 0) {
       const items = body.files.map((file) => element("li", {}, this.fileLink(file), element("span", { className: "meta" }, ` ${bytes(file.size)} · ${file.mediaType}`)));

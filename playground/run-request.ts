@@ -1,11 +1,7 @@
 import type { ExecuteRequestBody } from "../openapi/schemas.js";
 
 /** An input file as the request carries it. */
-export interface InputFile {
-  readonly path: string;
-  readonly content: string;
-  readonly encoding: "utf-8" | "base64";
-}
+export type InputFile = NonNullable<ExecuteRequestBody["files"]>[number];
 
 /** What the form holds, as typed. */
 export interface RunForm {
@@ -18,10 +14,8 @@ export interface RunForm {
   readonly memoryMb: string;
 }
 
-export type RequestBody = ExecuteRequestBody & { args?: Record<string, unknown>; files?: InputFile[] };
-
 export type BuiltRequest =
-  | { readonly ok: true; readonly body: RequestBody }
+  | { readonly ok: true; readonly body: ExecuteRequestBody }
   | { readonly ok: false; readonly field: "args" | "timeoutMs" | "memoryMb"; readonly message: string };
 
 /**
@@ -30,7 +24,7 @@ export type BuiltRequest =
  * its answer is shown as any other.
  */
 export function requestBody(form: RunForm): BuiltRequest {
-  const body: RequestBody = { script: form.script };
+  const body: ExecuteRequestBody = { script: form.script };
   if (form.args.trim() !== "") {
     let args: unknown;
     try {

@@ -9,12 +9,15 @@ export const RUN_PYTHON = "run_python";
 
 const DESCRIPTION = [
   "Runs a Python 3 script in a fresh, isolated sandbox and returns what its main() returned, with everything it printed.",
-  "The script must define main(); it is called once, after the top-level code, and must return a JSON value",
-  "(dict, list, str, int, float, bool or None; numpy scalars are converted). numpy, pandas and the standard library are",
-  "available. Nothing persists between calls: every call starts from an empty working directory.",
-  "On success the text is JSON: {result, stdout, stderr, stdoutTruncated, stderrTruncated, durationMs}.",
+  "The script must define main(); it is called once, after the top-level code, as main(**args) when args is given, and must",
+  "return a JSON value (dict, list, str, int, float, bool or None; numpy scalars are converted). numpy, pandas, matplotlib",
+  "and the standard library are available. files are written into the working directory before the",
+  "script starts; nothing persists between calls.",
+  "On success the text is JSON: {result, stdout, stderr, durationMs, files?}, files being those the script created or",
+  "changed ({path, size, mediaType, encoding, content}). Every matplotlib figure (open when main() returns, or shown",
+  "with plt.show()) follows as an image.",
   "When the script fails the result is a tool error whose text is JSON: {error, code, stdout, stderr, traceback?},",
-  "code being e.g. SYNTAX_ERROR, RUNTIME_ERROR, MAIN_NOT_FOUND, RESULT_NOT_JSON, TIMEOUT or MEMORY_LIMIT_EXCEEDED.",
+  "code being e.g. SYNTAX_ERROR, RUNTIME_ERROR, INVALID_ARGS, MAIN_NOT_FOUND, RESULT_NOT_JSON, TIMEOUT or MEMORY_LIMIT_EXCEEDED.",
 ].join(" ");
 
 export interface RunPythonDeps {

@@ -8,8 +8,10 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { composeApp } from "../../src/compose.js";
+import { maxBodyBytes } from "../../src/http/app.js";
 import { capturingLogger, sample } from "../ops/support.js";
 import { listen, type Listening } from "../support/listening.js";
+import { decodePng } from "../support/png.js";
 import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
 
 /** Seed 001's valid script, as its README sends it. */
@@ -115,6 +117,63 @@ describe("MCP endpoint, auth off", () => {
     expect(JSON.parse(textOf(slow))).toMatchObject({ code: "TIMEOUT", stdout: "Sleeping...\n" });
   });
 
+  it("each figure comes as an image content item (a PNG of the stated size), not inside the text", async () => {
+    const script = [
+      "import matplotlib.pyplot as plt",
+      "",
+      "def main():",
+      "    for n in (1, 2):",
+      "        fig, ax = plt.subplots(figsize=(4, 3), dpi=50)",
+      "        ax.plot(range(n + 2))",
+      '    return "drawn"',
+    ].join("\n");
+    const result = await callRunPython(client, { script });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const body = JSON.parse(textOf(result)) as Record<string, unknown>;
+    expect(body.result).toBe("drawn");
+    expect(body).not.toHaveProperty("figures");
+    const images = result.content.filter((item) => item.type === "image");
+    expect(images).toHaveLength(2);
+    for (const image of images) {
+      if (image.type !== "image") throw new Error("not an image");
+      expect(image.mimeType).toBe("image/png");
+      expect(decodePng(Buffer.from(image.data, "base64"))).toMatchObject({ width: 200, height: 150 });
+    }
+  });
+
+  it("a failing script's figures come along as images too", async () => {
+    const script = "import matplotlib.pyplot as plt\n\ndef main():\n    plt.plot([1, 2, 3])\n    raise ValueError('after the plot')\n";
+    const result = await callRunPython(client, { script });
+    expect(result.isError).toBe(true);
+    expect(JSON.parse(textOf(result))).toMatchObject({ code: "RUNTIME_ERROR", error: "ValueError: after the plot" });
+    expect(result.content.filter((item) => item.type === "image")).toHaveLength(1);
+  });
+
+  it("args and input files go to the script, and the files it writes come back in the text", async () => {
+    const script = [
+      "import pandas as pd",
+      "",
+      "def main(column, scale=1):",
+      '    df = pd.read_csv("data/in.csv")',
+      '    df[column] = df[column] * scale',
+      '    df.to_csv("out.csv", index=False)',
+      "    return int(df[column].sum())",
+    ].join("\n");
+    const result = await callRunPython(client, {
+      script,
+      args: { column: "n", scale: 10 },
+      files: [{ path: "data/in.csv", content: "n\n1\n2\n" }],
+    });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const body = JSON.parse(textOf(result)) as { result: number; files: { path: string; content: string }[] };
+    expect(body.result).toBe(30);
+    expect(body.files).toEqual([expect.objectContaining({ path: "out.csv", mediaType: "text/csv", encoding: "utf-8", content: "n\n10\n20\n" })]);
+
+    const mismatch = await callRunPython(client, { script, args: { colum: "n" } });
+    expect(mismatch.isError).toBe(true);
+    expect(JSON.parse(textOf(mismatch))).toMatchObject({ code: "INVALID_ARGS", error: expect.stringMatching(/colum/) });
+  });
+
   it("arguments that do not fit the schema are a tool error naming the field; nothing runs", async () => {
     const before = sample(await served.metrics(), "pyexec_executions_total", { code: "OK" }) ?? 0;
     const result = await callRunPython(client, { script: "def main():\n    return 1\n", timeoutMs: 10 ** 9 });
@@ -176,7 +235,8 @@ describe("MCP endpoint, auth off", () => {
     expect(garbled.status).toBe(400);
     expect(await garbled.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32700 } });
 
-    const huge = await fetch(`${served.listening.url}/mcp`, { method: "POST", headers, body: JSON.stringify({ pad: "x".repeat(2 * 1024 * 1024) }) });
+    const limit = maxBodyBytes(testConfig());
+    const huge = await fetch(`${served.listening.url}/mcp`, { method: "POST", headers, body: JSON.stringify({ pad: "x".repeat(limit) }) });
     expect(huge.status).toBe(413);
     expect(await huge.json()).toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
   });
