@@ -64,6 +64,29 @@ module.exports = {
       to: { path: "^(adapters|openapi)/", pathNot: "^$1/" },
     },
     {
+      name: "playground-is-browser-code",
+      severity: "error",
+      comment:
+        "playground/ is bundled for the browser: of the server it may import types only (the response shapes of openapi/), " +
+        "and no node: builtins; it talks to the service over HTTP.",
+      from: { path: "^playground/", pathNot: TEST_FILE },
+      to: { path: "^(domain|adapters|openapi|src)/", dependencyTypesNot: ["type-only"] },
+    },
+    {
+      name: "playground-no-node-builtins",
+      severity: "error",
+      comment: "playground/ runs in the browser: no node:* (or bare fs, path, ...) imports.",
+      from: { path: "^playground/", pathNot: TEST_FILE },
+      to: { dependencyTypes: ["core"] },
+    },
+    {
+      name: "server-not-to-playground",
+      severity: "error",
+      comment: "The server serves the built bundle (dist/playground); it never imports the page's source.",
+      from: { path: "^(domain|adapters|openapi|src)/" },
+      to: { path: "^playground/" },
+    },
+    {
       name: "no-circular",
       severity: "error",
       comment: "Circular imports make the layering meaningless and module initialisation order fragile.",

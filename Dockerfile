@@ -15,7 +15,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 tini \
  && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/apt/* /var/log/dpkg.log
 
-# ---- build: TypeScript -> dist/, production node_modules --------------------------------
+# ---- build: TypeScript -> dist/, the playground bundle, production node_modules ----------
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -28,6 +28,9 @@ COPY domain ./domain
 COPY adapters ./adapters
 COPY openapi ./openapi
 COPY src ./src
+COPY playground ./playground
+COPY scripts/build-playground.ts ./scripts/
+# tsc -> dist/, and the playground page with CodeMirror bundled -> dist/playground/
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 

@@ -12,28 +12,33 @@ export interface RequestLimits {
 
 const inputFileSchema = z
   .object({
-    path: z.string().openapi({
+    path: z.string().meta({
       description:
         `Where the file goes, relative to the work dir, directories separated by /: not absolute, no "." or ".." parts, ` +
         `no empty parts, no backslash or control character, at most ${MAX_INPUT_PATH_BYTES} bytes; each path at most once`,
       example: "data/sales.csv",
     }),
-    content: z.string().openapi({ description: "The file's content: the text itself, or base64 with encoding base64", example: "region,amount\neast,10\n" }),
+    content: z.string().meta({ description: "The file's content: the text itself, or base64 with encoding base64", example: "region,amount\neast,10\n" }),
     encoding: z
       .enum(["utf-8", "base64"])
       .default("utf-8")
-      .openapi({ description: "utf-8: content is the text; base64: content is the bytes in standard, padded base64" }),
+      .meta({ description: "utf-8: content is the text; base64: content is the bytes in standard, padded base64" }),
   })
   .openapi("InputFile");
 
-/** The body of POST /execute; the per-request limits may not exceed the server's maxima. */
+/**
+ * The body of POST /execute, and the input of the MCP tool run_python; the per-request limits may
+ * not exceed the server's maxima. Each field's description goes in `.meta()`, zod's own registry,
+ * which both the OpenAPI document and the MCP tool's JSON Schema read (`.openapi()` metadata
+ * reaches only the former).
+ */
 export const executeRequestSchema = (limits: RequestLimits) =>
   z
     .object({
       script: z
         .string({ error: "script must be a string" })
         .min(1, "script must not be empty")
-        .openapi({
+        .meta({
           description: "Python source defining a callable main(), called with args as keyword arguments (or none)",
           example: 'def main():\n    print("adding")\n    return {"sum": 1 + 2}',
         }),
@@ -43,18 +48,18 @@ export const executeRequestSchema = (limits: RequestLimits) =>
         .positive()
         .max(limits.maxTimeoutMs, `timeoutMs may be at most ${limits.maxTimeoutMs}`)
         .optional()
-        .openapi({ description: `Wall-clock limit for this run (default and maximum ${limits.maxTimeoutMs})`, example: 5000 }),
+        .meta({ description: `Wall-clock limit for this run (default and maximum ${limits.maxTimeoutMs})`, example: 5000 }),
       memoryMb: z
         .number()
         .int()
         .min(MIN_MEMORY_MB, `memoryMb must be at least ${MIN_MEMORY_MB}`)
         .max(limits.maxMemoryMb, `memoryMb may be at most ${limits.maxMemoryMb}`)
         .optional()
-        .openapi({ description: `Memory limit for this run, at least ${MIN_MEMORY_MB} (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
+        .meta({ description: `Memory limit for this run, at least ${MIN_MEMORY_MB} (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
       args: z
         .record(z.string(), z.unknown())
         .optional()
-        .openapi({
+        .meta({
           description:
             "A JSON object: main(**args) is called with it (numbers as written, e.g. 1.0 stays a float). Without it, main() is called with no arguments. " +
             "Arguments that do not fit main's signature are a 400 INVALID_ARGS naming the parameter.",
@@ -68,7 +73,7 @@ export const executeRequestSchema = (limits: RequestLimits) =>
           }
         })
         .optional()
-        .openapi({
+        .meta({
           description:
             `Files written into the run's work dir before the script starts. At most ${limits.maxInputFiles} files ` +
             `of ${limits.maxInputFilesBytes} bytes together once decoded (MAX_INPUT_FILES, MAX_INPUT_FILES_BYTES); more is a 413.`,
@@ -167,5 +172,7 @@ export const healthSchema = z
   })
   .openapi("Health");
 
+export type ExecuteRequestBody = z.infer<ReturnType<typeof executeRequestSchema>>;
+export type ExecuteSuccessBody = z.infer<typeof executeSuccessSchema>;
 export type ErrorBody = z.infer<typeof errorSchema>;
 export type HealthBody = z.infer<typeof healthSchema>;

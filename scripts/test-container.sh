@@ -203,6 +203,25 @@ else
   check "memory: enforced by a cgroup, not RLIMIT_AS (1 GiB untouched mmap allowed)" 200 'b.result.reserved === true'
 fi
 
+# ---- the playground and the MCP endpoint ------------------------------------------------------
+# The playground bundle was built into the image (no CDN): the page and its script are served.
+request GET /
+if [ "$STATUS" = 200 ] && grep -q 'id="editor"' "$WORK/body" && grep -q '/playground/playground.js' "$WORK/body"; then
+  passed=$((passed + 1)); echo "ok   - playground: GET / is the page"
+else
+  failed=$((failed + 1)); echo "FAIL - playground: GET / is the page (HTTP $STATUS: $(head -c 300 "$WORK/body"))"
+fi
+request GET /playground/playground.js
+if [ "$STATUS" = 200 ] && [ "$(wc -c < "$WORK/body")" -gt 100000 ] && grep -q 'cm-editor' "$WORK/body"; then
+  passed=$((passed + 1)); echo "ok   - playground: the CodeMirror bundle is served"
+else
+  failed=$((failed + 1)); echo "FAIL - playground: the CodeMirror bundle is served (HTTP $STATUS, $(wc -c < "$WORK/body") bytes)"
+fi
+
+request POST /mcp '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_python","arguments":{"script":"def main():\n    return {\"sum\": 1 + 2}"}}}'
+check "mcp: run_python in the jail" 200 \
+  'b.id === 1 && !b.result.isError && JSON.parse(b.result.content[0].text).result.sum === 3'
+
 # ---- hostile scripts -------------------------------------------------------------------------
 # Outside network: a UDP connect() only looks up a route and sends no packet, so this
 # proves the jail has no route out without sending traffic anywhere.

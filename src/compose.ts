@@ -5,10 +5,12 @@ import type { SandboxPort } from "../domain/sandbox.port.js";
 import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import type { Config } from "./config.js";
 import { createApp } from "./http/app.js";
+import { loadPlaygroundAssets } from "./http/playground.js";
 import { loadSwaggerAssets } from "./http/swagger-assets.js";
 import { opsLogging } from "./observability/ops-logging.js";
 import { ServiceMetrics } from "./observability/metrics.js";
 import { observeExecutions } from "./observability/observe-executions.js";
+import { playgroundBundleDir, projectRoot } from "./project-paths.js";
 import { Drain } from "./shutdown/drain.js";
 import type { RuntimeInfo } from "./sandbox-factory.js";
 
@@ -41,6 +43,7 @@ export async function composeApp(config: Config, sandbox: SandboxPort, info: Run
       maxInputFilesBytes: config.maxInputFilesBytes,
     },
     swaggerAssets: await loadSwaggerAssets(),
+    playgroundAssets: await loadPlaygroundAssets(playgroundBundleDir(projectRoot())),
     onInternalError: (error, requestId) => logger.error({ err: error, requestId }, "internal error"),
   });
   return { app, gate, metrics, drain };

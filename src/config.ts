@@ -212,7 +212,7 @@ export const VARIABLES = {
     doc: "the nsjail executable",
   }),
   nsjailConfig: absolutePath("NSJAIL_CONFIG", { shownDefault: "`nsjail.cfg` of the checkout", example: "/etc/pyexec/nsjail.cfg", doc: "the jail's policy" }),
-  apiKeys: bearerKeys("API_KEYS", { doc: "keys accepted as `Authorization: Bearer <key>` on `/execute` and `/metrics`" }),
+  apiKeys: bearerKeys("API_KEYS", { doc: "keys accepted as `Authorization: Bearer <key>` on `/execute`, `/mcp` and `/metrics`" }),
   shutdownGraceMs: integer("SHUTDOWN_GRACE_MS", {
     min: 0,
     max: 3_600_000,

@@ -1,3 +1,4 @@
+import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
@@ -11,6 +12,8 @@ import { executeRequestSchema, executeSuccessSchema, type HealthBody } from "../
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
 import { createApp, type AppDeps } from "./app.js";
 import { maxBodyBytes } from "./execute.js";
+import { playgroundBundleDir, projectRoot } from "../project-paths.js";
+import { loadPlaygroundAssets } from "./playground.js";
 import { loadSwaggerAssets } from "./swagger-assets.js";
 
 const LIMITS = { maxTimeoutMs: 10_000, maxMemoryMb: 256, maxScriptBytes: 1000, maxInputFiles: 3, maxInputFilesBytes: 1000 };
@@ -18,8 +21,10 @@ const HEALTH: HealthBody = { status: "ok", backend: "fake", isolation: "none: a 
 const OUTPUT: CapturedOutput = { stdout: "printed\n", stderr: "warned\n", stdoutTruncated: false, stderrTruncated: true };
 
 let swaggerAssets: AppDeps["swaggerAssets"];
+let playgroundAssets: AppDeps["playgroundAssets"];
 beforeAll(async () => {
   swaggerAssets = await loadSwaggerAssets();
+  playgroundAssets = await loadPlaygroundAssets(playgroundBundleDir(projectRoot()));
 });
 
 /** The app over a fake execute function: no sandbox, no Python, no socket. */
@@ -34,6 +39,7 @@ function appWith(execute: (request: ExecutionRequest) => Promise<SandboxOutcome>
     health: () => HEALTH,
     limits: LIMITS,
     swaggerAssets,
+    playgroundAssets,
     onInternalError: (error) => internalErrors.push(error),
   });
   return { app, calls, internalErrors };
@@ -420,6 +426,7 @@ describe("POST /execute", () => {
         },
         limits: LIMITS,
         swaggerAssets,
+        playgroundAssets,
         onInternalError: (error) => internalErrors.push(error),
       });
       const response = await app.request("/health");
@@ -569,11 +576,55 @@ describe("GET /docs", () => {
   );
 });
 
+describe("GET / (the playground)", () => {
+  it("is a page that loads only the service's own bundle and stylesheet, no CDN", async () => {
+    const response = await appWith().app.request("/");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const html = await response.text();
+    expect(html).toContain('id="editor"');
+    expect(html).not.toMatch(/(?:src|href)=["'](?:https?:)?\/\//);
+    const urls = [...html.matchAll(/(?:src|href)=["']([^"']+)["']/g)].map((match) => match[1]!);
+    expect(urls.filter((url) => url.startsWith("/playground/")).sort()).toEqual(["/playground/playground.css", "/playground/playground.js"]);
+  });
+
+  it("serves the bundle gzipped to a client that takes gzip, revalidated by its ETag", async () => {
+    const { app } = appWith();
+    const plain = await app.request("/playground/playground.js");
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(plain.headers.get("cache-control")).toBe("no-cache");
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    const js = new Uint8Array(await plain.arrayBuffer());
+    // CodeMirror is bundled in, with the Python language.
+    expect(new TextDecoder().decode(js)).toContain("cm-editor");
+
+    const zipped = await app.request("/playground/playground.js", { headers: { "accept-encoding": "br, gzip;q=0.8" } });
+    expect(zipped.headers.get("content-encoding")).toBe("gzip");
+    expect(zipped.headers.get("vary")).toBe("accept-encoding");
+    const compressed = new Uint8Array(await zipped.arrayBuffer());
+    expect(compressed.byteLength).toBeLessThan(js.byteLength / 2);
+    expect(new Uint8Array(gunzipSync(compressed))).toEqual(js);
+
+    const refused = await app.request("/playground/playground.js", { headers: { "accept-encoding": "gzip;q=0, identity" } });
+    expect(refused.headers.get("content-encoding")).toBeNull();
+
+    const etag = plain.headers.get("etag")!;
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    const again = await app.request("/playground/playground.js", { headers: { "if-none-match": etag } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe("");
+  });
+
+  it.each(["/playground/nope.js", "/playground/index.html", "/playground/..%2Fpackage.json"])("404 for %s (only the known assets)", async (path) => {
+    expect((await appWith().app.request(path)).status).toBe(404);
+  });
+});
+
 describe("unknown routes", () => {
   it.each([
     ["GET", "/nope"],
     ["POST", "/execute/extra"],
-    ["GET", "/"],
   ])("%s %s is a 404 error body with code NOT_FOUND", async (method, path) => {
     const response = await appWith().app.request(path, { method });
     expect(response.status).toBe(404);

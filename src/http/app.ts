@@ -7,10 +7,14 @@ import type { Execute } from "../observability/observe-executions.js";
 import { accessLog, type RequestLogEntry } from "./access-log.js";
 import { requireApiKeys, type UnauthorizedEvent } from "./auth.js";
 import { serveDocs } from "./docs.js";
-import { type ExecuteLimits, executeBodyChecks, executeHandler } from "./execute.js";
+import { executeBodyChecks, executeHandler, maxBodyBytes } from "./execute.js";
+import type { ExecuteLimits } from "./execution-request.js";
 import { requestIds } from "./request-id.js";
+import { installMcpEndpoint } from "./mcp-endpoint.js";
+import { installPlayground, type PlaygroundAssets } from "./playground.js";
 import { errorResponse } from "./responses.js";
 import type { SwaggerAssets } from "./swagger-assets.js";
+import { runPythonServers } from "../mcp/run-python-server.js";
 
 /** Renders the Prometheus scrape (ServiceMetrics implements it). */
 interface MetricsEndpoint {
@@ -23,7 +27,8 @@ export interface AppDeps {
   readonly health: () => HealthBody;
   readonly limits: ExecuteLimits;
   readonly swaggerAssets: SwaggerAssets;
-  /** Keys accepted as `Authorization: Bearer <key>` on /execute and /metrics; none means open. */
+  readonly playgroundAssets: PlaygroundAssets;
+  /** Keys accepted as `Authorization: Bearer <key>` on /execute, /mcp and /metrics; none means open. */
   readonly apiKeys?: readonly string[];
   /** Serves GET /metrics when given. */
   readonly metrics?: MetricsEndpoint;
@@ -59,6 +64,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   app.post("/execute", ...executeBodyChecks(deps.limits));
 
   app.openapi(secure(executeRoute(deps.limits)), executeHandler(deps.execute, deps.limits));
+  installMcpEndpoint(app, { newServer: runPythonServers({ execute: deps.execute, limits: deps.limits }), maxBodyBytes: maxBodyBytes(deps.limits) });
   app.openapi(healthRoute, (c) => c.json(deps.health(), 200));
   const metrics = deps.metrics;
   if (metrics) {
@@ -66,6 +72,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   }
   serveDocs(app, deps.swaggerAssets);
 
+  installPlayground(app, deps.playgroundAssets);
   app.notFound((c) => errorResponse("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status === 400) return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");

@@ -22,8 +22,8 @@ export interface UnauthorizedEvent {
   readonly reason: AuthRejection;
 }
 
-/** Paths behind the API key; /health (probes), /docs and /openapi.json stay open. */
-const PROTECTED_PATHS = ["/execute", "/metrics"] as const;
+/** Paths behind the API key; /health (probes), the pages (/, /docs) and /openapi.json stay open. */
+const PROTECTED_PATHS = ["/execute", "/mcp", "/metrics"] as const;
 
 const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
 

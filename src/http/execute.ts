@@ -1,22 +1,11 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { inputFilesOverLimit } from "../../domain/input-files.js";
 import type { executeRoute } from "../../openapi/routes.js";
 import type { Execute } from "../observability/observe-executions.js";
 import { exactFieldJson } from "./exact-json.js";
+import { type BodyLimits, type ExecuteLimits, executionRequestOf } from "./execution-request.js";
 import { errorResponse, failureResponse, successResponse } from "./responses.js";
-
-export interface BodyLimits {
-  readonly maxScriptBytes: number;
-  readonly maxInputFiles: number;
-  readonly maxInputFilesBytes: number;
-}
-
-export interface ExecuteLimits extends BodyLimits {
-  readonly maxTimeoutMs: number;
-  readonly maxMemoryMb: number;
-}
 
 /**
  * Room for JSON escaping around the script and the input files: a script of MAX_SCRIPT_BYTES
@@ -49,27 +38,15 @@ export function executeBodyChecks(limits: BodyLimits): [MiddlewareHandler, Middl
   ];
 }
 
-/** Runs a valid body: the script's size in UTF-8 bytes, the server's limits for those the request leaves out, the outcome as the response. */
+/** Runs a valid body: the server's limits for what the request leaves out, the outcome as the response. */
 export function executeHandler(execute: Execute, limits: ExecuteLimits): RouteHandler<ReturnType<typeof executeRoute>> {
   return async (c) => {
     const body = c.req.valid("json");
-    const scriptBytes = Buffer.byteLength(body.script, "utf8");
-    if (scriptBytes > limits.maxScriptBytes) {
-      return errorResponse("PAYLOAD_TOO_LARGE", `The script is ${scriptBytes} bytes, over the limit of ${limits.maxScriptBytes} bytes`) as never;
-    }
-    const overLimit = body.files && inputFilesOverLimit(body.files, { maxFiles: limits.maxInputFiles, maxBytes: limits.maxInputFilesBytes });
-    if (overLimit) return errorResponse("PAYLOAD_TOO_LARGE", overLimit) as never;
-    const outcome = await execute(
-      {
-        script: body.script,
-        timeoutMs: body.timeoutMs ?? limits.maxTimeoutMs,
-        memoryMb: body.memoryMb ?? limits.maxMemoryMb,
-        // The args exactly as the client wrote them (1.0 stays a float), not as JSON.parse read them.
-        ...(body.args === undefined ? {} : { argsJson: exactFieldJson(await c.req.text(), "args") }),
-        ...(body.files === undefined ? {} : { files: body.files }),
-      },
-      { requestId: c.get("requestId") },
-    );
+    // The args as the client spelled them, so numbers keep their spelling (exactFieldJson).
+    const argsJson = body.args === undefined ? undefined : exactFieldJson(await c.req.text(), "args");
+    const request = executionRequestOf(body, limits, argsJson);
+    if (!request.ok) return errorResponse(request.error.code, request.error.message) as never;
+    const outcome = await execute(request.value, { requestId: c.get("requestId") });
     return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;
   };
 }

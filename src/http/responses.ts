@@ -26,16 +26,16 @@ const artifactFields = (artifacts: Artifacts | undefined) => {
 };
 
 /**
- * The 200 body. The result is spliced in as the harness wrote it, never re-serialized,
- * so big integers and float spellings reach the client exactly.
+ * The JSON text of a success. The result is spliced in as the harness wrote it, never
+ * re-serialized, so big integers and float spellings reach the client exactly.
  */
-export function successResponse(success: ExecutionSuccess): Response {
+export function successBody(success: ExecutionSuccess): string {
   const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs, ...artifactFields(success.artifacts) });
-  return new Response(`{"result":${success.resultJson},${rest.slice(1)}`, { status: 200, headers: JSON_HEADERS });
+  return `{"result":${success.resultJson},${rest.slice(1)}`;
 }
 
 /** The error body of a failed execution, with what the script printed before it failed. */
-export function failureResponse(failure: ExecutionFailure): Response {
+export function failureBody(failure: ExecutionFailure): ErrorBody {
   const body = {
     error: failure.message,
     code: failure.code,
@@ -45,11 +45,17 @@ export function failureResponse(failure: ExecutionFailure): Response {
     ...artifactFields(failure.artifacts),
   };
   // The schema's arrays are mutable, the domain's are not: the shapes are the same.
-  return errorBodyResponse(body as ErrorBody, failure.retryAfterSeconds);
+  return body as ErrorBody;
 }
 
-/** An error answered before anything ran (or by a bug): no output. */
-export const errorResponse = (code: ErrorCode, message: string): Response => errorBodyResponse({ error: message, code, ...outputFields(NO_OUTPUT) });
+export const successResponse = (success: ExecutionSuccess): Response => new Response(successBody(success), { status: 200, headers: JSON_HEADERS });
+
+export const failureResponse = (failure: ExecutionFailure): Response => errorBodyResponse(failureBody(failure), failure.retryAfterSeconds);
+
+/** The body of an error answered before anything ran (or of a bug): no output. */
+export const errorBody = (code: ErrorCode, message: string): ErrorBody => ({ error: message, code, ...outputFields(NO_OUTPUT) });
+
+export const errorResponse = (code: ErrorCode, message: string): Response => errorBodyResponse(errorBody(code, message));
 
 function errorBodyResponse(body: ErrorBody, retryAfterSeconds?: number): Response {
   const headers: Record<string, string> = { ...JSON_HEADERS };

@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import { composeApp } from "../../src/compose.js";
+import { loadPlaygroundAssets } from "../../src/http/playground.js";
 import { acceptedRequestId } from "../../src/http/request-id.js";
-import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
+import { playgroundBundleDir, projectRoot } from "../../src/project-paths.js";
+import { execute, realSubprocessSandbox, testConfig } from "../support/real-app.js";
 import { capturingLogger } from "./support.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -159,6 +161,7 @@ describe("internal errors", () => {
       health: () => ({ status: "ok", backend: "fake", isolation: "none", python: "3", packages: {} }),
       limits: { maxTimeoutMs: 1000, maxMemoryMb: 64, maxScriptBytes: 1000, maxInputFiles: 2, maxInputFilesBytes: 1000 },
       swaggerAssets: new Map(),
+      playgroundAssets: await loadPlaygroundAssets(playgroundBundleDir(projectRoot())),
       onInternalError: (error, requestId) => internal.push({ error, requestId }),
     });
     const response = await broken.request("/execute", {
