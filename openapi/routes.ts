@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { FailureCode } from "../domain/failure-code.js";
+import { type ErrorCode, ROUTING_ERROR_CODES } from "./error-codes.js";
 import { ERROR_EXAMPLES } from "./error-examples.js";
 import { REQUEST_EXAMPLES, SUCCESS_EXAMPLES } from "./request-examples.js";
 import { errorSchema, executeRequestSchema, executeSuccessSchema, healthSchema, type RequestLimits } from "./schemas.js";
@@ -16,10 +16,11 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   503: "The sandbox backend cannot start sandboxes",
 };
 
-/** Every error status with an example for each code it carries. */
+/** Every error status an operation can answer, with an example for each code it carries. */
 function errorResponses() {
-  const byStatus = new Map<number, FailureCode[]>();
-  for (const [code, status] of Object.entries(STATUS_BY_CODE) as [FailureCode, number][]) {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const [code, status] of Object.entries(STATUS_BY_CODE) as [ErrorCode, number][]) {
+    if (ROUTING_ERROR_CODES.includes(code)) continue;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   return Object.fromEntries(

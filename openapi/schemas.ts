@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { MIN_MEMORY_MB } from "../domain/execution-request.js";
-import { FAILURE_CODES } from "../domain/failure-code.js";
+import { ERROR_CODES } from "./error-codes.js";
 import { inputFileProblems, MAX_INPUT_PATH_BYTES } from "../domain/input-files.js";
 
 export interface RequestLimits {
@@ -137,7 +137,10 @@ export const executeSuccessSchema = z
 export const errorSchema = z
   .object({
     error: z.string().openapi({ description: "What went wrong, for people", example: "No callable main() found in script" }),
-    code: z.enum(FAILURE_CODES).openapi({ description: "Stable machine code", example: "MAIN_NOT_FOUND" }),
+    code: z.enum(ERROR_CODES).openapi({
+      description: "Stable machine code; NOT_FOUND and METHOD_NOT_ALLOWED answer a path or a method that no operation has",
+      example: "MAIN_NOT_FOUND",
+    }),
     stdout: z.string(),
     stderr: z.string(),
     stdoutTruncated: z.boolean().optional(),

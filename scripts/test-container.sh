@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the production image (`npm run test:container`): builds the Dockerfile
-# with podman, runs the container the way the README says, and sends real requests to it:
+# with podman, runs the container the way docs/deployment.md says, and sends real requests to it:
 # the /execute contract, error codes, and hostile scripts (network, filesystem, secrets)
 # that the nsjail backend must stop *inside the container*.
 #
@@ -10,7 +10,7 @@
 # Environment:
 #   IMAGE              tag to build (default python-exec-service:test)
 #   HOST_PORT          loopback port the container's 8080 is published on (default 18080)
-#   CONTAINER_FLAGS    privileges for nsjail (default --privileged; see the README, "Container image");
+#   CONTAINER_FLAGS    privileges for nsjail (default --privileged; see docs/deployment.md);
 #                      set it empty to try podman's defaults
 #   SKIP_BUILD=1       test an image that is already built
 #   NO_CACHE=1         build without podman's layer cache
@@ -23,7 +23,7 @@ HOST_PORT=${HOST_PORT:-18080}
 CONTAINER_FLAGS=${CONTAINER_FLAGS---privileged}   # set but empty: podman's defaults
 NAME="python-exec-service-test-$$"
 BASE_URL="http://127.0.0.1:$HOST_PORT"
-# A value that must never reach a script (SPEC: the script sees a short env allowlist).
+# A value that must never reach a script (a script sees a short allowlist of variables).
 SECRET="canary-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 passed=0
@@ -150,7 +150,7 @@ check "success: main() result" 200 \
   'JSON.stringify(b.result) === JSON.stringify({ sum: 3 }) && b.stdout === ""'
 
 execute $'import numpy as np\nimport pandas as pd\n\ndef main():\n    print("Calculating...")\n    s = pd.Series([1, 3, 5, np.nan, 6, 8])\n    print(f"Series length: {len(s)}")\n    # Convert numpy types for JSON\n    return {"total": float(s.sum()), "count": int(s.count()) }'
-check "pandas + numpy seed example" 200 \
+check "pandas + numpy example" 200 \
   'b.result.total === 23 && b.result.count === 5 && b.stdout === "Calculating...\nSeries length: 6\n"'
 
 execute $'print("This script has no main")\nx = 1 + 1'

@@ -11,19 +11,22 @@ import { opsLogging } from "./observability/ops-logging.js";
 import { ServiceMetrics } from "./observability/metrics.js";
 import { observeExecutions } from "./observability/observe-executions.js";
 import { playgroundBundleDir, projectRoot } from "./project-paths.js";
-import { Drain } from "./shutdown.js";
+import { Drain } from "./shutdown/drain.js";
 import type { RuntimeInfo } from "./sandbox-factory.js";
+
+/** What a client refused for load (BUSY) or for a shutdown is told to wait before it retries. */
+const RETRY_AFTER_SECONDS = 1;
 
 /** Wires the use case, admission control and HTTP app around a live sandbox. */
 export async function composeApp(config: Config, sandbox: SandboxPort, info: RuntimeInfo, logger: Logger) {
-  const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.executionTimeoutMs });
+  const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.maxQueueWaitMs });
   const metrics = new ServiceMetrics({
     running: () => gate.running,
     queued: () => gate.queued,
     ...(sandbox instanceof PrewarmedPool ? { poolReady: () => sandbox.readyCount } : {}),
   });
-  const drain = new Drain();
-  const useCase = new ExecuteScript(drain.guardSandbox(sandbox), gate, 1, (error) =>
+  const drain = new Drain(RETRY_AFTER_SECONDS);
+  const useCase = new ExecuteScript(drain.guardSandbox(sandbox), gate, RETRY_AFTER_SECONDS, (error) =>
     logger.error({ err: error }, "internal error in the sandbox"),
   );
   const app = createApp({

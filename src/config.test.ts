@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, VARIABLE_NAMES, VARIABLES } from "./config.js";
 
 /** Runs loadConfig and returns the ConfigError it throws. */
 function configError(env: Record<string, string>): ConfigError {
@@ -14,7 +14,7 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 describe("loadConfig", () => {
-  it("uses the SPEC's defaults for an empty environment", () => {
+  it("uses the documented defaults for an empty environment", () => {
     expect(loadConfig({})).toMatchObject({
       port: 8080,
       host: "0.0.0.0",
@@ -35,6 +35,9 @@ describe("loadConfig", () => {
       pythonBin: undefined,
       nsjailBin: undefined,
       nsjailConfig: undefined,
+      maxQueueWaitMs: 30_000,
+      poolCpuSlots: availableParallelism(),
+      startupProbeTimeoutMs: 30_000,
       maxConnections: 1024,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
@@ -52,59 +55,20 @@ describe("loadConfig", () => {
     });
   });
 
-  it("reads every variable", () => {
-    const config = loadConfig({
-      PORT: "9090",
-      HOST: "127.0.0.1",
-      SANDBOX_BACKEND: "subprocess",
-      EXECUTION_TIMEOUT_MS: "5000",
-      MEMORY_LIMIT_MB: "256",
-      MAX_SCRIPT_BYTES: "1000",
-      MAX_OUTPUT_BYTES: "2000",
-      MAX_RESULT_BYTES: "3000",
-      MAX_INPUT_FILES: "4",
-      MAX_INPUT_FILES_BYTES: "5000",
-      MAX_OUTPUT_FILES: "6",
-      MAX_OUTPUT_FILES_BYTES: "7000",
-      MAX_FIGURES: "8",
-      PRELOAD_MODULES: " numpy , scipy.stats,",
-      MAX_CONCURRENCY: "3",
-      MAX_QUEUE: "0",
-      PYTHON_BIN: "/opt/venv/bin/python",
-      NSJAIL_BIN: "/usr/local/bin/nsjail",
-      NSJAIL_CONFIG: "/etc/pyexec/nsjail.cfg",
-      SANDBOX_IO_MB_PER_SEC: "0",
-      MAX_CONNECTIONS: "50",
-      HEADERS_TIMEOUT_MS: "2000",
-      REQUEST_TIMEOUT_MS: "4000",
-      KEEP_ALIVE_TIMEOUT_MS: "1000",
-    });
-    expect(config).toMatchObject({
-      port: 9090,
-      host: "127.0.0.1",
-      backend: "subprocess",
-      executionTimeoutMs: 5000,
-      memoryLimitMb: 256,
-      maxScriptBytes: 1000,
-      maxOutputBytes: 2000,
-      maxResultBytes: 3000,
-      maxInputFiles: 4,
-      maxInputFilesBytes: 5000,
-      maxOutputFiles: 6,
-      maxOutputFilesBytes: 7000,
-      maxFigures: 8,
-      preloadModules: ["numpy", "scipy.stats"],
-      maxConcurrency: 3,
-      maxQueue: 0,
-      pythonBin: "/opt/venv/bin/python",
-      nsjailBin: "/usr/local/bin/nsjail",
-      nsjailConfig: "/etc/pyexec/nsjail.cfg",
-      sandboxIoMbPerSec: 0,
-      maxConnections: 50,
-      headersTimeoutMs: 2000,
-      requestTimeoutMs: 4000,
-      keepAliveTimeoutMs: 1000,
-    });
+  it.each(Object.entries(VARIABLES))("reads %s into its own field", (key, variable) => {
+    const defaults = loadConfig({});
+    const config = loadConfig({ [variable.name]: variable.example }) as Record<string, unknown>;
+    expect(config[key]).toEqual(variable.schema.parse(variable.example));
+    expect(config[key]).not.toEqual((defaults as Record<string, unknown>)[key]);
+  });
+
+  it("MAX_QUEUE_WAIT_MS defaults to EXECUTION_TIMEOUT_MS", () => {
+    expect(loadConfig({ EXECUTION_TIMEOUT_MS: "5000" }).maxQueueWaitMs).toBe(5000);
+    expect(loadConfig({ EXECUTION_TIMEOUT_MS: "5000", MAX_QUEUE_WAIT_MS: "0" }).maxQueueWaitMs).toBe(0);
+  });
+
+  it("every variable has a name of its own", () => {
+    expect(new Set(VARIABLE_NAMES).size).toBe(VARIABLE_NAMES.length);
   });
 
   it.each(["nsjail", "subprocess", "auto"])("accepts SANDBOX_BACKEND=%s", (backend) => {
@@ -148,6 +112,9 @@ describe("loadConfig", () => {
     ["NSJAIL_BIN", "nsjail"],
     ["NSJAIL_CONFIG", "./nsjail.cfg"],
     ["SANDBOX_IO_MB_PER_SEC", "-1"],
+    ["MAX_QUEUE_WAIT_MS", "soon"],
+    ["POOL_CPU_SLOTS", "0"],
+    ["STARTUP_PROBE_TIMEOUT_MS", "99"],
     ["MAX_CONNECTIONS", "0"],
     ["HEADERS_TIMEOUT_MS", "0"],
     ["REQUEST_TIMEOUT_MS", "10s"],

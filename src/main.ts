@@ -1,14 +1,15 @@
 import { pino } from "pino";
 import { composeApp } from "./compose.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
 import { serveApp } from "./http/server.js";
 import { harnessRuntime, projectRoot } from "./project-paths.js";
 import { startSandbox } from "./sandbox-factory.js";
-import { InFlightRequests, shutDownOnSignals } from "./shutdown.js";
+import { InFlightRequests } from "./shutdown/in-flight-requests.js";
+import { shutDownOnSignals } from "./shutdown/on-signals.js";
 
 async function main(): Promise<void> {
   const logger = pino({ base: undefined });
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {

@@ -1,6 +1,5 @@
 import { getuid } from "node:process";
 import type { Logger } from "pino";
-import { availableParallelism } from "node:os";
 import type { PrestartableSandbox, SandboxPort } from "../domain/sandbox.port.js";
 import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import type { ArtifactLimits } from "../adapters/python/harness-protocol.js";
@@ -18,13 +17,13 @@ import { topLevelPackages } from "./package-set.js";
 import { projectRoot } from "./project-paths.js";
 
 /** Versions the live sandbox reports from inside itself; also proves it can run a script. */
-export interface ProbedRuntime {
+interface ProbedRuntime {
   readonly python: string;
   readonly packages: Record<string, string>;
 }
 
 /** Which cgroup version is live and what enforces each limit of a run, as /health reports it. */
-export interface LimitEnforcement {
+interface LimitEnforcement {
   readonly cgroup: "v1" | "v2" | "none";
   readonly limits: { readonly memory: string; readonly processes: string; readonly cpuTime: string; readonly io: string };
 }
@@ -46,19 +45,19 @@ def main(packages, preload):
     }
 `;
 
-export class SandboxStartupError extends Error {}
+class SandboxStartupError extends Error {}
 
 /**
  * Runs one trivial script through the sandbox; a backend that cannot do that is not usable.
  * It also proves that every top-level package of requirements.txt is installed and that every
  * PRELOAD_MODULES module imports.
  */
-export async function probe(sandbox: SandboxPort, config: Config): Promise<ProbedRuntime> {
+async function probe(sandbox: SandboxPort, config: Config): Promise<ProbedRuntime> {
   const packages = topLevelPackages(readFileSync(join(projectRoot(), "requirements.txt"), "utf8"));
   const outcome = await sandbox.run({
     script: PROBE_SCRIPT,
     argsJson: JSON.stringify({ packages, preload: config.preloadModules }),
-    timeoutMs: Math.max(config.executionTimeoutMs, 30_000),
+    timeoutMs: config.startupProbeTimeoutMs,
     memoryMb: config.memoryLimitMb,
   });
   if (!outcome.ok) {
@@ -80,31 +79,23 @@ const SUBPROCESS_ENFORCEMENT: LimitEnforcement = {
 
 function nsjailEnforcement(mode: NsjailCgroupMode, throttledDevices: readonly string[], config: Config): LimitEnforcement {
   const cpuTime = "rlimit (RLIMIT_CPU)";
-  const throttled = config.sandboxIoMbPerSec > 0 && throttledDevices.length > 0;
-  switch (mode.version) {
-    case "v1":
-      return {
-        cgroup: "v1",
-        limits: {
-          memory: `cgroup (memory.limit_in_bytes${mode.swapLimit ? ", swap included by memory.memsw.limit_in_bytes" : ""})`,
-          processes: "cgroup (pids.max)",
-          cpuTime,
-          io: throttled && mode.blkioMount !== undefined ? "cgroup (blkio.throttle)" : "not limited",
-        },
-      };
-    case "v2":
-      return {
-        cgroup: "v2",
-        limits: {
-          memory: `cgroup (memory.max${mode.swapLimit ? ", memory.swap.max 0" : ""})`,
-          processes: "cgroup (pids.max)",
-          cpuTime,
-          io: throttled && mode.io ? "cgroup (io.max)" : "not limited",
-        },
-      };
-    case "none":
-      return { cgroup: "none", limits: { memory: "rlimit (RLIMIT_AS)", processes: "rlimit (RLIMIT_NPROC)", cpuTime, io: "not limited" } };
+  if (mode.version === "none") {
+    return { cgroup: "none", limits: { memory: "rlimit (RLIMIT_AS)", processes: "rlimit (RLIMIT_NPROC)", cpuTime, io: "not limited" } };
   }
+  const v1 = mode.version === "v1";
+  const memory = v1 ? "memory.limit_in_bytes" : "memory.max";
+  const swap = v1 ? ", swap included by memory.memsw.limit_in_bytes" : ", memory.swap.max 0";
+  const ioController = mode.version === "v1" ? (mode.blkioMount === undefined ? undefined : "blkio.throttle") : mode.io ? "io.max" : undefined;
+  const throttled = ioController !== undefined && config.sandboxIoMbPerSec > 0 && throttledDevices.length > 0;
+  return {
+    cgroup: mode.version,
+    limits: {
+      memory: `cgroup (${memory}${mode.swapLimit ? swap : ""})`,
+      processes: "cgroup (pids.max)",
+      cpuTime,
+      io: throttled ? `cgroup (${ioController})` : "not limited",
+    },
+  };
 }
 
 /** What a response may carry of a run's files and figures. */
@@ -208,7 +199,7 @@ export function pooled(backend: PrestartableSandbox, config: Config, logger: Log
   if (config.poolSize === 0) return backend;
   return new PrewarmedPool(backend, {
     size: config.poolSize,
-    cpuSlots: availableParallelism(),
+    cpuSlots: config.poolCpuSlots,
     onError: (error) => logger.error({ err: error }, "could not pre-start a sandbox"),
   });
 }

@@ -195,7 +195,8 @@ def user_traceback(exc):
         following = link.tb_next
         while following is not None and following.tb_frame.f_globals is globals():
             following = following.tb_next
-        link.tb_next = following
+        if following is not link.tb_next:
+            link.tb_next = following  # (each assignment walks the rest: only where a frame goes)
         link = following
     lines = traceback.format_exception(type(exc), exc, tb, limit=-TRACEBACK_FRAMES)
     return "".join(lines)
@@ -690,7 +691,7 @@ class AfterImport:
 # --- output files --------------------------------------------------------------------------
 
 # Deeper directories are not looked into (their files make the list truncated): the walk
-# holds a descriptor per level, and the jail allows 256.
+# holds two descriptors per level, and the jail allows 256 open files.
 MAX_DEPTH = 64
 # A path longer than this (UTF-8) is not listed, so that the report's header stays bounded.
 MAX_PATH_BYTES = 4096
@@ -735,8 +736,8 @@ class OutputFiles:
         self.truncated = False
 
     def collect(self):
-        """The header entries, the contents and whether the list is truncated, in path order: each file with its content
-        until one does not fit the budget; that one and the rest with their size only."""
+        """The header entries, the contents and whether the list is truncated. In path order,
+        each file has its content until one does not fit the budget; it and the rest only their size."""
         root_fd = os.open(".", DIR_FLAGS)
         try:
             self.walk(root_fd, "", 0)
@@ -750,9 +751,8 @@ class OutputFiles:
                 data = self.read(path, info, self.budget.bytes_left)
                 if data is None:
                     continue  # replaced or removed since the walk saw it
-                entry["size"] = len(data)
-                if self.budget.take(len(data)):
-                    entry["contentBytes"] = len(data)
+                if self.budget.take(len(data)):  # not if the file grew past the budget meanwhile
+                    entry["size"] = entry["contentBytes"] = len(data)
                     contents.append(data)
             if "contentBytes" not in entry:
                 over_budget = self.truncated = True

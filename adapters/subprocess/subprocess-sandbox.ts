@@ -33,7 +33,7 @@ const MAX_PROCESSES = 64;
 const MAX_OPEN_FILES = 256;
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
-export function subprocessLimits(request: ExecutionRequest, dedicatedUid: boolean): HarnessLimits {
+function subprocessLimits(request: ExecutionRequest, dedicatedUid: boolean): HarnessLimits {
   return {
     addressSpaceBytes: request.memoryMb * 1024 * 1024,
     cpuSeconds: cpuSecondsFor(request.timeoutMs),

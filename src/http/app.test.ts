@@ -3,13 +3,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
-import { FAILURE_CODES, type FailureCode } from "../../domain/failure-code.js";
+import { FAILURE_CODES } from "../../domain/failure-code.js";
+import { ERROR_CODES, type ErrorCode, ROUTING_ERROR_CODES } from "../../openapi/error-codes.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { ERROR_EXAMPLES } from "../../openapi/error-examples.js";
 import { executeRequestSchema, executeSuccessSchema, type HealthBody } from "../../openapi/schemas.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
-import { createApp, maxBodyBytes, type AppDeps } from "./app.js";
+import { createApp, type AppDeps } from "./app.js";
+import { maxBodyBytes } from "./execute.js";
 import { playgroundBundleDir, projectRoot } from "../project-paths.js";
 import { loadPlaygroundAssets } from "./playground.js";
 import { loadSwaggerAssets } from "./swagger-assets.js";
@@ -74,7 +76,7 @@ describe("POST /execute", () => {
     expect(text).toContain("18446744073709551616");
     expect(text).toContain("3.141592653589793238");
     expect(JSON.parse(text)).toEqual({
-      result: { big: 18446744073709551616, pi: 3.141592653589793, f: 1, s: "é🐍" },
+      result: { big: 2 ** 64, pi: Math.PI, f: 1, s: "é🐍" },
       stdout: "printed\n",
       stderr: "warned\n",
       stdoutTruncated: false,
@@ -232,9 +234,9 @@ describe("POST /execute", () => {
     });
   });
 
-  it("every code has a status: 400, 401, 408, 413, 415, 429, 500 and 503 are all in use", () => {
-    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 408, 413, 415, 429, 500, 503]));
-    expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...FAILURE_CODES].sort());
+  it("every code has a status: 400, 401, 404, 405, 408, 413, 415, 429, 500 and 503 are all in use", () => {
+    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 404, 405, 408, 413, 415, 429, 500, 503]));
+    expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...ERROR_CODES].sort());
   });
 
   it("a failure without traceback or duration leaves those fields out", async () => {
@@ -290,7 +292,7 @@ describe("POST /execute", () => {
 
     it("a body over the limit is refused before it is parsed: a huge invalid body is 413, not 400", async () => {
       const { app, calls } = appWith();
-      const huge = `{"script": "${"x".repeat(bodyMax)}` + " this is not JSON";
+      const huge = `{"script": "${"x".repeat(bodyMax)} this is not JSON`;
 
       const small = await post(app, "{ this is not JSON");
       expect(small.status).toBe(400); // the same kind of body, under the limit, is a parse error
@@ -303,7 +305,7 @@ describe("POST /execute", () => {
 
     it("a body over the limit is 413 even when it declares its Content-Length", async () => {
       const { app } = appWith();
-      const huge = "[" + "1,".repeat(bodyMax) + "1]";
+      const huge = `[${"1,".repeat(bodyMax)}1]`;
       const response = await post(app, huge, { "content-type": "application/json", "content-length": String(huge.length) });
       expect(response.status).toBe(413);
     });
@@ -494,14 +496,18 @@ describe("GET /openapi.json", () => {
       const examples = content.examples as Json;
       expect(Object.keys(examples).length, status).toBeGreaterThan(0);
       for (const example of Object.values(examples) as Json[]) {
-        expect(STATUS_BY_CODE[example.value.code as FailureCode], `${status} ${example.value.code}`).toBe(Number(status));
+        expect(STATUS_BY_CODE[example.value.code as ErrorCode], `${status} ${example.value.code}`).toBe(Number(status));
       }
     }
   });
 
-  it("has an example for every failure code, under its own status", () => {
+  it("documents every error code in the Error schema, routing ones (404, 405) included", () => {
+    expect(resolve(doc.paths["/execute"].post.responses["400"].content["application/json"].schema).properties.code.enum).toEqual([...ERROR_CODES]);
+  });
+
+  it("has an example for every code an operation answers, under its own status", () => {
     const responses = doc.paths["/execute"].post.responses as Json;
-    for (const code of FAILURE_CODES) {
+    for (const code of ERROR_CODES.filter((code) => !ROUTING_ERROR_CODES.includes(code))) {
       const examples = responses[String(STATUS_BY_CODE[code])].content["application/json"].examples as Json;
       expect(examples[code]?.value, code).toEqual(ERROR_EXAMPLES[code]);
     }
@@ -509,9 +515,10 @@ describe("GET /openapi.json", () => {
 
   it("offers a request example for each feature, each one a valid request", () => {
     const body = doc.paths["/execute"].post.requestBody.content["application/json"];
-    expect(Object.keys(body.examples)).toEqual(["hello", "args", "csv", "binary", "figure", "invalidArgs"]);
+    expect(Object.keys(body.examples)).toEqual(["hello", "args", "csv", "binary", "figure", "unsafePath", "invalidArgs"]);
     for (const [name, example] of Object.entries(body.examples as Json) as [string, Json][]) {
-      expect(executeRequestSchema(LIMITS).safeParse(example.value).success, name).toBe(true);
+      // Each one passes the request checks, except the one that shows them refusing a path.
+      expect(executeRequestSchema(LIMITS).safeParse(example.value).success, name).toBe(name !== "unsafePath");
     }
     const schema = resolve(body.schema as Json);
     expect(schema.properties.args.type).toBe("object");
@@ -618,12 +625,11 @@ describe("unknown routes", () => {
   it.each([
     ["GET", "/nope"],
     ["POST", "/execute/extra"],
-  ])("%s %s is a 404 JSON error", async (method, path) => {
+  ])("%s %s is a 404 error body with code NOT_FOUND", async (method, path) => {
     const response = await appWith().app.request(path, { method });
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    const body = (await response.json()) as Record<string, unknown>;
-    expect(typeof body.error).toBe("string");
+    expect(await response.json()).toEqual({ error: `No route for ${method} ${path}`, code: "NOT_FOUND", ...NO_OUTPUT });
   });
 
   it.each(["GET", "PUT", "DELETE"])("%s /execute is a 405 naming POST, not a complaint about the Content-Type, and runs nothing", async (method) => {
@@ -635,9 +641,9 @@ describe("unknown routes", () => {
     expect(calls).toEqual([]);
   });
 
-  it("POST /health is a 405 naming GET", async () => {
+  it("POST /health is a 405 naming GET and HEAD", async () => {
     const response = await appWith().app.request("/health", { method: "POST" });
     expect(response.status).toBe(405);
-    expect(response.headers.get("allow")).toBe("GET");
+    expect(response.headers.get("allow")).toBe("GET, HEAD");
   });
 });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 
 /** The most of an unwanted request body read and discarded before the connection is cut instead. */
-export const LINGER_MAX_BYTES = 64 * 1024 * 1024;
+const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 
 /**
  * A response can be complete before its request body has arrived: a 413 judged on

@@ -2,7 +2,8 @@ import type { Artifacts } from "../../domain/artifacts.js";
 import type { CapturedOutput } from "../../domain/captured-output.js";
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionFailure, ExecutionSuccess } from "../../domain/execution-result.js";
-import type { FailureCode } from "../../domain/failure-code.js";
+import type { ErrorCode } from "../../openapi/error-codes.js";
+import type { ErrorBody } from "../../openapi/schemas.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -33,8 +34,11 @@ export function successBody(success: ExecutionSuccess): string {
   return `{"result":${success.resultJson},${rest.slice(1)}`;
 }
 
-export function failureBody(failure: ExecutionFailure) {
-  return {
+export const successResponse = (success: ExecutionSuccess): Response => new Response(successBody(success), { status: 200, headers: JSON_HEADERS });
+
+/** The error body of a failed execution, with what the script printed before it failed. */
+export function failureBody(failure: ExecutionFailure): ErrorBody {
+  const body = {
     error: failure.message,
     code: failure.code,
     ...outputFields(failure.output),
@@ -42,16 +46,19 @@ export function failureBody(failure: ExecutionFailure) {
     ...(failure.durationMs === undefined ? {} : { durationMs: failure.durationMs }),
     ...artifactFields(failure.artifacts),
   };
+  // The schema's arrays are mutable, the domain's are not: the shapes are the same.
+  return body as ErrorBody;
 }
 
-export const successResponse = (success: ExecutionSuccess): Response =>
-  new Response(successBody(success), { status: 200, headers: JSON_HEADERS });
+export const failureResponse = (failure: ExecutionFailure): Response => errorBodyResponse(failureBody(failure), failure.retryAfterSeconds);
 
-export function failureResponse(failure: ExecutionFailure): Response {
+/** The body of an error answered before anything ran (or by a bug): no output. */
+export const errorBody = (code: ErrorCode, message: string): ErrorBody => ({ error: message, code, ...outputFields(NO_OUTPUT) });
+
+export const errorResponse = (code: ErrorCode, message: string): Response => errorBodyResponse(errorBody(code, message));
+
+function errorBodyResponse(body: ErrorBody, retryAfterSeconds?: number): Response {
   const headers: Record<string, string> = { ...JSON_HEADERS };
-  if (failure.retryAfterSeconds !== undefined) headers["retry-after"] = String(failure.retryAfterSeconds);
-  return new Response(JSON.stringify(failureBody(failure)), { status: STATUS_BY_CODE[failure.code], headers });
+  if (retryAfterSeconds !== undefined) headers["retry-after"] = String(retryAfterSeconds);
+  return new Response(JSON.stringify(body), { status: STATUS_BY_CODE[body.code], headers });
 }
-
-export const errorResponse = (code: FailureCode, message: string): Response =>
-  failureResponse({ code, message, output: NO_OUTPUT });

@@ -69,7 +69,7 @@ export function executionLogEntry(args: {
 }
 
 /** Failures of the service itself are errors, refusals under load warnings, the rest (a script's own failures) info. */
-export function levelOf(code: string): "info" | "warn" | "error" {
+function levelOf(code: string): "info" | "warn" | "error" {
   if (code === "INTERNAL" || code === "SANDBOX_UNAVAILABLE") return "error";
   if (code === "BUSY") return "warn";
   return "info";

@@ -84,6 +84,7 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
       csv: ["200", /"path": "totals.csv"/],
       binary: ["200", /"content": "\/\/79AgEA"/],
       figure: ["200", /"mediaType": "image\/png"/],
+      unsafePath: ["400", /"code": "INVALID_REQUEST"/],
       invalidArgs: ["400", /"code": "INVALID_ARGS"/],
     };
     const picker = operation.locator(".opblock-section-request-body select.examples-select-element");

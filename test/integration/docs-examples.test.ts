@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../../src/project-paths.js";
 import { backends, closeSandboxes, realApp } from "./helpers.js";
 
-const DOCUMENTS = ["README.md", "docs/data-in-and-out.md"];
+const DOCUMENTS = ["README.md", "docs/api.md", "docs/data-in-and-out.md"];
 const DOCUMENTED_URL = "http://localhost:8080";
 
 interface Example {

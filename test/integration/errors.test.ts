@@ -1,5 +1,5 @@
 /**
- * Every SPEC error code a script can produce, through the real harness and a real Python, on
+ * Every error code a script can produce, through the real harness and a real Python, on
  * both backends (subprocess and nsjail): the codes are the same whichever sandbox runs the script.
  * (The codes a request produces before any script runs are in http-edge.test.ts.)
  */

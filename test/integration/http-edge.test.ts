@@ -5,7 +5,7 @@
 import { rm, writeFile } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { composeApp } from "../../src/compose.js";
-import { maxBodyBytes } from "../../src/http/app.js";
+import { maxBodyBytes } from "../../src/http/execute.js";
 import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { SubprocessSandbox } from "../../adapters/subprocess/subprocess-sandbox.js";
 import { appOver, execute, realSubprocessSandbox, runtime, silentLogger, testConfig } from "../support/real-app.js";

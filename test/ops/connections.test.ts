@@ -9,7 +9,7 @@ import type { Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { composeApp } from "../../src/compose.js";
-import { maxBodyBytes } from "../../src/http/app.js";
+import { maxBodyBytes } from "../../src/http/execute.js";
 import { serveApp } from "../../src/http/server.js";
 import { realSubprocessSandbox, silentLogger, testConfig } from "../support/real-app.js";
 import { until } from "./support.js";
