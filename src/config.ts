@@ -197,8 +197,9 @@ export const VARIABLES = {
   startupProbeTimeoutMs: integer("STARTUP_PROBE_TIMEOUT_MS", {
     min: 100,
     max: 3_600_000,
-    default: 30_000,
-    doc: "wall-clock limit of the start-up check, a script that imports numpy and pandas in the sandbox",
+    // Well under a second on a machine of its own, 20-40 s on an emulated or crowded CPU.
+    default: 120_000,
+    doc: "wall-clock limit of the start-up check, a script that imports the preloaded modules in the sandbox",
   }),
   pythonBin: absolutePath("PYTHON_BIN", {
     shownDefault: "the set-up's `.venv/bin/python`",

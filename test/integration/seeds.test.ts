@@ -6,7 +6,7 @@
  * of them. Where an example gives a curl body, that body is posted byte for byte, as curl -d would.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execute } from "../support/real-app.js";
+import { execute, slowed } from "../support/real-app.js";
 import { type App, backends, closeSandboxes, expectStatus, poolOf, postRaw, py, realApp } from "./helpers.js";
 
 describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
@@ -135,7 +135,7 @@ describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjai
   describe("an nsjail README: the script that times out", () => {
     let shortApp: App;
     beforeAll(async () => {
-      shortApp = await realApp({ EXECUTION_TIMEOUT_MS: "2000" }, backend);
+      shortApp = await realApp({ EXECUTION_TIMEOUT_MS: slowed(2000) }, backend);
     });
 
     it("408 TIMEOUT at the configured limit, with the print before the sleep kept", async () => {
@@ -145,7 +145,7 @@ describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjai
       );
       expectStatus(res, 408);
       expect(res.body.code).toBe("TIMEOUT");
-      expect(res.body.error).toContain("2000 ms");
+      expect(res.body.error).toContain(`${slowed(2000)} ms`);
       expect(res.body.stdout).toBe("Sleeping...\n");
       expect(res.body).not.toHaveProperty("result");
     });
