@@ -135,8 +135,10 @@ function populateExamples(): void {
 }
 
 populateExamples();
-const requested = EXAMPLES.find((example) => `#${example.id}` === location.hash);
-loadExample(requested ?? EXAMPLES[0]!);
+// The example the address names (/#plot), else the first.
+const [first] = EXAMPLES;
+const requested = EXAMPLES.find((example) => `#${example.id}` === location.hash) ?? first;
+if (requested) loadExample(requested);
 
 exampleSelect.addEventListener("change", () => {
   const example = EXAMPLES.find((candidate) => candidate.id === exampleSelect.value);

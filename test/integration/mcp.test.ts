@@ -43,7 +43,7 @@ async function connect(url: string, headers: Record<string, string> = {}): Promi
 
 const textOf = (result: CallToolResult): string => {
   const text = result.content.find((item) => item.type === "text");
-  if (!text || text.type !== "text") throw new Error(`no text content in ${JSON.stringify(result)}`);
+  if (text?.type !== "text") throw new Error(`no text content in ${JSON.stringify(result)}`);
   return text.text;
 };
 
@@ -155,7 +155,7 @@ describe("MCP endpoint, auth off", () => {
       "",
       "def main(column, scale=1):",
       '    df = pd.read_csv("data/in.csv")',
-      '    df[column] = df[column] * scale',
+      "    df[column] = df[column] * scale",
       '    df.to_csv("out.csv", index=False)',
       "    return int(df[column].sum())",
     ].join("\n");
@@ -207,7 +207,12 @@ describe("MCP endpoint, auth off", () => {
     const init = await fetch(`${served.listening.url}/mcp`, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "1" } } }),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "1" } },
+      }),
     });
     expect(init.status).toBe(200);
     expect(init.headers.get("mcp-session-id")).toBeNull();
@@ -226,7 +231,9 @@ describe("MCP endpoint, auth off", () => {
     const answer = (await response.json()) as { id: number; result: CallToolResult };
     expect(answer.id).toBe(1);
     expect(answer.result.isError).toBeUndefined();
-    expect(textOf(answer.result)).toMatch(/^\{"result":\{"sum":3\},"stdout":"adding\\n","stderr":"","stdoutTruncated":false,"stderrTruncated":false,"durationMs":\d+\}$/);
+    expect(textOf(answer.result)).toMatch(
+      /^\{"result":\{"sum":3\},"stdout":"adding\\n","stderr":"","stdoutTruncated":false,"stderrTruncated":false,"durationMs":\d+\}$/,
+    );
   });
 
   it("a body that is not JSON-RPC is a JSON-RPC error, and one over the body limit is 413", async () => {
