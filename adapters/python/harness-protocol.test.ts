@@ -27,11 +27,11 @@ const parse = (bytes: Uint8Array) => parseHarnessReport(bytes, MAX_RESULT_BYTES)
 describe("parseHarnessReport", () => {
   it("a forged result that is not strict JSON is malformed: non-finite numbers, lone surrogates, nesting past the harness's", () => {
     for (const body of ['{"d": 1E400}', "[-1e999]", '"\\ud800"', '{"\\udc00": 1}', `${"[".repeat(1001)}${"]".repeat(1001)}`]) {
-      expect(parseHarnessReport(report({ status: "ok" }, body), 1 << 20), body.slice(0, 20)).toEqual({ kind: "malformed" });
+      expect(parseHarnessReport(okReport(body), 1 << 20), body.slice(0, 20)).toEqual({ kind: "malformed" });
     }
     const deepest = `${"[".repeat(1000)}${"]".repeat(1000)}`;
-    expect(parseHarnessReport(report({ status: "ok" }, deepest), 1 << 20)).toEqual({ kind: "ok", resultJson: deepest });
-    expect(parse(report({ status: "ok" }, '{"pair": "\\ud83d\\udc0d", "zero": -0}'))).toMatchObject({ kind: "ok" });
+    expect(parseHarnessReport(okReport(deepest), 1 << 20)).toEqual({ kind: "ok", resultJson: deepest });
+    expect(parse(okReport('{"pair": "\\ud83d\\udc0d", "zero": -0}'))).toMatchObject({ kind: "ok" });
   });
 
   it("a lone surrogate in a message or traceback becomes U+FFFD", () => {
@@ -45,8 +45,8 @@ describe("parseHarnessReport", () => {
 
   it("a result over the limit is RESULT_TOO_LARGE, even when the script wrote the report itself", () => {
     const atLimit = `"${"x".repeat(MAX_RESULT_BYTES - 2)}"`;
-    expect(parse(report({ status: "ok" }, atLimit))).toEqual({ kind: "ok", resultJson: atLimit });
-    expect(parse(report({ status: "ok" }, `"${"x".repeat(MAX_RESULT_BYTES - 1)}"`))).toMatchObject({ kind: "error", code: "RESULT_TOO_LARGE" });
+    expect(parse(okReport(atLimit))).toEqual({ kind: "ok", resultJson: atLimit });
+    expect(parse(okReport(`"${"x".repeat(MAX_RESULT_BYTES - 1)}"`))).toMatchObject({ kind: "error", code: "RESULT_TOO_LARGE" });
   });
 
   it("nothing written is `none` (the process died before reporting)", () => {

@@ -190,7 +190,7 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
         def main():
             for fd in range(3, 64):
                 try:
-                    os.write(fd, b'{"status":"ok"}\n"' + b"x" * 100000 + b'"')
+                    os.write(fd, b'{"status":"ok","resultBytes":100002}\n"' + b"x" * 100000 + b'"')
                     os._exit(0)
                 except OSError:
                     pass
