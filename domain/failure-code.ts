@@ -1,5 +1,5 @@
-/** Stable machine codes of every way an execution can fail once it reaches the use case. */
-export const FAILURE_CODES = [
+/** Codes the harness reports from inside the sandbox about the script's own run. */
+export const REPORTED_FAILURE_CODES = [
   // Also the HTTP edge's, for a body it refuses; here for input files the sandbox could not write.
   "INVALID_REQUEST",
   "SYNTAX_ERROR",
@@ -11,11 +11,10 @@ export const FAILURE_CODES = [
   "SCRIPT_EXITED",
   "MEMORY_LIMIT_EXCEEDED",
   "RESOURCE_LIMIT_EXCEEDED",
-  "TIMEOUT",
-  "BUSY",
-  "SANDBOX_UNAVAILABLE",
-  "INTERNAL",
 ] as const;
+
+/** Stable machine codes of every way an execution can fail once it reaches the use case. */
+export const FAILURE_CODES = [...REPORTED_FAILURE_CODES, "TIMEOUT", "BUSY", "SANDBOX_UNAVAILABLE", "INTERNAL"] as const;
 
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
@@ -23,18 +22,4 @@ export type FailureCode = (typeof FAILURE_CODES)[number];
  * Codes a sandbox run itself can end with (the rest belong to the HTTP edge or the queue).
  * INVALID_REQUEST only for an input file the server accepted but the sandbox could not write.
  */
-export type ScriptFailureCode = Extract<
-  FailureCode,
-  | "INVALID_REQUEST"
-  | "SYNTAX_ERROR"
-  | "INVALID_ARGS"
-  | "MAIN_NOT_FOUND"
-  | "RUNTIME_ERROR"
-  | "RESULT_NOT_JSON"
-  | "RESULT_TOO_LARGE"
-  | "SCRIPT_EXITED"
-  | "MEMORY_LIMIT_EXCEEDED"
-  | "RESOURCE_LIMIT_EXCEEDED"
-  | "TIMEOUT"
-  | "SANDBOX_UNAVAILABLE"
->;
+export type ScriptFailureCode = (typeof REPORTED_FAILURE_CODES)[number] | "TIMEOUT" | "SANDBOX_UNAVAILABLE";

@@ -2,7 +2,7 @@ import type { Artifacts } from "../../domain/artifacts.js";
 import type { CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest, InputFile } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
-import type { ScriptFailureCode } from "../../domain/failure-code.js";
+import { REPORTED_FAILURE_CODES, type ScriptFailureCode } from "../../domain/failure-code.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { readArtifacts } from "./report-artifacts.js";
@@ -57,18 +57,7 @@ export type HarnessReport =
   | { readonly kind: "malformed" }
   | { readonly kind: "none" };
 
-const REPORTABLE_CODES: ReadonlySet<string> = new Set([
-  "INVALID_REQUEST",
-  "INVALID_ARGS",
-  "SYNTAX_ERROR",
-  "MAIN_NOT_FOUND",
-  "RUNTIME_ERROR",
-  "RESULT_NOT_JSON",
-  "RESULT_TOO_LARGE",
-  "SCRIPT_EXITED",
-  "MEMORY_LIMIT_EXCEEDED",
-  "RESOURCE_LIMIT_EXCEEDED",
-]);
+const REPORTABLE_CODES: ReadonlySet<string> = new Set(REPORTED_FAILURE_CODES);
 
 /** Exit status of a harness that could not write its report: the script closed the channel. */
 export const RESULT_CHANNEL_LOST_EXIT = 86;
