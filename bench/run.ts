@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const python = join(root, ".venv", "bin", "python");
-const PORT = 18_765;
+/** First of the loopback ports the servers listen on (one per configuration). */
+const PORT = Number(process.env.BENCH_PORT ?? 18_765);
 
 const SCRIPTS = {
   hello: 'def main():\n    return {"hello": "world"}\n',
@@ -17,6 +18,22 @@ const SCRIPTS = {
     'import pandas as pd\n\ndef main():\n    df = pd.DataFrame({"x": [1, 2, 3], "y": [4.0, 5.0, 6.0]})\n    return {"mean": float(df["x"].mean()), "sum": float(df["y"].sum())}\n',
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
+
+/**
+ * The request bodies measured. "pandas with data" is the pandas script's work with its data
+ * coming in as args and an input file, and a CSV going out: the cost of those features when used.
+ */
+const REQUESTS = {
+  hello: { script: SCRIPTS.hello },
+  pandas: { script: SCRIPTS.pandas },
+  "pandas with data": {
+    script:
+      'import pandas as pd\n\ndef main(column):\n    df = pd.read_csv("in.csv")\n    df.to_csv("out.csv")\n    return {"mean": float(df[column].mean()), "sum": float(df["y"].sum())}\n',
+    args: { column: "x" },
+    files: [{ path: "in.csv", content: "x,y\n1,4.0\n2,5.0\n3,6.0\n" }],
+  },
+} as const;
+type RequestName = keyof typeof REQUESTS;
 
 const LOW_LOAD = { ratePerSecond: 2, requests: Number(process.env.BENCH_LOW_REQUESTS ?? 10) };
 const SATURATION = { connections: 4, seconds: Number(process.env.BENCH_SAT_SECONDS ?? 5) };
@@ -27,13 +44,19 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 interface ServerConfig {
   name: string;
   env: Record<string, string>;
+  requests: readonly RequestName[];
 }
 
+const BOTH: readonly RequestName[] = ["hello", "pandas"];
+
 const CONFIGS: ServerConfig[] = [
-  { name: "nsjail cold", env: { SANDBOX_BACKEND: "nsjail", POOL_SIZE: "0" } },
-  { name: "nsjail pooled", env: { SANDBOX_BACKEND: "nsjail" } },
-  { name: "subprocess cold", env: { SANDBOX_BACKEND: "subprocess", POOL_SIZE: "0" } },
-  { name: "subprocess pooled", env: { SANDBOX_BACKEND: "subprocess" } },
+  { name: "nsjail cold", env: { SANDBOX_BACKEND: "nsjail", POOL_SIZE: "0" }, requests: BOTH },
+  { name: "nsjail pooled", env: { SANDBOX_BACKEND: "nsjail" }, requests: [...BOTH, "pandas with data"] },
+  // Pre-started sandboxes that import only numpy and pandas, as they did before matplotlib
+  // joined the default PRELOAD_MODULES: the pandas script must not notice the difference.
+  { name: "nsjail pooled, numpy+pandas preloaded", env: { SANDBOX_BACKEND: "nsjail", PRELOAD_MODULES: "numpy,pandas" }, requests: ["pandas"] },
+  { name: "subprocess cold", env: { SANDBOX_BACKEND: "subprocess", POOL_SIZE: "0" }, requests: BOTH },
+  { name: "subprocess pooled", env: { SANDBOX_BACKEND: "subprocess" }, requests: BOTH },
 ];
 
 const median = (values: number[]): number => {
@@ -103,12 +126,12 @@ async function poolMemoryBytes(serverPid: number): Promise<{ bytes: number; proc
   return { bytes, processes };
 }
 
-async function load(url: string, script: ScriptName, options: Omit<autocannon.Options, "url">) {
+async function load(url: string, request: RequestName, options: Omit<autocannon.Options, "url">) {
   const result = await autocannon({
     url: `${url}/execute`,
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ script: SCRIPTS[script] }),
+    body: JSON.stringify(REQUESTS[request]),
     ...options,
   });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
@@ -154,18 +177,18 @@ async function startServer(config: ServerConfig, port: number): Promise<RunningS
   };
 }
 
-async function measure(server: RunningServer, script: ScriptName): Promise<Measurement> {
-  const low = await load(server.url, script, {
+async function measure(server: RunningServer, request: RequestName): Promise<Measurement> {
+  const low = await load(server.url, request, {
     connections: 1,
     overallRate: LOW_LOAD.ratePerSecond,
     amount: LOW_LOAD.requests,
   });
-  const saturated = await load(server.url, script, { connections: SATURATION.connections, duration: SATURATION.seconds });
+  const saturated = await load(server.url, request, { connections: SATURATION.connections, duration: SATURATION.seconds });
   await sleep(2000); // let a pool refill before the next measurement
   return { p50: low.p50, p90: low.p90, p99: low.p99, saturatedRequestsPerSecond: saturated.requestsPerSecond };
 }
 
-type Round = { fresh: { pythonPass: number; pandasScript: number }; servers: Record<string, Record<ScriptName, Measurement>> };
+type Round = { fresh: { pythonPass: number; pandasScript: number }; servers: Record<string, Partial<Record<RequestName, Measurement>>> };
 
 async function main(): Promise<void> {
   const started = new Date().toISOString();
@@ -175,7 +198,7 @@ async function main(): Promise<void> {
     await sleep(3000); // let the pools fill
     const idleMemory: Record<string, { bytes: number; processes: number }> = {};
     for (const server of servers) idleMemory[server.config.name] = await poolMemoryBytes(server.pid);
-    for (const server of servers) for (const script of Object.keys(SCRIPTS) as ScriptName[]) await load(server.url, script, { connections: 1, amount: 3 });
+    for (const server of servers) for (const request of server.config.requests) await load(server.url, request, { connections: 1, amount: 3 });
     await sleep(2000);
 
     const rounds: Round[] = [];
@@ -187,12 +210,12 @@ async function main(): Promise<void> {
       };
       const measured: Round["servers"] = {};
       for (const server of servers) {
-        const byScript = {} as Record<ScriptName, Measurement>;
-        for (const script of Object.keys(SCRIPTS) as ScriptName[]) {
-          byScript[script] = await measure(server, script);
-          const m = byScript[script];
+        const byScript: Partial<Record<RequestName, Measurement>> = {};
+        for (const request of server.config.requests) {
+          const m = await measure(server, request);
+          byScript[request] = m;
           console.error(
-            `round ${round} ${server.config.name.padEnd(18)} ${script.padEnd(7)} p50 ${m.p50} ms  p90 ${m.p90} ms  p99 ${m.p99} ms  saturated ${m.saturatedRequestsPerSecond.toFixed(1)} req/s`,
+            `round ${round} ${server.config.name.padEnd(38)} ${request.padEnd(16)} p50 ${m.p50} ms  p90 ${m.p90} ms  p99 ${m.p99} ms  saturated ${m.saturatedRequestsPerSecond.toFixed(1)} req/s`,
           );
         }
         measured[server.config.name] = byScript;
@@ -209,7 +232,7 @@ async function main(): Promise<void> {
 /** Ratios are taken within each round (same machine state) and their median is reported. */
 function report(started: string, rounds: Round[], idleMemory: Record<string, { bytes: number; processes: number }>) {
   const perRound = (f: (round: Round) => number) => Number(median(rounds.map(f)).toFixed(3));
-  const m = (round: Round, config: string, script: ScriptName) => round.servers[config]![script];
+  const m = (round: Round, config: string, request: RequestName) => round.servers[config]![request]!;
   const ratios = {
     pandasPooledP50OverFreshPandas: perRound((r) => m(r, "nsjail pooled", "pandas").p50 / r.fresh.pandasScript),
     helloPooledP50OverPythonPass: perRound((r) => m(r, "nsjail pooled", "hello").p50 / r.fresh.pythonPass),
@@ -221,13 +244,19 @@ function report(started: string, rounds: Round[], idleMemory: Record<string, { b
       (r) => m(r, "nsjail pooled", "pandas").saturatedRequestsPerSecond / m(r, "nsjail cold", "pandas").saturatedRequestsPerSecond,
     ),
     subprocessPandasPooledP50OverFreshPandas: perRound((r) => m(r, "subprocess pooled", "pandas").p50 / r.fresh.pandasScript),
+    // 1 within the noise: preloading matplotlib too does not slow the pandas script.
+    pandasPooledP50DefaultPreloadOverNumpyPandasPreload: perRound(
+      (r) => m(r, "nsjail pooled", "pandas").p50 / m(r, "nsjail pooled, numpy+pandas preloaded", "pandas").p50,
+    ),
+    // The same work with its data as args and an input file, and a CSV written and returned.
+    pandasWithDataOverPandasPooledP50: perRound((r) => m(r, "nsjail pooled", "pandas with data").p50 / m(r, "nsjail pooled", "pandas").p50),
   };
   const summary: Record<string, Record<string, Measurement>> = {};
   for (const config of CONFIGS) {
     summary[config.name] = {};
-    for (const script of Object.keys(SCRIPTS) as ScriptName[]) {
-      const all = rounds.map((r) => m(r, config.name, script));
-      summary[config.name]![script] = {
+    for (const request of config.requests) {
+      const all = rounds.map((r) => m(r, config.name, request));
+      summary[config.name]![request] = {
         p50: median(all.map((x) => x.p50)),
         p90: median(all.map((x) => x.p90)),
         p99: median(all.map((x) => x.p99)),
