@@ -81,8 +81,18 @@ export class OutputPanel {
   private showFailure(answer: Answer, body: FailureBody, editor: FailureMarker): void {
     const line = failingLine(body);
     this.panel.append(
-      element("p", { id: "status", className: "status failed" }, element("strong", { className: "code" }, body.code), ` · ${this.timing(answer, body.durationMs)}`),
-      element("p", { id: "error", className: "error-message" }, body.error, line === undefined ? "" : element("span", { className: "where" }, ` (line ${line})`)),
+      element(
+        "p",
+        { id: "status", className: "status failed" },
+        element("strong", { className: "code" }, body.code),
+        ` · ${this.timing(answer, body.durationMs)}`,
+      ),
+      element(
+        "p",
+        { id: "error", className: "error-message" },
+        body.error,
+        line === undefined ? "" : element("span", { className: "where" }, ` (line ${line})`),
+      ),
     );
     if (body.traceback) this.panel.append(section("traceback", "Traceback", element("pre", {}, body.traceback)));
     if (line !== undefined) editor.markFailingLine(line, body.error);
@@ -98,12 +108,18 @@ export class OutputPanel {
           height: figure.height,
         }),
       );
-      const note = body.figuresTruncated ? element("p", { className: "note" }, "More figures than the response may carry: the rest were left out (MAX_FIGURES).") : "";
+      const note = body.figuresTruncated
+        ? element("p", { className: "note" }, "More figures than the response may carry: the rest were left out (MAX_FIGURES).")
+        : "";
       this.panel.append(section("figures", "Figures", element("div", { className: "figures" }, ...images), note));
     }
     if (body.files && body.files.length > 0) {
-      const items = body.files.map((file) => element("li", {}, this.fileLink(file), element("span", { className: "meta" }, ` ${bytes(file.size)} · ${file.mediaType}`)));
-      const note = body.filesTruncated ? element("p", { className: "note" }, "More than the response may carry: the files without a link were listed without their content.") : "";
+      const items = body.files.map((file) =>
+        element("li", {}, this.fileLink(file), element("span", { className: "meta" }, ` ${bytes(file.size)} · ${file.mediaType}`)),
+      );
+      const note = body.filesTruncated
+        ? element("p", { className: "note" }, "More than the response may carry: the files without a link were listed without their content.")
+        : "";
       this.panel.append(section("files", "Files", element("ul", { className: "files" }, ...items), note));
     }
   }

@@ -5,13 +5,13 @@
 #   kernel   Debian's linux-image-cloud-amd64, unpacked (never installed on this host)
 #   base     a cpio archive (the VM's initramfs, so no disk driver is needed): debootstrap of
 #            Debian bookworm minbase with python3, podman and what the VM's /init uses; the
-#            project's virtualenv (.venv, made inside it by scripts/setup.sh's ensure_venv from
-#            wheels downloaded here) and node_modules (this checkout's, made by scripts/setup.sh from
+#            project's virtualenv (.venv, made inside it by scripts/setup.sh from wheels
+#            downloaded here) and node_modules (this checkout's, made by scripts/setup.sh from
 #            package-lock.json, the Node 24 of the npm package `node` included); the kernel
 #            modules the VM loads (zram for swap, overlay for podman)
 #
 # Both are cached under $PES_CGROUP2_CACHE, named by a hash of their inputs (this script, the
-# package list, requirements.txt, package-lock.json, the venv scripts, the kernel's version), so a second run
+# package list, scripts/setup.sh and what it reads, the kernel's version), so a second run
 # builds nothing. The project's own files are not in the base: scripts/test-cgroup2.sh packs
 # them into a small second archive on every run.
 #
@@ -98,9 +98,9 @@ fi
 
 # --- the base archive ------------------------------------------------------------------------
 bash scripts/setup.sh >&2   # node_modules exactly as package-lock.json says, and the host's .venv
-# What makes the virtualenv (scripts/setup.sh's ensure_venv), copied into the VM's system for it.
-VENV_INPUTS=(scripts/venv-lib.sh scripts/jail-venv.sh)
-key=$( { cat "$0" requirements.txt package-lock.json "${VENV_INPUTS[@]}"; echo "$KVER $pkg_key ${MODULES[*]}"; } | sha256sum | cut -c1-16)
+# What sets the checkout up (scripts/setup.sh), copied into the VM's system to run there too.
+SETUP_INPUTS=(scripts/setup.sh scripts/venv-lib.sh scripts/jail-venv.sh requirements.txt package-lock.json)
+key=$( { cat "$0" "${SETUP_INPUTS[@]}"; echo "$KVER $pkg_key ${MODULES[*]}"; } | sha256sum | cut -c1-16)
 BASE="$CACHE/base-$key.cpio"
 if [ ! -s "$BASE" ]; then
   WORK=$(mktemp -d "$CACHE/build.XXXXXX")
@@ -124,8 +124,15 @@ if [ ! -s "$BASE" ]; then
   done < "$WORK/all-modules"
   chroot "$r" depmod "$KVER"
 
-  # The virtualenv, made inside the VM's system by the project's own ensure_venv (the pins,
-  # scripts/jail-venv.sh), from wheels downloaded here with this host's pip configuration.
+  # node_modules as scripts/setup.sh made it here (same platform: linux x64, glibc; its stamp
+  # says it matches package-lock.json, so setup.sh in the VM's system leaves it as it is).
+  mkdir -p "$r$GUEST_CHECKOUT"
+  cp -a node_modules "$r$GUEST_CHECKOUT/node_modules"
+  chroot "$r" "$GUEST_CHECKOUT/node_modules/node/bin/node" --version >/dev/null || die "node does not run in the VM's root filesystem"
+
+  # The virtualenv, made inside the VM's system by scripts/setup.sh itself (the pins,
+  # scripts/jail-venv.sh, matplotlib's font list), from wheels downloaded here with this host's
+  # pip configuration: pip there needs no network.
   wheels="$CACHE/wheels-$(sha256sum requirements.txt | cut -c1-12)"
   if [ ! -f "$wheels/.complete" ]; then
     log "pip download -r requirements.txt"
@@ -134,18 +141,13 @@ if [ ! -s "$BASE" ]; then
       --only-binary=:all: -d "$wheels" -r requirements.txt >&2 || die "pip download failed"
     touch "$wheels/.complete"
   fi
-  mkdir -p "$r$GUEST_CHECKOUT/scripts" "$r/tmp/wheels"
+  mkdir -p "$r/tmp/wheels"
   cp "$wheels"/*.whl "$r/tmp/wheels/"
-  cp "${VENV_INPUTS[@]}" "$r$GUEST_CHECKOUT/scripts/"
-  cp requirements.txt "$r$GUEST_CHECKOUT/"
-  chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin PIP_NO_INDEX=1 PIP_FIND_LINKS=/tmp/wheels \
-    /bin/bash -c "cd $GUEST_CHECKOUT && source scripts/venv-lib.sh && ensure_venv .venv requirements.txt sandbox" >&2 ||
-    die "making the virtualenv in the VM's root filesystem failed"
+  for file in "${SETUP_INPUTS[@]}"; do install -D -m 0644 "$file" "$r$GUEST_CHECKOUT/$file"; done
+  chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PIP_NO_INDEX=1 PIP_FIND_LINKS=/tmp/wheels \
+    /bin/bash -c "cd $GUEST_CHECKOUT && bash scripts/setup.sh" >&2 ||
+    die "scripts/setup.sh in the VM's root filesystem failed"
   rm -rf "$r/tmp/wheels"
-
-  # node_modules as scripts/setup.sh made it (same platform: linux x64, glibc).
-  cp -a node_modules "$r$GUEST_CHECKOUT/node_modules"
-  chroot "$r" "$GUEST_CHECKOUT/node_modules/node/bin/node" --version >/dev/null || die "node does not run in the VM's root filesystem"
 
   log "packing $BASE"
   (cd "$r" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) > "$WORK/base.cpio"

@@ -37,7 +37,7 @@ describe("loadConfig", () => {
       nsjailConfig: undefined,
       maxQueueWaitMs: 30_000,
       poolCpuSlots: availableParallelism(),
-      startupProbeTimeoutMs: 30_000,
+      startupProbeTimeoutMs: 120_000,
       maxConnections: 1024,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,

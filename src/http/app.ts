@@ -7,14 +7,13 @@ import type { Execute } from "../observability/observe-executions.js";
 import { accessLog, type RequestLogEntry } from "./access-log.js";
 import { requireApiKeys, type UnauthorizedEvent } from "./auth.js";
 import { serveDocs } from "./docs.js";
-import { executeBodyChecks, executeHandler, maxBodyBytes } from "./execute.js";
-import type { ExecuteLimits } from "./execution-request.js";
-import { requestIds } from "./request-id.js";
+import { runPythonServers } from "../mcp/run-python-server.js";
+import { type ExecuteLimits, executeBodyChecks, executeHandler, maxBodyBytes } from "./execute.js";
 import { installMcpEndpoint } from "./mcp-endpoint.js";
 import { installPlayground, type PlaygroundAssets } from "./playground.js";
+import { requestIds } from "./request-id.js";
 import { errorResponse } from "./responses.js";
 import type { SwaggerAssets } from "./swagger-assets.js";
-import { runPythonServers } from "../mcp/run-python-server.js";
 
 /** Renders the Prometheus scrape (ServiceMetrics implements it). */
 interface MetricsEndpoint {
@@ -71,8 +70,8 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     app.openapi(secure(metricsRoute), async (c) => c.text(await metrics.render(), 200, { "content-type": metrics.contentType, "cache-control": "no-store" }));
   }
   serveDocs(app, deps.swaggerAssets);
-
   installPlayground(app, deps.playgroundAssets);
+
   app.notFound((c) => errorResponse("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status === 400) return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");

@@ -22,7 +22,7 @@ export interface UnauthorizedEvent {
   readonly reason: AuthRejection;
 }
 
-/** Paths behind the API key; /health (probes), the pages (/, /docs) and /openapi.json stay open. */
+/** Paths behind the API key; /health (probes), /docs and /openapi.json stay open. */
 const PROTECTED_PATHS = ["/execute", "/mcp", "/metrics"] as const;
 
 const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();

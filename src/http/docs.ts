@@ -3,7 +3,6 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { SERVICE } from "../service.js";
 import type { SwaggerAssets } from "./swagger-assets.js";
 
-
 /** GET /openapi.json, and the Swagger UI at /docs with its files served by the service itself. */
 export function serveDocs(app: OpenAPIHono, assets: SwaggerAssets): void {
   app.doc31("/openapi.json", {

@@ -34,6 +34,8 @@ export function successBody(success: ExecutionSuccess): string {
   return `{"result":${success.resultJson},${rest.slice(1)}`;
 }
 
+export const successResponse = (success: ExecutionSuccess): Response => new Response(successBody(success), { status: 200, headers: JSON_HEADERS });
+
 /** The error body of a failed execution, with what the script printed before it failed. */
 export function failureBody(failure: ExecutionFailure): ErrorBody {
   const body = {
@@ -48,11 +50,9 @@ export function failureBody(failure: ExecutionFailure): ErrorBody {
   return body as ErrorBody;
 }
 
-export const successResponse = (success: ExecutionSuccess): Response => new Response(successBody(success), { status: 200, headers: JSON_HEADERS });
-
 export const failureResponse = (failure: ExecutionFailure): Response => errorBodyResponse(failureBody(failure), failure.retryAfterSeconds);
 
-/** The body of an error answered before anything ran (or of a bug): no output. */
+/** The body of an error answered before anything ran (or by a bug): no output. */
 export const errorBody = (code: ErrorCode, message: string): ErrorBody => ({ error: message, code, ...outputFields(NO_OUTPUT) });
 
 export const errorResponse = (code: ErrorCode, message: string): Response => errorBodyResponse(errorBody(code, message));

@@ -1,9 +1,9 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { executeRequestSchema } from "../../openapi/schemas.js";
-import { type ExecuteLimits, executionRequestOf } from "../http/execution-request.js";
+import { type ExecuteLimits, executionRequestOf } from "../http/execute.js";
 import type { Execute } from "../observability/observe-executions.js";
 import { SERVICE } from "../service.js";
-import { toolRefusal, toolResult } from "./tool-result.js";
+import { refusalResult, toolResult } from "./tool-result.js";
 
 export const RUN_PYTHON = "run_python";
 
@@ -40,7 +40,7 @@ export function runPythonServers(deps: RunPythonDeps): (requestId: string) => Mc
       { title: "Run Python", description: DESCRIPTION, inputSchema, annotations: { destructiveHint: false, idempotentHint: false } },
       async (body) => {
         const request = executionRequestOf(body, deps.limits);
-        if (!request.ok) return toolRefusal(request.error.code, request.error.message);
+        if (!request.ok) return refusalResult(request.error);
         return toolResult(await deps.execute(request.value, { requestId }));
       },
     );

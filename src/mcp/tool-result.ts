@@ -2,7 +2,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Artifacts } from "../../domain/artifacts.js";
 import type { ExecutionFailure } from "../../domain/execution-result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
-import type { ErrorCode } from "../../openapi/error-codes.js";
+import type { Refusal } from "../http/execute.js";
 import { errorBody, failureBody, successBody } from "../http/responses.js";
 
 type Content = CallToolResult["content"][number];
@@ -32,13 +32,13 @@ export function toolResult(outcome: SandboxOutcome): CallToolResult {
   return { content: [{ type: "text", text: successBody({ ...outcome.value, artifacts: textArtifacts }) }, ...items] };
 }
 
-export function toolError(failure: ExecutionFailure): CallToolResult {
+function toolError(failure: ExecutionFailure): CallToolResult {
   const { textArtifacts, items } = figureContent(failure.artifacts);
   return { content: [{ type: "text", text: JSON.stringify(failureBody({ ...failure, artifacts: textArtifacts })) }, ...items], isError: true };
 }
 
-/** A request refused before anything ran, as the same tool error the HTTP answer's body would be. */
-export const toolRefusal = (code: ErrorCode, message: string): CallToolResult => ({
-  content: [{ type: "text", text: JSON.stringify(errorBody(code, message)) }],
+/** A request refused before anything ran (over a byte limit): a tool error with the /execute error body. */
+export const refusalResult = (refusal: Refusal): CallToolResult => ({
+  content: [{ type: "text", text: JSON.stringify(errorBody(refusal.code, refusal.message)) }],
   isError: true,
 });
