@@ -17,7 +17,6 @@ const SCRIPTS = {
   pandas:
     'import pandas as pd\n\ndef main():\n    df = pd.DataFrame({"x": [1, 2, 3], "y": [4.0, 5.0, 6.0]})\n    return {"mean": float(df["x"].mean()), "sum": float(df["y"].sum())}\n',
 } as const;
-type ScriptName = keyof typeof SCRIPTS;
 
 /**
  * The request bodies measured. "pandas with data" is the pandas script's work with its data
