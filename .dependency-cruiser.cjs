@@ -9,6 +9,7 @@
 /** @type {import('dependency-cruiser').IConfiguration} */
 
 const TEST_FILE = "\\.test\\.ts$";
+const FAKE_SANDBOX = "^test/support/fake-sandbox\\.ts$";
 
 module.exports = {
   forbidden: [
@@ -24,9 +25,18 @@ module.exports = {
     {
       name: "domain-tests-stay-in-domain",
       severity: "error",
-      comment: "Domain tests use hand-written fakes: they import domain/ and the test runner, nothing else.",
+      comment:
+        "Domain tests use hand-written fakes: they import domain/, the test runner and the one sandbox fake " +
+        "(test/support/fake-sandbox.ts, itself domain-only), nothing else.",
       from: { path: `^domain/.*${TEST_FILE}` },
-      to: { pathNot: ["^domain/", "^node_modules/vitest/", "^vitest$"] },
+      to: { pathNot: ["^domain/", "^node_modules/vitest/", "^vitest$", FAKE_SANDBOX] },
+    },
+    {
+      name: "sandbox-fake-is-domain-only",
+      severity: "error",
+      comment: "The sandbox fake the domain tests share imports the domain only.",
+      from: { path: FAKE_SANDBOX },
+      to: { pathNot: "^domain/" },
     },
     {
       name: "domain-not-to-outer-layers",

@@ -5,29 +5,11 @@ import { ExecuteScript } from "./execute-script.use-case.js";
 import type { ExecutionRequest } from "./execution-request.js";
 import { failure } from "./execution-result.js";
 import { err, ok } from "./result.js";
-import type { SandboxOutcome, SandboxPort } from "./sandbox.port.js";
+import type { SandboxOutcome } from "./sandbox.port.js";
+import { FakeSandbox } from "../test/support/fake-sandbox.js";
 
 const request: ExecutionRequest = { script: "def main():\n    return 1", timeoutMs: 5000, memoryMb: 256 };
 const output: CapturedOutput = { stdout: "hi\n", stderr: "", stdoutTruncated: false, stderrTruncated: false };
-
-/** A hand-written SandboxPort: answers each run with what the test scripted, and records the requests. */
-class FakeSandbox implements SandboxPort {
-  readonly backend = "fake";
-  readonly isolation = "none: a fake";
-  readonly requests: ExecutionRequest[] = [];
-  closed = false;
-
-  constructor(private readonly answer: (request: ExecutionRequest) => Promise<SandboxOutcome>) {}
-
-  run(request: ExecutionRequest): Promise<SandboxOutcome> {
-    this.requests.push(request);
-    return this.answer(request);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-}
 
 /** A run that finishes only when the test says so. */
 function deferredRun() {

@@ -2,59 +2,25 @@ import { describe, expect, it } from "vitest";
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { ok } from "../../domain/result.js";
-import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
+import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import { FakeSandbox } from "../../test/support/fake-sandbox.js";
 import { PrewarmedPool } from "./prewarmed-pool.js";
 
 const request: ExecutionRequest = { script: "def main(): return 1", timeoutMs: 1000, memoryMb: 64 };
 const outcome = (resultJson: string): SandboxOutcome => ok({ resultJson, output: NO_OUTPUT, durationMs: 1 });
 
-/** A backend whose sandboxes say where they came from: "warm:<n>" or "cold". */
-class FakeBackend implements PrestartableSandbox {
-  readonly backend = "fake";
-  readonly isolation = "none: a fake";
-  started = 0;
-  discarded = 0;
-  coldRuns = 0;
-  failNextPrestarts = 0;
-  readonly live: { alive: boolean }[] = [];
-
-  async prestart(): Promise<StartedSandbox> {
-    if (this.failNextPrestarts > 0) {
-      this.failNextPrestarts--;
-      throw new Error("cannot start");
-    }
-    const id = ++this.started;
-    const state = { alive: true, used: false };
-    this.live.push(state);
-    return {
-      get alive() {
-        return state.alive;
-      },
-      accepts: (r: ExecutionRequest) => r.memoryMb === request.memoryMb,
-      run: async () => {
-        if (state.used) throw new Error("a sandbox was reused");
-        state.used = true;
-        return outcome(`"warm:${id}"`);
-      },
-      discard: async () => {
-        this.discarded++;
-      },
-    };
-  }
-
-  async run(): Promise<SandboxOutcome> {
-    this.coldRuns++;
-    return outcome('"cold"');
-  }
-
-  async close(): Promise<void> {}
-}
+/** A backend whose sandboxes say where they came from: "warm:<n>" or "cold"; pre-started ones fit only `request`'s memory limit. */
+const fakeBackend = () =>
+  new FakeSandbox(
+    async (_request, ranIn) => outcome(ranIn === "cold" ? '"cold"' : `"warm:${ranIn}"`),
+    (r) => r.memoryMb === request.memoryMb,
+  );
 
 const resultOf = (o: SandboxOutcome) => (o.ok ? o.value.resultJson : o.error.code);
 
 describe("PrewarmedPool", () => {
   it("fills up to its size and serves each request from a different pre-started sandbox", async () => {
-    const backend = new FakeBackend();
+    const backend = fakeBackend();
     const pool = new PrewarmedPool(backend, { size: 2, cpuSlots: 2 });
     await pool.whenFull();
     expect(pool.readyCount).toBe(2);
@@ -67,7 +33,7 @@ describe("PrewarmedPool", () => {
   });
 
   it("refills after a run, so sandboxes are never reused", async () => {
-    const backend = new FakeBackend();
+    const backend = fakeBackend();
     const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 2 });
     const seen = new Set<string>();
     for (let i = 0; i < 4; i++) {
@@ -81,7 +47,7 @@ describe("PrewarmedPool", () => {
   });
 
   it("starts cold when empty instead of waiting for a refill", async () => {
-    const backend = new FakeBackend();
+    const backend = fakeBackend();
     const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 1 });
     await pool.whenFull();
     const results = await Promise.all([pool.run(request), pool.run(request), pool.run(request)]);
@@ -91,7 +57,7 @@ describe("PrewarmedPool", () => {
   });
 
   it("does not refill while every CPU slot is running a script", async () => {
-    const backend = new FakeBackend();
+    const backend = fakeBackend();
     let release: () => void = () => undefined;
     backend.run = () => {
       backend.coldRuns++;
@@ -102,10 +68,10 @@ describe("PrewarmedPool", () => {
     const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 1 });
     await pool.whenFull();
     await pool.run(request); // takes the only warm sandbox
-    const startedBefore = backend.started;
+    const startedBefore = backend.prestarted.length;
     const slow = pool.run(request); // cold, and it holds the only CPU slot
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const startedWhileBusy = backend.started - startedBefore;
+    const startedWhileBusy = backend.prestarted.length - startedBefore;
     release();
     await slow;
     await pool.whenFull();
@@ -115,7 +81,7 @@ describe("PrewarmedPool", () => {
   });
 
   it("starts cold for a request the waiting sandboxes do not fit", async () => {
-    const backend = new FakeBackend();
+    const backend = fakeBackend();
     const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 2 });
     await pool.whenFull();
     expect(resultOf(await pool.run({ ...request, memoryMb: request.memoryMb / 2 }))).toBe('"cold"');
@@ -124,17 +90,17 @@ describe("PrewarmedPool", () => {
   });
 
   it("throws away a sandbox that died while waiting", async () => {
-    const backend = new FakeBackend();
+    const backend = fakeBackend();
     const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 2 });
     await pool.whenFull();
-    backend.live[0]!.alive = false;
+    backend.prestarted[0]!.alive = false;
     expect(resultOf(await pool.run(request))).toBe('"cold"');
     expect(backend.discarded).toBe(1);
     await pool.close();
   });
 
   it("keeps serving cold and retries when sandboxes cannot be pre-started", async () => {
-    const backend = new FakeBackend();
+    const backend = fakeBackend();
     backend.failNextPrestarts = 1;
     const errors: unknown[] = [];
     const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 2, onError: (e) => errors.push(e) });
@@ -147,7 +113,7 @@ describe("PrewarmedPool", () => {
   });
 
   it("discards what is waiting when closed", async () => {
-    const backend = new FakeBackend();
+    const backend = fakeBackend();
     const pool = new PrewarmedPool(backend, { size: 3, cpuSlots: 2 });
     await pool.whenFull();
     await pool.close();

@@ -4,19 +4,18 @@
  * matplotlib figures in the response, and the limits on all of them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execute } from "../support/real-app.js";
+import { backends, closeSandboxes, realApp } from "../support/backends.js";
+import { type App, type ExecuteResponseBody, execute, expectStatus, postRaw, py } from "../support/requests.js";
 import { decodePng } from "../support/png.js";
-import { type App, backends, closeSandboxes, expectStatus, postRaw, py, realApp } from "./helpers.js";
 
 const MIB = 1024 * 1024;
 const DEFAULT_MAX_OUTPUT_FILES = 100;
 const DEFAULT_MAX_OUTPUT_FILES_BYTES = 8 * MIB;
 
-type FileEntry = { path: string; size: number; mediaType: string; encoding?: string; content?: string };
-type FigureEntry = { mediaType: string; encoding: string; content: string; width: number; height: number };
-
-const filesOf = (body: Record<string, any>): FileEntry[] => body.files as FileEntry[];
-const pathsOf = (body: Record<string, any>): string[] => filesOf(body).map((file) => file.path);
+/** The files of a response that has them (a test that expects none checks `files` itself). */
+const filesOf = (body: ExecuteResponseBody) => body.files ?? expect.unreachable("the response lists no files");
+const figuresOf = (body: ExecuteResponseBody) => body.figures ?? expect.unreachable("the response has no figures");
+const pathsOf = (body: ExecuteResponseBody): string[] => filesOf(body).map((file) => file.path);
 
 describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
   let app: App;
@@ -226,7 +225,7 @@ describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjai
       expect(res.body.result).toEqual({ "open after show": 1 });
       expect(res.body.stderr).toBe("");
       expect(res.body.figuresTruncated).toBe(false);
-      const figures = res.body.figures as FigureEntry[];
+      const figures = figuresOf(res.body);
       expect(figures.map(({ width, height }) => [width, height])).toEqual([
         [400, 300],
         [100, 250],
@@ -260,7 +259,7 @@ describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjai
       const open = await execute(app, broken.replace("SHOW", "pass"));
       expectStatus(open, 200);
       expect(open.body.result).toBe("returned");
-      expect((open.body.figures as FigureEntry[]).map(({ width, height }) => [width, height])).toEqual([[20, 20]]);
+      expect(figuresOf(open.body).map(({ width, height }) => [width, height])).toEqual([[20, 20]]);
       expect(open.body.stderr).toMatch(/^Figure 2 could not be rendered: ValueError/);
     });
 

@@ -12,7 +12,7 @@ import { execFile } from "node:child_process";
 import { serve, type ServerType } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../../src/project-paths.js";
-import { backends, closeSandboxes, realApp } from "./helpers.js";
+import { backends, closeSandboxes, realApp } from "../support/backends.js";
 
 const DOCUMENTS = ["README.md", "docs/api.md", "docs/data-in-and-out.md"];
 const DOCUMENTED_URL = "http://localhost:8080";

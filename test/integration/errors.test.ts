@@ -4,9 +4,9 @@
  * (The codes a request produces before any script runs are in http-edge.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execute } from "../support/real-app.js";
+import { backends, closeSandboxes, realApp } from "../support/backends.js";
+import { type App, execute, expectStatus, py } from "../support/requests.js";
 import { itAsRoot } from "../support/root.js";
-import { type App, backends, closeSandboxes, expectStatus, py, realApp } from "./helpers.js";
 
 describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
   let app: App;

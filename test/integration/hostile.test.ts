@@ -10,21 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from "../../adapters/python/sandbox-uids.js";
-import { execute, slowed, testConfig } from "../support/real-app.js";
+import { backends, closeSandboxes, realApp } from "../support/backends.js";
+import { processesMatching, processesSeeing, survivorsMatching, survivorsSeeing } from "../support/processes.js";
+import { slowed, testConfig } from "../support/real-app.js";
+import { type App, execute, expectStatus, py, uniqueMarker } from "../support/requests.js";
 import { isRoot, itAsRoot } from "../support/root.js";
-import {
-  type App,
-  backends,
-  closeSandboxes,
-  expectStatus,
-  processesMatching,
-  processesSeeing,
-  py,
-  realApp,
-  survivorsMatching,
-  survivorsSeeing,
-  uniqueMarker,
-} from "./helpers.js";
 
 /** The work dir of every jail, as the script sees it (nsjail.cfg). */
 const JAIL_WORK_DIR = "/sandbox/work";
@@ -202,7 +192,7 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
       const secret = `secret-${uniqueMarker()}`;
       process.env.SECRET_TOKEN_FOR_TEST = secret;
       try {
-        const res = await execute(app, "import os\ndef main():\n    return {'env': dict(os.environ), 'cwd': os.getcwd()}\n");
+        const res = await execute<{ env: Record<string, string>; cwd: string }>(app, "import os\ndef main():\n    return {'env': dict(os.environ), 'cwd': os.getcwd()}\n");
         expectStatus(res, 200);
         const env = res.body.result.env as Record<string, string>;
         expect(env).not.toHaveProperty("SECRET_TOKEN_FOR_TEST");
@@ -264,7 +254,7 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
     });
 
     it("rlimits are in place before the script's first line: memory, core dumps, processes", async () => {
-      const res = await execute(
+      const res = await execute<Record<"RLIMIT_AS" | "RLIMIT_CORE" | "RLIMIT_NPROC", [number, number]>>(
         app,
         "import resource\nlimits = {name: resource.getrlimit(getattr(resource, name)) for name in ('RLIMIT_AS', 'RLIMIT_CORE', 'RLIMIT_NPROC')}\ndef main():\n    return limits\n",
         { memoryMb: 300 },
@@ -315,8 +305,8 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
                 back = f.read()
             return {"cwd": os.getcwd(), "before": before, "back": back, "own_filesystem": os.stat(".").st_dev != os.stat("..").st_dev}
       `;
-      const first = await execute(app, script);
-      const second = await execute(app, script);
+      const first = await execute<{ cwd: string; before: string[]; back: string; own_filesystem: boolean }>(app, script);
+      const second = await execute<{ cwd: string; before: string[]; back: string; own_filesystem: boolean }>(app, script);
       for (const res of [first, second]) {
         expectStatus(res, 200);
         expect(res.body.result.before).toEqual([]);

@@ -8,8 +8,9 @@ import { composeApp } from "../../src/compose.js";
 import { maxBodyBytes } from "../../src/http/execute.js";
 import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { SubprocessSandbox } from "../../adapters/subprocess/subprocess-sandbox.js";
-import { appOver, execute, realSubprocessSandbox, runtime, silentLogger, testConfig } from "../support/real-app.js";
-import { type App, expectStatus, postRaw, py, realApp, uniqueMarker } from "./helpers.js";
+import { realApp } from "../support/backends.js";
+import { appOver, realSubprocessSandbox, runtime, silentLogger, testConfig } from "../support/real-app.js";
+import { type App, execute, expectStatus, postRaw, py, uniqueMarker } from "../support/requests.js";
 
 const QUICK = "def main():\n    return 'quick'\n";
 

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { composeApp } from "../../src/compose.js";
 import { maxBodyBytes } from "../../src/http/execute.js";
-import { capturingLogger, sample } from "../ops/support.js";
+import { capturingLogger, sample } from "../support/observing.js";
+import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
 import { listen, type Listening } from "../support/listening.js";
 import { decodePng } from "../support/png.js";
-import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
 
 /** Seed 001's valid script, as its README sends it. */
 const SEED_SCRIPT =

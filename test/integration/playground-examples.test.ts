@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES } from "../../playground/examples.js";
-import { execute } from "../support/real-app.js";
-import { type App, closeSandboxes, realApp } from "./helpers.js";
+import { closeSandboxes, realApp } from "../support/backends.js";
+import { type App, execute } from "../support/requests.js";
 
 describe("the playground's examples", () => {
   let app: App;

@@ -3,8 +3,8 @@
  * and how main() is found and called (async main, the __main__ guard), on both backends.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execute } from "../support/real-app.js";
-import { type App, backends, closeSandboxes, expectStatus, py, realApp } from "./helpers.js";
+import { backends, closeSandboxes, realApp } from "../support/backends.js";
+import { type App, execute, expectStatus, py } from "../support/requests.js";
 
 describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
   let app: App;

@@ -6,8 +6,9 @@
  * of them. Where an example gives a curl body, that body is posted byte for byte, as curl -d would.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execute, slowed } from "../support/real-app.js";
-import { type App, backends, closeSandboxes, expectStatus, poolOf, postRaw, py, realApp } from "./helpers.js";
+import { backends, closeSandboxes, poolOf, realApp } from "../support/backends.js";
+import { slowed } from "../support/real-app.js";
+import { type App, execute, expectStatus, postRaw, py } from "../support/requests.js";
 
 describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
   let app: App;

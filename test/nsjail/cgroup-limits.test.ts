@@ -12,9 +12,10 @@ import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { detectCgroups, parseMountinfo } from "../../adapters/nsjail/cgroup.js";
 import { slotName } from "../../adapters/nsjail/cgroup-slots.js";
 import { SANDBOX_UID_COUNT } from "../../adapters/python/sandbox-uids.js";
-import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
+import { survivorsMatching } from "../support/processes.js";
+import { appOver, slowed, testConfig } from "../support/real-app.js";
+import { type App, execute, py, uniqueMarker } from "../support/requests.js";
 import { nsjailSandbox } from "../support/nsjail.js";
-import { appOver, execute, slowed, testConfig } from "../support/real-app.js";
 
 const sandbox = await nsjailSandbox({ POOL_SIZE: "0" });
 const available = typeof sandbox !== "string";

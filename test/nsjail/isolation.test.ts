@@ -12,10 +12,11 @@ import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { artifactLimitsOf } from "../../src/sandbox-factory.js";
-import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
+import { survivorsMatching } from "../support/processes.js";
+import { appOver, runtime, silentLogger, testConfig } from "../support/real-app.js";
+import { type App, execute, py, uniqueMarker } from "../support/requests.js";
 import { nsjailSandbox } from "../support/nsjail.js";
 import { startSandbox } from "../../src/sandbox-factory.js";
-import { appOver, execute, runtime, silentLogger, testConfig } from "../support/real-app.js";
 
 const sandbox = await nsjailSandbox();
 const available = typeof sandbox !== "string";
@@ -44,7 +45,7 @@ describe.runIf(available)("nsjail isolation", () => {
   });
 
   it("has no network interface up and cannot connect anywhere, not even to the host's loopback", async () => {
-    const res = await execute(app, py`
+    const res = await execute<{ interfaces: string[]; results: Record<string, string>; dns: string }>(app, py`
       import socket
 
       def attempt(host, port):
@@ -91,7 +92,7 @@ describe.runIf(available)("nsjail isolation", () => {
 
   it("cannot read the host's secrets, the project's source or the host's home", async () => {
     const source = join(projectRoot(), "src", "main.ts");
-    const res = await execute(app, py`
+    const res = await execute<{ "/": string[]; "/usr/local": string[]; [path: string]: string | string[] }>(app, py`
       import os
 
       def main():
@@ -117,7 +118,7 @@ describe.runIf(available)("nsjail isolation", () => {
   });
 
   it("can write only its work dir and its cache dir", async () => {
-    const res = await execute(app, py`
+    const res = await execute<{ cwd: string; cache: string; out: Record<string, string> }>(app, py`
       import os
 
       def main():
@@ -199,7 +200,7 @@ describe.runIf(available)("nsjail isolation", () => {
   });
 
   it("runs as an unprivileged user without capabilities", async () => {
-    const res = await execute(app, py`
+    const res = await execute<{ uid: number; euid: number; gid: number; groups: number[] }>(app, py`
       import os
 
       def main():

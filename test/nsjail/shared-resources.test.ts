@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { blockDevicesOf } from "../../adapters/nsjail/block-devices.js";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
-import { py, type App } from "../integration/helpers.js";
+import { appOver, runtime, testConfig } from "../support/real-app.js";
+import { type App, execute, py } from "../support/requests.js";
 import { nsjailSandbox } from "../support/nsjail.js";
-import { appOver, execute, runtime, testConfig } from "../support/real-app.js";
 
 const sandbox = await nsjailSandbox();
 const available = typeof sandbox !== "string";
@@ -98,7 +98,7 @@ describe.runIf(available)("nsjail: what runs share", () => {
   it("can queue only a few signals, so host root's RLIMIT_SIGPENDING is not used up", async () => {
     // Real-time signals queue one entry per send; kill() and I/O signals are exempt from the
     // sender's RLIMIT_SIGPENDING, so they are refused outright. Standard signals coalesce.
-    const res = await execute(app, py`
+    const res = await execute<{ limit: [number, number]; [name: string]: unknown }>(app, py`
       import ctypes, fcntl, os, resource, signal, threading
 
       libc = ctypes.CDLL(None, use_errno=True)
@@ -190,7 +190,7 @@ describe.runIf(available)("nsjail: what runs share", () => {
   });
 
   it("sees no host path of the checkout in what the jail mounts of the venv", async () => {
-    const res = await execute(app, py`
+    const res = await execute<{ found: string[]; scanned: number; top: string[] }>(app, py`
       import os
 
       def main():

@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { composeApp } from "../../src/compose.js";
 import { maxBodyBytes } from "../../src/http/execute.js";
 import { serveApp } from "../../src/http/server.js";
+import { until } from "../support/observing.js";
 import { realSubprocessSandbox, silentLogger, testConfig } from "../support/real-app.js";
-import { until } from "./support.js";
 
 let server: Server | undefined;
 

@@ -8,8 +8,10 @@ import { composeApp } from "../../src/compose.js";
 import { Drain } from "../../src/shutdown/drain.js";
 import { InFlightRequests } from "../../src/shutdown/in-flight-requests.js";
 import { shutDown } from "../../src/shutdown/shut-down.js";
-import { execute, silentLogger, testConfig } from "../support/real-app.js";
-import { GatedSandbox, capturingLogger, until } from "./support.js";
+import { FakeSandbox } from "../support/fake-sandbox.js";
+import { capturingLogger, until } from "../support/observing.js";
+import { silentLogger, testConfig } from "../support/real-app.js";
+import { execute } from "../support/requests.js";
 
 const REQUEST = { script: "def main(): return 1", timeoutMs: 1000, memoryMb: 64 };
 const SUCCESS: SandboxOutcome = ok({ resultJson: "1", output: NO_OUTPUT, durationMs: 1 });
@@ -46,7 +48,7 @@ describe("Drain", () => {
 
   test("aborting: a run killed by the shutdown is answered SANDBOX_UNAVAILABLE with its output so far; a success stays a success", async () => {
     const drain = new Drain(1);
-    const sandbox = new GatedSandbox();
+    const sandbox = new FakeSandbox();
     const guarded = drain.guardSandbox(sandbox);
     expect(guarded.backend).toBe("fake");
     const killed = guarded.run(REQUEST);
@@ -64,7 +66,7 @@ describe("Drain", () => {
 
   test("aborting: a queued request admitted after the abort starts no sandbox", async () => {
     const drain = new Drain(1);
-    const sandbox = new GatedSandbox();
+    const sandbox = new FakeSandbox();
     drain.abort();
     expect(await drain.guardSandbox(sandbox).run(REQUEST)).toMatchObject({ ok: false, error: { code: "SANDBOX_UNAVAILABLE" } });
     expect(sandbox.pending).toHaveLength(0);
@@ -73,7 +75,7 @@ describe("Drain", () => {
   });
 
   test("through the app: requests queued at the abort are refused, not started on a closed backend", async () => {
-    const sandbox = new GatedSandbox();
+    const sandbox = new FakeSandbox();
     const { app, drain } = await composeApp(testConfig({ MAX_CONCURRENCY: "1", MAX_QUEUE: "4" }), sandbox, { python: "test", packages: {} }, silentLogger);
     const running = execute(app, "def main(): return 1");
     const queued = execute(app, "def main(): return 2");
@@ -87,7 +89,7 @@ describe("Drain", () => {
   });
 
   test("through the app: a request arriving while draining is a 503 with Retry-After, and is logged and counted", async () => {
-    const sandbox = new GatedSandbox();
+    const sandbox = new FakeSandbox();
     const { app, drain, metrics } = await composeApp(testConfig(), sandbox, { python: "test", packages: {} }, silentLogger);
     drain.startDraining();
     const response = await execute(app, "def main(): return 1");
@@ -127,7 +129,7 @@ function fixture(graceMs: number) {
   const server = new FakeServer();
   const inFlight = new InFlightRequests(server as never);
   const drain = new Drain(1);
-  const sandbox = new GatedSandbox();
+  const sandbox = new FakeSandbox();
   const { logger, lines } = capturingLogger();
   const order: string[] = [];
   const sandboxClose = sandbox.close.bind(sandbox);

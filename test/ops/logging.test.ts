@@ -3,8 +3,8 @@ import { composeApp } from "../../src/compose.js";
 import { loadPlaygroundAssets } from "../../src/http/playground.js";
 import { acceptedRequestId } from "../../src/http/request-id.js";
 import { playgroundBundleDir, projectRoot } from "../../src/project-paths.js";
+import { capturingLogger } from "../support/observing.js";
 import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
-import { capturingLogger } from "./support.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 // Markers that must never reach the log: they are in the script's source and its output.

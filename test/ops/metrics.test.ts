@@ -1,8 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { PrewarmedPool } from "../../adapters/pool/prewarmed-pool.js";
 import { composeApp } from "../../src/compose.js";
-import { appOver, execute, realSubprocessSandbox, silentLogger, testConfig } from "../support/real-app.js";
-import { GatedSandbox, sample, until } from "./support.js";
+import { FakeSandbox } from "../support/fake-sandbox.js";
+import { sample, until } from "../support/observing.js";
+import { appOver, realSubprocessSandbox, silentLogger, testConfig } from "../support/real-app.js";
+import { execute } from "../support/requests.js";
 
 const INFO = { python: "test", packages: {} };
 const scrape = async (app: { request: (path: string) => Response | Promise<Response> }) => {
@@ -51,7 +53,7 @@ describe("GET /metrics over the real sandbox", () => {
 describe("gauges read at scrape time", () => {
   test("running sandboxes and queue depth follow the admission gate; BUSY is counted", async () => {
     const config = testConfig({ MAX_CONCURRENCY: "1", MAX_QUEUE: "1", POOL_SIZE: "0" });
-    const sandbox = new GatedSandbox();
+    const sandbox = new FakeSandbox();
     const { app } = await composeApp(config, sandbox, INFO, silentLogger);
     const first = execute(app, "def main(): return 1");
     const second = execute(app, "def main(): return 2");
@@ -79,7 +81,7 @@ describe("gauges read at scrape time", () => {
 
   test("with a pool, the pool's ready sandboxes are a gauge", async () => {
     const config = testConfig({ POOL_SIZE: "2" });
-    const backend = new GatedSandbox();
+    const backend = new FakeSandbox();
     const pool = new PrewarmedPool(backend, { size: 2, cpuSlots: 4 });
     const { app } = await composeApp(config, pool, INFO, silentLogger);
     await pool.whenFull();

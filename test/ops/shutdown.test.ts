@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { buildServer, processesIn, startServer, type RunningServer } from "../support/built-server.js";
+import { buildServer, startServer, type RunningServer } from "../support/built-server.js";
+import { processesIn, survivors } from "../support/processes.js";
 
 // The built server (`npm run build`, `node dist/src/main.js`) receives a real SIGTERM while a
 // script runs: Cloud Run and Kubernetes send one on every scale-down.
@@ -64,15 +65,7 @@ async function untilRunning(base: string, running: number, queued = 0): Promise<
 }
 
 /** The sandboxes' work dirs are in the server's TMPDIR: a process with its cwd there is one of its interpreters. */
-async function interpretersLeft(running: RunningServer): Promise<{ pid: number; cwd: string }[]> {
-  // killed processes are reaped asynchronously by init; give them a moment
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const left = await processesIn(running.tmpDir);
-    if (left.length === 0) return left;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return processesIn(running.tmpDir);
-}
+const interpretersLeft = (running: RunningServer) => survivors(() => processesIn(running.tmpDir), 20, 100);
 
 describe("graceful shutdown of the built server", () => {
   test("a run in flight at SIGTERM completes with 200, new connections are refused, the process exits 0, nothing is left running", async () => {

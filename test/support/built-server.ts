@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readdir, readlink, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { projectRoot } from "../../src/project-paths.js";
+import { processesIn } from "./processes.js";
 
 /**
  * Compiles the server as `npm run build` does, into a directory of this test file's own
@@ -122,21 +123,6 @@ export async function startServer(mainJs: string, env: Record<string, string>, s
     await dispose();
     throw error;
   }
-}
-
-/** Processes whose working directory is inside `dir`: a sandbox's work dir lives in its server's TMPDIR. */
-export async function processesIn(dir: string): Promise<{ pid: number; cwd: string }[]> {
-  const found: { pid: number; cwd: string }[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cwd = await readlink(`/proc/${entry}/cwd`);
-      if (cwd === dir || cwd.startsWith(`${dir}/`)) found.push({ pid: Number(entry), cwd });
-    } catch {
-      // gone, or not ours to look at
-    }
-  }
-  return found;
 }
 
 async function killProcessesIn(dir: string): Promise<void> {

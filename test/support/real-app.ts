@@ -24,21 +24,6 @@ export async function appOver(sandbox: SandboxPort, config: Config = testConfig(
   return app;
 }
 
-/** POSTs a script to /execute and returns status, headers and the parsed JSON body. */
-export async function execute(
-  app: { request: (path: string, init: RequestInit) => Response | Promise<Response> },
-  script: string,
-  extra: Record<string, unknown> = {},
-) {
-  const response = await app.request("/execute", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ script, ...extra }),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as Record<string, any> };
-}
-
 /**
  * A short time limit a test sets (in ms, as the variable's text), scaled by TEST_SLOWDOWN: how
  * many times slower than a native machine this one starts and runs scripts (1 unless set; the

@@ -1,8 +1,4 @@
 import { pino, type Logger } from "pino";
-import type { ExecutionRequest } from "../../domain/execution-request.js";
-import { NO_OUTPUT } from "../../domain/captured-output.js";
-import { ok } from "../../domain/result.js";
-import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 
 /** A pino logger whose JSON lines land in `lines`, as they would on stdout. */
 export function capturingLogger(level = "debug"): { logger: Logger; lines: Record<string, unknown>[]; raw: string[] } {
@@ -18,33 +14,6 @@ export function capturingLogger(level = "debug"): { logger: Logger; lines: Recor
     },
   );
   return { logger, lines, raw };
-}
-
-/** A hand-written sandbox whose runs end when the test says so. */
-export class GatedSandbox implements PrestartableSandbox {
-  readonly backend = "fake";
-  readonly isolation = "none: a fake";
-  readonly pending: { request: ExecutionRequest; finish: (outcome?: SandboxOutcome) => void }[] = [];
-  closed = false;
-  prestarted = 0;
-
-  run(request: ExecutionRequest): Promise<SandboxOutcome> {
-    return new Promise((resolve) => {
-      this.pending.push({
-        request,
-        finish: (outcome) => resolve(outcome ?? ok({ resultJson: "1", output: NO_OUTPUT, durationMs: 1 })),
-      });
-    });
-  }
-
-  async prestart(): Promise<StartedSandbox> {
-    this.prestarted++;
-    return { alive: true, accepts: () => true, run: (request) => this.run(request), discard: async () => undefined };
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-  }
 }
 
 /** Resolves once `condition` holds, polling (for states reached through timers and I/O). */

@@ -1,0 +1,80 @@
+import { NO_OUTPUT } from "../../domain/captured-output.js";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { ok } from "../../domain/result.js";
+import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
+
+/** Which sandbox ran a request: a cold one, or the n-th pre-started one (from 1). */
+export type RanIn = "cold" | number;
+
+/** A run the test finishes when it says so; without an outcome, a success with result 1. */
+export interface PendingRun {
+  readonly request: ExecutionRequest;
+  finish(outcome?: SandboxOutcome): void;
+}
+
+/**
+ * The one hand-written sandbox of the domain, pool and HTTP-layer tests. With an `answer`,
+ * each run ends with what it returns; without one, each run waits in `pending` until the test
+ * finishes it. It records every request, and its pre-started sandboxes can each run once, die
+ * while waiting (a test sets `alive` false) or fail to start (`failNextPrestarts`).
+ */
+export class FakeSandbox implements PrestartableSandbox {
+  readonly backend = "fake";
+  readonly isolation = "none: a fake";
+  /** Every request run, cold or pre-started, in order. */
+  readonly requests: ExecutionRequest[] = [];
+  readonly pending: PendingRun[] = [];
+  /** Each pre-started sandbox, in the order they were started. */
+  readonly prestarted: { alive: boolean; used: boolean }[] = [];
+  coldRuns = 0;
+  discarded = 0;
+  failNextPrestarts = 0;
+  closed = false;
+
+  constructor(
+    private readonly answer?: (request: ExecutionRequest, ranIn: RanIn) => Promise<SandboxOutcome>,
+    /** Which requests a pre-started sandbox accepts. */
+    private readonly fits: (request: ExecutionRequest) => boolean = () => true,
+  ) {}
+
+  run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    this.coldRuns++;
+    return this.runIn(request, "cold");
+  }
+
+  async prestart(): Promise<StartedSandbox> {
+    if (this.failNextPrestarts > 0) {
+      this.failNextPrestarts--;
+      throw new Error("cannot start");
+    }
+    const state = { alive: true, used: false };
+    this.prestarted.push(state);
+    const id = this.prestarted.length;
+    return {
+      get alive() {
+        return state.alive;
+      },
+      accepts: (request) => this.fits(request),
+      run: async (request) => {
+        if (state.used) throw new Error("a sandbox was reused");
+        state.used = true;
+        return this.runIn(request, id);
+      },
+      discard: async () => {
+        this.discarded++;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private runIn(request: ExecutionRequest, ranIn: RanIn): Promise<SandboxOutcome> {
+    this.requests.push(request);
+    if (this.answer) return this.answer(request, ranIn);
+    return new Promise((resolve) => {
+      this.pending.push({ request, finish: (outcome) => resolve(outcome ?? ok({ resultJson: "1", output: NO_OUTPUT, durationMs: 1 })) });
+    });
+  }
+}
