@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../python/run-limits.js";
 import { buildNsjailArgv, JAIL_VENV_DIR, type NsjailArgvOptions } from "./nsjail-argv.js";
 
 const base: NsjailArgvOptions = {
@@ -76,7 +77,13 @@ describe("buildNsjailArgv", () => {
   });
 
   it("caps processes per uid with RLIMIT_NPROC as a backstop", () => {
+    expect(value(buildNsjailArgv(base), "--rlimit_nproc")).toBe(String(MAX_PROCESSES));
     expect(value(buildNsjailArgv({ ...base, maxPids: 32 }), "--rlimit_nproc")).toBe("32");
+  });
+
+  it("gives the jail the open-file and file-size limits every backend shares", () => {
+    expect(value(buildNsjailArgv(base), "--rlimit_nofile")).toBe(String(MAX_OPEN_FILES));
+    expect(Number(value(buildNsjailArgv(base), "--rlimit_fsize")) * 1024 * 1024).toBe(MAX_FILE_BYTES);
   });
 
   it("never asks nsjail for cgroups of its own: the jail runs in the server's slot group", () => {

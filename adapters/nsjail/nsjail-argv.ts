@@ -1,3 +1,6 @@
+import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../python/run-limits.js";
+
 /**
  * Builds the command line of one nsjail run: the static policy comes from nsjail.cfg, and
  * what is only known at startup (where the interpreter and the virtualenv are, the harness)
@@ -73,7 +76,7 @@ export interface NsjailArgvOptions {
    * address-space limit in MiB instead, a degraded stand-in (MemoryError rather than a kill).
    */
   readonly addressSpaceLimitMb?: number;
-  /** Processes + threads per uid in the jail (RLIMIT_NPROC; the cgroup's pids.max is the real limit). Default 64. */
+  /** Processes + threads per uid in the jail (RLIMIT_NPROC; the cgroup's pids.max is the real limit). Default MAX_PROCESSES. */
   readonly maxPids?: number;
   /**
    * Cores the jail may keep busy at once: scales RLIMIT_CPU so that the CPU limit never
@@ -98,15 +101,15 @@ export interface NsjailArgvOptions {
 
 /** nobody, inside the jail. */
 export const JAIL_UID = 65534;
-const DEFAULT_MAX_PIDS = 64;
-const DEFAULT_LOG_FD = 4;
-const DEFAULT_PASS_FDS = [3] as const;
+const DEFAULT_LOG_FD = SANDBOX_LOG_FD;
+const DEFAULT_PASS_FDS = [RESULT_FD] as const;
+const MIB = 1024 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Everything after the nsjail binary: options, `--`, then the jailed command. */
 export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
   validate(options);
-  const maxPids = options.maxPids ?? DEFAULT_MAX_PIDS;
+  const maxPids = options.maxPids ?? MAX_PROCESSES;
   const cpuCores = options.cpuCores ?? 1;
   const timeoutSeconds = Math.ceil(options.timeoutMs / 1000);
   const timeLimit = options.timeLimitSeconds ?? timeoutSeconds + 1;
@@ -120,6 +123,8 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
     "--time_limit", String(timeLimit),
     "--rlimit_cpu", String(cpuSeconds),
     "--rlimit_nproc", String(maxPids),
+    "--rlimit_nofile", String(MAX_OPEN_FILES),
+    "--rlimit_fsize", String(MAX_FILE_BYTES / MIB),
     "--user", `${JAIL_UID}:${options.outsideUid}:1`,
     "--group", `${JAIL_UID}:${options.outsideUid}:1`,
   ];
@@ -187,7 +192,7 @@ function validate(options: NsjailArgvOptions): void {
   }
   positiveInteger("timeoutMs", options.timeoutMs);
   if (options.addressSpaceLimitMb !== undefined) positiveInteger("addressSpaceLimitMb", options.addressSpaceLimitMb);
-  positiveInteger("maxPids", options.maxPids ?? DEFAULT_MAX_PIDS);
+  positiveInteger("maxPids", options.maxPids ?? MAX_PROCESSES);
   positiveInteger("outsideUid", options.outsideUid);
   if (options.cpuCores !== undefined && !(options.cpuCores > 0 && Number.isFinite(options.cpuCores))) {
     throw new Error(`cpuCores must be a positive number: ${options.cpuCores}`);

@@ -1,13 +1,12 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
-import { failure } from "../../domain/execution-result.js";
-import { err } from "../../domain/result.js";
 import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import { HarnessProcess, RESULT_FD, SANDBOX_LOG_FD, type HarnessRun } from "../python/harness-process.js";
 import { cpuSecondsFor, maxReportBytes, outcomeOf, type ArtifactLimits } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
-import { outputOf, StartedHarness } from "../python/started-harness.js";
+import { MAX_PROCESSES } from "../python/run-limits.js";
+import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
 import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "./cgroup-slots.js";
 import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
 import { nsjailEnding } from "./nsjail-ending.js";
@@ -38,8 +37,6 @@ export interface NsjailSandboxOptions {
   readonly onSandboxLog: (log: string, context: { code: string }) => void;
 }
 
-/** Processes and threads a jail may have. */
-export const JAIL_MAX_PIDS = 64;
 const MIB = 1024 * 1024;
 const TERM_GRACE_MS = 500;
 
@@ -100,7 +97,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       slot?.prepare({
         memoryMb: jail.memoryMb,
         // nsjail itself stays in the slot beside the jail's processes.
-        maxPids: JAIL_MAX_PIDS + 1,
+        maxPids: MAX_PROCESSES + 1,
         cpuCores: 1,
         ...(this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {}),
       });
@@ -125,7 +122,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       // With a slot, its pids.max (which counts refused forks) must be the limit a fork bomb
       // meets. RLIMIT_NPROC is checked first and counts the uid's processes host-wide, a
       // previous run's not yet reaped included, so it stays well above as a backstop.
-      maxPids: slot === undefined ? JAIL_MAX_PIDS : 2 * JAIL_MAX_PIDS + 2,
+      maxPids: slot === undefined ? MAX_PROCESSES : 2 * MAX_PROCESSES + 2,
       outsideUid: uid,
       logFd: SANDBOX_LOG_FD,
       passFds: [RESULT_FD],
@@ -188,7 +185,7 @@ function jailOutcome(run: HarnessRun, request: ExecutionRequest, slot: CgroupSlo
       });
   if (ending === "sandbox-failed") {
     options.onSandboxLog(run.startError ?? run.sandboxLog, { code: "SANDBOX_UNAVAILABLE" });
-    return err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));
+    return notStarted(run);
   }
   // A script's own failures are not the server's: nsjail's log of them would only fill the server log.
   return outcomeOf(ending, outputOf(run), request, run.durationMs);

@@ -1,5 +1,7 @@
 import type { CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { failure } from "../../domain/execution-result.js";
+import { err } from "../../domain/result.js";
 import type { SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import type { HarnessProcess, HarnessRun } from "./harness-process.js";
 import type { ArtifactLimits, HarnessLimits } from "./harness-protocol.js";
@@ -10,6 +12,9 @@ export const outputOf = (run: HarnessRun): CapturedOutput => ({
   stdoutTruncated: run.stdout.truncated,
   stderrTruncated: run.stderr.truncated,
 });
+
+/** The outcome of a run whose sandbox never started (the backend logs why; the client learns only this). */
+export const notStarted = (run: HarnessRun): SandboxOutcome => err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));
 
 /** What a backend decides about the runs of its started harnesses. */
 export interface StartedHarnessPolicy {

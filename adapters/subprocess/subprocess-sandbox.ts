@@ -2,8 +2,6 @@ import { chmod, chown, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
-import { failure } from "../../domain/execution-result.js";
-import { err } from "../../domain/result.js";
 import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import { HarnessProcess, RESULT_FD } from "../python/harness-process.js";
 import { cpuSecondsFor, maxReportBytes, outcomeOf, type ArtifactLimits, type HarnessLimits } from "../python/harness-protocol.js";
@@ -11,7 +9,8 @@ import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
-import { outputOf, StartedHarness } from "../python/started-harness.js";
+import { MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../python/run-limits.js";
+import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
 
 export interface SubprocessSandboxOptions {
   readonly runtime: HarnessRuntime;
@@ -28,10 +27,6 @@ export interface SubprocessSandboxOptions {
   readonly uidBase: number;
   readonly serverEnv: Readonly<Record<string, string | undefined>>;
 }
-
-const MAX_PROCESSES = 64;
-const MAX_OPEN_FILES = 256;
-const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 function subprocessLimits(request: ExecutionRequest, dedicatedUid: boolean): HarnessLimits {
   return {
@@ -106,9 +101,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
       artifactLimits: this.options.artifactLimits,
       limits: (request) => subprocessLimits(request, uid !== undefined),
       outcome: (run, request) =>
-        run.startError
-          ? err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)))
-          : outcomeOf(run, outputOf(run), request, run.durationMs),
+        run.startError ? notStarted(run) : outcomeOf(run, outputOf(run), request, run.durationMs),
       cleanUp,
     });
   }

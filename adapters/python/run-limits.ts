@@ -1,0 +1,12 @@
+/**
+ * The limits every backend gives a run besides its memory and time, the same in a jail and in a
+ * subprocess: nsjail gets them on its command line (nsjail-argv.ts), the subprocess harness sets
+ * them on itself (harness.py), and the nsjail backend's cgroup pids.max is derived from the first.
+ */
+
+/** Processes and threads of one run. */
+export const MAX_PROCESSES = 64;
+/** Open file descriptors of each process of a run. */
+export const MAX_OPEN_FILES = 256;
+/** The largest file a run's process may write (RLIMIT_FSIZE). */
+export const MAX_FILE_BYTES = 64 * 1024 * 1024;
