@@ -1,4 +1,5 @@
-import type { HarnessReport, ProcessEnding } from "../python/harness-protocol.js";
+import type { ProcessEnding } from "../python/harness-outcome.js";
+import type { HarnessReport } from "../python/harness-protocol.js";
 
 /** What nsjail's exit status and its own log (never shown to clients) say about a run. */
 export interface NsjailObservation {

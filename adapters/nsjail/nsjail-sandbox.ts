@@ -1,11 +1,12 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import { HarnessProcess, RESULT_FD, SANDBOX_LOG_FD, type HarnessRun } from "../python/harness-process.js";
-import { cpuSecondsFor, maxReportBytes, outcomeOf, type ArtifactLimits } from "../python/harness-protocol.js";
+import { outcomeOf } from "../python/harness-outcome.js";
+import { maxReportBytes, type ArtifactLimits } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
-import { MAX_PROCESSES } from "../python/run-limits.js";
+import { cpuSecondsFor, MAX_PROCESSES } from "../python/run-limits.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
 import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "./cgroup-slots.js";
 import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";

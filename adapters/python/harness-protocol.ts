@@ -1,10 +1,10 @@
+/**
+ * The harness's wire format: the request it reads on stdin and the report it writes on its
+ * result channel (harness.py is the other side). What a run amounts to is harness-outcome.ts.
+ */
 import type { Artifacts } from "../../domain/artifacts.js";
-import type { CapturedOutput } from "../../domain/captured-output.js";
-import type { ExecutionRequest, InputFile } from "../../domain/execution-request.js";
-import { failure } from "../../domain/execution-result.js";
+import type { InputFile } from "../../domain/execution-request.js";
 import { REPORTED_FAILURE_CODES, type ScriptFailureCode } from "../../domain/failure-code.js";
-import { err, ok } from "../../domain/result.js";
-import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { readArtifacts } from "./report-artifacts.js";
 
 /** The resource limits the harness applies to itself before the script's first line runs. */
@@ -73,8 +73,6 @@ export const maxReportBytes = (maxResultBytes: number, artifacts: ArtifactLimits
   artifacts.maxBytes +
   (artifacts.maxFiles + artifacts.maxFigures) * ARTIFACT_ENTRY_ALLOWANCE_BYTES +
   REPORT_HEADER_ALLOWANCE_BYTES;
-
-export const cpuSecondsFor = (timeoutMs: number): number => Math.ceil(timeoutMs / 1000) + 1;
 
 /** The JSON the harness reads on stdin; the args are spliced in as the client wrote them. */
 export function encodeHarnessRequest(request: HarnessRequest): Uint8Array {
@@ -158,76 +156,4 @@ function isStrictJson(text: string): boolean {
     }
   }
   return true;
-}
-
-/** How the sandboxed process ended, as seen from outside. */
-export interface ProcessEnding {
-  readonly report: HarnessReport;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly timedOut: boolean;
-  /** The backend saw the memory limit hit (a cgroup OOM kill). */
-  readonly memoryLimitHit?: boolean;
-  /**
-   * Which limits the backend's cgroup saw hit; undefined where it has none. A limit the harness
-   * blamed but the cgroup did not see hit was an ordinary error (EAGAIN of a non-blocking read,
-   * ENOMEM of mlock) or a report the script forged.
-   */
-  readonly limitsHit?: { readonly memory: boolean; readonly processes: boolean };
-}
-
-const SIGNAL_MEANINGS: Record<string, { code: ScriptFailureCode; message: string }> = {
-  SIGSEGV: {
-    code: "RESOURCE_LIMIT_EXCEEDED",
-    message: "The Python interpreter crashed (SIGSEGV), typically from runaway recursion or a fault in a native extension",
-  },
-  SIGBUS: { code: "RESOURCE_LIMIT_EXCEEDED", message: "The Python interpreter crashed (SIGBUS)" },
-  SIGABRT: { code: "RESOURCE_LIMIT_EXCEEDED", message: "The Python interpreter aborted (SIGABRT), often because memory ran out" },
-  SIGXFSZ: { code: "RESOURCE_LIMIT_EXCEEDED", message: "File size limit exceeded (SIGXFSZ)" },
-};
-
-/** Turns what the harness reported and how its process ended into the run's outcome. */
-export function outcomeOf(
-  ending: ProcessEnding,
-  output: CapturedOutput,
-  request: ExecutionRequest,
-  durationMs: number,
-): SandboxOutcome {
-  const { report } = ending;
-  const fail = (code: ScriptFailureCode, message: string, traceback?: string) =>
-    err(failure(code, message, output, traceback === undefined ? { durationMs } : { durationMs, traceback }));
-
-  if (report.kind === "ok") {
-    return ok({ resultJson: report.resultJson, output, durationMs, ...(report.artifacts ? { artifacts: report.artifacts } : {}) });
-  }
-  if (report.kind === "error") {
-    const { message, traceback, artifacts } = report;
-    // A limit the harness blamed but the cgroup did not see hit was the script's own error.
-    const unconfirmed = report.limit !== undefined && ending.limitsHit !== undefined && !ending.limitsHit[report.limit];
-    const code = unconfirmed ? "RUNTIME_ERROR" : report.code;
-    return err(
-      failure(code, unconfirmed ? (report.exception ?? message) : message, output, {
-        durationMs,
-        ...(traceback === undefined ? {} : { traceback }),
-        ...(artifacts ? { artifacts } : {}),
-      }),
-    );
-  }
-  if (ending.timedOut) {
-    return fail("TIMEOUT", `Script execution timed out: the wall-clock limit of ${request.timeoutMs} ms was reached`);
-  }
-  if (ending.memoryLimitHit) return fail("MEMORY_LIMIT_EXCEEDED", `Memory limit exceeded (${request.memoryMb} MB)`);
-  if (ending.signal === "SIGXCPU") {
-    // A script may lower its own RLIMIT_CPU, so the run's limit is only an upper bound.
-    return fail("TIMEOUT", `Script execution timed out: the CPU time limit (at most ${cpuSecondsFor(request.timeoutMs)} s) was reached`);
-  }
-  if (report.kind === "malformed" || (report.kind === "none" && ending.signal === null && ending.exitCode === RESULT_CHANNEL_LOST_EXIT)) {
-    return fail("RUNTIME_ERROR", "The script closed or wrote over the harness's result channel; no result could be read");
-  }
-  if (ending.signal !== null) {
-    const meaning = SIGNAL_MEANINGS[ending.signal];
-    if (meaning) return fail(meaning.code, meaning.message);
-    return fail("RESOURCE_LIMIT_EXCEEDED", `The Python interpreter was killed by ${ending.signal}`);
-  }
-  return fail("SCRIPT_EXITED", `The script ended the process (exit status ${ending.exitCode ?? "unknown"}) before main() returned`);
 }

@@ -10,3 +10,6 @@ export const MAX_PROCESSES = 64;
 export const MAX_OPEN_FILES = 256;
 /** The largest file a run's process may write (RLIMIT_FSIZE). */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+/** RLIMIT_CPU of a run, in seconds: never before its wall-clock limit. */
+export const cpuSecondsFor = (timeoutMs: number): number => Math.ceil(timeoutMs / 1000) + 1;

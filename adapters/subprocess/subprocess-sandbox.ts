@@ -4,12 +4,13 @@ import { join } from "node:path";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import { HarnessProcess, RESULT_FD } from "../python/harness-process.js";
-import { cpuSecondsFor, maxReportBytes, outcomeOf, type ArtifactLimits, type HarnessLimits } from "../python/harness-protocol.js";
+import { outcomeOf } from "../python/harness-outcome.js";
+import { maxReportBytes, type ArtifactLimits, type HarnessLimits } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
-import { MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../python/run-limits.js";
+import { cpuSecondsFor, MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../python/run-limits.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
 
 export interface SubprocessSandboxOptions {
