@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { detectCgroups, parseMountinfo } from "./cgroup.js";
+import { detectCgroups } from "./cgroup.js";
 
 describe("cgroup detection", () => {
   let dir: string | undefined;
@@ -20,18 +20,6 @@ describe("cgroup detection", () => {
       `34 25 0:30 / ${root}/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate`,
       `35 22 0:31 / /tmp\\040dir rw - tmpfs tmpfs rw`,
     ].join("\n");
-
-  it("parses v1 controllers and cgroup2 mounts from mountinfo", () => {
-    const mounts = parseMountinfo(hybridMountinfo("/sys/fs/cgroup"));
-    expect(mounts).toEqual([
-      { mountPoint: "/sys/fs/cgroup/memory", version: 1, controllers: ["memory"] },
-      { mountPoint: "/sys/fs/cgroup/pids", version: 1, controllers: ["pids"] },
-      { mountPoint: "/sys/fs/cgroup/cpu,cpuacct", version: 1, controllers: ["cpu", "cpuacct"] },
-      { mountPoint: "/sys/fs/cgroup/systemd", version: 1, controllers: ["xattr"] },
-      { mountPoint: "/sys/fs/cgroup/unified", version: 2, controllers: [] },
-    ]);
-    expect(parseMountinfo("36 1 0:32 / /sys/fs/cgroup\\040x rw - cgroup2 cgroup2 rw")[0]?.mountPoint).toBe("/sys/fs/cgroup x");
-  });
 
   it("prefers v1 memory+pids on a hybrid host and creates the parent groups", () => {
     dir = mkdtempSync(join(tmpdir(), "cg-"));

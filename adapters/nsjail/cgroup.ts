@@ -1,6 +1,7 @@
 /**
- * Finds out how jails' memory and pids limits can be enforced on this host and prepares the
- * parent group that holds the slot groups of cgroup-slots.ts (see NsjailCgroupMode).
+ * Finds out how jails' memory and pids limits can be enforced on this host and has the parent
+ * group that holds the slot groups of cgroup-slots.ts prepared (cgroup-preparation.ts; see
+ * NsjailCgroupMode).
  *
  * - cgroup v1 (also the "hybrid" layout, where the controllers sit under
  *   /sys/fs/cgroup/<controller> and a cgroup2 mount at /sys/fs/cgroup/unified has none of
@@ -11,8 +12,10 @@
  *   cgroup namespace root holds the server itself, the processes of that group are first moved
  *   to a leaf group (<mount>/server), as nsjail itself would do for its own process.
  */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { enableControllers, ensureGroup, message, probeSwapMax, readWords } from "./cgroup-preparation.js";
+import { type CgroupMount, parseMountinfo } from "./mountinfo.js";
 import type { NsjailCgroupMode } from "./nsjail-argv.js";
 
 export interface CgroupDetection {
@@ -35,14 +38,6 @@ export interface CgroupDetectionOptions {
   readonly moveProcessesToLeaf?: boolean;
   /** For tests. */
   readonly mountinfoPath?: string;
-}
-
-/** One cgroup filesystem mount from /proc/self/mountinfo. */
-export interface CgroupMount {
-  readonly mountPoint: string;
-  readonly version: 1 | 2;
-  /** v1: the controllers bound to this hierarchy (from the super options). */
-  readonly controllers: readonly string[];
 }
 
 export function detectCgroups(options: CgroupDetectionOptions = {}): CgroupDetection {
@@ -153,110 +148,6 @@ function prepareV2(
   };
 }
 
-/** Writes +controller for each one; on EBUSY optionally moves the group's processes to a leaf first. */
-function enableControllers(group: string, controllers: readonly string[], mayMove: boolean, actions: string[]): string | undefined {
-  const value = controllers.map((c) => `+${c}`).join(" ");
-  const file = join(group, "cgroup.subtree_control");
-  try {
-    writeFileSync(file, value);
-    actions.push(`enabled ${controllers.join(", ")} in ${file}`);
-    return undefined;
-  } catch (error) {
-    if (errorCode(error) !== "EBUSY" || !mayMove) return `cannot enable ${controllers.join(", ")} in ${file}: ${message(error)}`;
-  }
-  const leaf = join(group, "server");
-  try {
-    mkdirSync(leaf, { recursive: true });
-    let moved = 0;
-    for (const pid of readWords(join(group, "cgroup.procs"))) {
-      try {
-        writeFileSync(join(leaf, "cgroup.procs"), pid);
-        moved += 1;
-      } catch {
-        // Gone meanwhile, or a kernel thread that cannot move: neither blocks the write below.
-      }
-    }
-    actions.push(`moved ${moved} process(es) from ${group} to ${leaf} (no internal processes rule)`);
-    writeFileSync(file, value);
-    actions.push(`enabled ${controllers.join(", ")} in ${file}`);
-    return undefined;
-  } catch (error) {
-    return `cannot enable ${controllers.join(", ")} in ${file} even after moving its processes to ${leaf}: ${message(error)}`;
-  }
-}
-
-/** memory.swap.max exists in child groups only with swap accounting; look in a throwaway child. */
-function probeSwapMax(dir: string, prepare: boolean): boolean {
-  if (!prepare) return false;
-  const probe = join(dir, `probe.${process.pid}`);
-  try {
-    mkdirSync(probe);
-    return existsSync(join(probe, "memory.swap.max"));
-  } catch {
-    return false;
-  } finally {
-    try {
-      rmdirSync(probe);
-    } catch {
-      // Never created.
-    }
-  }
-}
-
-function ensureGroup(dir: string, prepare: boolean, actions: string[]): string | undefined {
-  try {
-    if (!existsSync(dir)) {
-      if (!prepare) return `${dir} does not exist`;
-      mkdirSync(dir, { recursive: true });
-      actions.push(`created ${dir}`);
-    }
-    accessSync(dir, constants.W_OK);
-    return undefined;
-  } catch (error) {
-    return `cannot use ${dir}: ${message(error)}`;
-  }
-}
-
-/** The cgroup mounts in a /proc/<pid>/mountinfo text. */
-export function parseMountinfo(text: string): CgroupMount[] {
-  const mounts: CgroupMount[] = [];
-  for (const line of text.split("\n")) {
-    // id parent major:minor root mount-point options [optional fields...] - fstype source super-options
-    const fields = line.split(" ");
-    const dash = fields.indexOf("-");
-    if (dash < 0 || fields.length < dash + 4) continue;
-    const fstype = fields[dash + 1];
-    const mountPoint = unescapeMountField(fields[4] ?? "");
-    if (fstype === "cgroup2") {
-      mounts.push({ mountPoint, version: 2, controllers: [] });
-    } else if (fstype === "cgroup") {
-      const controllers = (fields[dash + 3] ?? "").split(",").filter((o) => !["rw", "ro"].includes(o) && !o.includes("="));
-      mounts.push({ mountPoint, version: 1, controllers });
-    }
-  }
-  return mounts;
-}
-
-function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-function readWords(file: string): string[] {
-  try {
-    return readFileSync(file, "utf8").split(/\s+/).filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
 function none(problems: string[], actions: string[]): CgroupDetection {
   return { mode: { version: "none" }, problems, actions };
-}
-
-function errorCode(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null && "code" in error ? String((error as { code: unknown }).code) : undefined;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
