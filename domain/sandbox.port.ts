@@ -15,18 +15,3 @@ export interface SandboxPort {
   /** Releases whatever the backend holds (pre-started sandboxes, temp dirs) and kills runs still in flight. */
   close(): Promise<void>;
 }
-
-/** A sandbox started ahead of time, waiting for the one script it will ever run. */
-export interface StartedSandbox {
-  /** False once the sandbox died while waiting; it must then be discarded, not used. */
-  readonly alive: boolean;
-  /** Whether this sandbox can serve the request (limits fixed at its start may not fit). */
-  accepts(request: ExecutionRequest): boolean;
-  run(request: ExecutionRequest): Promise<SandboxOutcome>;
-  discard(): Promise<void>;
-}
-
-/** A backend that can start a sandbox (interpreter up, libraries loaded) before a request arrives. */
-export interface PrestartableSandbox extends SandboxPort {
-  prestart(): Promise<StartedSandbox>;
-}

@@ -1,6 +1,7 @@
 import { getuid } from "node:process";
 import type { Logger } from "pino";
-import type { PrestartableSandbox, SandboxPort } from "../domain/sandbox.port.js";
+import type { SandboxPort } from "../domain/sandbox.port.js";
+import type { PrestartableSandbox } from "../adapters/pool/prestartable-sandbox.js";
 import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import type { ArtifactLimits } from "../adapters/python/harness-protocol.js";
 import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";

@@ -1,5 +1,6 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
-import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
+import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
 import { HarnessProcess, RESULT_FD, SANDBOX_LOG_FD, type HarnessRun } from "../python/harness-process.js";
 import { outcomeOf } from "../python/harness-outcome.js";
 import { maxReportBytes, type ArtifactLimits } from "../python/harness-protocol.js";

@@ -1,5 +1,6 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
-import type { PrestartableSandbox, SandboxOutcome, SandboxPort, StartedSandbox } from "../../domain/sandbox.port.js";
+import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
+import type { PrestartableSandbox, StartedSandbox } from "./prestartable-sandbox.js";
 
 const RETRY_AFTER_FAILURE_MS = 1000;
 

@@ -2,7 +2,8 @@ import type { CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
-import type { SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
+import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import type { StartedSandbox } from "../pool/prestartable-sandbox.js";
 import type { HarnessProcess, HarnessRun } from "./harness-process.js";
 import type { ArtifactLimits, HarnessLimits } from "./harness-protocol.js";
 
