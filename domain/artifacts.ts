@@ -28,5 +28,3 @@ export interface Artifacts {
   readonly figures: readonly Figure[];
   readonly figuresTruncated: boolean;
 }
-
-export const NO_ARTIFACTS: Artifacts = { files: [], filesTruncated: false, figures: [], figuresTruncated: false };

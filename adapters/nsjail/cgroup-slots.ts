@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NsjailCgroupMode } from "./nsjail-argv.js";
 
-export interface SlotLimits {
+interface SlotLimits {
   readonly memoryMb: number;
   /** Processes and threads, the jail's supervisor included. */
   readonly maxPids: number;
@@ -25,7 +25,7 @@ export interface SlotLimits {
   readonly ioBytesPerSecond?: number;
 }
 
-export interface LimitsHit {
+interface LimitsHit {
   readonly memory: boolean;
   readonly processes: boolean;
 }

@@ -100,7 +100,7 @@ export interface NsjailArgvOptions {
 }
 
 /** nobody, inside the jail. */
-export const JAIL_UID = 65534;
+const JAIL_UID = 65534;
 const DEFAULT_LOG_FD = SANDBOX_LOG_FD;
 const DEFAULT_PASS_FDS = [RESULT_FD] as const;
 const MIB = 1024 * 1024;

@@ -38,7 +38,7 @@ export interface HarnessRequest {
 }
 
 /** Limits a sandbox with cgroups can tell were really hit. */
-export type ConfirmableLimit = "memory" | "processes";
+type ConfirmableLimit = "memory" | "processes";
 const CONFIRMABLE_LIMITS: ReadonlySet<string> = new Set(["memory", "processes"]);
 
 /** What the harness wrote on its result channel. */
@@ -63,7 +63,7 @@ const REPORTABLE_CODES: ReadonlySet<string> = new Set(REPORTED_FAILURE_CODES);
 export const RESULT_CHANNEL_LOST_EXIT = 86;
 
 /** Room on the result channel for the report's header line (message, traceback) beside the result. */
-export const REPORT_HEADER_ALLOWANCE_BYTES = 256 * 1024;
+const REPORT_HEADER_ALLOWANCE_BYTES = 256 * 1024;
 /** Room in the header for one listed file or figure: a path of up to 4096 bytes, each escaped as \uXXXX at worst. */
 const ARTIFACT_ENTRY_ALLOWANCE_BYTES = 6 * 4096 + 256;
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync 
 import { join } from "node:path";
 
 /** Where every server process on the host records the sandbox uids it holds (root-only, like the uids). */
-export const UID_LEASE_DIR = "/run/pyexec-sandbox-uids";
+const UID_LEASE_DIR = "/run/pyexec-sandbox-uids";
 
 const isCode = (error: unknown, ...codes: string[]): boolean => codes.includes((error as NodeJS.ErrnoException).code ?? "");
 

@@ -5,7 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { errorResponse } from "./responses.js";
 
-export const MCP_PATH = "/mcp";
+const MCP_PATH = "/mcp";
 
 /**
  * The MCP endpoint: Streamable HTTP, stateless. Each POST gets an MCP server and a transport of

@@ -6,7 +6,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 
 /** A file of the playground, held in memory with its gzip encoding and validator, computed once. */
-export interface PlaygroundAsset {
+interface PlaygroundAsset {
   readonly body: Uint8Array;
   readonly gzipped: Uint8Array;
   readonly contentType: string;
@@ -38,7 +38,7 @@ export async function loadPlaygroundAssets(dir: string): Promise<PlaygroundAsset
 }
 
 /** Whether the client takes gzip: named (or `*`) in Accept-Encoding without q=0. */
-export function acceptsGzip(header: string | undefined): boolean {
+function acceptsGzip(header: string | undefined): boolean {
   return (header ?? "").split(",").some((entry) => {
     const [coding, ...params] = entry.trim().toLowerCase().split(";");
     if (coding !== "gzip" && coding !== "*") return false;

@@ -5,7 +5,7 @@ import type { Execute } from "../observability/observe-executions.js";
 import { SERVICE } from "../service.js";
 import { refusalResult, toolResult } from "./tool-result.js";
 
-export const RUN_PYTHON = "run_python";
+const RUN_PYTHON = "run_python";
 
 const DESCRIPTION = [
   "Runs a Python 3 script in a fresh, isolated sandbox and returns what its main() returned, with everything it printed.",

@@ -14,7 +14,7 @@ import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
 import { listen, type Listening } from "../support/listening.js";
 import { decodePng } from "../support/png.js";
 
-/** Seed 001's valid script, as its README sends it. */
+/** The pandas script of seeds.test.ts's "an nsjail README" example, as that README sends it. */
 const SEED_SCRIPT =
   'import numpy as np\nimport pandas as pd\n\ndef main():\n    print("Calculating...")\n    s = pd.Series([1, 3, 5, np.nan, 6, 8])\n    print(f"Series length: {len(s)}")\n    # Convert numpy types for JSON\n    return {"total": float(s.sum()), "count": int(s.count()) }';
 
@@ -89,7 +89,7 @@ describe("MCP endpoint, auth off", () => {
     }
   });
 
-  it("runs seed 001's pandas script: the result exactly as /execute gives it, with stdout", async () => {
+  it("runs the nsjail README's pandas script (seeds.test.ts): the result exactly as /execute gives it, with stdout", async () => {
     const result = await callRunPython(client, { script: SEED_SCRIPT });
     expect(result.isError).toBeFalsy();
     const text = textOf(result);

@@ -6,9 +6,9 @@ import { chromium, type Browser, type BrowserContextOptions, type Page } from "p
  * browser download). Without chromium the tests are skipped loudly, unless REQUIRE_BROWSER is
  * set (CI sets it): then a missing browser fails the run.
  */
-export const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
-export const haveChromium = existsSync(CHROMIUM);
-export const requireBrowser = Boolean(process.env.REQUIRE_BROWSER);
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const haveChromium = existsSync(CHROMIUM);
+const requireBrowser = Boolean(process.env.REQUIRE_BROWSER);
 /** Whether a browser suite runs here (else it is skipped, with skipWarning's message). */
 export const browserTestsRun = haveChromium || requireBrowser;
 
@@ -23,7 +23,7 @@ export function warnIfSkipped(what: string): void {
  * only: pages may treat localhost specially (Swagger UI skips its online validator badge
  * there), so this is how they behave on a real server name.
  */
-export const HOST_NAME = "pyexec.test";
+const HOST_NAME = "pyexec.test";
 
 export const pageUrl = (port: number, path = "/"): string => `http://${HOST_NAME}:${port}${path}`;
 

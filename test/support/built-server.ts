@@ -27,7 +27,7 @@ export async function buildServer(): Promise<{ mainJs: string; remove: () => Pro
   return { mainJs: join(outDir, "src", "main.js"), remove: () => rm(outDir, { recursive: true, force: true }) };
 }
 
-export interface LogLine {
+interface LogLine {
   readonly level: number;
   readonly msg: string;
   readonly [field: string]: unknown;

@@ -1,7 +1,7 @@
 import { access, readdir, readFile, readlink } from "node:fs/promises";
 
 /** A live process a scan found, with its command line (NULs shown as spaces). */
-export interface FoundProcess {
+interface FoundProcess {
   readonly pid: number;
   readonly cmdline: string;
 }
