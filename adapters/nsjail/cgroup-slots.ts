@@ -30,10 +30,14 @@ interface LimitsHit {
   readonly processes: boolean;
 }
 
-/** The slot's event counters: OOM kills, charges that hit the memory limit, forks refused by pids.max. */
-interface Counters {
+/** The slot's memory event counters: OOM kills, and charges that hit the memory limit. */
+interface MemoryCounters {
   readonly oomKills: number;
   readonly memoryMax: number;
+}
+
+/** The slot's event counters: the memory ones, and forks refused by pids.max. */
+interface Counters extends MemoryCounters {
   readonly pidsMax: number;
 }
 
@@ -75,14 +79,29 @@ export function cgroupSlots(mode: NsjailCgroupMode, devices: readonly string[] =
 abstract class Slot implements CgroupSlot {
   private before: Counters = { oomKills: 0, memoryMax: 0, pidsMax: 0 };
   abstract readonly procsFiles: readonly string[];
+  /** The slot's group in the hierarchy of the pids controller. */
+  protected abstract readonly pidsGroup: string;
 
-  protected abstract counters(): Counters;
+  protected abstract memoryCounters(): MemoryCounters;
   protected abstract writeLimits(limits: SlotLimits): void;
+
+  private counters(): Counters {
+    return { ...this.memoryCounters(), pidsMax: counter(join(this.pidsGroup, "pids.events"), "max") };
+  }
+
   /** The pids in the slot now (every process is in every hierarchy, so one file tells). */
-  protected abstract pids(): number[];
-  protected abstract killEverything(): void;
+  protected pids(): number[] {
+    return readPids(join(this.pidsGroup, "cgroup.procs"));
+  }
+
   /** Tasks the pids controller still counts: exited ones not yet reaped included, unlike cgroup.procs. */
-  protected abstract taskCount(): number;
+  private taskCount(): number {
+    return readCount(join(this.pidsGroup, "pids.current"));
+  }
+
+  protected killEverything(): void {
+    for (const pid of this.pids()) killQuietly(pid);
+  }
 
   prepare(limits: SlotLimits): void {
     // Left by a server that died holding this uid; they must not share the next run's limits.
@@ -116,7 +135,7 @@ abstract class Slot implements CgroupSlot {
 
 class V1Slot extends Slot {
   private readonly memory: string;
-  private readonly pidsDir: string;
+  protected readonly pidsGroup: string;
   private readonly cpu: string | undefined;
   private readonly blkio: string | undefined;
   readonly procsFiles: readonly string[];
@@ -129,10 +148,10 @@ class V1Slot extends Slot {
     super();
     const dir = (mount: string) => ensureDir(join(mount, mode.parent, name));
     this.memory = dir(mode.memoryMount);
-    this.pidsDir = dir(mode.pidsMount);
+    this.pidsGroup = dir(mode.pidsMount);
     this.cpu = mode.cpuMount === undefined ? undefined : dir(mode.cpuMount);
     this.blkio = mode.blkioMount === undefined || devices.length === 0 ? undefined : dir(mode.blkioMount);
-    this.procsFiles = [this.memory, this.pidsDir, this.cpu, this.blkio].filter((d) => d !== undefined).map((d) => join(d, "cgroup.procs"));
+    this.procsFiles = [this.memory, this.pidsGroup, this.cpu, this.blkio].filter((d) => d !== undefined).map((d) => join(d, "cgroup.procs"));
   }
 
   protected writeLimits(limits: SlotLimits): void {
@@ -145,7 +164,7 @@ class V1Slot extends Slot {
     writeFileSync(limit, String(bytes));
     if (this.mode.swapLimit && !raising) writeFileSync(memsw, String(bytes));
     writeFileSync(join(this.memory, "memory.swappiness"), "0");
-    writeFileSync(join(this.pidsDir, "pids.max"), String(limits.maxPids));
+    writeFileSync(join(this.pidsGroup, "pids.max"), String(limits.maxPids));
     if (this.cpu !== undefined) {
       writeFileSync(join(this.cpu, "cpu.cfs_period_us"), String(CFS_PERIOD_US));
       writeFileSync(join(this.cpu, "cpu.cfs_quota_us"), String(Math.round(limits.cpuCores * CFS_PERIOD_US)));
@@ -158,24 +177,11 @@ class V1Slot extends Slot {
     }
   }
 
-  protected counters(): Counters {
+  protected memoryCounters(): MemoryCounters {
     return {
       oomKills: counter(join(this.memory, "memory.oom_control"), "oom_kill"),
       memoryMax: Number(readFileSync(join(this.memory, "memory.failcnt"), "utf8")),
-      pidsMax: counter(join(this.pidsDir, "pids.events"), "max"),
     };
-  }
-
-  protected pids(): number[] {
-    return readPids(join(this.pidsDir, "cgroup.procs"));
-  }
-
-  protected taskCount(): number {
-    return readCount(join(this.pidsDir, "pids.current"));
-  }
-
-  protected killEverything(): void {
-    for (const pid of this.pids()) killQuietly(pid);
   }
 }
 
@@ -205,24 +211,16 @@ class V2Slot extends Slot {
     }
   }
 
-  protected counters(): Counters {
+  protected get pidsGroup(): string {
+    return this.dir;
+  }
+
+  protected memoryCounters(): MemoryCounters {
     const memoryEvents = join(this.dir, "memory.events");
-    return {
-      oomKills: counter(memoryEvents, "oom_kill"),
-      memoryMax: counter(memoryEvents, "max"),
-      pidsMax: counter(join(this.dir, "pids.events"), "max"),
-    };
+    return { oomKills: counter(memoryEvents, "oom_kill"), memoryMax: counter(memoryEvents, "max") };
   }
 
-  protected pids(): number[] {
-    return readPids(join(this.dir, "cgroup.procs"));
-  }
-
-  protected taskCount(): number {
-    return readCount(join(this.dir, "pids.current"));
-  }
-
-  protected killEverything(): void {
+  protected override killEverything(): void {
     const kill = join(this.dir, "cgroup.kill");
     if (existsSync(kill)) writeFileSync(kill, "1");
     else for (const pid of this.pids()) killQuietly(pid);
