@@ -38,14 +38,8 @@ log() { echo "cgroup2-vm-image: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap and chroot need it)"
 
-missing=()
-command -v debootstrap >/dev/null || missing+=(debootstrap)
-command -v cpio >/dev/null || missing+=(cpio)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]} (apt-get)"
-  timeout 300 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/debian-root.sh
+need_commands debootstrap cpio
 mkdir -p "$CACHE"
 
 # --- the kernel ----------------------------------------------------------------------------
@@ -80,13 +74,11 @@ fi
 pkg_key=$(printf '%s\n' "$SUITE" "${PACKAGES[@]}" | sha256sum | cut -c1-12)
 ROOTFS_CACHE="$CACHE/debootstrap-$SUITE-$pkg_key"
 if [ ! -f "$ROOTFS_CACHE/.complete" ]; then
-  source scripts/debian-mirror.sh
   debian_mirrors "$SUITE" || die "cannot find a Debian mirror"
   log "debootstrap --variant=minbase $SUITE with ${PACKAGES[*]} from $MIRROR (first run only; minutes)"
-  rm -rf "$ROOTFS_CACHE" "$ROOTFS_CACHE.tmp"
+  rm -rf "$ROOTFS_CACHE"
   include=$(IFS=,; echo "${PACKAGES[*]}")
-  timeout 2400 debootstrap --variant=minbase --include="$include" "$SUITE" "$ROOTFS_CACHE.tmp" "$MIRROR" \
-    > "$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+  debootstrap_minbase "$SUITE" "$ROOTFS_CACHE.tmp" "$CACHE/debootstrap.log" 2400 --include="$include" || die "debootstrap failed"
   r="$ROOTFS_CACHE.tmp"
   rm -rf "$r/var/cache/apt/archives/"*.deb "$r/var/lib/apt/lists/"* "$r/usr/share/doc" "$r/usr/share/man" \
     "$r/usr/share/info" "$r/usr/share/locale" "$r/debootstrap"

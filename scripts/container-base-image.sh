@@ -34,16 +34,8 @@ die() { log "error: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (podman import, debootstrap and the jail need it)"
 
 # --- 1. tools --------------------------------------------------------------------------
-missing=()
-command -v podman >/dev/null || missing+=(podman)
-command -v runc >/dev/null || missing+=(runc)
-command -v debootstrap >/dev/null || missing+=(debootstrap)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]} (apt-get)"
-  timeout 300 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 600 \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/debian-root.sh
+need_commands podman runc debootstrap
 
 # --- 2. project-local containers.conf -----------------------------------------------------
 # runc: crun fails on this host's cgroup v1 hybrid layout.
@@ -78,14 +70,12 @@ fi
 # --- 4. debootstrap (cached) ---------------------------------------------------------------
 SUITE=bookworm
 ROOTFS_CACHE="$CACHE/rootfs-$SUITE-minbase"
-source scripts/debian-mirror.sh
 debian_mirrors "$SUITE" || die "cannot find a Debian mirror"
 
 if [ ! -f "$ROOTFS_CACHE/.complete" ]; then
   log "debootstrap --variant=minbase $SUITE from $MIRROR (first run only; a few minutes)"
-  rm -rf "$ROOTFS_CACHE" "$ROOTFS_CACHE.tmp"
-  timeout 1500 debootstrap --variant=minbase "$SUITE" "$ROOTFS_CACHE.tmp" "$MIRROR" \
-    > "$CACHE/debootstrap.log" 2>&1 || { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+  rm -rf "$ROOTFS_CACHE"
+  debootstrap_minbase "$SUITE" "$ROOTFS_CACHE.tmp" "$CACHE/debootstrap.log" 1500 || die "debootstrap failed"
 
   r="$ROOTFS_CACHE.tmp"
   # apt sources like the official debian image (deb822), pointing at the host's mirrors.
