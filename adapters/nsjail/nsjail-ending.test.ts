@@ -52,6 +52,11 @@ describe("nsjailEnding", () => {
     expect(nsjailEnding(observed({ exitCode: 255, log }))).toMatchObject({ exitCode: 255, signal: null, memoryLimitHit: false });
   });
 
+  it("a child that exited 137 itself (os._exit(137)) was not killed by SIGKILL", () => {
+    const log = `${START}${line("I", "pid=42 ([STANDALONE MODE]) exited with status: 137, (PIDs left: 0)")}`;
+    expect(nsjailEnding(observed({ exitCode: 137, log }))).toMatchObject({ exitCode: 137, signal: null, memoryLimitHit: false });
+  });
+
   it("no end line and no report: nsjail failed before starting anything", () => {
     expect(nsjailEnding(observed({ exitCode: 255, log: `${START}${line("F", "Couldn't parse configuration from '/x.cfg' file")}` }))).toBe("sandbox-failed");
   });

@@ -39,9 +39,12 @@ export function nsjailEnding(observation: NsjailObservation): ProcessEnding | "s
   const childRan = /exited with status|terminated with signal/.test(log);
   if (report.kind === "none" && !childRan && !timedOut) return "sandbox-failed";
   const killedBy = /terminated with signal: (SIG[A-Z0-9]+)/.exec(log)?.[1];
+  // nsjail's exit status is 128+n both for a child killed by signal n and for one that exited
+  // with 128+n (os._exit(137)); only its log tells them apart, so the status counts only without it.
+  const exitedItself = /exited with status/.test(log);
   const signal =
     killedBy ??
-    (observation.exitCode !== null && observation.exitCode > 128 ? SIGNAL_NAMES[observation.exitCode - 128] ?? null : null);
+    (!exitedItself && observation.exitCode !== null && observation.exitCode > 128 ? SIGNAL_NAMES[observation.exitCode - 128] ?? null : null);
   const hitWallLimit = /run time >= time limit/.test(log);
   const memoryLimitHit = observation.oomKilled === true;
   // The interpreter is PID 1 of its pid namespace, so nothing in the jail can SIGKILL it; our

@@ -186,6 +186,9 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
       ["raise SystemExit", "def main():\n    print('bye')\n    raise SystemExit('done')\n"],
       ["os._exit(0) in main", "import os\ndef main():\n    print('bye')\n    os._exit(0)\n"],
       ["os._exit(7) in main", "import os\ndef main():\n    print('bye')\n    os._exit(7)\n"],
+      // 128 + SIGKILL and 128 + SIGXCPU: the script's own exit status, not a signal.
+      ["os._exit(137) in main", "import os\ndef main():\n    print('bye')\n    os._exit(137)\n"],
+      ["os._exit(152) in main", "import os\ndef main():\n    print('bye')\n    os._exit(152)\n"],
       ["sys.exit at top level", "import sys\nprint('bye')\nsys.exit(0)\ndef main():\n    return 1\n"],
       ["os._exit at top level", "import os\nprint('bye')\nos._exit(1)\ndef main():\n    return 1\n"],
     ])("%s", async (_name, script) => {
