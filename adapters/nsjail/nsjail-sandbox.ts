@@ -7,7 +7,7 @@ import { maxReportBytes, type ArtifactLimits } from "../python/harness-protocol.
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
-import { cpuSecondsFor, MAX_PROCESSES } from "../python/run-limits.js";
+import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../python/run-limits.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
 import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "./cgroup-slots.js";
 import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
@@ -121,10 +121,8 @@ export class NsjailSandbox implements PrestartableSandbox {
       }),
       timeoutMs: jail.timeoutMs,
       ...(slot === undefined ? { addressSpaceLimitMb: jail.memoryMb } : {}),
-      // With a slot, its pids.max (which counts refused forks) must be the limit a fork bomb
-      // meets. RLIMIT_NPROC is checked first and counts the uid's processes host-wide, a
-      // previous run's not yet reaped included, so it stays well above as a backstop.
-      maxPids: slot === undefined ? MAX_PROCESSES : 2 * MAX_PROCESSES + 2,
+      // With a slot, its pids.max (which counts refused forks) must be the limit a fork bomb meets.
+      maxPids: slot === undefined ? MAX_PROCESSES : MAX_PROCESSES_BACKSTOP,
       outsideUid: uid,
       logFd: SANDBOX_LOG_FD,
       passFds: [RESULT_FD],

@@ -14,8 +14,11 @@ export const outputOf = (run: HarnessRun): CapturedOutput => ({
   stderrTruncated: run.stderr.truncated,
 });
 
-/** The outcome of a run whose sandbox never started (the backend logs why; the client learns only this). */
-export const notStarted = (run: HarnessRun): SandboxOutcome => err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));
+/** What the client learns of a sandbox that never started (the backend logs why). */
+const NOT_STARTED_MESSAGE = "The sandbox could not be started";
+
+/** The outcome of a run whose sandbox never started. */
+export const notStarted = (run: HarnessRun): SandboxOutcome => err(failure("SANDBOX_UNAVAILABLE", NOT_STARTED_MESSAGE, outputOf(run)));
 
 /** What a backend decides about the runs of its started harnesses. */
 export interface StartedHarnessPolicy {
