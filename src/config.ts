@@ -2,11 +2,14 @@ import { SANDBOX_UID_BASE } from "../adapters/python/sandbox-uids.js";
 import { availableParallelism } from "node:os";
 
 export type BackendChoice = "nsjail" | "subprocess" | "auto";
+/** How the nsjail backend gives each run its jail: forked by a fork server, or a new nsjail. */
+export type SandboxMode = "zygote" | "jail-per-run";
 
 export interface Config {
   readonly port: number;
   readonly host: string;
   readonly backend: BackendChoice;
+  readonly sandboxMode: SandboxMode;
   readonly executionTimeoutMs: number;
   readonly memoryLimitMb: number;
   readonly maxScriptBytes: number;
@@ -77,6 +80,7 @@ export function loadConfig(env: Env): Config {
     port: integer(env, "PORT", 8080, 0, 65535),
     host: env.HOST?.trim() || "0.0.0.0",
     backend: oneOf(env, "SANDBOX_BACKEND", ["nsjail", "subprocess", "auto"] as const, "auto"),
+    sandboxMode: oneOf(env, "SANDBOX_MODE", ["zygote", "jail-per-run"] as const, "jail-per-run"),
     executionTimeoutMs: integer(env, "EXECUTION_TIMEOUT_MS", 30_000, 100, 3_600_000),
     memoryLimitMb: integer(env, "MEMORY_LIMIT_MB", 512, 32, 65_536),
     maxScriptBytes: integer(env, "MAX_SCRIPT_BYTES", 262_144, 1, 64 * 1024 * 1024),

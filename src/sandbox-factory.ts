@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { detectCgroups, removeStaleJailCgroups } from "../adapters/nsjail/cgroup.js";
 import { findNsjailBinary } from "../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../adapters/nsjail/nsjail-sandbox.js";
+import { ZygoteSandbox } from "../adapters/zygote/zygote-sandbox.js";
 import type { Config } from "./config.js";
 import { projectRoot } from "./project-paths.js";
 
@@ -62,7 +63,7 @@ export interface LiveSandbox {
   readonly info: RuntimeInfo;
 }
 
-function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): NsjailSandbox {
+function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): NsjailSandbox | ZygoteSandbox {
   if (getuid?.() !== 0) throw new SandboxStartupError("nsjail needs root here (cgroup limits and a uid per jail)");
   const nsjailBin = config.nsjailBin ?? findNsjailBinary(runtime.venvDir);
   if (!nsjailBin || !existsSync(nsjailBin)) {
@@ -75,6 +76,20 @@ function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger):
     logger.warn({ problems: cgroups.problems }, "no usable cgroups: nsjail limits memory with RLIMIT_AS and processes with RLIMIT_NPROC only");
   }
   removeStaleJailCgroups(cgroups.mode);
+  const onSandboxLog = (log: string, context: { code: string }) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run");
+  if (config.sandboxMode === "zygote") {
+    return new ZygoteSandbox({
+      runtime,
+      nsjailBin,
+      configPath,
+      cgroup: cgroups.mode,
+      maxOutputBytes: config.maxOutputBytes,
+      maxResultBytes: config.maxResultBytes,
+      serverEnv: process.env,
+      uidBase: config.sandboxUidBase,
+      onSandboxLog,
+    });
+  }
   return new NsjailSandbox({
     runtime,
     nsjailBin,
@@ -86,7 +101,7 @@ function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger):
     maxTimeoutMs: config.executionTimeoutMs,
     serverEnv: process.env,
     uidBase: config.sandboxUidBase,
-    onSandboxLog: (log, context) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run"),
+    onSandboxLog,
   });
 }
 
@@ -111,9 +126,9 @@ export async function startSandbox(config: Config, runtime: HarnessRuntime, logg
   return { sandbox: pooled(backend, config, logger), info };
 }
 
-/** Wraps a backend in a pool of pre-started sandboxes unless POOL_SIZE is 0. */
-export function pooled(backend: PrestartableSandbox, config: Config, logger: Logger): SandboxPort {
-  if (config.poolSize === 0) return backend;
+/** Wraps a backend in a pool of pre-started sandboxes unless POOL_SIZE is 0 (a fork server needs none). */
+export function pooled(backend: PrestartableSandbox | ZygoteSandbox, config: Config, logger: Logger): SandboxPort {
+  if (config.poolSize === 0 || backend instanceof ZygoteSandbox) return backend;
   return new PrewarmedPool(backend, {
     size: config.poolSize,
     cpuSlots: availableParallelism(),

@@ -179,7 +179,7 @@ function cgroupArgs(mode: NsjailCgroupMode, memoryMb: number, maxPids: number, c
 }
 
 /** The interpreter's path as seen from inside the jail. */
-function jailedPython(options: NsjailArgvOptions): string {
+export function jailedPython(options: Pick<NsjailArgvOptions, "pythonExecutable" | "venvDir" | "runtimeMounts">): string {
   const python = options.pythonExecutable;
   if (options.venvDir !== undefined) {
     const venv = trimSlash(options.venvDir);

@@ -15,7 +15,7 @@ so a sandbox needs no access to the server's files.
 import sys
 
 # The harness's own imports come before the script runs; `script.py` frames are the user's.
-import asyncio
+# asyncio, a third of a bare interpreter's start-up, is imported only for an async main().
 import atexit
 import errno
 import inspect
@@ -202,6 +202,8 @@ def find_main(module):
 def call_main(main):
     value = main()
     if inspect.isawaitable(value):
+        import asyncio
+
         async def await_it():
             return await value
 
@@ -419,6 +421,12 @@ def main():
     if preload:
         preload_modules()
         write_all(result_fd, READY_LINE)
+    serve(result_fd)
+
+
+def serve(result_fd):
+    """One run: the request from stdin, the script, the report on result_fd; then the process
+    ends. Every backend's sandbox runs this, the fork server's children (zygote.py) included."""
     harness_pid = os.getpid()
     request = read_request()
     header, body = run(request)

@@ -1,14 +1,14 @@
 /**
  * Every example of the source documents (seeds/*.txt) run through the real app, the real
  * harness and a real Python, on every backend: the subprocess sandbox and nsjail, each with
- * and without the pool of pre-started sandboxes. Every seed must give the same answer on all
- * of them. Where a seed gives a curl body, that body is posted byte for byte, as curl -d would.
+ * and without the pool of pre-started sandboxes, and nsjail's fork server. Every seed must give
+ * the same answer on all of them. Where a seed gives a curl body, that body is posted byte for byte, as curl -d would.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execute } from "../support/real-app.js";
 import { type App, backends, closeSandboxes, expectStatus, poolOf, postRaw, py, realApp } from "./helpers.js";
 
-describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
   let app: App;
   beforeAll(async () => {
     app = await realApp({}, backend);

@@ -1,0 +1,81 @@
+import { existsSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import {
+  allowing,
+  childSeccompRules,
+  parseSeccompPolicy,
+  renderKafel,
+  seccompStrings,
+  withoutSeccompStrings,
+  X86_64_SYSCALLS,
+} from "./seccomp-policy.js";
+
+const config = readFileSync(new URL("../../nsjail.cfg", import.meta.url), "utf8");
+const policy = () => parseSeccompPolicy(seccompStrings(config).join("\n"));
+
+describe("nsjail.cfg's seccomp policy as data", () => {
+  it("reads every denied syscall of nsjail.cfg, with its errno and condition", () => {
+    const rules = policy();
+    expect(rules.find((rule) => rule.syscall === "ptrace")).toEqual({ syscall: "ptrace", errno: 1 });
+    expect(rules.find((rule) => rule.syscall === "clone")).toEqual({
+      syscall: "clone",
+      errno: 1,
+      when: { kind: "masked-nonzero", mask: 0x7e020080 },
+    });
+    expect(rules.find((rule) => rule.syscall === "personality")).toEqual({
+      syscall: "personality",
+      errno: 1,
+      when: { kind: "not-in", values: [0, 0xffffffff] },
+    });
+    expect(rules.find((rule) => rule.syscall === "clone3")).toEqual({ syscall: "clone3", errno: 38 });
+    for (const syscall of ["mount", "umount", "unshare", "setns", "bpf", "keyctl", "perf_event_open", "process_vm_readv"]) {
+      expect(rules.map((rule) => rule.syscall)).toContain(syscall);
+    }
+  });
+
+  it("renders Kafel that reads back as the same rules", () => {
+    const rules = policy();
+    expect(parseSeccompPolicy(renderKafel(rules))).toEqual(rules);
+  });
+
+  it("refuses what it does not understand rather than dropping it", () => {
+    expect(() => parseSeccompPolicy("KILL { ptrace } DEFAULT ALLOW")).toThrow(/unsupported/);
+    expect(() => parseSeccompPolicy("ERRNO(1) { no_such_call } DEFAULT ALLOW")).toThrow(/no_such_call/);
+    expect(() => parseSeccompPolicy("ERRNO(1) { clone(f) { f > 3 } } DEFAULT ALLOW")).toThrow(/condition/);
+    expect(() => parseSeccompPolicy("ERRNO(1) { ptrace } DEFAULT KILL")).toThrow(/unsupported/);
+    expect(() => parseSeccompPolicy("ERRNO(1) { ptrace, ptrace } DEFAULT ALLOW")).toThrow(/twice/);
+  });
+
+  it("allowing() lifts exactly the named syscalls and refuses one the policy does not deny", () => {
+    const rules = policy();
+    const relaxed = allowing(rules, ["mount", "unshare"]);
+    expect(relaxed.map((rule) => rule.syscall)).toEqual(rules.map((rule) => rule.syscall).filter((s) => s !== "mount" && s !== "unshare"));
+    expect(() => allowing(rules, ["read"])).toThrow(/does not deny read/);
+  });
+
+  it("gives the children's rules as syscall numbers", () => {
+    const rules = childSeccompRules(policy());
+    expect(rules).toContainEqual({ nr: 101, errno: 1 });
+    expect(rules).toContainEqual({ nr: 56, errno: 1, arg0MaskedNonZero: 0x7e020080 });
+    expect(rules).toContainEqual({ nr: 135, errno: 1, arg0NotIn: [0, 0xffffffff] });
+    expect(rules).toContainEqual({ nr: 435, errno: 38 });
+    expect(rules).toHaveLength(policy().length);
+  });
+
+  it("strips the seccomp_string fields from a config and keeps every other line", () => {
+    const stripped = withoutSeccompStrings(config);
+    expect(seccompStrings(stripped)).toEqual([]);
+    expect(stripped.split("\n").length).toBe(config.split("\n").length - seccompStrings(config).length);
+    expect(stripped).toContain('mode: ONCE');
+  });
+
+  // The kernel's own table, where the headers are installed.
+  const header = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
+  it.runIf(existsSync(header))("numbers every syscall as the kernel's x86-64 table does", () => {
+    const kernel = new Map<string, number>();
+    for (const match of readFileSync(header, "utf8").matchAll(/^#define __NR_(\w+) (\d+)$/gm)) kernel.set(match[1]!, Number(match[2]));
+    for (const [name, nr] of Object.entries(X86_64_SYSCALLS)) {
+      expect(kernel.get(name === "umount" ? "umount2" : name), name).toBe(nr);
+    }
+  });
+});

@@ -1,0 +1,364 @@
+"""A fork server (zygote): one interpreter that imported numpy and pandas once and forks a
+fresh, isolated child for every run, so a run costs the script's work, not a new interpreter.
+
+The server starts it as the only process of a long-lived jail of its own (nsjail.cfg, with the
+changes listed in adapters/zygote/zygote-argv.ts):
+  python -c <this source> --harness <harness.py source> --result-fd 3
+         --channels <dir> --proc <dir> --child-seccomp <json rules>
+
+  stdin      one JSON line per run: {"run": "<channel name>", "uid": <uid>, "gid": <gid>}
+  result fd  {"status":"ready"} once the preloaded modules are imported, then one
+             {"run": ..., "error": ...} line for a fork that failed; nothing else
+
+Every run is two processes forked from here. The first, the run's supervisor, runs only this
+file's code and never the script:
+  1. connects to the run's unix socket <channels>/<run> five times, a tag byte first on each:
+     "c" its own control channel to the server, "0", "1", "2", "3" the harness's stdin,
+     stdout, stderr and result channel (so no byte of a run passes through the zygote);
+  2. says {"pid": <its pid>} on the control channel and waits for "go": meanwhile the server
+     moves it into the run's cgroup, so everything the run forks is counted there;
+  3. takes a mount namespace of its own: drops the channel and /proc mounts and the zygote's
+     work dir, mounts a fresh tmpfs work dir (the zygote's own size and inode caps);
+  4. switches to the run's uid and takes a user namespace of its own in which that uid is
+     65534, then pid, net, ipc, uts and cgroup namespaces owned by it;
+  5. forks the run's process, pid 1 of the new pid namespace, and waits for it: when it ends
+     (and with it every process of the namespace), it reports {"exitCode": n} or
+     {"signal": n} on the control channel and exits. When the server closes the control
+     channel first (time limit, shutdown), it kills the run and does the same.
+The run's process drops every capability, sets no_new_privs, installs the seccomp filter of
+nsjail.cfg (on top of the zygote's own, which allows what steps 3 and 4 need) and runs the
+harness's own per-run code (harness.serve) on fds 0 to 3.
+"""
+
+import ctypes
+import errno
+import gc
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import types
+
+CONTROL_FD = 4
+RESULT_FD = 3
+READY_LINE = b'{"status":"ready"}\n'
+# Exit status of a supervisor whose set-up failed (it said why on its control channel).
+SETUP_FAILED_EXIT = 87
+WORK_DIR = "/sandbox/work"
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 0x2
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_SECCOMP = 22
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+SECCOMP_MODE_FILTER = 2
+SYS_CAPSET = 126
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def check(result, what):
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def parse_args(argv):
+    options = {}
+    args = iter(argv)
+    for arg in args:
+        if arg.startswith("--"):
+            options[arg[2:]] = next(args)
+    return options
+
+
+def load_harness(source):
+    """harness.py as a module of its own: the children run exactly its per-run code."""
+    harness = types.ModuleType("harness")
+    harness.__file__ = "harness.py"
+    exec(compile(source, "harness.py", "exec"), harness.__dict__)
+    return harness
+
+
+def work_dir_options(proc):
+    """The zygote's own work dir's size, inode and mode options (from nsjail.cfg), for the runs' copies."""
+    with open(os.path.join(proc, "self", "mountinfo")) as mounts:
+        for line in mounts:
+            fields = line.split()
+            if fields[4] == WORK_DIR:
+                options = fields[fields.index("-") + 3].split(",")
+                return ",".join(o for o in options if o.split("=")[0] in ("size", "nr_inodes", "mode"))
+    raise RuntimeError(f"no {WORK_DIR} mount in the zygote")
+
+
+# --- seccomp -------------------------------------------------------------------------------
+
+BPF_LD_W_ABS = 0x20
+BPF_JEQ_K = 0x15
+BPF_JGE_K = 0x35
+BPF_JSET_K = 0x45
+BPF_RET_K = 0x06
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000
+# struct seccomp_data: nr, arch, instruction pointer, then args[6] as 64-bit little-endian words.
+NR_OFFSET, ARCH_OFFSET, ARG0_LOW_OFFSET, ARG0_HIGH_OFFSET = 0, 4, 16, 20
+
+
+def rule_block(rule):
+    """The instructions after a rule's syscall number matched; every path ends in a return."""
+    deny = (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | rule["errno"])
+    allow = (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)
+    if "arg0MaskedNonZero" in rule:  # denied when (arg0 & mask) != 0; the mask fits 32 bits
+        return [(BPF_LD_W_ABS, 0, 0, ARG0_LOW_OFFSET), (BPF_JSET_K, 0, 1, rule["arg0MaskedNonZero"]), deny, allow]
+    if "arg0NotIn" in rule:  # denied unless arg0 is one of these 32-bit values
+        values = rule["arg0NotIn"]
+        block = [(BPF_LD_W_ABS, 0, 0, ARG0_HIGH_OFFSET), (BPF_JEQ_K, 0, len(values) + 1, 0), (BPF_LD_W_ABS, 0, 0, ARG0_LOW_OFFSET)]
+        for index, value in enumerate(values):
+            block.append((BPF_JEQ_K, len(values) - index, 0, value))
+        return block + [deny, allow]
+    return [deny]
+
+
+def seccomp_program(rules):
+    """A classic BPF program: x86-64 only, x32 numbers refused, each rule's syscall denied with its errno."""
+    program = [
+        (BPF_LD_W_ABS, 0, 0, ARCH_OFFSET),
+        (BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        (BPF_LD_W_ABS, 0, 0, NR_OFFSET),
+        (BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.ENOSYS),
+    ]
+    for rule in rules:
+        block = rule_block(rule)
+        program.append((BPF_JEQ_K, 0, len(block), rule["nr"]))
+        program.extend(block)
+    program.append((BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
+    return b"".join(struct.pack("=HBBI", *instruction) for instruction in program), len(program)
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+
+def install_seccomp(program):
+    code, length = program
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(SockFprog(length, code)), 0, 0), "seccomp")
+
+
+# --- the run's isolation -------------------------------------------------------------------
+
+
+def write_file(dir_fd, path, text):
+    fd = os.open(path, os.O_WRONLY, dir_fd=dir_fd)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def isolate(order, config):
+    """Steps 3 and 4: the run's own mounts, uid and namespaces. Returns an fd of the zygote's /proc."""
+    uid, gid = order["uid"], order["gid"]
+    check(libc.unshare(CLONE_NEWNS), "unshare(mount)")
+    check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    proc = os.open(config["proc"], os.O_RDONLY | os.O_DIRECTORY)
+    for path in (config["proc"], config["channels"], WORK_DIR):
+        check(libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
+    options = f"{config['workDirOptions']},uid={uid},gid={gid}"
+    check(libc.mount(b"none", WORK_DIR.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()), "mount the work dir")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    os.chdir(WORK_DIR)
+    # A uid change makes the process undumpable, which makes its /proc files root's: the maps
+    # below and the run's oom_score_adj are written to its own /proc files.
+    check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+    check(libc.unshare(CLONE_NEWUSER), "unshare(user)")
+    write_file(proc, "self/setgroups", "deny")
+    write_file(proc, "self/uid_map", f"65534 {uid} 1")
+    write_file(proc, "self/gid_map", f"65534 {gid} 1")
+    check(libc.unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP), "unshare")
+    return proc
+
+
+def drop_capabilities():
+    cap = 0
+    while libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
+    if ctypes.get_errno() != errno.EINVAL:  # EINVAL: past the last capability the kernel knows
+        check(-1, f"drop capability {cap} from the bounding set")
+    check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
+    header = struct.pack("=Ii", LINUX_CAPABILITY_VERSION_3, 0)
+    check(libc.syscall(SYS_CAPSET, header, bytes(24)), "capset")
+
+
+def reseed_random_state():
+    """A fork copies the zygote's random generator states: the legacy numpy one is reseeded here
+    (the random module reseeds itself after a fork)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+
+
+def run_script(harness, proc, config):
+    """The run's process: pid 1 of its namespaces. Never returns."""
+    try:
+        check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "parent-death signal")
+        # When the run's memory runs out, its own processes are the ones the kernel kills first,
+        # not its supervisor.
+        write_file(proc, "self/oom_score_adj", "1000")
+        os.close(proc)
+        reseed_random_state()
+        drop_capabilities()
+        check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        install_seccomp(config["seccomp"])
+    except BaseException as exc:
+        send(CONTROL_FD, {"error": f"{type(exc).__name__}: {exc}"})
+        os._exit(SETUP_FAILED_EXIT)
+    os.close(CONTROL_FD)
+    harness.serve(RESULT_FD)
+
+
+def send(fd, message):
+    data = json.dumps(message).encode() + b"\n"
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass  # the server is gone: nobody to tell
+
+
+def read_line(fd):
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return None
+        data += chunk
+    return data.decode()
+
+
+def connect_channels(path):
+    """Step 1: the run's five connections; fds 0 to 3 are the harness's, CONTROL_FD the supervisor's."""
+    for fd, tag in ((CONTROL_FD, b"c"), (0, b"0"), (1, b"1"), (2, b"2"), (RESULT_FD, b"3")):
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.connect(path)
+        connection.sendall(tag)
+        if connection.fileno() == fd:
+            connection.detach()
+        else:
+            os.dup2(connection.fileno(), fd, inheritable=fd < RESULT_FD)
+            connection.close()
+    os.closerange(CONTROL_FD + 1, os.sysconf("SC_OPEN_MAX"))
+
+
+def wait_status(pid):
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status)}
+    return {"exitCode": os.WEXITSTATUS(status)}
+
+
+def supervise(order, harness, config):
+    """The run's supervisor (steps 1 to 5). Never returns."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        connect_channels(os.path.join(config["channels"], order["run"]))
+    except BaseException:
+        os._exit(SETUP_FAILED_EXIT)
+    try:
+        send(CONTROL_FD, {"pid": os.getpid()})
+        if read_line(CONTROL_FD) != "go\n":
+            os._exit(0)
+        proc = isolate(order, config)
+        pid = os.fork()
+    except BaseException as exc:
+        send(CONTROL_FD, {"error": f"{type(exc).__name__}: {exc}"})
+        os._exit(SETUP_FAILED_EXIT)
+    if pid == 0:
+        run_script(harness, proc, config)
+    try:
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        os.close(proc)
+        for fd in (0, 1, 2, RESULT_FD):
+            os.close(fd)
+        run = os.pidfd_open(pid)
+        readable, _, _ = select.select([run, CONTROL_FD], [], [])
+        if run not in readable:  # the server closed the control channel: the run is over
+            signal.pidfd_send_signal(run, signal.SIGKILL)
+        send(CONTROL_FD, wait_status(pid))
+    finally:
+        os._exit(0)
+
+
+def serve_forks(harness, config):
+    result_fd = config["resultFd"]
+    commands = sys.stdin.buffer
+    while True:
+        line = commands.readline()
+        if not line:
+            return
+        order = json.loads(line)
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            send(result_fd, {"run": order["run"], "error": str(exc)})
+            continue
+        if pid == 0:
+            supervise(order, harness, config)
+
+
+def single_threaded(proc):
+    """fork() copies only the calling thread: a zygote with others (a library's pool) would hand
+    its children locks held by threads that do not exist there."""
+    return len(os.listdir(os.path.join(proc, "self", "task"))) == 1
+
+
+def main():
+    options = parse_args(sys.argv[1:])
+    result_fd = int(options["result-fd"])
+    os.set_inheritable(result_fd, False)
+    harness = load_harness(options["harness"])
+    harness.preload_modules()
+    if not single_threaded(options["proc"]):
+        raise SystemExit("zygote: the preloaded modules started threads; children cannot be forked safely")
+    config = {
+        "resultFd": result_fd,
+        "channels": options["channels"],
+        "proc": options["proc"],
+        "workDirOptions": work_dir_options(options["proc"]),
+        "seccomp": seccomp_program(json.loads(options["child-seccomp"])),
+    }
+    # Supervisors are reaped by the kernel: the zygote never waits for anything but a command.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # Every object so far stays out of the collector's reach, so children do not copy the
+    # pages a collection would write to.
+    gc.freeze()
+    os.write(result_fd, READY_LINE)
+    serve_forks(harness, config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { failure } from "../../domain/execution-result.js";
+import { err } from "../../domain/result.js";
+import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
+import type { NsjailCgroupMode } from "../nsjail/nsjail-argv.js";
+import { JAIL_VENV_DIR, JAIL_WORK_DIR } from "../nsjail/nsjail-argv.js";
+import { allowing, childSeccompRules, parseSeccompPolicy, renderKafel, seccompStrings, withoutSeccompStrings } from "../nsjail/seccomp-policy.js";
+import { cpuSecondsFor, encodeHarnessRequest, outcomeOf, parseHarnessReport } from "../python/harness-protocol.js";
+import type { HarnessRuntime } from "../python/harness-runtime.js";
+import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
+import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
+import { killEverythingOfUid } from "../subprocess/process-reaper.js";
+import { childWithNamespacePid } from "./host-pid.js";
+import { RunChannel } from "./run-channel.js";
+import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-argv.js";
+import { zygoteEnding } from "./zygote-ending.js";
+import { ZYGOTE_LOG_FD, ZYGOTE_RESULT_FD, ZygoteProcess } from "./zygote-process.js";
+
+export interface ZygoteSandboxOptions {
+  readonly runtime: HarnessRuntime;
+  readonly nsjailBin: string;
+  /** nsjail.cfg: the fork server's jail and its children's policy both come from it. */
+  readonly configPath: string;
+  readonly cgroup: NsjailCgroupMode;
+  readonly maxOutputBytes: number;
+  readonly maxResultBytes: number;
+  readonly serverEnv: Readonly<Record<string, string | undefined>>;
+  /** First of the host uids sandboxes are given (SANDBOX_UID_COUNT of them). */
+  readonly uidBase: number;
+  /** The fork server's own output when it failed; for the server log, never for a response. */
+  readonly onSandboxLog: (log: string, context: { code: string }) => void;
+  /** A fork server is replaced after this many runs. */
+  readonly maxForks?: number;
+  /** A fork server is replaced after this long. */
+  readonly maxAgeMs?: number;
+}
+
+/** The top of the sandbox uid range is for the fork servers themselves; their runs get the rest. */
+const ZYGOTE_UID_COUNT = 8;
+const DEFAULT_MAX_FORKS = 1000;
+const DEFAULT_MAX_AGE_MS = 15 * 60 * 1000;
+/** Processes + threads of a run; the supervisor is one more. */
+const MAX_PIDS = 64;
+/** From fork order to the supervisor's hello: far more than it takes even on a loaded host. */
+const SETUP_TIMEOUT_MS = 20_000;
+/** How long the supervisor may take to kill its run and exit once told to. */
+const STOP_GRACE_MS = 2000;
+/** How long the output streams may stay open after the run's processes are gone. */
+const DRAIN_GRACE_MS = 1000;
+const RETRY = "; retry the request";
+/** A fork server's successor is started when it has used this share of its runs or its time. */
+const NEARLY = 0.9;
+
+type Started = { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; done: () => void } | { kind: "lost"; reason: string };
+
+/**
+ * The nsjail backend with a fork server: one long-lived jail (nsjail.cfg) whose interpreter has
+ * imported numpy and pandas once and forks a child per run, which then puts itself in namespaces,
+ * a uid, a work dir and a seccomp policy of its own before the script runs (zygote.py). A run
+ * costs a fork, not an interpreter. The fork server is replaced after `maxForks` runs or
+ * `maxAgeMs`, and whenever it dies.
+ */
+export class ZygoteSandbox implements SandboxPort {
+  readonly backend = "nsjail";
+  readonly isolation: string;
+  private readonly runUids: SandboxUids;
+  private readonly zygoteUids: SandboxUids;
+  private readonly workDir: string;
+  private readonly configPath: string;
+  private readonly zygotePolicy: string;
+  private readonly childSeccomp: ReturnType<typeof childSeccompRules>;
+  private readonly maxForks: number;
+  private readonly maxAgeMs: number;
+  /** The fork server new runs go to. */
+  private current: Promise<ZygoteProcess> | undefined;
+  /** Its successor, started when it is nearly spent. */
+  private next: Promise<ZygoteProcess> | undefined;
+  /** Every fork server not yet exited. */
+  private readonly live = new Set<ZygoteProcess>();
+  /** Fork servers that take no new run and are stopped when their last one is over. */
+  private readonly retiring = new Set<ZygoteProcess>();
+  private runCount = 0;
+  private zygoteCount = 0;
+  private closed = false;
+
+  constructor(private readonly options: ZygoteSandboxOptions) {
+    this.runUids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT);
+    this.zygoteUids = new SandboxUids(options.uidBase + SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT, ZYGOTE_UID_COUNT);
+    this.maxForks = options.maxForks ?? DEFAULT_MAX_FORKS;
+    this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    const config = readFileSync(options.configPath, "utf8");
+    const policy = parseSeccompPolicy(seccompStrings(config).join("\n"));
+    this.zygotePolicy = renderKafel(allowing(policy, ZYGOTE_ALLOWED_SYSCALLS));
+    this.childSeccomp = childSeccompRules(policy);
+    this.workDir = mkdtempSync(join(tmpdir(), "pyexec-zygote-"));
+    // nsjail binds each fork server's channel directory from inside its user namespace, as that
+    // fork server's uid: the path must be passable, though not listable.
+    chmodSync(this.workDir, 0o711);
+    this.configPath = join(this.workDir, "nsjail.cfg");
+    writeFileSync(this.configPath, withoutSeccompStrings(config));
+    this.isolation =
+      "a fork server's child per run, in user, mount, pid, net, ipc, uts and cgroup namespaces of its own; no network; seccomp; " +
+      "no memory or process cgroup limits yet";
+  }
+
+  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    if (this.closed) return unavailable("The sandbox is shut down", NO_OUTPUT);
+    const uid = this.runUids.acquire();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const started = await this.start(uid);
+        // Nothing of the script ran yet: a fork server that died meanwhile costs one retry.
+        if (started.kind === "lost") {
+          if (attempt < 2 && !this.closed) continue;
+          this.options.onSandboxLog(started.reason, { code: "SANDBOX_UNAVAILABLE" });
+          return unavailable(`The sandbox could not be started${RETRY}`, NO_OUTPUT);
+        }
+        try {
+          return await this.finish(started.channel, started.zygote, uid, request);
+        } finally {
+          started.done();
+          await started.channel.close();
+          if (!this.usable(started.zygote)) this.retire(started.zygote);
+        }
+      }
+    } finally {
+      this.runUids.release(uid);
+    }
+  }
+
+  /** Stops every fork server, and with them every run still going (a shutdown past its grace period). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.current = undefined;
+    this.next = undefined;
+    await Promise.all([...this.live].map((zygote) => zygote.kill()));
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+
+  /** Forks the run's child and waits until its supervisor is connected. */
+  private async start(uid: number): Promise<Started> {
+    let zygote: ZygoteProcess;
+    try {
+      zygote = await this.readyZygote();
+    } catch (error) {
+      return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
+    }
+    const name = `run-${++this.runCount}`;
+    const channel = await RunChannel.open(join(zygote.spec.channelsDir, name), this.options);
+    const inside = insideUid(uid, this.runUidRange());
+    const fork = zygote.fork({ run: name, uid: inside, gid: inside });
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      channel.hello.then((pid) => ({ pid })),
+      fork.lost.then((reason) => ({ reason })),
+      channel.ended.then((report) => ({ reason: `the run's supervisor ended before it was ready: ${JSON.stringify(report)}` })),
+      new Promise<{ reason: string }>((resolve) => {
+        timer = setTimeout(() => resolve({ reason: "the fork server did not fork the run in time" }), SETUP_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if ("pid" in outcome) return { kind: "started", channel, zygote, done: fork.done };
+    fork.done();
+    await channel.close();
+    // A fork server that failed a fork is not trusted with the next one.
+    this.retire(zygote);
+    return { kind: "lost", reason: `${outcome.reason}\n${zygote.log()}` };
+  }
+
+  /** Hands the script over, waits for the run to end (or its time limit) and makes sure nothing of it is left. */
+  private async finish(channel: RunChannel, zygote: ZygoteProcess, uid: number, request: ExecutionRequest): Promise<SandboxOutcome> {
+    const startedAt = performance.now();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      channel.stop();
+    }, request.timeoutMs);
+    channel.go(
+      encodeHarnessRequest({
+        script: request.script,
+        limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: MAX_PIDS + 1 },
+        memoryMb: request.memoryMb,
+        maxResultBytes: this.options.maxResultBytes,
+      }),
+    );
+    const supervisor = await channel.ended;
+    const durationMs = Math.round(performance.now() - startedAt);
+    clearTimeout(timer);
+    const forkServerLost = supervisor.kind === "lost" && !zygote.alive;
+    channel.stop();
+    if (!(await within(channel.supervisorGone, STOP_GRACE_MS))) await killEverythingOfUid(uid);
+    await channel.drain(DRAIN_GRACE_MS);
+    const output: CapturedOutput = {
+      stdout: channel.stdout.text(),
+      stderr: channel.stderr.text(),
+      stdoutTruncated: channel.stdout.truncated,
+      stderrTruncated: channel.stderr.truncated,
+    };
+    const report = channel.report.truncated ? ({ kind: "malformed" } as const) : parseHarnessReport(channel.report.bytes());
+    const ending = zygoteEnding({ supervisor, report, timedOut, oomKilled: undefined, forkServerLost });
+    if ("failed" in ending) {
+      this.options.onSandboxLog(`${ending.failed}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
+      return unavailable(forkServerLost ? `The sandbox stopped while the script ran${RETRY}` : "The sandbox could not be started", output);
+    }
+    return outcomeOf(ending, output, request, durationMs);
+  }
+
+  /**
+   * The fork server new runs go to, ready. A spent, dead or retired one is replaced (by its
+   * successor, started in the background once it was nearly spent, so no run waits for imports).
+   */
+  private async readyZygote(): Promise<ZygoteProcess> {
+    for (;;) {
+      if (this.current === undefined) {
+        this.current = this.next ?? this.startZygote();
+        this.next = undefined;
+      }
+      const pending = this.current;
+      let zygote: ZygoteProcess;
+      try {
+        zygote = await pending;
+      } catch (error) {
+        if (this.current === pending) this.current = undefined;
+        throw error;
+      }
+      if (this.usable(zygote)) {
+        if (this.nearlySpent(zygote) && this.next === undefined) this.startSuccessor();
+        return zygote;
+      }
+      if (this.current === pending) this.current = undefined;
+      this.retire(zygote);
+    }
+  }
+
+  private usable(zygote: ZygoteProcess): boolean {
+    return zygote.alive && !this.retiring.has(zygote) && zygote.forks < this.maxForks && zygote.age < this.maxAgeMs;
+  }
+
+  private nearlySpent(zygote: ZygoteProcess): boolean {
+    return zygote.forks >= this.maxForks * NEARLY || zygote.age >= this.maxAgeMs * NEARLY;
+  }
+
+  private startSuccessor(): void {
+    const next = this.startZygote();
+    this.next = next;
+    next.catch((error: unknown) => {
+      if (this.next === next) this.next = undefined;
+      this.options.onSandboxLog(error instanceof Error ? error.message : String(error), { code: "SANDBOX_UNAVAILABLE" });
+    });
+  }
+
+  private async startZygote(): Promise<ZygoteProcess> {
+    const zygoteUid = this.zygoteUids.acquire();
+    const channelsDir = join(this.workDir, `zygote-${++this.zygoteCount}`);
+    mkdirSync(channelsDir, { mode: 0o700 });
+    chownSync(channelsDir, zygoteUid, zygoteUid);
+    const { runtime } = this.options;
+    const zygote = ZygoteProcess.start({
+      nsjailBin: this.options.nsjailBin,
+      channelsDir,
+      args: buildZygoteArgv({
+        configPath: this.configPath,
+        pythonExecutable: runtime.pythonBin,
+        venvDir: runtime.venvDir,
+        zygoteSource: runtime.zygoteSource,
+        harnessSource: runtime.harnessSource,
+        pythonFlags: PYTHON_FLAGS,
+        env: scriptEnvironment({ workDir: JAIL_WORK_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv: this.options.serverEnv }),
+        zygoteUid,
+        runUids: this.runUidRange(),
+        channelsDir,
+        seccompPolicy: this.zygotePolicy,
+        childSeccomp: this.childSeccomp,
+        logFd: ZYGOTE_LOG_FD,
+        resultFd: ZYGOTE_RESULT_FD,
+      }),
+    });
+    this.live.add(zygote);
+    void zygote.exited.then(() => {
+      this.live.delete(zygote);
+      this.retiring.delete(zygote);
+      rmSync(channelsDir, { recursive: true, force: true });
+      this.zygoteUids.release(zygoteUid);
+    });
+    try {
+      await zygote.ready();
+    } catch (error) {
+      await zygote.kill();
+      throw error;
+    }
+    if (this.closed) {
+      await zygote.kill();
+      throw new Error("the sandbox is shut down");
+    }
+    return zygote;
+  }
+
+  /** No new run goes to this fork server; it is stopped as soon as no run of it is left. */
+  private retire(zygote: ZygoteProcess): void {
+    this.retiring.add(zygote);
+    this.stopIfIdle(zygote);
+  }
+
+  private stopIfIdle(zygote: ZygoteProcess): void {
+    if (this.retiring.has(zygote) && zygote.inFlight === 0) void zygote.kill();
+  }
+
+  private runUidRange() {
+    return { first: this.options.uidBase, count: SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT };
+  }
+}
+
+function unavailable(message: string, output: CapturedOutput): SandboxOutcome {
+  return err(failure("SANDBOX_UNAVAILABLE", message, output));
+}
+
+async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const result = await Promise.race([promise.then(() => true as const), late]);
+  clearTimeout(timer);
+  return result;
+}
