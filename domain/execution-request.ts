@@ -4,3 +4,6 @@ export interface ExecutionRequest {
   readonly timeoutMs: number;
   readonly memoryMb: number;
 }
+
+/** The least memory a run may ask for: below it the interpreter cannot even start. */
+export const MIN_MEMORY_MB = 32;

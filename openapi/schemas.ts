@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { MIN_MEMORY_MB } from "../domain/execution-request.js";
 import { FAILURE_CODES } from "../domain/failure-code.js";
 
 export interface RequestLimits {
@@ -27,10 +28,10 @@ export const executeRequestSchema = (limits: RequestLimits) =>
       memoryMb: z
         .number()
         .int()
-        .positive()
+        .min(MIN_MEMORY_MB, `memoryMb must be at least ${MIN_MEMORY_MB}`)
         .max(limits.maxMemoryMb, `memoryMb may be at most ${limits.maxMemoryMb}`)
         .optional()
-        .openapi({ description: `Memory limit for this run (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
+        .openapi({ description: `Memory limit for this run, at least ${MIN_MEMORY_MB} (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
     })
     .openapi("ExecuteRequest");
 
@@ -69,6 +70,14 @@ export const healthSchema = z
     isolation: z.string().openapi({ description: "What the live backend isolates", example: "nsjail: namespaces, seccomp, cgroups" }),
     python: z.string().openapi({ example: "3.11.2" }),
     packages: z.record(z.string(), z.string()).openapi({ example: { numpy: "2.4.6", pandas: "3.1.1" } }),
+    cgroup: z.enum(["v1", "v2", "none"]).optional().openapi({ description: "The cgroup version that limits the sandboxes (none: rlimits only)", example: "v2" }),
+    limits: z
+      .object({ memory: z.string(), processes: z.string(), cpuTime: z.string(), io: z.string() })
+      .optional()
+      .openapi({
+        description: "What enforces each limit of a run: a cgroup controller or an rlimit",
+        example: { memory: "cgroup (memory.max, memory.swap.max 0)", processes: "cgroup (pids.max)", cpuTime: "rlimit (RLIMIT_CPU)", io: "cgroup (io.max)" },
+      }),
   })
   .openapi("Health");
 

@@ -37,13 +37,16 @@ ensure_venv() {
   local dir=$1 requirements=$2 home="$PWD/$1" python
   [ "${3:-}" = sandbox ] && home=$(venv_home "$dir")
   if [ "$home" != "$PWD/$dir" ] && [ "$(readlink "$dir" || true)" != "$home" ]; then rm -rf "$dir"; fi
-  stamp_ok "$dir/.setup-stamp" "$requirements" && return 0
+  local inputs=("$requirements")
+  [ "${3:-}" = sandbox ] && inputs+=(scripts/jail-venv.sh)
+  stamp_ok "$dir/.setup-stamp" "${inputs[@]}" && return 0
   python=$(find_python)
   echo "setup: creating $home with $python and the pinned $requirements" >&2
   rm -rf "$home"
   mkdir -p "$(dirname "$home")"
   (umask 022 && "$python" -m venv "$home" &&
-    "$home/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$requirements")
+    "$home/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$requirements" &&
+    if [ "${3:-}" = sandbox ]; then bash scripts/jail-venv.sh "$home"; fi)
   [ "$home" = "$PWD/$dir" ] || ln -sfn "$home" "$dir"
-  write_stamp "$dir/.setup-stamp" "$requirements"
+  write_stamp "$dir/.setup-stamp" "${inputs[@]}"
 }

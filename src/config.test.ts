@@ -57,6 +57,7 @@ describe("loadConfig", () => {
       PYTHON_BIN: "/opt/venv/bin/python",
       NSJAIL_BIN: "/usr/local/bin/nsjail",
       NSJAIL_CONFIG: "/etc/pyexec/nsjail.cfg",
+      SANDBOX_IO_MB_PER_SEC: "0",
     });
     expect(config).toMatchObject({
       port: 9090,
@@ -72,6 +73,7 @@ describe("loadConfig", () => {
       pythonBin: "/opt/venv/bin/python",
       nsjailBin: "/usr/local/bin/nsjail",
       nsjailConfig: "/etc/pyexec/nsjail.cfg",
+      sandboxIoMbPerSec: 0,
     });
   });
 
@@ -113,6 +115,7 @@ describe("loadConfig", () => {
     ["PYTHON_BIN", "python3"],
     ["NSJAIL_BIN", "nsjail"],
     ["NSJAIL_CONFIG", "./nsjail.cfg"],
+    ["SANDBOX_IO_MB_PER_SEC", "-1"],
   ])("%s=%s stops startup with a ConfigError naming the variable", (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);

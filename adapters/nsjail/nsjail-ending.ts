@@ -7,6 +7,8 @@ export interface NsjailObservation {
   readonly signal: string | null;
   readonly timedOut: boolean;
   readonly log: string;
+  /** The kernel's OOM killer ended a process of the run's cgroup; undefined without cgroups. */
+  readonly oomKilled: boolean | undefined;
 }
 
 const SIGNAL_NAMES: Record<number, string> = {
@@ -38,13 +40,16 @@ export function nsjailEnding(observation: NsjailObservation): ProcessEnding | "s
     killedBy ??
     (observation.exitCode !== null && observation.exitCode > 128 ? SIGNAL_NAMES[observation.exitCode - 128] ?? null : null);
   const hitWallLimit = /run time >= time limit/.test(log);
+  const memoryLimitHit = observation.oomKilled === true;
+  // The interpreter is PID 1 of its pid namespace, so nothing in the jail can SIGKILL it; our
+  // own timeout and nsjail's time limit are told apart above. A SIGKILL that is not the OOM
+  // killer's is therefore the hard RLIMIT_CPU, after a SIGXCPU the script ignored.
+  const cpuLimitHit = signal === "SIGKILL" && !memoryLimitHit && !timedOut && !hitWallLimit;
   return {
     report,
     exitCode: signal ? null : observation.exitCode,
-    signal,
+    signal: cpuLimitHit ? "SIGXCPU" : signal,
     timedOut: timedOut || hitWallLimit,
-    // The memory cgroup kills with SIGKILL and nothing else in the jail sends it (our own
-    // timeout kill is told apart by timedOut), so a SIGKILL means the memory limit was hit.
-    memoryLimitHit: signal === "SIGKILL",
+    memoryLimitHit,
   };
 }

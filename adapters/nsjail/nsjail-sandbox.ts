@@ -8,7 +8,7 @@ import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { outputOf, StartedHarness } from "../python/started-harness.js";
-import { removeStaleJailCgroups } from "./cgroup.js";
+import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "./cgroup-slots.js";
 import { buildNsjailArgv, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
 import { nsjailEnding } from "./nsjail-ending.js";
 
@@ -18,6 +18,10 @@ export interface NsjailSandboxOptions {
   readonly nsjailBin: string;
   readonly configPath: string;
   readonly cgroup: NsjailCgroupMode;
+  /** Block devices ("major:minor") whose IO each jail is throttled on (blockDevicesOf). */
+  readonly throttledDevices: readonly string[];
+  /** Block IO per jail on those devices, in MiB/s; 0 for none. */
+  readonly ioMbPerSec: number;
   readonly maxOutputBytes: number;
   readonly maxResultBytes: number;
   /** The memory limit pre-started jails are created with (the configured maximum). */
@@ -31,7 +35,9 @@ export interface NsjailSandboxOptions {
   readonly onSandboxLog: (log: string, context: { code: string }) => void;
 }
 
-const MAX_PIDS = 64;
+/** Processes and threads a jail may have. */
+export const JAIL_MAX_PIDS = 64;
+const MIB = 1024 * 1024;
 const TERM_GRACE_MS = 500;
 
 const isAlive = (pid: number): boolean => {
@@ -51,11 +57,13 @@ export class NsjailSandbox implements PrestartableSandbox {
   readonly backend = "nsjail";
   readonly isolation: string;
   private readonly uids: SandboxUids;
+  private readonly slots: ((uid: number) => CgroupSlot) | undefined;
   /** Every jail started and not yet finished: running a script or waiting for one. */
   private readonly live = new Set<HarnessProcess>();
 
   constructor(private readonly options: NsjailSandboxOptions) {
     this.uids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT);
+    this.slots = cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []);
     const limits =
       options.cgroup.version === "none"
         ? "memory and processes limited by rlimits only (no usable cgroups)"
@@ -79,8 +87,22 @@ export class NsjailSandbox implements PrestartableSandbox {
   }
 
   private start(jail: { preload: boolean; memoryMb: number; timeoutMs: number }): StartedHarness {
-    const { runtime, cgroup } = this.options;
+    const { runtime } = this.options;
     const uid = this.uids.acquire();
+    let slot: CgroupSlot | undefined;
+    try {
+      slot = this.slots?.(uid);
+      slot?.prepare({
+        memoryMb: jail.memoryMb,
+        // nsjail itself stays in the slot beside the jail's processes.
+        maxPids: JAIL_MAX_PIDS + 1,
+        cpuCores: 1,
+        ...(this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {}),
+      });
+    } catch (error) {
+      this.uids.release(uid);
+      throw error;
+    }
     const args = buildNsjailArgv({
       configPath: this.options.configPath,
       pythonExecutable: runtime.pythonBin,
@@ -89,9 +111,8 @@ export class NsjailSandbox implements PrestartableSandbox {
       pythonFlags: PYTHON_FLAGS,
       env: scriptEnvironment({ workDir: JAIL_WORK_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv: this.options.serverEnv }),
       timeoutMs: jail.timeoutMs,
-      memoryMb: jail.memoryMb,
-      maxPids: MAX_PIDS,
-      cgroup,
+      ...(slot === undefined ? { addressSpaceLimitMb: jail.memoryMb } : {}),
+      maxPids: JAIL_MAX_PIDS,
       outsideUid: uid,
       logFd: SANDBOX_LOG_FD,
       passFds: [RESULT_FD],
@@ -99,16 +120,16 @@ export class NsjailSandbox implements PrestartableSandbox {
       ...(jail.preload ? { timeLimitSeconds: 0 } : {}),
       harnessArgs: ["--result-fd", String(RESULT_FD), ...(jail.preload ? ["--preload"] : [])],
     });
+    const command = slot === undefined ? { command: this.options.nsjailBin, args } : joinSlotArgv(slot.procsFiles, this.options.nsjailBin, args);
     const harness = HarnessProcess.start({
-      command: this.options.nsjailBin,
-      args,
+      ...command,
       env: {},
       cwd: "/",
       maxOutputBytes: this.options.maxOutputBytes,
       maxResultBytes: this.options.maxResultBytes,
       preload: jail.preload,
       collectSandboxLog: true,
-      killAll: (pid) => this.stop(pid),
+      killAll: (pid) => this.stop(pid, slot),
     });
     this.live.add(harness);
     return new StartedHarness(harness, {
@@ -116,7 +137,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       maxResultBytes: this.options.maxResultBytes,
       // The cgroup limits memory and processes; the harness adds the CPU-time limit.
       limits: (request) => ({ cpuSeconds: cpuSecondsFor(request.timeoutMs) }),
-      outcome: (run, request) => jailOutcome(run, request, this.options),
+      outcome: (run, request) => jailOutcome(run, request, slot?.oomKilled(), this.options),
       cleanUp: () => {
         this.live.delete(harness);
         this.uids.release(uid);
@@ -124,32 +145,28 @@ export class NsjailSandbox implements PrestartableSandbox {
     });
   }
 
-  /** SIGTERM lets nsjail kill its jail and remove its cgroups; SIGKILL only if it does not. */
-  private async stop(pid: number): Promise<void> {
-    if (!isAlive(pid)) return;
-    process.kill(pid, "SIGTERM");
-    for (let waited = 0; waited < TERM_GRACE_MS && isAlive(pid); waited += 20) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+  /** SIGTERM lets nsjail kill its jail; SIGKILL only if it does not. Then nothing may be left in the slot. */
+  private async stop(pid: number, slot: CgroupSlot | undefined): Promise<void> {
     if (isAlive(pid)) {
-      process.kill(pid, "SIGKILL");
-      removeStaleJailCgroups(this.options.cgroup);
+      process.kill(pid, "SIGTERM");
+      for (let waited = 0; waited < TERM_GRACE_MS && isAlive(pid); waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      if (isAlive(pid)) process.kill(pid, "SIGKILL");
     }
+    await slot?.killAll();
   }
 }
 
 /** What a jail's run amounted to, from its report, its exit and nsjail's own log. */
-function jailOutcome(run: HarnessRun, request: ExecutionRequest, options: NsjailSandboxOptions): SandboxOutcome {
+function jailOutcome(run: HarnessRun, request: ExecutionRequest, oomKilled: boolean | undefined, options: NsjailSandboxOptions): SandboxOutcome {
   const ending = run.startError
     ? "sandbox-failed"
-    : nsjailEnding({ report: run.report, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, log: run.sandboxLog });
+    : nsjailEnding({ report: run.report, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, log: run.sandboxLog, oomKilled });
   if (ending === "sandbox-failed") {
     options.onSandboxLog(run.startError ?? run.sandboxLog, { code: "SANDBOX_UNAVAILABLE" });
     return err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));
   }
-  const outcome = outcomeOf(ending, outputOf(run), request, run.durationMs);
-  if (!outcome.ok && (outcome.error.code === "RESOURCE_LIMIT_EXCEEDED" || outcome.error.code === "MEMORY_LIMIT_EXCEEDED")) {
-    options.onSandboxLog(run.sandboxLog, { code: outcome.error.code });
-  }
-  return outcome;
+  // A script's own failures are not the server's: nsjail's log of them would only fill the server log.
+  return outcomeOf(ending, outputOf(run), request, run.durationMs);
 }

@@ -7,14 +7,22 @@
  *
  * Only the subset of Kafel the policy uses is understood, and anything else is an error rather
  * than a guess: `ERRNO(n) { entry, ... }` blocks and `DEFAULT ALLOW`, where an entry is a
- * syscall name, or `name(arg) { (arg & MASK) != 0 }`, or `name(arg) { arg != A && arg != B ... }`.
+ * syscall name or `name(arg, ...) { test }`, the test on one argument being `(x & MASK) != 0`,
+ * `x != A && x != B ...`, `x >= A` or `x == A`, with constants of 32 bits.
  */
 
-/** One denied syscall, with the condition under which it is denied (none: always). */
+/** A test on one argument of a syscall, with Kafel's meaning (arguments are unsigned 64-bit). */
+export type ArgumentTest =
+  | { readonly kind: "masked-nonzero"; readonly mask: number }
+  | { readonly kind: "not-in"; readonly values: readonly number[] }
+  | { readonly kind: "at-least"; readonly value: number }
+  | { readonly kind: "equals"; readonly value: number };
+
+/** One denied syscall, and the test on one of its arguments under which it is denied (none: always). */
 export interface SeccompRule {
   readonly syscall: string;
   readonly errno: number;
-  readonly when?: { readonly kind: "masked-nonzero"; readonly mask: number } | { readonly kind: "not-in"; readonly values: readonly number[] };
+  readonly when?: { readonly arg: number; readonly test: ArgumentTest };
 }
 
 /** x86-64 syscall numbers of the names nsjail.cfg's policy uses (Kafel's names: "umount" is umount2). */
@@ -27,15 +35,21 @@ export const X86_64_SYSCALLS: Readonly<Record<string, number>> = {
   clock_adjtime: 305, setns: 308, process_vm_readv: 310, process_vm_writev: 311, kcmp: 312, finit_module: 313,
   kexec_file_load: 320, bpf: 321, userfaultfd: 323, io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427,
   open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, fspick: 433, clone3: 435,
-  pidfd_getfd: 438, process_madvise: 440, mount_setattr: 442,
+  pidfd_getfd: 438, process_madvise: 440, mount_setattr: 442, socket: 41, socketpair: 53, kill: 62, fcntl: 72,
+  rt_sigqueueinfo: 129, tkill: 200, fadvise64: 221, tgkill: 234, inotify_init: 253, inotify_add_watch: 254,
+  inotify_init1: 294, rt_tgsigqueueinfo: 297, fanotify_mark: 301, pidfd_send_signal: 424,
 };
 
 /** A rule as the fork server's children install it (zygote.py's seccomp_program). */
 export interface ChildSeccompRule {
   readonly nr: number;
   readonly errno: number;
-  readonly arg0MaskedNonZero?: number;
-  readonly arg0NotIn?: readonly number[];
+  /** The argument tested, and the test: the syscall is denied when it holds. */
+  readonly arg?: number;
+  readonly maskedNonZero?: number;
+  readonly notIn?: readonly number[];
+  readonly atLeast?: number;
+  readonly equals?: number;
 }
 
 /** The values of the `seccomp_string` fields of an nsjail config (protobuf text format), in order. */
@@ -56,9 +70,8 @@ export function withoutSeccompStrings(configText: string): string {
 }
 
 export function parseSeccompPolicy(kafel: string): SeccompRule[] {
-  const text = kafel.replace(/\s+/g, " ").trim();
+  let rest = kafel.replace(/\s+/g, " ").trim();
   const rules: SeccompRule[] = [];
-  let rest = text;
   for (;;) {
     rest = rest.trimStart();
     if (/^DEFAULT ALLOW$/.test(rest)) break;
@@ -67,11 +80,11 @@ export function parseSeccompPolicy(kafel: string): SeccompRule[] {
     const errno = Number(block[1]);
     rest = rest.slice(block[0].length);
     for (;;) {
-      const entry = /^([a-z0-9_]+)(?: ?\(([a-z_]+)\) ?\{ ?([^}]*?) ?\})? ?(,|\}) ?/.exec(rest);
+      const entry = /^([a-z0-9_]+)(?: ?\(([a-z0-9_, ]+)\) ?\{ ?([^}]*?) ?\})? ?(,|\}) ?/.exec(rest);
       if (!entry) throw new Error(`unsupported seccomp policy entry at: ${rest.slice(0, 60)}`);
-      const [whole, syscall = "", arg, condition, end] = entry;
+      const [whole, syscall = "", args, condition, end] = entry;
       if (!(syscall in X86_64_SYSCALLS)) throw new Error(`seccomp policy names ${syscall}, whose x86-64 number is not known here`);
-      rules.push({ syscall, errno, ...(arg === undefined ? {} : { when: parseCondition(arg, condition ?? "") }) });
+      rules.push({ syscall, errno, ...(args === undefined ? {} : { when: parseCondition(args.split(",").map((a) => a.trim()), condition ?? "") }) });
       rest = rest.slice(whole.length);
       if (end === "}") break;
     }
@@ -84,17 +97,31 @@ export function parseSeccompPolicy(kafel: string): SeccompRule[] {
   return rules;
 }
 
-function parseCondition(arg: string, condition: string): NonNullable<SeccompRule["when"]> {
-  const masked = new RegExp(`^\\(${arg} & (0x[0-9a-f]+|\\d+)\\) != 0$`).exec(condition);
-  if (masked) return { kind: "masked-nonzero", mask: word(masked[1] ?? "") };
-  const parts = condition.split(" && ");
-  const values = parts.map((part) => new RegExp(`^${arg} != (0x[0-9a-f]+|\\d+)$`).exec(part)?.[1]);
-  if (values.every((value) => value !== undefined)) return { kind: "not-in", values: values.map((value) => word(value ?? "")) };
+const CONSTANT = "(0x[0-9a-fA-F]+|\\d+)";
+
+function parseCondition(args: readonly string[], condition: string): NonNullable<SeccompRule["when"]> {
+  const argIndex = (name: string | undefined) => {
+    const index = args.indexOf(name ?? "");
+    if (index < 0) throw new Error(`unsupported seccomp condition: ${condition}`);
+    return index;
+  };
+  const masked = new RegExp(`^\\((\\w+) & ${CONSTANT}\\) != 0$`).exec(condition);
+  if (masked) return { arg: argIndex(masked[1]), test: { kind: "masked-nonzero", mask: word(masked[2]) } };
+  const compared = new RegExp(`^(\\w+) (>=|==) ${CONSTANT}$`).exec(condition);
+  if (compared) {
+    const value = word(compared[3]);
+    return { arg: argIndex(compared[1]), test: compared[2] === ">=" ? { kind: "at-least", value } : { kind: "equals", value } };
+  }
+  const unequal = condition.split(" && ").map((part) => new RegExp(`^(\\w+) != ${CONSTANT}$`).exec(part));
+  const names = new Set(unequal.map((match) => match?.[1]));
+  if (unequal.every((match) => match !== null) && names.size === 1) {
+    return { arg: argIndex(unequal[0]?.[1]), test: { kind: "not-in", values: unequal.map((match) => word(match?.[2])) } };
+  }
   throw new Error(`unsupported seccomp condition: ${condition}`);
 }
 
-/** A 32-bit constant: the children's BPF compares the low word and requires a zero high word. */
-function word(literal: string): number {
+/** A 32-bit constant: the children's BPF compares an argument's low word and its high word with zero. */
+function word(literal: string | undefined): number {
   const value = Number(literal);
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new Error(`seccomp constant out of 32-bit range: ${literal}`);
   return value;
@@ -105,16 +132,27 @@ export function renderKafel(rules: readonly SeccompRule[]): string {
   const byErrno = new Map<number, string[]>();
   for (const rule of rules) {
     const entries = byErrno.get(rule.errno) ?? [];
-    entries.push(rule.when === undefined ? rule.syscall : `${rule.syscall}(a) { ${conditionText(rule.when)} }`);
+    entries.push(rule.when === undefined ? rule.syscall : `${rule.syscall}(${argNames(rule.when.arg).join(", ")}) { ${testText(`a${rule.when.arg}`, rule.when.test)} }`);
     byErrno.set(rule.errno, entries);
   }
   const blocks = [...byErrno].map(([errno, entries]) => `ERRNO(${errno}) { ${entries.join(", ")} }`);
   return [...blocks, "DEFAULT ALLOW"].join(" ");
 }
 
-function conditionText(when: NonNullable<SeccompRule["when"]>): string {
+const argNames = (last: number) => Array.from({ length: last + 1 }, (_, i) => `a${i}`);
+
+function testText(arg: string, test: ArgumentTest): string {
   const hex = (value: number) => `0x${value.toString(16)}`;
-  return when.kind === "masked-nonzero" ? `(a & ${hex(when.mask)}) != 0` : when.values.map((value) => `a != ${hex(value)}`).join(" && ");
+  switch (test.kind) {
+    case "masked-nonzero":
+      return `(${arg} & ${hex(test.mask)}) != 0`;
+    case "not-in":
+      return test.values.map((value) => `${arg} != ${hex(value)}`).join(" && ");
+    case "at-least":
+      return `${arg} >= ${hex(test.value)}`;
+    case "equals":
+      return `${arg} == ${hex(test.value)}`;
+  }
 }
 
 /** The rules without those for these syscalls (which must be among them). */
@@ -126,10 +164,19 @@ export function allowing(rules: readonly SeccompRule[], syscalls: readonly strin
 }
 
 export function childSeccompRules(rules: readonly SeccompRule[]): ChildSeccompRule[] {
-  return rules.map((rule) => ({
-    nr: X86_64_SYSCALLS[rule.syscall]!,
-    errno: rule.errno,
-    ...(rule.when?.kind === "masked-nonzero" ? { arg0MaskedNonZero: rule.when.mask } : {}),
-    ...(rule.when?.kind === "not-in" ? { arg0NotIn: rule.when.values } : {}),
-  }));
+  return rules.map((rule) => {
+    const nr = X86_64_SYSCALLS[rule.syscall]!;
+    if (rule.when === undefined) return { nr, errno: rule.errno };
+    const { arg, test } = rule.when;
+    switch (test.kind) {
+      case "masked-nonzero":
+        return { nr, errno: rule.errno, arg, maskedNonZero: test.mask };
+      case "not-in":
+        return { nr, errno: rule.errno, arg, notIn: test.values };
+      case "at-least":
+        return { nr, errno: rule.errno, arg, atLeast: test.value };
+      case "equals":
+        return { nr, errno: rule.errno, arg, equals: test.value };
+    }
+  });
 }

@@ -162,9 +162,9 @@ export class HarnessProcess {
   private report(): HarnessReport {
     if (this.reportBuffer.truncated) return { kind: "malformed" };
     const bytes = this.reportBuffer.bytes();
-    if (!this.spec.preload) return parseHarnessReport(bytes);
+    if (!this.spec.preload) return parseHarnessReport(bytes, this.spec.maxResultBytes);
     const afterReady = startsWith(bytes, READY_LINE) ? bytes.subarray(READY_LINE.length) : bytes;
-    return parseHarnessReport(afterReady);
+    return parseHarnessReport(afterReady, this.spec.maxResultBytes);
   }
 
   /** Hands the harness its script and waits for the run to end, killing it at the time limit. */

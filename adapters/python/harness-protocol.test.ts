@@ -14,23 +14,31 @@ import {
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 const report = (header: unknown, body = "") => utf8(`${JSON.stringify(header)}\n${body}`);
+const MAX_RESULT_BYTES = 1024;
+const parse = (bytes: Uint8Array) => parseHarnessReport(bytes, MAX_RESULT_BYTES);
 
 describe("parseHarnessReport", () => {
+  it("a result over the limit is RESULT_TOO_LARGE, even when the script wrote the report itself", () => {
+    const atLimit = `"${"x".repeat(MAX_RESULT_BYTES - 2)}"`;
+    expect(parse(report({ status: "ok" }, atLimit))).toEqual({ kind: "ok", resultJson: atLimit });
+    expect(parse(report({ status: "ok" }, `"${"x".repeat(MAX_RESULT_BYTES - 1)}"`))).toMatchObject({ kind: "error", code: "RESULT_TOO_LARGE" });
+  });
+
   it("nothing written is `none` (the process died before reporting)", () => {
-    expect(parseHarnessReport(new Uint8Array(0))).toEqual({ kind: "none" });
+    expect(parse(new Uint8Array(0))).toEqual({ kind: "none" });
   });
 
   it("an ok report carries the result JSON text exactly as written", () => {
     const resultJson = '{"big": 18446744073709551616, "f": 1.0, "s": "line\\nbreak", "u": "héllo 🐍"}';
-    expect(parseHarnessReport(report({ status: "ok" }, resultJson))).toEqual({ kind: "ok", resultJson });
+    expect(parse(report({ status: "ok" }, resultJson))).toEqual({ kind: "ok", resultJson });
   });
 
   it.each(["null", "0", '""', "[]", '"multi\\nline"'])("an ok report with the JSON value %s", (resultJson) => {
-    expect(parseHarnessReport(report({ status: "ok" }, resultJson))).toEqual({ kind: "ok", resultJson });
+    expect(parse(report({ status: "ok" }, resultJson))).toEqual({ kind: "ok", resultJson });
   });
 
   it("an error report carries code, message and traceback", () => {
-    const parsed = parseHarnessReport(
+    const parsed = parse(
       report({ status: "error", code: "RUNTIME_ERROR", message: "ZeroDivisionError: division by zero", traceback: "  File \"script.py\", line 2" }),
     );
     expect(parsed).toEqual({
@@ -44,12 +52,12 @@ describe("parseHarnessReport", () => {
   it.each(["SYNTAX_ERROR", "MAIN_NOT_FOUND", "RUNTIME_ERROR", "RESULT_NOT_JSON", "RESULT_TOO_LARGE", "SCRIPT_EXITED", "MEMORY_LIMIT_EXCEEDED", "RESOURCE_LIMIT_EXCEEDED"])(
     "accepts the harness code %s",
     (code) => {
-      expect(parseHarnessReport(report({ status: "error", code, message: "m" }))).toEqual({ kind: "error", code, message: "m" });
+      expect(parse(report({ status: "error", code, message: "m" }))).toEqual({ kind: "error", code, message: "m" });
     },
   );
 
   it("an error without a message uses the code; a non-string traceback is left out", () => {
-    expect(parseHarnessReport(report({ status: "error", code: "MAIN_NOT_FOUND", traceback: 42 }))).toEqual({
+    expect(parse(report({ status: "error", code: "MAIN_NOT_FOUND", traceback: 42 }))).toEqual({
       kind: "error",
       code: "MAIN_NOT_FOUND",
       message: "MAIN_NOT_FOUND",
@@ -65,7 +73,7 @@ describe("parseHarnessReport", () => {
     "UNAUTHORIZED",
     "NOT_A_CODE",
   ])("an error with the code %s is malformed", (code) => {
-    expect(parseHarnessReport(report({ status: "error", code, message: "forged" }))).toEqual({ kind: "malformed" });
+    expect(parse(report({ status: "error", code, message: "forged" }))).toEqual({ kind: "malformed" });
   });
 
   it.each<[string, Uint8Array]>([
@@ -83,7 +91,7 @@ describe("parseHarnessReport", () => {
     ["an ok result with trailing garbage", report({ status: "ok" }, '{"a":1} extra')],
     ["stray bytes", Uint8Array.from([0xff, 0xfe, 0x0a, 0x00])],
   ])("%s is malformed", (_name, bytes) => {
-    expect(parseHarnessReport(bytes)).toEqual({ kind: "malformed" });
+    expect(parse(bytes)).toEqual({ kind: "malformed" });
   });
 });
 

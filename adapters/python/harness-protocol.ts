@@ -52,7 +52,11 @@ export function encodeHarnessRequest(request: HarnessRequest): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(request));
 }
 
-export function parseHarnessReport(bytes: Uint8Array): HarnessReport {
+/**
+ * The report on the result channel. Code that writes to the channel itself chooses its own
+ * result, as a `return` would, but not a larger one than the limit.
+ */
+export function parseHarnessReport(bytes: Uint8Array, maxResultBytes: number): HarnessReport {
   if (bytes.length === 0) return { kind: "none" };
   const newline = bytes.indexOf(0x0a);
   if (newline < 0) return { kind: "malformed" };
@@ -66,7 +70,11 @@ export function parseHarnessReport(bytes: Uint8Array): HarnessReport {
   if (typeof header !== "object" || header === null) return { kind: "malformed" };
   const fields = header as Record<string, unknown>;
   if (fields.status === "ok") {
-    const resultJson = decoder.decode(bytes.subarray(newline + 1));
+    const body = bytes.subarray(newline + 1);
+    if (body.length > maxResultBytes) {
+      return { kind: "error", code: "RESULT_TOO_LARGE", message: `The result is ${body.length} bytes of JSON, over the limit of ${maxResultBytes} bytes` };
+    }
+    const resultJson = decoder.decode(body);
     return isJson(resultJson) ? { kind: "ok", resultJson } : { kind: "malformed" };
   }
   if (fields.status === "error" && typeof fields.code === "string" && REPORTABLE_CODES.has(fields.code)) {

@@ -36,6 +36,10 @@ TRACEBACK_FRAMES = 100
 # A pre-started harness announces on its result channel that it is ready for a script.
 READY_LINE = b'{"status":"ready"}\n'
 
+# Signals a run may have queued at once. A jail's user namespace belongs to root, so its queued
+# signals also count against host root's RLIMIT_SIGPENDING: each run gets a small share.
+PENDING_SIGNALS = 64
+
 # Exit status of a harness whose result channel the script closed (harness-protocol.ts).
 RESULT_CHANNEL_LOST_EXIT = 86
 # Freed on MemoryError so the harness has room to write its report.
@@ -99,6 +103,7 @@ RLIMITS = {
 
 def apply_limits(limits):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_SIGPENDING, (PENDING_SIGNALS, PENDING_SIGNALS))
     for key, which in RLIMITS.items():
         value = limits.get(key)
         if value is None:
@@ -312,15 +317,23 @@ def to_json_value(value, path, numpy_generic, active):
     raise not_json(path, value)
 
 
+def is_int_too_long(exc):
+    """An int with more digits than Python will print (sys.set_int_max_str_digits)."""
+    return "integer string conversion" in str(exc)
+
+
 def serialize_result(value, max_bytes):
     try:
+        # Runs the value's own code (a str subclass's __str__, ...): what that raises is the script's.
         plain = to_json_value(value, "result", numpy_scalar_type(), set())
         text = json.dumps(plain, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     except NotJson as exc:
         raise Failure("RESULT_NOT_JSON", f"main() returned a value that is not JSON: {exc}")
     except RecursionError:
         raise Failure("RESULT_NOT_JSON", "main() returned a value nested too deeply to serialize as JSON")
-    except ValueError as exc:  # e.g. an int with more digits than Python will print
+    except ValueError as exc:
+        if not is_int_too_long(exc):
+            raise
         raise Failure("RESULT_NOT_JSON", f"main() returned a value that is not JSON: {exc}")
     data = text.encode("ascii")
     if len(data) > max_bytes:
@@ -406,8 +419,12 @@ def run(request):
             raise resource_failure(exc, limits) or Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
         try:
             return {"status": "ok"}, serialize_result(value, request["maxResultBytes"])
+        except Failure:
+            raise
         except MemoryError:
             raise memory_failure(memory_mb)
+        except BaseException as exc:  # the result's own code (a __str__, __int__, ...) raised while it was read
+            raise Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
     except Failure as failure:
         header = {"status": "error", "code": failure.code, "message": failure.message}
         if failure.traceback_text:

@@ -32,9 +32,10 @@ export class SandboxUids {
     throw new Error("no free sandbox uid: more live sandboxes on this host than uids");
   }
 
+  /** The uid goes to the front: reusing the most recently freed uids keeps the set of slot cgroups small. */
   release(uid: number): void {
     this.claims.release(uid);
-    this.free.push(uid);
+    this.free.unshift(uid);
   }
 }
 

@@ -122,22 +122,30 @@ SECCOMP_RET_ALLOW = 0x7FFF0000
 AUDIT_ARCH_X86_64 = 0xC000003E
 X32_SYSCALL_BIT = 0x40000000
 # struct seccomp_data: nr, arch, instruction pointer, then args[6] as 64-bit little-endian words.
-NR_OFFSET, ARCH_OFFSET, ARG0_LOW_OFFSET, ARG0_HIGH_OFFSET = 0, 4, 16, 20
+NR_OFFSET, ARCH_OFFSET, ARGS_OFFSET = 0, 4, 16
 
 
 def rule_block(rule):
-    """The instructions after a rule's syscall number matched; every path ends in a return."""
+    """The instructions after a rule's syscall number matched, every path ending in a return:
+    the rule's errno when its argument test holds (Kafel's unsigned 64-bit comparisons, with
+    32-bit constants, so the argument's high word decides first), else allow."""
     deny = (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | rule["errno"])
     allow = (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)
-    if "arg0MaskedNonZero" in rule:  # denied when (arg0 & mask) != 0; the mask fits 32 bits
-        return [(BPF_LD_W_ABS, 0, 0, ARG0_LOW_OFFSET), (BPF_JSET_K, 0, 1, rule["arg0MaskedNonZero"]), deny, allow]
-    if "arg0NotIn" in rule:  # denied unless arg0 is one of these 32-bit values
-        values = rule["arg0NotIn"]
-        block = [(BPF_LD_W_ABS, 0, 0, ARG0_HIGH_OFFSET), (BPF_JEQ_K, 0, len(values) + 1, 0), (BPF_LD_W_ABS, 0, 0, ARG0_LOW_OFFSET)]
-        for index, value in enumerate(values):
-            block.append((BPF_JEQ_K, len(values) - index, 0, value))
-        return block + [deny, allow]
-    return [deny]
+    if "arg" not in rule:
+        return [deny]
+    low = (BPF_LD_W_ABS, 0, 0, ARGS_OFFSET + 8 * rule["arg"])
+    high = (BPF_LD_W_ABS, 0, 0, ARGS_OFFSET + 8 * rule["arg"] + 4)
+    if "maskedNonZero" in rule:  # (x & mask) != 0
+        return [low, (BPF_JSET_K, 0, 1, rule["maskedNonZero"]), deny, allow]
+    if "equals" in rule:  # high == 0 and low == value
+        return [high, (BPF_JEQ_K, 0, 3, 0), low, (BPF_JEQ_K, 0, 1, rule["equals"]), deny, allow]
+    if "atLeast" in rule:  # high != 0 or low >= value
+        return [high, (BPF_JEQ_K, 0, 2, 0), low, (BPF_JGE_K, 0, 1, rule["atLeast"]), deny, allow]
+    values = rule["notIn"]  # high != 0 or low is none of the values
+    block = [high, (BPF_JEQ_K, 0, len(values) + 1, 0), low]
+    for index, value in enumerate(values):
+        block.append((BPF_JEQ_K, len(values) - index, 0, value))
+    return block + [deny, allow]
 
 
 def seccomp_program(rules):

@@ -45,11 +45,6 @@ const SETTLE_POLL_MS = 20;
  */
 export async function killEverythingOf(uid: number, pgid: number): Promise<void> {
   signalGroup(pgid);
-  await killEverythingOfUid(uid);
-}
-
-/** Kills every process running as `uid` (see killEverythingOf) and waits until they are reaped. */
-export async function killEverythingOfUid(uid: number): Promise<void> {
   const deadline = performance.now() + SETTLE_MS;
   for (;;) {
     const processes = await processesOf(uid);

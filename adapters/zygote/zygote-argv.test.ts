@@ -45,7 +45,13 @@ describe("buildZygoteArgv", () => {
 
   it("binds the venv and the channel directory read-only and mounts /proc for the fork server only", () => {
     const argv = buildZygoteArgv(base);
-    expect(values(argv, "--bindmount_ro")).toEqual(["/app/.venv:/sandbox/venv", `/run/x/zygote-1:${ZYGOTE_CHANNELS_DIR}`]);
+    expect(values(argv, "--bindmount_ro")).toEqual([
+      "/app/.venv/lib:/sandbox/venv/lib",
+      "/app/.venv/pyvenv.cfg:/sandbox/venv/pyvenv.cfg",
+      "/app/.venv/bin/python:/sandbox/venv/bin/python",
+      "/app/.venv/bin/python:/sandbox/venv/bin/python3",
+      `/run/x/zygote-1:${ZYGOTE_CHANNELS_DIR}`,
+    ]);
     expect(values(argv, "--bindmount")).toEqual([]);
     expect(values(argv, "--mount")).toEqual([`none:${ZYGOTE_PROC_DIR}:proc:rw`]);
   });
@@ -54,7 +60,7 @@ describe("buildZygoteArgv", () => {
     const argv = buildZygoteArgv(base);
     const command = argv.slice(argv.indexOf("--") + 1);
     expect(command).toEqual([
-      "/sandbox/venv/bin/python", "-I", "-u", "-c", "print('zygote')\n",
+      "/sandbox/venv/bin/python3", "-I", "-u", "-c", "print('zygote')\n",
       "--harness", "print('harness')\n",
       "--result-fd", "3",
       "--channels", ZYGOTE_CHANNELS_DIR,

@@ -13,7 +13,7 @@
  *   - no time limit, no CPU limit and no process limit of its own (each run sets its own).
  * Pure: no I/O.
  */
-import { JAIL_VENV_DIR, jailedPython } from "../nsjail/nsjail-argv.js";
+import { jailedPython, venvMountArgs } from "../nsjail/nsjail-argv.js";
 import type { ChildSeccompRule } from "../nsjail/seccomp-policy.js";
 
 export const ZYGOTE_CHANNELS_DIR = "/sandbox/channels";
@@ -70,7 +70,7 @@ export function buildZygoteArgv(options: ZygoteArgvOptions): string[] {
     ...ids("--user"),
     ...ids("--group"),
     ...ZYGOTE_CAPABILITIES.flatMap((cap) => ["--cap", cap]),
-    "--bindmount_ro", `${options.venvDir}:${JAIL_VENV_DIR}`,
+    ...venvMountArgs(options.venvDir, options.pythonExecutable),
     "--bindmount_ro", `${options.channelsDir}:${ZYGOTE_CHANNELS_DIR}`,
     "--mount", `none:${ZYGOTE_PROC_DIR}:proc:rw`,
     "--seccomp_string", options.seccompPolicy,

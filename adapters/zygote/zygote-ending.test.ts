@@ -5,7 +5,7 @@ const observed = (fields: Partial<ZygoteRunObservation>): ZygoteRunObservation =
   supervisor: { kind: "exited", exitCode: 0 },
   report: { kind: "none" },
   timedOut: false,
-  oomKilled: undefined,
+  oomKilled: false,
   forkServerLost: false,
   ...fields,
 });
@@ -17,10 +17,13 @@ describe("zygoteEnding", () => {
     });
   });
 
-  it("a supervisor gone silent with its fork server is the sandbox's failure", () => {
-    expect(zygoteEnding(observed({ supervisor: { kind: "lost" }, forkServerLost: true }))).toEqual({
-      failed: "the fork server stopped while the script ran",
-    });
+  it("a supervisor gone silent is the sandbox's failure: with its fork server, or killed otherwise", () => {
+    expect(zygoteEnding(observed({ supervisor: { kind: "lost" }, forkServerLost: true }))).toEqual({ failed: "the fork server stopped while the script ran" });
+    expect(zygoteEnding(observed({ supervisor: { kind: "lost" } }))).toEqual({ failed: "the run's supervisor was killed" });
+  });
+
+  it("a supervisor gone silent while the cgroup counted an OOM kill is the memory limit", () => {
+    expect(zygoteEnding(observed({ supervisor: { kind: "lost" }, oomKilled: true }))).toMatchObject({ memoryLimitHit: true, signal: "SIGKILL" });
   });
 
   it("an exit status is the script's own ending", () => {
@@ -31,14 +34,14 @@ describe("zygoteEnding", () => {
     expect(zygoteEnding(observed({ supervisor: { kind: "signalled", signal: 11 } }))).toMatchObject({ signal: "SIGSEGV", exitCode: null, memoryLimitHit: false });
   });
 
-  it("a SIGKILL is the memory limit when no cgroup can be asked, unless the server killed the run at its time limit", () => {
-    expect(zygoteEnding(observed({ supervisor: { kind: "signalled", signal: 9 } }))).toMatchObject({ memoryLimitHit: true });
-    expect(zygoteEnding(observed({ supervisor: { kind: "signalled", signal: 9 }, timedOut: true }))).toMatchObject({ memoryLimitHit: false, timedOut: true });
+  it("a SIGKILL is the memory limit when the cgroup counted an OOM kill, the time limit when the server stopped the run, else the hard CPU limit", () => {
+    const killed = { kind: "signalled", signal: 9 } as const;
+    expect(zygoteEnding(observed({ supervisor: killed, oomKilled: true }))).toMatchObject({ memoryLimitHit: true, signal: "SIGKILL" });
+    expect(zygoteEnding(observed({ supervisor: killed, timedOut: true }))).toMatchObject({ memoryLimitHit: false, timedOut: true, signal: "SIGKILL" });
+    expect(zygoteEnding(observed({ supervisor: killed }))).toMatchObject({ memoryLimitHit: false, timedOut: false, signal: "SIGXCPU" });
   });
 
-  it("the run's cgroup decides whether memory ran out, whatever the signal", () => {
-    expect(zygoteEnding(observed({ supervisor: { kind: "signalled", signal: 9 }, oomKilled: false }))).toMatchObject({ memoryLimitHit: false });
+  it("an OOM kill of one of the script's processes is the memory limit even when the script itself exited", () => {
     expect(zygoteEnding(observed({ supervisor: { kind: "exited", exitCode: 1 }, oomKilled: true }))).toMatchObject({ memoryLimitHit: true });
-    expect(zygoteEnding(observed({ supervisor: { kind: "lost" }, oomKilled: true }))).toMatchObject({ memoryLimitHit: true, signal: "SIGKILL" });
   });
 });

@@ -7,8 +7,8 @@ export interface ZygoteRunObservation {
   readonly supervisor: SupervisorReport;
   readonly report: HarnessReport;
   readonly timedOut: boolean;
-  /** The run's cgroup counted an OOM kill; undefined where there is no cgroup to ask. */
-  readonly oomKilled: boolean | undefined;
+  /** The run's cgroup counted an OOM kill. */
+  readonly oomKilled: boolean;
   /** The fork server itself was gone when the run's supervisor went silent. */
   readonly forkServerLost: boolean;
 }
@@ -19,8 +19,8 @@ const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, numbe
 
 /**
  * How the run ended, or why the sandbox failed it. The supervisor reports the run's exit
- * status once every process of the run is gone. When it went silent instead, it was killed:
- * with its fork server (the sandbox failed), or by the kernel for memory, its run with it.
+ * status once every process of the run is gone; when it went silent instead, it was killed,
+ * by the kernel for memory (its run with it) or with its fork server.
  */
 export function zygoteEnding(observation: ZygoteRunObservation): ZygoteEnding {
   const { supervisor, report, timedOut, oomKilled } = observation;
@@ -28,15 +28,17 @@ export function zygoteEnding(observation: ZygoteRunObservation): ZygoteEnding {
     case "setup-failed":
       return { failed: `the run's sandbox could not be set up: ${supervisor.message}` };
     case "lost":
-      if (observation.forkServerLost) return { failed: "the fork server stopped while the script ran" };
-      return { report, exitCode: null, signal: "SIGKILL", timedOut, memoryLimitHit: oomKilled ?? !timedOut };
+      if (oomKilled) return { report, exitCode: null, signal: "SIGKILL", timedOut, memoryLimitHit: true };
+      return { failed: observation.forkServerLost ? "the fork server stopped while the script ran" : "the run's supervisor was killed" };
     case "signalled": {
       const signal = SIGNAL_NAMES.get(supervisor.signal) ?? `signal ${supervisor.signal}`;
-      // Without a cgroup to ask: the kernel's OOM killer is what sends SIGKILL in a run (the
-      // script cannot send it to its pid 1, and the server's own kill is a timeout).
-      return { report, exitCode: null, signal, timedOut, memoryLimitHit: oomKilled ?? (signal === "SIGKILL" && !timedOut) };
+      // The script runs as PID 1 of its pid namespace, so nothing in the run can SIGKILL it, and
+      // the supervisor does only at the server's time limit: a SIGKILL that is not the OOM
+      // killer's is the hard RLIMIT_CPU, after a SIGXCPU the script ignored.
+      const cpuLimitHit = signal === "SIGKILL" && !oomKilled && !timedOut;
+      return { report, exitCode: null, signal: cpuLimitHit ? "SIGXCPU" : signal, timedOut, memoryLimitHit: oomKilled };
     }
     case "exited":
-      return { report, exitCode: supervisor.exitCode, signal: null, timedOut, memoryLimitHit: oomKilled ?? false };
+      return { report, exitCode: supervisor.exitCode, signal: null, timedOut, memoryLimitHit: oomKilled };
   }
 }

@@ -9,7 +9,8 @@ export const ZYGOTE_RESULT_FD = 3;
 export const ZYGOTE_LOG_FD = 4;
 
 export interface ZygoteSpec {
-  readonly nsjailBin: string;
+  /** nsjail, or what starts it (inside the fork server's cgroup). */
+  readonly command: string;
   readonly args: readonly string[];
   /** The host directory bound into the jail, where each run's socket is made. */
   readonly channelsDir: string;
@@ -56,7 +57,7 @@ export class ZygoteProcess {
   readonly exited: Promise<void>;
 
   private constructor(readonly spec: ZygoteSpec) {
-    this.child = execa(spec.nsjailBin, spec.args, {
+    this.child = execa(spec.command, spec.args, {
       stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"],
       buffer: false,
       reject: false,
@@ -116,7 +117,7 @@ export class ZygoteProcess {
     return !this.exitedFlag && (this.pythonPidValue === undefined || isAlive(this.pythonPidValue));
   }
 
-  /** The fork server's interpreter as the server sees it (the parent of every run's supervisor). */
+  /** The fork server's interpreter as the server sees it (the parent of every run's supervisor): nsjail's child. */
   get pythonPid(): number | undefined {
     return this.pythonPidValue;
   }

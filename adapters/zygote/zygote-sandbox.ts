@@ -1,19 +1,19 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
-import type { NsjailCgroupMode } from "../nsjail/nsjail-argv.js";
-import { JAIL_VENV_DIR, JAIL_WORK_DIR } from "../nsjail/nsjail-argv.js";
-import { allowing, childSeccompRules, parseSeccompPolicy, renderKafel, seccompStrings, withoutSeccompStrings } from "../nsjail/seccomp-policy.js";
+import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "../nsjail/cgroup-slots.js";
+import { JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "../nsjail/nsjail-argv.js";
+import { JAIL_MAX_PIDS } from "../nsjail/nsjail-sandbox.js";
+import { allowing, childSeccompRules, type ChildSeccompRule, parseSeccompPolicy, renderKafel, seccompStrings, withoutSeccompStrings } from "../nsjail/seccomp-policy.js";
 import { cpuSecondsFor, encodeHarnessRequest, outcomeOf, parseHarnessReport } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
-import { killEverythingOfUid } from "../subprocess/process-reaper.js";
 import { childWithNamespacePid } from "./host-pid.js";
 import { RunChannel } from "./run-channel.js";
 import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-argv.js";
@@ -25,7 +25,12 @@ export interface ZygoteSandboxOptions {
   readonly nsjailBin: string;
   /** nsjail.cfg: the fork server's jail and its children's policy both come from it. */
   readonly configPath: string;
+  /** Each run is moved into the slot cgroup of its uid (a fork server needs cgroups: not "none"). */
   readonly cgroup: NsjailCgroupMode;
+  /** Block devices ("major:minor") whose IO each run is throttled on. */
+  readonly throttledDevices: readonly string[];
+  /** Block IO per run on those devices, in MiB/s; 0 for none. */
+  readonly ioMbPerSec: number;
   readonly maxOutputBytes: number;
   readonly maxResultBytes: number;
   readonly serverEnv: Readonly<Record<string, string | undefined>>;
@@ -43,8 +48,9 @@ export interface ZygoteSandboxOptions {
 const ZYGOTE_UID_COUNT = 8;
 const DEFAULT_MAX_FORKS = 1000;
 const DEFAULT_MAX_AGE_MS = 15 * 60 * 1000;
-/** Processes + threads of a run; the supervisor is one more. */
-const MAX_PIDS = 64;
+/** A fork server's own cgroup: the interpreter with numpy and pandas, and its children until each is moved into its run's. */
+const ZYGOTE_SLOT = { memoryMb: 1024, maxPids: 1024, cpuCores: availableParallelism() };
+const MIB = 1024 * 1024;
 /** From fork order to the supervisor's hello: far more than it takes even on a loaded host. */
 const SETUP_TIMEOUT_MS = 20_000;
 /** How long the supervisor may take to kill its run and exit once told to. */
@@ -55,7 +61,9 @@ const RETRY = "; retry the request";
 /** A fork server's successor is started when it has used this share of its runs or its time. */
 const NEARLY = 0.9;
 
-type Started = { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; done: () => void } | { kind: "lost"; reason: string };
+type Started =
+  | { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; slot: CgroupSlot; done: () => void }
+  | { kind: "lost"; reason: string };
 
 /**
  * The nsjail backend with a fork server: one long-lived jail (nsjail.cfg) whose interpreter has
@@ -69,10 +77,10 @@ export class ZygoteSandbox implements SandboxPort {
   readonly isolation: string;
   private readonly runUids: SandboxUids;
   private readonly zygoteUids: SandboxUids;
+  private readonly slots: (uid: number) => CgroupSlot;
   private readonly workDir: string;
-  private readonly configPath: string;
-  private readonly zygotePolicy: string;
-  private readonly childSeccomp: ReturnType<typeof childSeccompRules>;
+  /** What every fork server is started with, derived from nsjail.cfg when the first one starts. */
+  private policy: { configPath: string; zygoteSeccomp: string; childSeccomp: ChildSeccompRule[] } | undefined;
   private readonly maxForks: number;
   private readonly maxAgeMs: number;
   /** The fork server new runs go to. */
@@ -90,21 +98,18 @@ export class ZygoteSandbox implements SandboxPort {
   constructor(private readonly options: ZygoteSandboxOptions) {
     this.runUids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT);
     this.zygoteUids = new SandboxUids(options.uidBase + SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT, ZYGOTE_UID_COUNT);
+    const slots = cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []);
+    if (slots === undefined) throw new Error("a fork server's runs need cgroups: their memory and process limits are their cgroup's");
+    this.slots = slots;
     this.maxForks = options.maxForks ?? DEFAULT_MAX_FORKS;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
-    const config = readFileSync(options.configPath, "utf8");
-    const policy = parseSeccompPolicy(seccompStrings(config).join("\n"));
-    this.zygotePolicy = renderKafel(allowing(policy, ZYGOTE_ALLOWED_SYSCALLS));
-    this.childSeccomp = childSeccompRules(policy);
     this.workDir = mkdtempSync(join(tmpdir(), "pyexec-zygote-"));
     // nsjail binds each fork server's channel directory from inside its user namespace, as that
     // fork server's uid: the path must be passable, though not listable.
     chmodSync(this.workDir, 0o711);
-    this.configPath = join(this.workDir, "nsjail.cfg");
-    writeFileSync(this.configPath, withoutSeccompStrings(config));
     this.isolation =
       "a fork server's child per run, in user, mount, pid, net, ipc, uts and cgroup namespaces of its own; no network; seccomp; " +
-      "no memory or process cgroup limits yet";
+      `cgroup ${options.cgroup.version} memory and pids limits`;
   }
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
@@ -112,7 +117,7 @@ export class ZygoteSandbox implements SandboxPort {
     const uid = this.runUids.acquire();
     try {
       for (let attempt = 1; ; attempt++) {
-        const started = await this.start(uid);
+        const started = await this.start(uid, request);
         // Nothing of the script ran yet: a fork server that died meanwhile costs one retry.
         if (started.kind === "lost") {
           if (attempt < 2 && !this.closed) continue;
@@ -120,7 +125,7 @@ export class ZygoteSandbox implements SandboxPort {
           return unavailable(`The sandbox could not be started${RETRY}`, NO_OUTPUT);
         }
         try {
-          return await this.finish(started.channel, started.zygote, uid, request);
+          return await this.finish(started, request);
         } finally {
           started.done();
           await started.channel.close();
@@ -141,11 +146,23 @@ export class ZygoteSandbox implements SandboxPort {
     rmSync(this.workDir, { recursive: true, force: true });
   }
 
-  /** Forks the run's child and waits until its supervisor is connected. */
-  private async start(uid: number): Promise<Started> {
+  /**
+   * Forks the run's child, waits until its supervisor is connected and moves it into the run's
+   * cgroup, so that everything the run forks and allocates is counted there.
+   */
+  private async start(uid: number, request: ExecutionRequest): Promise<Started> {
     let zygote: ZygoteProcess;
+    let slot: CgroupSlot;
     try {
       zygote = await this.readyZygote();
+      slot = this.slots(uid);
+      slot.prepare({
+        memoryMb: request.memoryMb,
+        // The run's supervisor is in the slot beside the run's processes.
+        maxPids: JAIL_MAX_PIDS + 1,
+        cpuCores: 1,
+        ...this.ioLimit(),
+      });
     } catch (error) {
       return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
     }
@@ -163,16 +180,32 @@ export class ZygoteSandbox implements SandboxPort {
       }),
     ]);
     clearTimeout(timer);
-    if ("pid" in outcome) return { kind: "started", channel, zygote, done: fork.done };
-    fork.done();
+    if ("pid" in outcome) {
+      const hostPid = zygote.pythonPid === undefined ? undefined : await childWithNamespacePid(zygote.pythonPid, outcome.pid);
+      if (hostPid !== undefined) {
+        try {
+          slot.attach(hostPid);
+          return { kind: "started", channel, zygote, slot, done: fork.done };
+        } catch (error) {
+          return this.abandon(zygote, channel, fork.done, `cannot move the run into its cgroup: ${String(error)}`);
+        }
+      }
+      return this.abandon(zygote, channel, fork.done, `the run's supervisor (pid ${outcome.pid} in the fork server) is not among its children`);
+    }
+    return this.abandon(zygote, channel, fork.done, outcome.reason);
+  }
+
+  /** A run whose child could not be made ready: nothing of the script ran. */
+  private async abandon(zygote: ZygoteProcess, channel: RunChannel, done: () => void, reason: string): Promise<Started> {
+    done();
     await channel.close();
     // A fork server that failed a fork is not trusted with the next one.
     this.retire(zygote);
-    return { kind: "lost", reason: `${outcome.reason}\n${zygote.log()}` };
+    return { kind: "lost", reason: `${reason}\n${zygote.log()}` };
   }
 
   /** Hands the script over, waits for the run to end (or its time limit) and makes sure nothing of it is left. */
-  private async finish(channel: RunChannel, zygote: ZygoteProcess, uid: number, request: ExecutionRequest): Promise<SandboxOutcome> {
+  private async finish({ channel, zygote, slot }: Extract<Started, { kind: "started" }>, request: ExecutionRequest): Promise<SandboxOutcome> {
     const startedAt = performance.now();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -182,7 +215,8 @@ export class ZygoteSandbox implements SandboxPort {
     channel.go(
       encodeHarnessRequest({
         script: request.script,
-        limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: MAX_PIDS + 1 },
+        // RLIMIT_NPROC counts the supervisor too: it runs under the run's uid.
+        limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: JAIL_MAX_PIDS + 1 },
         memoryMb: request.memoryMb,
         maxResultBytes: this.options.maxResultBytes,
       }),
@@ -190,9 +224,12 @@ export class ZygoteSandbox implements SandboxPort {
     const supervisor = await channel.ended;
     const durationMs = Math.round(performance.now() - startedAt);
     clearTimeout(timer);
-    const forkServerLost = supervisor.kind === "lost" && !zygote.alive;
+    // A supervisor that went silent with its fork server: nsjail exits right after the fork server.
+    const forkServerLost = supervisor.kind === "lost" && (await within(zygote.exited, STOP_GRACE_MS));
     channel.stop();
-    if (!(await within(channel.supervisorGone, STOP_GRACE_MS))) await killEverythingOfUid(uid);
+    await within(channel.supervisorGone, STOP_GRACE_MS);
+    await slot.killAll();
+    const oomKilled = slot.oomKilled();
     await channel.drain(DRAIN_GRACE_MS);
     const output: CapturedOutput = {
       stdout: channel.stdout.text(),
@@ -200,8 +237,8 @@ export class ZygoteSandbox implements SandboxPort {
       stdoutTruncated: channel.stdout.truncated,
       stderrTruncated: channel.stderr.truncated,
     };
-    const report = channel.report.truncated ? ({ kind: "malformed" } as const) : parseHarnessReport(channel.report.bytes());
-    const ending = zygoteEnding({ supervisor, report, timedOut, oomKilled: undefined, forkServerLost });
+    const report = channel.report.truncated ? ({ kind: "malformed" } as const) : parseHarnessReport(channel.report.bytes(), this.options.maxResultBytes);
+    const ending = zygoteEnding({ supervisor, report, timedOut, oomKilled, forkServerLost });
     if ("failed" in ending) {
       this.options.onSandboxLog(`${ending.failed}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
       return unavailable(forkServerLost ? `The sandbox stopped while the script ran${RETRY}` : "The sandbox could not be started", output);
@@ -253,17 +290,34 @@ export class ZygoteSandbox implements SandboxPort {
     });
   }
 
+  /**
+   * The fork server's policy: nsjail.cfg without its seccomp policy, which goes on the command
+   * line without what the fork server needs to build its runs' namespaces; every run installs
+   * the whole of it again.
+   */
+  private derivedPolicy(): NonNullable<ZygoteSandbox["policy"]> {
+    if (this.policy === undefined) {
+      const config = readFileSync(this.options.configPath, "utf8");
+      const rules = parseSeccompPolicy(seccompStrings(config).join("\n"));
+      const configPath = join(this.workDir, "nsjail.cfg");
+      writeFileSync(configPath, withoutSeccompStrings(config));
+      this.policy = { configPath, zygoteSeccomp: renderKafel(allowing(rules, ZYGOTE_ALLOWED_SYSCALLS)), childSeccomp: childSeccompRules(rules) };
+    }
+    return this.policy;
+  }
+
   private async startZygote(): Promise<ZygoteProcess> {
+    const policy = this.derivedPolicy();
     const zygoteUid = this.zygoteUids.acquire();
     const channelsDir = join(this.workDir, `zygote-${++this.zygoteCount}`);
     mkdirSync(channelsDir, { mode: 0o700 });
     chownSync(channelsDir, zygoteUid, zygoteUid);
     const { runtime } = this.options;
+    const slot = this.slots(zygoteUid);
+    slot.prepare({ ...ZYGOTE_SLOT, ...this.ioLimit() });
     const zygote = ZygoteProcess.start({
-      nsjailBin: this.options.nsjailBin,
-      channelsDir,
-      args: buildZygoteArgv({
-        configPath: this.configPath,
+      ...joinSlotArgv(slot.procsFiles, this.options.nsjailBin, buildZygoteArgv({
+        configPath: policy.configPath,
         pythonExecutable: runtime.pythonBin,
         venvDir: runtime.venvDir,
         zygoteSource: runtime.zygoteSource,
@@ -273,18 +327,23 @@ export class ZygoteSandbox implements SandboxPort {
         zygoteUid,
         runUids: this.runUidRange(),
         channelsDir,
-        seccompPolicy: this.zygotePolicy,
-        childSeccomp: this.childSeccomp,
+        seccompPolicy: policy.zygoteSeccomp,
+        childSeccomp: policy.childSeccomp,
         logFd: ZYGOTE_LOG_FD,
         resultFd: ZYGOTE_RESULT_FD,
-      }),
+      })),
+      channelsDir,
     });
     this.live.add(zygote);
-    void zygote.exited.then(() => {
-      this.live.delete(zygote);
-      this.retiring.delete(zygote);
-      rmSync(channelsDir, { recursive: true, force: true });
-      this.zygoteUids.release(zygoteUid);
+    void zygote.exited.then(async () => {
+      try {
+        await slot.killAll();
+      } finally {
+        this.live.delete(zygote);
+        this.retiring.delete(zygote);
+        rmSync(channelsDir, { recursive: true, force: true });
+        this.zygoteUids.release(zygoteUid);
+      }
     });
     try {
       await zygote.ready();
@@ -307,6 +366,10 @@ export class ZygoteSandbox implements SandboxPort {
 
   private stopIfIdle(zygote: ZygoteProcess): void {
     if (this.retiring.has(zygote) && zygote.inFlight === 0) void zygote.kill();
+  }
+
+  private ioLimit(): { ioBytesPerSecond?: number } {
+    return this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {};
   }
 
   private runUidRange() {

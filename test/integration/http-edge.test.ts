@@ -44,6 +44,7 @@ describe("INVALID_REQUEST (400)", () => {
     ["timeoutMs as a string", `{"script": ${JSON.stringify(QUICK)}, "timeoutMs": "1000"}`, /timeoutMs/],
     ["memoryMb over the configured maximum", `{"script": ${JSON.stringify(QUICK)}, "memoryMb": 513}`, /memoryMb.*512/],
     ["memoryMb of zero", `{"script": ${JSON.stringify(QUICK)}, "memoryMb": 0}`, /memoryMb/],
+    ["memoryMb too small to start an interpreter", `{"script": ${JSON.stringify(QUICK)}, "memoryMb": 1}`, /memoryMb must be at least 32/],
   ])("%s", async (_name, body, message) => {
     const res = await postRaw(app, body);
     expectStatus(res, 400);

@@ -183,6 +183,37 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expect(over.body.stdout).toBe("made it\n");
     });
 
+    it("a report the script writes to the result channel itself is held to the same cap", async () => {
+      const res = await execute(capped, py`
+        import os
+
+        def main():
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, b'{"status":"ok"}\n"' + b"x" * 100000 + b'"')
+                    os._exit(0)
+                except OSError:
+                    pass
+      `);
+      expectStatus(res, 400);
+      expect(res.body.code).toBe("RESULT_TOO_LARGE");
+    });
+
+    it("an exception raised by the result's own code while it is serialized is the script's RUNTIME_ERROR", async () => {
+      const res = await execute(app, py`
+        class Name(str):
+            def __str__(self):
+                raise ValueError("no name today")
+
+        def main():
+            return {"name": Name("x")}
+      `);
+      expectStatus(res, 400);
+      expect(res.body.code).toBe("RUNTIME_ERROR");
+      expect(res.body.error).toBe("ValueError: no name today");
+      expect(res.body.traceback).toMatch(/File "script.py", line 3, in __str__/);
+    });
+
     it("a result far over the cap", async () => {
       const res = await execute(capped, "def main():\n    return list(range(100000))\n");
       expectStatus(res, 400);

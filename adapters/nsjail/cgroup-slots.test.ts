@@ -1,0 +1,93 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cgroupSlots, joinSlotArgv } from "./cgroup-slots.js";
+
+// Plain directories stand in for the cgroup filesystems: what the slot writes lands in files.
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "slots-"));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+const read = (...path: string[]) => readFileSync(join(root, ...path), "utf8");
+const limits = { memoryMb: 256, maxPids: 65, cpuCores: 1, ioBytesPerSecond: 1_000_000 };
+
+describe("cgroup v1 slots", () => {
+  const mode = () =>
+    ({
+      version: "v1",
+      memoryMount: join(root, "memory"),
+      pidsMount: join(root, "pids"),
+      cpuMount: join(root, "cpu"),
+      blkioMount: join(root, "blkio"),
+      parent: "NSJAIL",
+      swapLimit: true,
+    }) as const;
+
+  function newSlot(uid = 920_001) {
+    const slot = cgroupSlots(mode(), ["254:0"])!(uid);
+    const memory = join(root, "memory", "NSJAIL", `uid-${uid}`);
+    writeFileSync(join(memory, "memory.limit_in_bytes"), "9223372036854771712\n");
+    writeFileSync(join(memory, "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+    return { slot, memory };
+  }
+
+  it("is one group per uid in every hierarchy, entered through each cgroup.procs", () => {
+    const { slot } = newSlot();
+    expect(slot.procsFiles).toEqual(["memory", "pids", "cpu", "blkio"].map((c) => join(root, c, "NSJAIL", "uid-920001", "cgroup.procs")));
+  });
+
+  it("writes the run's limits: memory with swap, pids, a CPU quota and the IO throttle", () => {
+    const { slot } = newSlot();
+    slot.prepare(limits);
+    const dir = (controller: string) => join(controller, "NSJAIL", "uid-920001");
+    expect(read(dir("memory"), "memory.limit_in_bytes")).toBe(String(256 * 1024 * 1024));
+    expect(read(dir("memory"), "memory.memsw.limit_in_bytes")).toBe(String(256 * 1024 * 1024));
+    expect(read(dir("pids"), "pids.max")).toBe("65");
+    expect(read(dir("cpu"), "cpu.cfs_quota_us")).toBe("100000");
+    expect(read(dir("blkio"), "blkio.throttle.read_bps_device")).toBe("254:0 1000000");
+  });
+
+  it("counts only the OOM kills since the run's prepare()", () => {
+    const { slot, memory } = newSlot();
+    slot.prepare(limits);
+    expect(slot.oomKilled()).toBe(false);
+    writeFileSync(join(memory, "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 4\n");
+    expect(slot.oomKilled()).toBe(true);
+    slot.prepare(limits);
+    expect(slot.oomKilled()).toBe(false);
+  });
+});
+
+describe("cgroup v2 slots", () => {
+  it("writes memory.max, swap off, pids, cpu and io, and reads oom_kill from memory.events", () => {
+    mkdirSync(join(root, "NSJAIL"));
+    const slot = cgroupSlots({ version: "v2", mount: join(root, "NSJAIL"), swapLimit: true, cpu: true, io: true }, ["8:0"])!(920_002);
+    const dir = join(root, "NSJAIL", "uid-920002");
+    writeFileSync(join(dir, "memory.events"), "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\n");
+    slot.prepare(limits);
+    expect(slot.procsFiles).toEqual([join(dir, "cgroup.procs")]);
+    expect(read("NSJAIL", "uid-920002", "memory.max")).toBe(String(256 * 1024 * 1024));
+    expect(read("NSJAIL", "uid-920002", "memory.swap.max")).toBe("0");
+    expect(read("NSJAIL", "uid-920002", "pids.max")).toBe("65");
+    expect(read("NSJAIL", "uid-920002", "cpu.max")).toBe("100000 100000");
+    expect(read("NSJAIL", "uid-920002", "io.max")).toBe("8:0 rbps=1000000 wbps=1000000");
+    expect(slot.oomKilled()).toBe(false);
+    writeFileSync(join(dir, "memory.events"), "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
+    expect(slot.oomKilled()).toBe(true);
+  });
+
+  it("has no slots without cgroups", () => {
+    expect(cgroupSlots({ version: "none" })).toBeUndefined();
+  });
+});
+
+describe("joinSlotArgv", () => {
+  it("puts a shell in front that joins every hierarchy and then execs the command", () => {
+    const { command, args } = joinSlotArgv(["/a/cgroup.procs", "/b/cgroup.procs"], "/bin/nsjail", ["--config", "x"]);
+    expect(command).toBe("/bin/sh");
+    expect(args.slice(2)).toEqual(["join-slot", "/a/cgroup.procs", "/b/cgroup.procs", "--", "/bin/nsjail", "--config", "x"]);
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * The cgroups jails run in. The server owns one slot group per sandbox host uid,
+ * `<parent>/uid-<uid>`, and reuses it for every run under that uid; it never creates or
+ * removes a group per run. A memory cgroup that is removed while page-cache pages are still
+ * charged to it stays "dying" in the kernel, and memory-cgroup ids end at 65535: groups made
+ * per run (nsjail's own NSJAIL.<pid>) run the host out of them after some hours of traffic.
+ * Uids are leased host-wide and handed out most-recently-freed first, so the number of slots
+ * stays at the peak number of jails alive at once.
+ *
+ * Per run the slot's limits are written afresh and its OOM-kill counter is noted, the jail is
+ * started inside the slot (see joinSlotArgv), and afterwards the counter tells exactly whether
+ * the kernel's OOM killer ended something in the run.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { NsjailCgroupMode } from "./nsjail-argv.js";
+
+export interface SlotLimits {
+  readonly memoryMb: number;
+  /** Processes and threads, the jail's supervisor included. */
+  readonly maxPids: number;
+  /** Cores the slot may keep busy at once (a CFS quota; ignored without a cpu controller). */
+  readonly cpuCores: number;
+  /** Bytes per second the slot may read from or write to each throttled block device. */
+  readonly ioBytesPerSecond?: number;
+}
+
+export interface CgroupSlot {
+  /** The cgroup.procs files a process writes its pid into to enter the slot (one per hierarchy). */
+  readonly procsFiles: readonly string[];
+  /** Sets the next run's limits and notes the OOM-kill counter (killing anything left in the slot). */
+  prepare(limits: SlotLimits): void;
+  /** Moves a process (host pid) into the slot. */
+  attach(pid: number): void;
+  /** The kernel's OOM killer ended a process of this slot since prepare(). */
+  oomKilled(): boolean;
+  /** Kills every process in the slot and waits until it is empty. */
+  killAll(): Promise<void>;
+}
+
+const MIB = 1024 * 1024;
+const CFS_PERIOD_US = 100_000;
+const EMPTY_POLL_MS = 10;
+const EMPTY_WAIT_MS = 5_000;
+
+export const slotName = (uid: number): string => `uid-${uid}`;
+
+/** The slots of one cgroup setup; none when the host has no usable cgroups. */
+export function cgroupSlots(mode: NsjailCgroupMode, devices: readonly string[] = []): ((uid: number) => CgroupSlot) | undefined {
+  switch (mode.version) {
+    case "v1":
+      return (uid) => new V1Slot(mode, slotName(uid), devices);
+    case "v2":
+      return (uid) => new V2Slot(mode, slotName(uid), devices);
+    case "none":
+      return undefined;
+  }
+}
+
+abstract class Slot implements CgroupSlot {
+  private oomKillsBefore = 0;
+  abstract readonly procsFiles: readonly string[];
+
+  protected abstract oomKills(): number;
+  protected abstract writeLimits(limits: SlotLimits): void;
+  /** The pids in the slot now (every process is in every hierarchy, so one file tells). */
+  protected abstract pids(): number[];
+  protected abstract killEverything(): void;
+
+  prepare(limits: SlotLimits): void {
+    // Left by a server that died holding this uid; they must not share the next run's limits.
+    if (this.pids().length > 0) this.killEverything();
+    this.writeLimits(limits);
+    this.oomKillsBefore = this.oomKills();
+  }
+
+  attach(pid: number): void {
+    for (const file of this.procsFiles) writeFileSync(file, String(pid));
+  }
+
+  oomKilled(): boolean {
+    return this.oomKills() > this.oomKillsBefore;
+  }
+
+  async killAll(): Promise<void> {
+    for (let waited = 0; ; waited += EMPTY_POLL_MS) {
+      if (this.pids().length === 0) return;
+      if (waited >= EMPTY_WAIT_MS) throw new Error(`cgroup slot ${this.procsFiles[0]} still holds processes after SIGKILL`);
+      this.killEverything();
+      await new Promise((resolve) => setTimeout(resolve, EMPTY_POLL_MS));
+    }
+  }
+}
+
+class V1Slot extends Slot {
+  private readonly memory: string;
+  private readonly pidsDir: string;
+  private readonly cpu: string | undefined;
+  private readonly blkio: string | undefined;
+  readonly procsFiles: readonly string[];
+
+  constructor(
+    private readonly mode: Extract<NsjailCgroupMode, { version: "v1" }>,
+    name: string,
+    private readonly devices: readonly string[],
+  ) {
+    super();
+    const dir = (mount: string) => ensureDir(join(mount, mode.parent, name));
+    this.memory = dir(mode.memoryMount);
+    this.pidsDir = dir(mode.pidsMount);
+    this.cpu = mode.cpuMount === undefined ? undefined : dir(mode.cpuMount);
+    this.blkio = mode.blkioMount === undefined || devices.length === 0 ? undefined : dir(mode.blkioMount);
+    this.procsFiles = [this.memory, this.pidsDir, this.cpu, this.blkio].filter((d) => d !== undefined).map((d) => join(d, "cgroup.procs"));
+  }
+
+  protected writeLimits(limits: SlotLimits): void {
+    const bytes = limits.memoryMb * MIB;
+    // memory.limit_in_bytes may never exceed memory.memsw.limit_in_bytes: raise memsw first, lower it last.
+    const limit = join(this.memory, "memory.limit_in_bytes");
+    const memsw = join(this.memory, "memory.memsw.limit_in_bytes");
+    const raising = bytes > Number(readFileSync(limit, "utf8"));
+    if (this.mode.swapLimit && raising) writeFileSync(memsw, String(bytes));
+    writeFileSync(limit, String(bytes));
+    if (this.mode.swapLimit && !raising) writeFileSync(memsw, String(bytes));
+    writeFileSync(join(this.memory, "memory.swappiness"), "0");
+    writeFileSync(join(this.pidsDir, "pids.max"), String(limits.maxPids));
+    if (this.cpu !== undefined) {
+      writeFileSync(join(this.cpu, "cpu.cfs_period_us"), String(CFS_PERIOD_US));
+      writeFileSync(join(this.cpu, "cpu.cfs_quota_us"), String(Math.round(limits.cpuCores * CFS_PERIOD_US)));
+    }
+    if (this.blkio !== undefined && limits.ioBytesPerSecond !== undefined) {
+      for (const device of this.devices) {
+        writeFileSync(join(this.blkio, "blkio.throttle.read_bps_device"), `${device} ${limits.ioBytesPerSecond}`);
+        writeFileSync(join(this.blkio, "blkio.throttle.write_bps_device"), `${device} ${limits.ioBytesPerSecond}`);
+      }
+    }
+  }
+
+  protected oomKills(): number {
+    return counter(join(this.memory, "memory.oom_control"), "oom_kill");
+  }
+
+  protected pids(): number[] {
+    return readPids(join(this.pidsDir, "cgroup.procs"));
+  }
+
+  protected killEverything(): void {
+    for (const pid of this.pids()) killQuietly(pid);
+  }
+}
+
+class V2Slot extends Slot {
+  private readonly dir: string;
+  readonly procsFiles: readonly string[];
+
+  constructor(
+    private readonly mode: Extract<NsjailCgroupMode, { version: "v2" }>,
+    name: string,
+    private readonly devices: readonly string[],
+  ) {
+    super();
+    this.dir = ensureDir(join(mode.mount, name));
+    this.procsFiles = [join(this.dir, "cgroup.procs")];
+  }
+
+  protected writeLimits(limits: SlotLimits): void {
+    writeFileSync(join(this.dir, "memory.max"), String(limits.memoryMb * MIB));
+    if (this.mode.swapLimit) writeFileSync(join(this.dir, "memory.swap.max"), "0");
+    writeFileSync(join(this.dir, "pids.max"), String(limits.maxPids));
+    if (this.mode.cpu) writeFileSync(join(this.dir, "cpu.max"), `${Math.round(limits.cpuCores * CFS_PERIOD_US)} ${CFS_PERIOD_US}`);
+    if (this.mode.io && limits.ioBytesPerSecond !== undefined) {
+      for (const device of this.devices) {
+        writeFileSync(join(this.dir, "io.max"), `${device} rbps=${limits.ioBytesPerSecond} wbps=${limits.ioBytesPerSecond}`);
+      }
+    }
+  }
+
+  protected oomKills(): number {
+    return counter(join(this.dir, "memory.events"), "oom_kill");
+  }
+
+  protected pids(): number[] {
+    return readPids(join(this.dir, "cgroup.procs"));
+  }
+
+  protected killEverything(): void {
+    const kill = join(this.dir, "cgroup.kill");
+    if (existsSync(kill)) writeFileSync(kill, "1");
+    else for (const pid of this.pids()) killQuietly(pid);
+  }
+}
+
+function ensureDir(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** A "name value" line of a flat-keyed cgroup file such as memory.events. */
+function counter(file: string, name: string): number {
+  const line = readFileSync(file, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name} `));
+  return line === undefined ? 0 : Number(line.slice(name.length + 1));
+}
+
+function readPids(file: string): number[] {
+  try {
+    return readFileSync(file, "utf8").split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * What goes before nsjail's own command line so that nsjail starts inside the slot: a shell
+ * that writes its pid into each cgroup.procs file and then execs nsjail, so nothing nsjail
+ * forks is ever outside the slot. Exit status 125 if the slot cannot be joined.
+ */
+export function joinSlotArgv(procsFiles: readonly string[], command: string, args: readonly string[]): { command: string; args: string[] } {
+  const script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+  return { command: "/bin/sh", args: ["-c", script, "join-slot", ...procsFiles, "--", command, ...args] };
+}
