@@ -1,9 +1,11 @@
 // `npm run bench`: latency and throughput of the service against the cost of a fresh
 // interpreter, measured in the same run so the figures are comparable as ratios.
 // Starts the built server itself, once per configuration, on a loopback port.
+// Also reports the memory of an idle fork server and of one of its running children.
 import autocannon from "autocannon";
 import { execa } from "execa";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,14 +15,20 @@ const PORT = 18_765;
 
 const SCRIPTS = {
   hello: 'def main():\n    return {"hello": "world"}\n',
+  // The pandas example of the seed documents.
   pandas:
-    'import pandas as pd\n\ndef main():\n    df = pd.DataFrame({"x": [1, 2, 3], "y": [4.0, 5.0, 6.0]})\n    return {"mean": float(df["x"].mean()), "sum": float(df["y"].sum())}\n',
+    'import numpy as np\nimport pandas as pd\n\ndef main():\n    print("Calculating...")\n    s = pd.Series([1, 3, 5, np.nan, 6, 8])\n    print(f"Series length: {len(s)}")\n    return {"total": float(s.sum()), "count": int(s.count())}\n',
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 
 const LOW_LOAD = { ratePerSecond: 2, requests: Number(process.env.BENCH_LOW_REQUESTS ?? 10) };
 const SATURATION = { connections: 4, seconds: Number(process.env.BENCH_SAT_SECONDS ?? 5) };
+/** Requests sent one after the other, each as soon as the last one was answered. */
+const BACK_TO_BACK = { requests: Number(process.env.BENCH_SEQ_REQUESTS ?? 30) };
 const FRESH_RUNS = Number(process.env.BENCH_FRESH_RUNS ?? 5);
+/** How long fresh processes are started on every CPU at once, for the rate the machine can start them at. */
+const FRESH_RATE_SECONDS = Number(process.env.BENCH_FRESH_RATE_SECONDS ?? 5);
+const CPUS = availableParallelism();
 /** Every configuration is measured once per round, in turn, so drift in the machine's speed hits all alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -30,8 +38,9 @@ interface ServerConfig {
 }
 
 const CONFIGS: ServerConfig[] = [
-  { name: "nsjail cold", env: { SANDBOX_BACKEND: "nsjail", POOL_SIZE: "0" } },
-  { name: "nsjail pooled", env: { SANDBOX_BACKEND: "nsjail" } },
+  { name: "nsjail zygote", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote" } },
+  { name: "nsjail cold", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run", POOL_SIZE: "0" } },
+  { name: "nsjail pooled", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run" } },
   { name: "subprocess cold", env: { SANDBOX_BACKEND: "subprocess", POOL_SIZE: "0" } },
   { name: "subprocess pooled", env: { SANDBOX_BACKEND: "subprocess" } },
 ];
@@ -44,15 +53,33 @@ const median = (values: number[]): number => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const runFresh = (args: string[]) => execa(python, args, { env: { OPENBLAS_NUM_THREADS: "1", PATH: "/usr/bin:/bin" }, extendEnv: false });
+
 /** Wall time of fresh interpreter processes, the cost a per-request interpreter pays. */
 async function freshProcess(args: string[], runs: number): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
-    await execa(python, args, { env: { OPENBLAS_NUM_THREADS: "1", PATH: "/usr/bin:/bin" }, extendEnv: false });
+    await runFresh(args);
     times.push(performance.now() - started);
   }
   return times;
+}
+
+/** Fresh processes per second with one started after another on every CPU at once: the machine's rate of fresh interpreters. */
+async function freshProcessRate(args: string[], seconds: number): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  let finished = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CPUS }, async () => {
+      while (performance.now() < deadline) {
+        await runFresh(args);
+        finished++;
+      }
+    }),
+  );
+  return finished / ((performance.now() - started) / 1000);
 }
 
 async function waitForHealth(url: string, exited: () => boolean): Promise<Record<string, unknown>> {
@@ -77,30 +104,77 @@ async function readProc(pid: string, file: string): Promise<string> {
   }
 }
 
-/** Proportional set size of a server's waiting sandboxes: its descendants started with --preload. */
-async function poolMemoryBytes(serverPid: number): Promise<{ bytes: number; processes: number }> {
-  const parents = new Map<number, number>();
+interface ProcessMemory {
+  /** Proportional set size: shared pages split among the processes that map them. */
+  pss: number;
+  /** Pages of this process alone (private clean + private dirty). */
+  private: number;
+}
+
+async function memoryOf(pid: string): Promise<ProcessMemory | undefined> {
+  const rollup = await readProc(pid, "smaps_rollup");
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? NaN) * 1024;
+  const memory = { pss: kb("Pss"), private: kb("Private_Clean") + kb("Private_Dirty") };
+  return Number.isNaN(memory.pss) ? undefined : memory;
+}
+
+/** Every process below the server, with its parent and command line. */
+async function processTree(serverPid: number): Promise<{ pid: string; parent: string; cmdline: string }[]> {
+  const parents = new Map<string, string>();
   const pids = (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
   for (const pid of pids) {
     const stat = await readProc(pid, "stat");
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    if (ppid) parents.set(Number(pid), ppid);
+    parents.set(pid, stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "");
   }
-  const descends = (pid: number): boolean => {
-    for (let p = parents.get(pid); p !== undefined; p = parents.get(p)) if (p === serverPid) return true;
+  const descends = (pid: string): boolean => {
+    for (let p = parents.get(pid); p !== undefined; p = parents.get(p)) if (p === String(serverPid)) return true;
     return false;
   };
+  const tree = [];
+  for (const pid of pids.filter(descends)) tree.push({ pid, parent: parents.get(pid) ?? "", cmdline: await readProc(pid, "cmdline") });
+  return tree;
+}
+
+type MemoryFigure = { bytes: number; processes: number };
+
+/**
+ * Memory of a server's idle sandboxes: the proportional set size of its pre-started
+ * interpreters (started with --preload), or of its fork server (zygote.py's interpreter).
+ */
+async function idleMemory(serverPid: number): Promise<MemoryFigure> {
+  const tree = await processTree(serverPid);
+  const isForkServer = (entry: (typeof tree)[number]) =>
+    entry.cmdline.includes("\0--child-seccomp\0") && !tree.some((other) => other.pid === entry.parent && other.cmdline.includes("\0--child-seccomp\0"));
   let bytes = 0;
   let processes = 0;
-  for (const pid of pids) {
-    if (!descends(Number(pid)) || !(await readProc(pid, "cmdline")).includes("--preload")) continue;
-    const pss = /^Pss:\s+(\d+) kB/m.exec(await readProc(pid, "smaps_rollup"));
-    if (pss) {
-      bytes += Number(pss[1]) * 1024;
+  for (const entry of tree) {
+    if (!entry.cmdline.includes("\0--preload") && !isForkServer(entry)) continue;
+    const memory = await memoryOf(entry.pid);
+    if (memory) {
+      bytes += memory.pss;
       processes++;
     }
   }
   return { bytes, processes };
+}
+
+/**
+ * Private memory of one running fork-server child: the script's process (pandas script, then
+ * asleep) and its supervisor, each a fork of the fork server, sampled while the run goes on.
+ */
+async function runningChildMemory(server: RunningServer): Promise<{ script: ProcessMemory; supervisor: ProcessMemory }> {
+  const script = `${SCRIPTS.pandas}\nimport time\n_main = main\ndef main():\n    value = _main()\n    time.sleep(3)\n    return value\n`;
+  const answer = fetch(`${server.url}/execute`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ script }) });
+  await sleep(1500);
+  const tree = await processTree(server.pid);
+  const ours = tree.filter((entry) => entry.cmdline.includes("\0--child-seccomp\0"));
+  const childOf = (parent: string | undefined) => ours.find((entry) => entry.parent === parent);
+  const forkServer = ours.find((entry) => !ours.some((other) => other.pid === entry.parent));
+  const supervisor = childOf(forkServer?.pid);
+  const run = childOf(supervisor?.pid);
+  const memory = await Promise.all([memoryOf(run?.pid ?? ""), memoryOf(supervisor?.pid ?? "")]);
+  if ((await answer).status !== 200 || !memory[0] || !memory[1]) throw new Error("could not sample a running fork-server child");
+  return { script: memory[0], supervisor: memory[1] };
 }
 
 async function load(url: string, script: ScriptName, options: Omit<autocannon.Options, "url">) {
@@ -120,6 +194,9 @@ interface Measurement {
   p90: number;
   p99: number;
   saturatedRequestsPerSecond: number;
+  /** Latency of requests sent back to back on one connection. */
+  backToBackP50: number;
+  backToBackP90: number;
 }
 
 interface RunningServer {
@@ -143,6 +220,9 @@ async function startServer(config: ServerConfig, port: number): Promise<RunningS
   });
   const health = await waitForHealth(url, () => exited);
   if (health.backend !== config.env.SANDBOX_BACKEND) throw new Error(`${config.name}: the server runs ${String(health.backend)}`);
+  if ((config.env.SANDBOX_MODE === "zygote") !== String(health.isolation).includes("fork server")) {
+    throw new Error(`${config.name}: the server's sandbox is ${String(health.isolation)}`);
+  }
   return {
     config,
     url,
@@ -162,10 +242,28 @@ async function measure(server: RunningServer, script: ScriptName): Promise<Measu
   });
   const saturated = await load(server.url, script, { connections: SATURATION.connections, duration: SATURATION.seconds });
   await sleep(2000); // let a pool refill before the next measurement
-  return { p50: low.p50, p90: low.p90, p99: low.p99, saturatedRequestsPerSecond: saturated.requestsPerSecond };
+  const backToBack = await load(server.url, script, { connections: 1, amount: BACK_TO_BACK.requests });
+  await sleep(2000);
+  return {
+    p50: low.p50,
+    p90: low.p90,
+    p99: low.p99,
+    saturatedRequestsPerSecond: saturated.requestsPerSecond,
+    backToBackP50: backToBack.p50,
+    backToBackP90: backToBack.p90,
+  };
 }
 
-type Round = { fresh: { pythonPass: number; pandasScript: number }; servers: Record<string, Record<ScriptName, Measurement>> };
+interface Fresh {
+  /** Median wall time of one process, ms. */
+  pythonPass: number;
+  pandasScript: number;
+  /** Processes per second started one after another on every CPU at once. */
+  pythonPassRate: number;
+  pandasScriptRate: number;
+}
+
+type Round = { fresh: Fresh; servers: Record<string, Record<ScriptName, Measurement>> };
 
 async function main(): Promise<void> {
   const started = new Date().toISOString();
@@ -173,17 +271,21 @@ async function main(): Promise<void> {
   try {
     for (const [index, config] of CONFIGS.entries()) servers.push(await startServer(config, PORT + index));
     await sleep(3000); // let the pools fill
-    const idleMemory: Record<string, { bytes: number; processes: number }> = {};
-    for (const server of servers) idleMemory[server.config.name] = await poolMemoryBytes(server.pid);
+    const idle: Record<string, MemoryFigure> = {};
+    for (const server of servers) idle[server.config.name] = await idleMemory(server.pid);
     for (const server of servers) for (const script of Object.keys(SCRIPTS) as ScriptName[]) await load(server.url, script, { connections: 1, amount: 3 });
+    const running = await runningChildMemory(servers.find((server) => server.config.name === "nsjail zygote")!);
     await sleep(2000);
 
     const rounds: Round[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       await freshProcess(["-c", "pass"], 1); // warm the page cache
-      const fresh = {
+      const pandasArgs = ["-c", `${SCRIPTS.pandas}\nmain()`];
+      const fresh: Fresh = {
         pythonPass: median(await freshProcess(["-c", "pass"], FRESH_RUNS)),
-        pandasScript: median(await freshProcess(["-c", `${SCRIPTS.pandas}\nmain()`], FRESH_RUNS)),
+        pandasScript: median(await freshProcess(pandasArgs, FRESH_RUNS)),
+        pythonPassRate: await freshProcessRate(["-c", "pass"], FRESH_RATE_SECONDS),
+        pandasScriptRate: await freshProcessRate(pandasArgs, FRESH_RATE_SECONDS),
       };
       const measured: Round["servers"] = {};
       for (const server of servers) {
@@ -192,34 +294,45 @@ async function main(): Promise<void> {
           byScript[script] = await measure(server, script);
           const m = byScript[script];
           console.error(
-            `round ${round} ${server.config.name.padEnd(18)} ${script.padEnd(7)} p50 ${m.p50} ms  p90 ${m.p90} ms  p99 ${m.p99} ms  saturated ${m.saturatedRequestsPerSecond.toFixed(1)} req/s`,
+            `round ${round} ${server.config.name.padEnd(18)} ${script.padEnd(7)} p50 ${m.p50} ms  p90 ${m.p90} ms  p99 ${m.p99} ms  saturated ${m.saturatedRequestsPerSecond.toFixed(1)} req/s  back to back p50 ${m.backToBackP50} ms p90 ${m.backToBackP90} ms`,
           );
         }
         measured[server.config.name] = byScript;
       }
-      console.error(`round ${round} fresh python -c pass ${fresh.pythonPass.toFixed(1)} ms, fresh pandas script ${fresh.pandasScript.toFixed(1)} ms`);
+      console.error(
+        `round ${round} fresh python -c pass ${fresh.pythonPass.toFixed(1)} ms (${fresh.pythonPassRate.toFixed(1)}/s on ${CPUS} CPUs), fresh pandas script ${fresh.pandasScript.toFixed(1)} ms (${fresh.pandasScriptRate.toFixed(1)}/s)`,
+      );
       rounds.push({ fresh, servers: measured });
     }
-    await report(started, rounds, idleMemory);
+    await report(started, rounds, { idle, runningForkServerChild: running });
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
   }
 }
 
+interface MemoryReport {
+  idle: Record<string, MemoryFigure>;
+  runningForkServerChild: { script: ProcessMemory; supervisor: ProcessMemory };
+}
+
 /** Ratios are taken within each round (same machine state) and their median is reported. */
-function report(started: string, rounds: Round[], idleMemory: Record<string, { bytes: number; processes: number }>) {
+function report(started: string, rounds: Round[], memory: MemoryReport) {
   const perRound = (f: (round: Round) => number) => Number(median(rounds.map(f)).toFixed(3));
   const m = (round: Round, config: string, script: ScriptName) => round.servers[config]![script];
   const ratios = {
+    // The fork server against fresh interpreters (the targets: >= 1, >= 10, <= 0.1).
+    helloSaturationZygoteOverPythonPassRate: perRound((r) => m(r, "nsjail zygote", "hello").saturatedRequestsPerSecond / r.fresh.pythonPassRate),
+    pandasSaturationZygoteOverFreshPandasRate: perRound((r) => m(r, "nsjail zygote", "pandas").saturatedRequestsPerSecond / r.fresh.pandasScriptRate),
+    pandasBackToBackP90ZygoteOverFreshPandas: perRound((r) => m(r, "nsjail zygote", "pandas").backToBackP90 / r.fresh.pandasScript),
+    // The same for a jail per run with its pool, the other mode.
+    helloSaturationPooledOverPythonPassRate: perRound((r) => m(r, "nsjail pooled", "hello").saturatedRequestsPerSecond / r.fresh.pythonPassRate),
+    pandasSaturationPooledOverFreshPandasRate: perRound((r) => m(r, "nsjail pooled", "pandas").saturatedRequestsPerSecond / r.fresh.pandasScriptRate),
+    pandasBackToBackP90PooledOverFreshPandas: perRound((r) => m(r, "nsjail pooled", "pandas").backToBackP90 / r.fresh.pandasScript),
+    // Latency at low load.
+    pandasZygoteP50OverFreshPandas: perRound((r) => m(r, "nsjail zygote", "pandas").p50 / r.fresh.pandasScript),
+    helloZygoteP50OverPythonPass: perRound((r) => m(r, "nsjail zygote", "hello").p50 / r.fresh.pythonPass),
     pandasPooledP50OverFreshPandas: perRound((r) => m(r, "nsjail pooled", "pandas").p50 / r.fresh.pandasScript),
-    helloPooledP50OverPythonPass: perRound((r) => m(r, "nsjail pooled", "hello").p50 / r.fresh.pythonPass),
     pandasColdP50OverFreshPandas: perRound((r) => m(r, "nsjail cold", "pandas").p50 / r.fresh.pandasScript),
-    saturationPooledOverColdHello: perRound(
-      (r) => m(r, "nsjail pooled", "hello").saturatedRequestsPerSecond / m(r, "nsjail cold", "hello").saturatedRequestsPerSecond,
-    ),
-    saturationPooledOverColdPandas: perRound(
-      (r) => m(r, "nsjail pooled", "pandas").saturatedRequestsPerSecond / m(r, "nsjail cold", "pandas").saturatedRequestsPerSecond,
-    ),
     subprocessPandasPooledP50OverFreshPandas: perRound((r) => m(r, "subprocess pooled", "pandas").p50 / r.fresh.pandasScript),
   };
   const summary: Record<string, Record<string, Measurement>> = {};
@@ -227,38 +340,48 @@ function report(started: string, rounds: Round[], idleMemory: Record<string, { b
     summary[config.name] = {};
     for (const script of Object.keys(SCRIPTS) as ScriptName[]) {
       const all = rounds.map((r) => m(r, config.name, script));
+      const mid = (f: (x: Measurement) => number) => median(all.map(f));
       summary[config.name]![script] = {
-        p50: median(all.map((x) => x.p50)),
-        p90: median(all.map((x) => x.p90)),
-        p99: median(all.map((x) => x.p99)),
-        saturatedRequestsPerSecond: Number(median(all.map((x) => x.saturatedRequestsPerSecond)).toFixed(1)),
+        p50: mid((x) => x.p50),
+        p90: mid((x) => x.p90),
+        p99: mid((x) => x.p99),
+        saturatedRequestsPerSecond: Number(mid((x) => x.saturatedRequestsPerSecond).toFixed(1)),
+        backToBackP50: mid((x) => x.backToBackP50),
+        backToBackP90: mid((x) => x.backToBackP90),
       };
     }
   }
   const fresh = {
     pythonPassP50: Number(median(rounds.map((r) => r.fresh.pythonPass)).toFixed(1)),
     pandasScriptP50: Number(median(rounds.map((r) => r.fresh.pandasScript)).toFixed(1)),
+    pythonPassPerSecond: Number(median(rounds.map((r) => r.fresh.pythonPassRate)).toFixed(1)),
+    pandasScriptPerSecond: Number(median(rounds.map((r) => r.fresh.pandasScriptRate)).toFixed(1)),
   };
+  const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
 
   const table: string[] = [
     "",
     `medians over ${rounds.length} rounds`,
-    "| configuration | script | p50 ms | p90 ms | p99 ms | saturated req/s |",
-    "|---|---|---|---|---|---|",
+    "| configuration | script | p50 ms | p90 ms | p99 ms | saturated req/s | back to back p50 / p90 ms |",
+    "|---|---|---|---|---|---|---|",
   ];
   for (const [name, byScript] of Object.entries(summary)) {
     for (const [script, x] of Object.entries(byScript)) {
-      table.push(`| ${name} | ${script} | ${x.p50} | ${x.p90} | ${x.p99} | ${x.saturatedRequestsPerSecond} |`);
+      table.push(`| ${name} | ${script} | ${x.p50} | ${x.p90} | ${x.p99} | ${x.saturatedRequestsPerSecond} | ${x.backToBackP50} / ${x.backToBackP90} |`);
     }
   }
-  table.push(`| fresh process | python -c pass | ${fresh.pythonPassP50} | | | |`);
-  table.push(`| fresh process | pandas script | ${fresh.pandasScriptP50} | | | |`);
+  table.push(`| fresh process | python -c pass | ${fresh.pythonPassP50} | | | ${fresh.pythonPassPerSecond} on ${CPUS} CPUs | |`);
+  table.push(`| fresh process | pandas script | ${fresh.pandasScriptP50} | | | ${fresh.pandasScriptPerSecond} on ${CPUS} CPUs | |`);
   table.push("", "ratios (median of per-round ratios):");
   for (const [name, value] of Object.entries(ratios)) table.push(`  ${name}: ${value}`);
-  table.push("", "idle pool memory (PSS of the waiting sandboxes):");
-  for (const [name, { bytes, processes }] of Object.entries(idleMemory)) {
-    table.push(`  ${name}: ${(bytes / 1048576).toFixed(1)} MiB in ${processes} processes`);
-  }
+  table.push("", "idle sandbox memory (PSS of the pre-started interpreters, or of the fork server):");
+  for (const [name, { bytes, processes }] of Object.entries(memory.idle)) table.push(`  ${name}: ${mib(bytes)} MiB in ${processes} processes`);
+  const { script, supervisor } = memory.runningForkServerChild;
+  table.push(
+    "",
+    "a running fork-server child (the pandas script), private memory:",
+    `  script's process ${mib(script.private)} MiB (PSS ${mib(script.pss)} MiB), its supervisor ${mib(supervisor.private)} MiB (PSS ${mib(supervisor.pss)} MiB)`,
+  );
   console.log(table.join("\n"));
 
   const output = join(root, "bench", "results.json");
@@ -266,7 +389,16 @@ function report(started: string, rounds: Round[], idleMemory: Record<string, { b
     writeFile(
       output,
       `${JSON.stringify(
-        { started, load: { lowLoad: LOW_LOAD, saturation: SATURATION, freshRuns: FRESH_RUNS, rounds: ROUNDS }, ratios, summary, fresh, idleMemory, rounds },
+        {
+          started,
+          cpus: CPUS,
+          load: { lowLoad: LOW_LOAD, saturation: SATURATION, backToBack: BACK_TO_BACK, freshRuns: FRESH_RUNS, freshRateSeconds: FRESH_RATE_SECONDS, rounds: ROUNDS },
+          ratios,
+          summary,
+          fresh,
+          memory,
+          rounds,
+        },
         null,
         2,
       )}\n`,

@@ -7,27 +7,27 @@ changes listed in adapters/zygote/zygote-argv.ts):
          --channels <dir> --proc <dir> --child-seccomp <json rules>
 
   stdin      one JSON line per run: {"run": "<channel name>", "uid": <uid>, "gid": <gid>}
-  result fd  {"status":"ready"} once the preloaded modules are imported, then one
-             {"run": ..., "error": ...} line for a fork that failed; nothing else
+  result fd  {"status":"ready"} once the preloaded modules are imported; then per run
+             {"run": ..., "pid": <pid here>} when forked, {"run": ..., "exitCode": n} or
+             {"run": ..., "signal": n} when it ended, or {"run": ..., "error": ...} for a
+             fork that failed. Nothing of a run's output passes here.
 
-Every run is two processes forked from here. The first, the run's supervisor, runs only this
-file's code and never the script:
-  1. connects to the run's unix socket <channels>/<run> five times, a tag byte first on each:
-     "c" its own control channel to the server, "0", "1", "2", "3" the harness's stdin,
-     stdout, stderr and result channel (so no byte of a run passes through the zygote);
-  2. says {"pid": <its pid>} on the control channel and waits for "go": meanwhile the server
-     moves it into the run's cgroup, so everything the run forks is counted there;
-  3. takes a mount namespace of its own: drops the channel and /proc mounts and the zygote's
-     work dir, mounts a fresh tmpfs work dir (the zygote's own size and inode caps);
-  4. switches to the run's uid and takes a user namespace of its own in which that uid is
-     65534, then pid, net, ipc, uts and cgroup namespaces owned by it;
-  5. forks the run's process, pid 1 of the new pid namespace, and waits for it: when it ends
-     (and with it every process of the namespace), it reports {"exitCode": n} or
-     {"signal": n} on the control channel and exits. When the server closes the control
-     channel first (time limit, shutdown), it kills the run and does the same.
-The run's process drops every capability, sets no_new_privs, installs the seccomp filter of
-nsjail.cfg (on top of the zygote's own, which allows what steps 3 and 4 need) and runs the
-harness's own per-run code (harness.serve) on fds 0 to 3.
+Each run is one process, forked as pid 1 of a new pid namespace, so that when it ends every
+process it started ends with it and its exit status (reaped here) is the run's. Before the
+script runs, it runs only this file's code:
+  1. it connects to the run's unix socket <channels>/<run> five times, a tag byte first on
+     each: "c" its control channel to the server, "0" to "3" the harness's stdin, stdout, stderr
+     and result channel;
+  2. it waits for "go" on the control channel: meanwhile the server moves it into the run's
+     cgroup, so everything the run forks and allocates is counted there;
+  3. it takes a mount namespace of its own: drops the channel and /proc mounts and the fork
+     server's work dir, and mounts a fresh tmpfs work dir (the fork server's size and inode caps);
+  4. it switches to the run's uid and takes a user namespace of its own in which that uid is
+     65534, then net, ipc, uts and cgroup namespaces owned by it;
+  5. it drops every capability, sets no_new_privs, installs the seccomp filter of nsjail.cfg
+     (on top of the fork server's own, which allows what steps 3 and 4 need), says "ready" (or
+     what failed) on the control channel, closes it, and runs the harness's own per-run code
+     (harness.serve) on fds 0 to 3.
 """
 
 import ctypes
@@ -45,7 +45,7 @@ import types
 CONTROL_FD = 4
 RESULT_FD = 3
 READY_LINE = b'{"status":"ready"}\n'
-# Exit status of a supervisor whose set-up failed (it said why on its control channel).
+# Exit status of a run whose set-up failed (it said why on its control channel, if it could).
 SETUP_FAILED_EXIT = 87
 WORK_DIR = "/sandbox/work"
 
@@ -61,7 +61,6 @@ MS_NODEV = 0x4
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 0x2
-PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_SECCOMP = 22
 PR_CAPBSET_DROP = 24
@@ -187,28 +186,30 @@ def write_file(dir_fd, path, text):
 
 
 def isolate(order, config):
-    """Steps 3 and 4: the run's own mounts, uid and namespaces. Returns an fd of the zygote's /proc."""
+    """Steps 3 and 4: the run's own mounts, uid and namespaces."""
     uid, gid = order["uid"], order["gid"]
     check(libc.unshare(CLONE_NEWNS), "unshare(mount)")
     check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     proc = os.open(config["proc"], os.O_RDONLY | os.O_DIRECTORY)
-    for path in (config["proc"], config["channels"], WORK_DIR):
-        check(libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
-    options = f"{config['workDirOptions']},uid={uid},gid={gid}"
-    check(libc.mount(b"none", WORK_DIR.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()), "mount the work dir")
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    os.chdir(WORK_DIR)
-    # A uid change makes the process undumpable, which makes its /proc files root's: the maps
-    # below and the run's oom_score_adj are written to its own /proc files.
-    check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
-    check(libc.unshare(CLONE_NEWUSER), "unshare(user)")
-    write_file(proc, "self/setgroups", "deny")
-    write_file(proc, "self/uid_map", f"65534 {uid} 1")
-    write_file(proc, "self/gid_map", f"65534 {gid} 1")
-    check(libc.unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP), "unshare")
-    return proc
+    try:
+        for path in (config["proc"], config["channels"], WORK_DIR):
+            check(libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
+        options = f"{config['workDirOptions']},uid={uid},gid={gid}"
+        check(libc.mount(b"none", WORK_DIR.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()), "mount the work dir")
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        os.chdir(WORK_DIR)
+        # A uid change makes the process undumpable, which makes its /proc files root's: the
+        # maps below are written to its own /proc files.
+        check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+        check(libc.unshare(CLONE_NEWUSER), "unshare(user)")
+        write_file(proc, "self/setgroups", "deny")
+        write_file(proc, "self/uid_map", f"65534 {uid} 1")
+        write_file(proc, "self/gid_map", f"65534 {gid} 1")
+    finally:
+        os.close(proc)
+    check(libc.unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP), "unshare")
 
 
 def drop_capabilities():
@@ -230,25 +231,6 @@ def reseed_random_state():
         numpy.random.seed()
 
 
-def run_script(harness, proc, config):
-    """The run's process: pid 1 of its namespaces. Never returns."""
-    try:
-        check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "parent-death signal")
-        # When the run's memory runs out, its own processes are the ones the kernel kills first,
-        # not its supervisor.
-        write_file(proc, "self/oom_score_adj", "1000")
-        os.close(proc)
-        reseed_random_state()
-        drop_capabilities()
-        check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-        install_seccomp(config["seccomp"])
-    except BaseException as exc:
-        send(CONTROL_FD, {"error": f"{type(exc).__name__}: {exc}"})
-        os._exit(SETUP_FAILED_EXIT)
-    os.close(CONTROL_FD)
-    harness.serve(RESULT_FD)
-
-
 def send(fd, message):
     data = json.dumps(message).encode() + b"\n"
     try:
@@ -258,18 +240,8 @@ def send(fd, message):
         pass  # the server is gone: nobody to tell
 
 
-def read_line(fd):
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = os.read(fd, 64)
-        if not chunk:
-            return None
-        data += chunk
-    return data.decode()
-
-
 def connect_channels(path):
-    """Step 1: the run's five connections; fds 0 to 3 are the harness's, CONTROL_FD the supervisor's."""
+    """Step 1: the run's five connections; fds 0 to 3 are the harness's, CONTROL_FD its own set-up's."""
     for fd, tag in ((CONTROL_FD, b"c"), (0, b"0"), (1, b"1"), (2, b"2"), (RESULT_FD, b"3")):
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.connect(path)
@@ -282,60 +254,95 @@ def connect_channels(path):
     os.closerange(CONTROL_FD + 1, os.sysconf("SC_OPEN_MAX"))
 
 
-def wait_status(pid):
-    _, status = os.waitpid(pid, 0)
+def run(order, harness, config):
+    """The run's process (steps 1 to 5), pid 1 of its own pid namespace. Never returns."""
+    try:
+        connect_channels(os.path.join(config["channels"], order["run"]))
+    except BaseException:
+        os._exit(SETUP_FAILED_EXIT)
+    try:
+        if os.read(CONTROL_FD, 3) != b"go\n":
+            os._exit(0)  # the server gave the run up
+        isolate(order, config)
+        reseed_random_state()
+        drop_capabilities()
+        check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        install_seccomp(config["seccomp"])
+    except BaseException as exc:
+        send(CONTROL_FD, {"error": f"{type(exc).__name__}: {exc}"})
+        os._exit(SETUP_FAILED_EXIT)
+    send(CONTROL_FD, {"ready": True})
+    os.close(CONTROL_FD)
+    harness.serve(RESULT_FD)
+
+
+# --- the fork server -----------------------------------------------------------------------
+
+
+def exit_status(status):
     if os.WIFSIGNALED(status):
         return {"signal": os.WTERMSIG(status)}
     return {"exitCode": os.WEXITSTATUS(status)}
 
 
-def supervise(order, harness, config):
-    """The run's supervisor (steps 1 to 5). Never returns."""
-    try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        connect_channels(os.path.join(config["channels"], order["run"]))
-    except BaseException:
-        os._exit(SETUP_FAILED_EXIT)
-    try:
-        send(CONTROL_FD, {"pid": os.getpid()})
-        if read_line(CONTROL_FD) != "go\n":
-            os._exit(0)
-        proc = isolate(order, config)
-        pid = os.fork()
-    except BaseException as exc:
-        send(CONTROL_FD, {"error": f"{type(exc).__name__}: {exc}"})
-        os._exit(SETUP_FAILED_EXIT)
-    if pid == 0:
-        run_script(harness, proc, config)
-    try:
-        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        os.close(proc)
-        for fd in (0, 1, 2, RESULT_FD):
-            os.close(fd)
-        run = os.pidfd_open(pid)
-        readable, _, _ = select.select([run, CONTROL_FD], [], [])
-        if run not in readable:  # the server closed the control channel: the run is over
-            signal.pidfd_send_signal(run, signal.SIGKILL)
-        send(CONTROL_FD, wait_status(pid))
-    finally:
-        os._exit(0)
+class ForkServer:
+    """Reads fork orders and reaps runs; a run can reach neither its command pipe nor its replies."""
 
+    def __init__(self, harness, config):
+        self.harness = harness
+        self.config = config
+        self.replies = config["resultFd"]
+        self.commands = b""
+        # Its own pid namespace, to return to after each fork into a new one.
+        self.own_pid_ns = os.open(os.path.join(config["proc"], "self", "ns", "pid"), os.O_RDONLY)
+        self.poll = select.poll()
+        self.poll.register(0, select.POLLIN)
+        self.runs = {}  # pidfd -> (pid, run name)
 
-def serve_forks(harness, config):
-    result_fd = config["resultFd"]
-    commands = sys.stdin.buffer
-    while True:
-        line = commands.readline()
-        if not line:
-            return
-        order = json.loads(line)
+    def serve(self):
+        while True:
+            for fd, _ in self.poll.poll():
+                if fd == 0:
+                    chunk = os.read(0, 65536)
+                    if not chunk:
+                        return
+                    self.commands += chunk
+                    while b"\n" in self.commands:
+                        line, self.commands = self.commands.split(b"\n", 1)
+                        self.fork(json.loads(line))
+                else:
+                    self.reap(fd)
+
+    def fork(self, order):
+        # The child is born pid 1 of a new pid namespace: when it ends, so does all it started.
         try:
-            pid = os.fork()
+            check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+            try:
+                pid = os.fork()
+            except OSError:
+                self.leave_new_pid_namespace()
+                raise
         except OSError as exc:
-            send(result_fd, {"run": order["run"], "error": str(exc)})
-            continue
+            send(self.replies, {"run": order["run"], "error": str(exc)})
+            return
         if pid == 0:
-            supervise(order, harness, config)
+            run(order, self.harness, self.config)
+        self.leave_new_pid_namespace()
+        pidfd = os.pidfd_open(pid)
+        self.runs[pidfd] = (pid, order["run"])
+        self.poll.register(pidfd, select.POLLIN)
+        send(self.replies, {"run": order["run"], "pid": pid})
+
+    def leave_new_pid_namespace(self):
+        """The next child's pid namespace is new again only after the fork server returned to its own."""
+        check(libc.setns(self.own_pid_ns, CLONE_NEWPID), "setns(pid)")
+
+    def reap(self, pidfd):
+        pid, name = self.runs.pop(pidfd)
+        self.poll.unregister(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+        send(self.replies, {"run": name, **exit_status(status)})
 
 
 def single_threaded(proc):
@@ -359,13 +366,12 @@ def main():
         "workDirOptions": work_dir_options(options["proc"]),
         "seccomp": seccomp_program(json.loads(options["child-seccomp"])),
     }
-    # Supervisors are reaped by the kernel: the zygote never waits for anything but a command.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    server = ForkServer(harness, config)
     # Every object so far stays out of the collector's reach, so children do not copy the
     # pages a collection would write to.
     gc.freeze()
     os.write(result_fd, READY_LINE)
-    serve_forks(harness, config)
+    server.serve()
 
 
 if __name__ == "__main__":

@@ -3,13 +3,8 @@ import { rm } from "node:fs/promises";
 import { CappedBuffer } from "../python/capped-buffer.js";
 import { REPORT_HEADER_ALLOWANCE_BYTES } from "../python/harness-protocol.js";
 
-/** What the run's supervisor said on its control channel about how the run ended. */
-export type SupervisorReport =
-  | { readonly kind: "exited"; readonly exitCode: number }
-  | { readonly kind: "signalled"; readonly signal: number }
-  | { readonly kind: "setup-failed"; readonly message: string }
-  /** The control channel closed without a word: the supervisor was killed (or its fork server died). */
-  | { readonly kind: "lost" };
+/** What the run said of its own set-up before the script's first line (zygote.py, step 5). */
+export type RunSetup = { readonly ready: true } | { readonly failed: string };
 
 export interface RunChannelLimits {
   readonly maxOutputBytes: number;
@@ -18,34 +13,30 @@ export interface RunChannelLimits {
 
 const TAGS = ["c", "0", "1", "2", "3"] as const;
 type Tag = (typeof TAGS)[number];
-/** The supervisor's messages are a few short JSON lines; more is a broken supervisor. */
+/** The set-up's messages are one short JSON line; more is a broken run. */
 const CONTROL_CAP_BYTES = 64 * 1024;
 
 /**
  * The server's end of one run's connections (zygote.py, step 1): a unix socket in the fork
- * server's channel directory that the run's supervisor connects to five times, a tag byte
- * first: "c" its control channel, "0" to "3" the harness's stdin, stdout, stderr and result
- * channel. Once all five are in, the socket is closed and removed: nothing else can connect.
- * Output is captured here, each stream capped as it arrives, as for a piped harness.
+ * server's channel directory that the run's process connects to five times, a tag byte first:
+ * "c" the control channel of its set-up, "0" to "3" the harness's stdin, stdout, stderr and
+ * result channel. Once all five are in, the socket is closed and removed: nothing else can
+ * connect. Output is captured here, each stream capped as it arrives, as for a piped harness.
  */
 export class RunChannel {
   readonly stdout: CappedBuffer;
   readonly stderr: CappedBuffer;
   readonly report: CappedBuffer;
-  /** Resolves with the supervisor's pid (in the fork server's pid namespace) once all five connections are in. */
-  readonly hello: Promise<number>;
-  /** Resolves when the supervisor reports how the run ended, or its control channel closes. */
-  readonly ended: Promise<SupervisorReport>;
-  /** Resolves when the supervisor's end of the control channel is closed: it has exited. */
-  readonly supervisorGone: Promise<void>;
+  /** Resolves once all five connections are in. */
+  readonly connected: Promise<void>;
+  /** Resolves when the run says its set-up is done (or what failed), or closes its control channel without a word. */
+  readonly setup: Promise<RunSetup>;
   private readonly sockets = new Map<Tag, Socket>();
   private readonly streamsClosed: Promise<void>[] = [];
   private controlText = "";
-  private helloPid: number | undefined;
   private listening = true;
-  private resolveHello!: (pid: number) => void;
-  private resolveEnded!: (report: SupervisorReport) => void;
-  private resolveGone!: () => void;
+  private resolveConnected!: () => void;
+  private resolveSetup!: (setup: RunSetup) => void;
 
   private constructor(
     private readonly server: Server,
@@ -55,9 +46,8 @@ export class RunChannel {
     this.stdout = new CappedBuffer(limits.maxOutputBytes);
     this.stderr = new CappedBuffer(limits.maxOutputBytes);
     this.report = new CappedBuffer(limits.maxResultBytes + REPORT_HEADER_ALLOWANCE_BYTES);
-    this.hello = new Promise((resolve) => (this.resolveHello = resolve));
-    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
-    this.supervisorGone = new Promise((resolve) => (this.resolveGone = resolve));
+    this.connected = new Promise((resolve) => (this.resolveConnected = resolve));
+    this.setup = new Promise((resolve) => (this.resolveSetup = resolve));
     server.on("connection", (socket) => this.accept(socket));
   }
 
@@ -74,15 +64,10 @@ export class RunChannel {
     return new RunChannel(server, path, limits);
   }
 
-  /** Lets the supervisor go on (it is in the run's cgroup now) and hands the harness its request. */
+  /** Lets the run go on (it is in its cgroup now) and hands the harness its request. */
   go(request: Uint8Array): void {
     this.sockets.get("c")?.write("go\n");
     this.sockets.get("0")?.end(request);
-  }
-
-  /** Closes the control channel: the supervisor kills the run (if it still runs), reports and exits. */
-  stop(): void {
-    this.sockets.get("c")?.end();
   }
 
   /** Waits for the output streams to close (every process of the run holding them is gone), at most `graceMs`. */
@@ -122,11 +107,9 @@ export class RunChannel {
   private register(tag: Tag, socket: Socket): void {
     this.sockets.set(tag, socket);
     if (tag === "c") {
-      socket.once("end", () => this.resolveEnded({ kind: "lost" }));
-      socket.once("close", () => {
-        this.resolveEnded({ kind: "lost" });
-        this.resolveGone();
-      });
+      const silent = () => this.resolveSetup({ failed: "the run ended during its set-up" });
+      socket.once("end", silent);
+      socket.once("close", silent);
     } else {
       // Half-open sockets: the run's end of a stream closing is the end of that stream.
       this.streamsClosed.push(
@@ -141,7 +124,7 @@ export class RunChannel {
     }
     if (this.sockets.size === TAGS.length) {
       void this.stopListening();
-      this.sayHello();
+      this.resolveConnected();
     }
   }
 
@@ -155,25 +138,9 @@ export class RunChannel {
 
   private onControl(chunk: Buffer): void {
     this.controlText += chunk.toString("utf8");
-    if (this.controlText.length > CONTROL_CAP_BYTES) {
-      this.resolveEnded({ kind: "setup-failed", message: "the supervisor wrote more than its control channel allows" });
-      return;
-    }
-    for (let newline = this.controlText.indexOf("\n"); newline >= 0; newline = this.controlText.indexOf("\n")) {
-      const message = parseControl(this.controlText.slice(0, newline));
-      this.controlText = this.controlText.slice(newline + 1);
-      if (message === undefined) continue;
-      if ("pid" in message) {
-        this.helloPid = message.pid;
-        this.sayHello();
-      } else {
-        this.resolveEnded(message);
-      }
-    }
-  }
-
-  private sayHello(): void {
-    if (this.sockets.size === TAGS.length && this.helloPid !== undefined) this.resolveHello(this.helloPid);
+    const newline = this.controlText.indexOf("\n");
+    if (newline >= 0) this.resolveSetup(parseSetup(this.controlText.slice(0, newline)));
+    else if (this.controlText.length > CONTROL_CAP_BYTES) this.resolveSetup({ failed: "the run wrote more than its control channel allows" });
   }
 
   /** Stops accepting connections at once; the returned promise waits for the open ones to close too. */
@@ -186,18 +153,13 @@ export class RunChannel {
   }
 }
 
-function parseControl(line: string): SupervisorReport | { pid: number } | undefined {
-  let message: unknown;
+function parseSetup(line: string): RunSetup {
   try {
-    message = JSON.parse(line);
+    const message = JSON.parse(line) as Record<string, unknown>;
+    if (message.ready === true) return { ready: true };
+    if (typeof message.error === "string") return { failed: message.error };
   } catch {
-    return { kind: "setup-failed", message: `unreadable supervisor message: ${line.slice(0, 200)}` };
+    // below
   }
-  if (typeof message !== "object" || message === null) return undefined;
-  const fields = message as Record<string, unknown>;
-  if (typeof fields.pid === "number") return { pid: fields.pid };
-  if (typeof fields.exitCode === "number") return { kind: "exited", exitCode: fields.exitCode };
-  if (typeof fields.signal === "number") return { kind: "signalled", signal: fields.signal };
-  if (typeof fields.error === "string") return { kind: "setup-failed", message: fields.error };
-  return undefined;
+  return { failed: `unreadable set-up message: ${line.slice(0, 200)}` };
 }

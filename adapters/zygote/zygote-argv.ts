@@ -5,7 +5,7 @@
  *   - its user namespace maps 65534 (the zygote itself) to a host uid of its own, and the whole
  *     sandbox uid range to RUN_UID_BASE..., so that it can hand each run its own host uid;
  *   - it keeps CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID, in its own user namespace only;
- *   - its seccomp policy is nsjail.cfg's minus mount, umount and unshare (given on the command
+ *   - its seccomp policy is nsjail.cfg's minus mount, umount, unshare and setns (given on the command
  *     line: `configPath` is nsjail.cfg without its seccomp_string lines); each run installs
  *     nsjail.cfg's whole policy again (`childSeccomp`) before the script runs;
  *   - /proc of its pid namespace and the host directory of the runs' sockets are mounted at
@@ -20,8 +20,11 @@ export const ZYGOTE_CHANNELS_DIR = "/sandbox/channels";
 export const ZYGOTE_PROC_DIR = "/sandbox/proc";
 /** Inside the fork server's user namespace, host uid `first + i` of the sandbox range is RUN_UID_BASE + i. */
 export const RUN_UID_BASE = 100_000;
-/** What the fork server's policy allows beyond a jail's: building each run's mounts and namespaces. */
-export const ZYGOTE_ALLOWED_SYSCALLS = ["mount", "umount", "unshare"] as const;
+/**
+ * What the fork server's policy allows beyond a jail's: building each run's mounts and
+ * namespaces, and returning to its own pid namespace after forking a child into a new one.
+ */
+export const ZYGOTE_ALLOWED_SYSCALLS = ["mount", "umount", "unshare", "setns"] as const;
 const ZYGOTE_CAPABILITIES = ["CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID"];
 const ZYGOTE_UID = 65534;
 

@@ -23,6 +23,27 @@ export interface ForkOrder {
   readonly gid: number;
 }
 
+/** How a forked run's process ended, as the fork server reaped it; lost when it could not tell. */
+export type RunExit =
+  | { readonly kind: "exited"; readonly exitCode: number }
+  | { readonly kind: "signalled"; readonly signal: number }
+  | { readonly kind: "lost"; readonly reason: string };
+
+/** One run asked of the fork server. */
+export interface ForkedRun {
+  /** The run's pid in the fork server's pid namespace, or why there is none (the fork failed, the fork server exited). */
+  readonly forked: Promise<{ readonly pid: number } | { readonly lost: string }>;
+  /** Once the run's process is reaped, with every process of its pid namespace. */
+  readonly ended: Promise<RunExit>;
+  /** The run is over for the server: it no longer counts against the fork server. */
+  done(): void;
+}
+
+interface PendingRun {
+  forked(outcome: { pid: number } | { lost: string }): void;
+  ended(exit: RunExit): void;
+}
+
 const LOG_CAP_BYTES = 64 * 1024;
 const TERM_GRACE_MS = 500;
 
@@ -50,7 +71,7 @@ export class ZygoteProcess {
   private replies = "";
   private readyResolved = false;
   private readonly readyPromise: Promise<void>;
-  private readonly failedForks = new Map<string, (reason: string) => void>();
+  private readonly runs = new Map<string, PendingRun>();
   private exitedFlag = false;
   private pythonPidValue: number | undefined;
   /** Resolves when nsjail has exited, and with it the fork server and every run it forked. */
@@ -81,8 +102,11 @@ export class ZygoteProcess {
       void this.child.then(() => resolve());
     }).then(() => {
       this.exitedFlag = true;
-      for (const fail of this.failedForks.values()) fail("the fork server exited");
-      this.failedForks.clear();
+      for (const run of this.runs.values()) {
+        run.forked({ lost: "the fork server exited" });
+        run.ended({ kind: "lost", reason: "the fork server exited" });
+      }
+      this.runs.clear();
     });
     this.readyPromise = new Promise<void>((resolve, reject) => {
       replies?.on("data", (chunk: Buffer) => {
@@ -105,7 +129,7 @@ export class ZygoteProcess {
   /** Resolves once the preloaded modules are imported; rejects if the fork server died first. */
   async ready(): Promise<void> {
     await this.readyPromise;
-    this.pythonPidValue ??= this.child.pid === undefined ? undefined : await firstChild(this.child.pid);
+    this.pythonPidValue ??= this.child.pid === undefined ? undefined : firstChild(this.child.pid);
   }
 
   /** Milliseconds since it was started. */
@@ -122,25 +146,30 @@ export class ZygoteProcess {
     return this.pythonPidValue;
   }
 
-  /**
-   * Asks for a child for this run. `lost` resolves with a reason if the fork failed or the fork
-   * server exited before the run called `done()`.
-   */
-  fork(order: ForkOrder): { lost: Promise<string>; done: () => void } {
+  /** Asks for a run's process. */
+  fork(order: ForkOrder): ForkedRun {
     this.forks++;
     this.inFlight++;
-    const lost = new Promise<string>((resolve) => {
-      if (this.exitedFlag) resolve("the fork server exited");
-      else this.failedForks.set(order.run, resolve);
-    });
-    this.child.stdin?.write(`${JSON.stringify(order)}\n`);
+    let forkedResolve!: PendingRun["forked"];
+    let endedResolve!: PendingRun["ended"];
+    const forked = new Promise<{ pid: number } | { lost: string }>((resolve) => (forkedResolve = resolve));
+    const ended = new Promise<RunExit>((resolve) => (endedResolve = resolve));
+    const pending: PendingRun = { forked: forkedResolve, ended: endedResolve };
+    if (this.exitedFlag) {
+      pending.forked({ lost: "the fork server exited" });
+      pending.ended({ kind: "lost", reason: "the fork server exited" });
+    } else {
+      this.runs.set(order.run, pending);
+      this.child.stdin?.write(`${JSON.stringify(order)}\n`);
+    }
     let done = false;
     return {
-      lost,
+      forked,
+      ended,
       done: () => {
         if (done) return;
         done = true;
-        this.failedForks.delete(order.run);
+        this.runs.delete(order.run);
         this.inFlight--;
       },
     };
@@ -175,8 +204,20 @@ export class ZygoteProcess {
     if (message.status === "ready" && !this.readyResolved) {
       this.readyResolved = true;
       ready();
-    } else if (typeof message.run === "string") {
-      this.failedForks.get(message.run)?.(`the fork failed: ${String(message.error)}`);
+      return;
+    }
+    const run = typeof message.run === "string" ? this.runs.get(message.run) : undefined;
+    if (run === undefined) return;
+    if (typeof message.pid === "number") {
+      run.forked({ pid: message.pid });
+    } else if (typeof message.exitCode === "number") {
+      run.ended({ kind: "exited", exitCode: message.exitCode });
+    } else if (typeof message.signal === "number") {
+      run.ended({ kind: "signalled", signal: message.signal });
+    } else {
+      const reason = `the fork failed: ${String(message.error)}`;
+      run.forked({ lost: reason });
+      run.ended({ kind: "lost", reason });
     }
   }
 }

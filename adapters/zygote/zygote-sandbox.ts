@@ -1,4 +1,5 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
@@ -18,7 +19,7 @@ import { childWithNamespacePid } from "./host-pid.js";
 import { RunChannel } from "./run-channel.js";
 import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-argv.js";
 import { zygoteEnding } from "./zygote-ending.js";
-import { ZYGOTE_LOG_FD, ZYGOTE_RESULT_FD, ZygoteProcess } from "./zygote-process.js";
+import { ZYGOTE_LOG_FD, ZYGOTE_RESULT_FD, ZygoteProcess, type ForkedRun } from "./zygote-process.js";
 
 export interface ZygoteSandboxOptions {
   readonly runtime: HarnessRuntime;
@@ -51,10 +52,8 @@ const DEFAULT_MAX_AGE_MS = 15 * 60 * 1000;
 /** A fork server's own cgroup: the interpreter with numpy and pandas, and its children until each is moved into its run's. */
 const ZYGOTE_SLOT = { memoryMb: 1024, maxPids: 1024, cpuCores: availableParallelism() };
 const MIB = 1024 * 1024;
-/** From fork order to the supervisor's hello: far more than it takes even on a loaded host. */
+/** From fork order to the run's connections: far more than it takes even on a loaded host. */
 const SETUP_TIMEOUT_MS = 20_000;
-/** How long the supervisor may take to kill its run and exit once told to. */
-const STOP_GRACE_MS = 2000;
 /** How long the output streams may stay open after the run's processes are gone. */
 const DRAIN_GRACE_MS = 1000;
 const RETRY = "; retry the request";
@@ -62,7 +61,7 @@ const RETRY = "; retry the request";
 const NEARLY = 0.9;
 
 type Started =
-  | { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; slot: CgroupSlot; done: () => void }
+  | { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; slot: CgroupSlot; fork: ForkedRun }
   | { kind: "lost"; reason: string };
 
 /**
@@ -127,7 +126,7 @@ export class ZygoteSandbox implements SandboxPort {
         try {
           return await this.finish(started, request);
         } finally {
-          started.done();
+          started.fork.done();
           await started.channel.close();
           if (!this.usable(started.zygote)) this.retire(started.zygote);
         }
@@ -147,8 +146,9 @@ export class ZygoteSandbox implements SandboxPort {
   }
 
   /**
-   * Forks the run's child, waits until its supervisor is connected and moves it into the run's
-   * cgroup, so that everything the run forks and allocates is counted there.
+   * Forks the run's process, moves it into the run's cgroup before it does anything but connect
+   * its channels, so that everything the run forks and allocates is counted there, and waits
+   * until the channels are in.
    */
   private async start(uid: number, request: ExecutionRequest): Promise<Started> {
     let zygote: ZygoteProcess;
@@ -156,13 +156,7 @@ export class ZygoteSandbox implements SandboxPort {
     try {
       zygote = await this.readyZygote();
       slot = this.slots(uid);
-      slot.prepare({
-        memoryMb: request.memoryMb,
-        // The run's supervisor is in the slot beside the run's processes.
-        maxPids: JAIL_MAX_PIDS + 1,
-        cpuCores: 1,
-        ...this.ioLimit(),
-      });
+      slot.prepare({ memoryMb: request.memoryMb, maxPids: JAIL_MAX_PIDS, cpuCores: 1, ...this.ioLimit() });
     } catch (error) {
       return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
     }
@@ -170,64 +164,56 @@ export class ZygoteSandbox implements SandboxPort {
     const channel = await RunChannel.open(join(zygote.spec.channelsDir, name), this.options);
     const inside = insideUid(uid, this.runUidRange());
     const fork = zygote.fork({ run: name, uid: inside, gid: inside });
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      channel.hello.then((pid) => ({ pid })),
-      fork.lost.then((reason) => ({ reason })),
-      channel.ended.then((report) => ({ reason: `the run's supervisor ended before it was ready: ${JSON.stringify(report)}` })),
-      new Promise<{ reason: string }>((resolve) => {
-        timer = setTimeout(() => resolve({ reason: "the fork server did not fork the run in time" }), SETUP_TIMEOUT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if ("pid" in outcome) {
-      const hostPid = zygote.pythonPid === undefined ? undefined : await childWithNamespacePid(zygote.pythonPid, outcome.pid);
-      if (hostPid !== undefined) {
-        try {
-          slot.attach(hostPid);
-          return { kind: "started", channel, zygote, slot, done: fork.done };
-        } catch (error) {
-          return this.abandon(zygote, channel, fork.done, `cannot move the run into its cgroup: ${String(error)}`);
-        }
+    const forked = await beforeDeadline(fork.forked, "the fork server did not fork the run in time");
+    let failure: string | undefined;
+    if ("pid" in forked) {
+      const hostPid = zygote.pythonPid === undefined ? undefined : childWithNamespacePid(zygote.pythonPid, forked.pid);
+      try {
+        if (hostPid === undefined) throw new Error(`the run's process (pid ${forked.pid} in the fork server) is not among its children`);
+        await attach(slot, hostPid);
+        const connected = await beforeDeadline(
+          Promise.race([channel.connected.then(() => ({})), fork.ended.then((exit) => ({ lost: `the run ended before it connected: ${JSON.stringify(exit)}` }))]),
+          "the run did not connect in time",
+        );
+        if (!("lost" in connected)) return { kind: "started", channel, zygote, slot, fork };
+        failure = connected.lost;
+      } catch (error) {
+        failure = error instanceof Error ? error.message : String(error);
       }
-      return this.abandon(zygote, channel, fork.done, `the run's supervisor (pid ${outcome.pid} in the fork server) is not among its children`);
+    } else {
+      failure = forked.lost;
     }
-    return this.abandon(zygote, channel, fork.done, outcome.reason);
-  }
-
-  /** A run whose child could not be made ready: nothing of the script ran. */
-  private async abandon(zygote: ZygoteProcess, channel: RunChannel, done: () => void, reason: string): Promise<Started> {
-    done();
+    // Nothing of the script ran: the run is given up, and a fork server that failed it is not
+    // trusted with the next one.
     await channel.close();
-    // A fork server that failed a fork is not trusted with the next one.
+    await slot.killAll();
+    fork.done();
     this.retire(zygote);
-    return { kind: "lost", reason: `${reason}\n${zygote.log()}` };
+    return { kind: "lost", reason: `${failure}\n${zygote.log()}` };
   }
 
   /** Hands the script over, waits for the run to end (or its time limit) and makes sure nothing of it is left. */
-  private async finish({ channel, zygote, slot }: Extract<Started, { kind: "started" }>, request: ExecutionRequest): Promise<SandboxOutcome> {
+  private async finish({ channel, zygote, slot, fork }: Extract<Started, { kind: "started" }>, request: ExecutionRequest): Promise<SandboxOutcome> {
     const startedAt = performance.now();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      channel.stop();
+      void slot.killAll().catch(() => undefined);
     }, request.timeoutMs);
     channel.go(
       encodeHarnessRequest({
         script: request.script,
-        // RLIMIT_NPROC counts the supervisor too: it runs under the run's uid.
-        limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: JAIL_MAX_PIDS + 1 },
+        limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: JAIL_MAX_PIDS },
         memoryMb: request.memoryMb,
         maxResultBytes: this.options.maxResultBytes,
       }),
     );
-    const supervisor = await channel.ended;
+    // The fork server reaps the run's process, pid 1 of its namespace, once every process of
+    // the run is gone; then its control channel is closed too.
+    const exit = await fork.ended;
     const durationMs = Math.round(performance.now() - startedAt);
     clearTimeout(timer);
-    // A supervisor that went silent with its fork server: nsjail exits right after the fork server.
-    const forkServerLost = supervisor.kind === "lost" && (await within(zygote.exited, STOP_GRACE_MS));
-    channel.stop();
-    await within(channel.supervisorGone, STOP_GRACE_MS);
+    const setup = await channel.setup;
     await slot.killAll();
     const oomKilled = slot.oomKilled();
     await channel.drain(DRAIN_GRACE_MS);
@@ -238,10 +224,11 @@ export class ZygoteSandbox implements SandboxPort {
       stderrTruncated: channel.stderr.truncated,
     };
     const report = channel.report.truncated ? ({ kind: "malformed" } as const) : parseHarnessReport(channel.report.bytes(), this.options.maxResultBytes);
-    const ending = zygoteEnding({ supervisor, report, timedOut, oomKilled, forkServerLost });
+    const ending = zygoteEnding({ setup, exit, report, timedOut, oomKilled });
     if ("failed" in ending) {
       this.options.onSandboxLog(`${ending.failed}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
-      return unavailable(forkServerLost ? `The sandbox stopped while the script ran${RETRY}` : "The sandbox could not be started", output);
+      const message = exit.kind === "lost" ? `The sandbox stopped while the script ran${RETRY}` : "The sandbox could not be started";
+      return unavailable(message, output);
     }
     return outcomeOf(ending, output, request, durationMs);
   }
@@ -381,12 +368,21 @@ function unavailable(message: string, output: CapturedOutput): SandboxOutcome {
   return err(failure("SANDBOX_UNAVAILABLE", message, output));
 }
 
-async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+/**
+ * CgroupSlot.attach without holding up the event loop: a cgroup v1 move can wait for an RCU
+ * grace period, milliseconds on a busy host, and the server moves a process per run.
+ */
+async function attach(slot: CgroupSlot, pid: number): Promise<void> {
+  await Promise.all(slot.procsFiles.map((file) => writeFile(file, String(pid))));
+}
+
+/** The promise's value, or a lost reason once SETUP_TIMEOUT_MS has passed. */
+async function beforeDeadline<T>(promise: Promise<T>, reason: string): Promise<T | { lost: string }> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
+  const late = new Promise<{ lost: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ lost: reason }), SETUP_TIMEOUT_MS);
   });
-  const result = await Promise.race([promise.then(() => true as const), late]);
+  const result = await Promise.race([promise, late]);
   clearTimeout(timer);
   return result;
 }
