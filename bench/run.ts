@@ -35,12 +35,14 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 interface ServerConfig {
   name: string;
   env: Record<string, string>;
+  /** Also measure requests sent back to back (the fork server and the pool; a cold jail per request needs no proof of being slow). */
+  backToBack?: boolean;
 }
 
 const CONFIGS: ServerConfig[] = [
-  { name: "nsjail zygote", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote" } },
+  { name: "nsjail zygote", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote" }, backToBack: true },
   { name: "nsjail cold", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run", POOL_SIZE: "0" } },
-  { name: "nsjail pooled", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run" } },
+  { name: "nsjail pooled", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run" }, backToBack: true },
   { name: "subprocess cold", env: { SANDBOX_BACKEND: "subprocess", POOL_SIZE: "0" } },
   { name: "subprocess pooled", env: { SANDBOX_BACKEND: "subprocess" } },
 ];
@@ -105,6 +107,8 @@ async function readProc(pid: string, file: string): Promise<string> {
 }
 
 interface ProcessMemory {
+  /** Resident set size: every page it maps, shared or not. */
+  rss: number;
   /** Proportional set size: shared pages split among the processes that map them. */
   pss: number;
   /** Pages of this process alone (private clean + private dirty). */
@@ -114,7 +118,7 @@ interface ProcessMemory {
 async function memoryOf(pid: string): Promise<ProcessMemory | undefined> {
   const rollup = await readProc(pid, "smaps_rollup");
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? NaN) * 1024;
-  const memory = { pss: kb("Pss"), private: kb("Private_Clean") + kb("Private_Dirty") };
+  const memory = { rss: kb("Rss"), pss: kb("Pss"), private: kb("Private_Clean") + kb("Private_Dirty") };
   return Number.isNaN(memory.pss) ? undefined : memory;
 }
 
@@ -135,46 +139,54 @@ async function processTree(serverPid: number): Promise<{ pid: string; parent: st
   return tree;
 }
 
-type MemoryFigure = { bytes: number; processes: number };
+type MemoryFigure = { pss: number; rss: number; processes: number };
+
+const argv0 = (cmdline: string) => cmdline.split("\0")[0] ?? "";
+const isNsjail = (cmdline: string) => argv0(cmdline).endsWith("/nsjail");
 
 /**
- * Memory of a server's idle sandboxes: the proportional set size of its pre-started
- * interpreters (started with --preload), or of its fork server (zygote.py's interpreter).
+ * Memory of a server's idle sandboxes: the proportional set size of its pre-started jails
+ * (nsjail and the interpreter started with --preload), or of its fork server (nsjail and
+ * zygote.py's interpreter, not the runs it forked).
  */
 async function idleMemory(serverPid: number): Promise<MemoryFigure> {
   const tree = await processTree(serverPid);
-  const isForkServer = (entry: (typeof tree)[number]) =>
-    entry.cmdline.includes("\0--child-seccomp\0") && !tree.some((other) => other.pid === entry.parent && other.cmdline.includes("\0--child-seccomp\0"));
-  let bytes = 0;
-  let processes = 0;
-  for (const entry of tree) {
-    if (!entry.cmdline.includes("\0--preload") && !isForkServer(entry)) continue;
+  const byPid = new Map(tree.map((entry) => [entry.pid, entry]));
+  const sandbox = (entry: (typeof tree)[number]) => {
+    if (entry.cmdline.includes("\0--preload")) return true;
+    if (!entry.cmdline.includes("\0--child-seccomp\0")) return false;
+    // The fork server's nsjail, or the interpreter nsjail started; not a run forked from that.
+    return isNsjail(entry.cmdline) || isNsjail(byPid.get(entry.parent)?.cmdline ?? "");
+  };
+  const figure = { pss: 0, rss: 0, processes: 0 };
+  for (const entry of tree.filter(sandbox)) {
     const memory = await memoryOf(entry.pid);
     if (memory) {
-      bytes += memory.pss;
-      processes++;
+      figure.pss += memory.pss;
+      figure.rss += memory.rss;
+      figure.processes++;
     }
   }
-  return { bytes, processes };
+  return figure;
 }
 
 /**
- * Private memory of one running fork-server child: the script's process (pandas script, then
- * asleep) and its supervisor, each a fork of the fork server, sampled while the run goes on.
+ * Memory of one running fork-server child: the run's process (the pandas script, then asleep),
+ * a fork of the fork server, sampled while the run goes on.
  */
-async function runningChildMemory(server: RunningServer): Promise<{ script: ProcessMemory; supervisor: ProcessMemory }> {
+async function runningChildMemory(server: RunningServer): Promise<ProcessMemory> {
   const script = `${SCRIPTS.pandas}\nimport time\n_main = main\ndef main():\n    value = _main()\n    time.sleep(3)\n    return value\n`;
   const answer = fetch(`${server.url}/execute`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ script }) });
   await sleep(1500);
   const tree = await processTree(server.pid);
-  const ours = tree.filter((entry) => entry.cmdline.includes("\0--child-seccomp\0"));
-  const childOf = (parent: string | undefined) => ours.find((entry) => entry.parent === parent);
-  const forkServer = ours.find((entry) => !ours.some((other) => other.pid === entry.parent));
-  const supervisor = childOf(forkServer?.pid);
-  const run = childOf(supervisor?.pid);
-  const memory = await Promise.all([memoryOf(run?.pid ?? ""), memoryOf(supervisor?.pid ?? "")]);
-  if ((await answer).status !== 200 || !memory[0] || !memory[1]) throw new Error("could not sample a running fork-server child");
-  return { script: memory[0], supervisor: memory[1] };
+  const byPid = new Map(tree.map((entry) => [entry.pid, entry]));
+  const run = tree.find((entry) => {
+    const parent = byPid.get(entry.parent);
+    return parent !== undefined && !isNsjail(parent.cmdline) && parent.cmdline.includes("\0--child-seccomp\0") && isNsjail(byPid.get(parent.parent)?.cmdline ?? "");
+  });
+  const memory = await memoryOf(run?.pid ?? "");
+  if ((await answer).status !== 200 || !memory) throw new Error("could not sample a running fork-server child");
+  return memory;
 }
 
 async function load(url: string, script: ScriptName, options: Omit<autocannon.Options, "url">) {
@@ -183,6 +195,8 @@ async function load(url: string, script: ScriptName, options: Omit<autocannon.Op
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ script: SCRIPTS[script] }),
+    // A cold jail on a busy machine takes seconds; a request is an error only at the service's own limit.
+    timeout: 60,
     ...options,
   });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
@@ -242,8 +256,8 @@ async function measure(server: RunningServer, script: ScriptName): Promise<Measu
   });
   const saturated = await load(server.url, script, { connections: SATURATION.connections, duration: SATURATION.seconds });
   await sleep(2000); // let a pool refill before the next measurement
-  const backToBack = await load(server.url, script, { connections: 1, amount: BACK_TO_BACK.requests });
-  await sleep(2000);
+  const backToBack = server.config.backToBack ? await load(server.url, script, { connections: 1, amount: BACK_TO_BACK.requests }) : { p50: NaN, p90: NaN };
+  if (server.config.backToBack) await sleep(2000);
   return {
     p50: low.p50,
     p90: low.p90,
@@ -312,7 +326,7 @@ async function main(): Promise<void> {
 
 interface MemoryReport {
   idle: Record<string, MemoryFigure>;
-  runningForkServerChild: { script: ProcessMemory; supervisor: ProcessMemory };
+  runningForkServerChild: ProcessMemory;
 }
 
 /** Ratios are taken within each round (same machine state) and their median is reported. */
@@ -374,14 +388,12 @@ function report(started: string, rounds: Round[], memory: MemoryReport) {
   table.push(`| fresh process | pandas script | ${fresh.pandasScriptP50} | | | ${fresh.pandasScriptPerSecond} on ${CPUS} CPUs | |`);
   table.push("", "ratios (median of per-round ratios):");
   for (const [name, value] of Object.entries(ratios)) table.push(`  ${name}: ${value}`);
-  table.push("", "idle sandbox memory (PSS of the pre-started interpreters, or of the fork server):");
-  for (const [name, { bytes, processes }] of Object.entries(memory.idle)) table.push(`  ${name}: ${mib(bytes)} MiB in ${processes} processes`);
-  const { script, supervisor } = memory.runningForkServerChild;
-  table.push(
-    "",
-    "a running fork-server child (the pandas script), private memory:",
-    `  script's process ${mib(script.private)} MiB (PSS ${mib(script.pss)} MiB), its supervisor ${mib(supervisor.private)} MiB (PSS ${mib(supervisor.pss)} MiB)`,
-  );
+  table.push("", "idle sandbox memory (nsjail and the pre-started interpreters, or nsjail and the fork server):");
+  for (const [name, { pss, rss, processes }] of Object.entries(memory.idle)) {
+    table.push(`  ${name}: PSS ${mib(pss)} MiB, RSS ${mib(rss)} MiB in ${processes} processes`);
+  }
+  const child = memory.runningForkServerChild;
+  table.push("", `a running fork-server child (the pandas script): private ${mib(child.private)} MiB, PSS ${mib(child.pss)} MiB, RSS ${mib(child.rss)} MiB`);
   console.log(table.join("\n"));
 
   const output = join(root, "bench", "results.json");

@@ -84,7 +84,7 @@ export function loadConfig(env: Env): Config {
     port: integer(env, "PORT", 8080, 0, 65535),
     host: env.HOST?.trim() || "0.0.0.0",
     backend: oneOf(env, "SANDBOX_BACKEND", ["nsjail", "subprocess", "auto"] as const, "auto"),
-    sandboxMode: oneOf(env, "SANDBOX_MODE", SANDBOX_MODES, "jail-per-run"),
+    sandboxMode: oneOf(env, "SANDBOX_MODE", SANDBOX_MODES, "zygote"),
     executionTimeoutMs: integer(env, "EXECUTION_TIMEOUT_MS", 30_000, 100, 3_600_000),
     memoryLimitMb: integer(env, "MEMORY_LIMIT_MB", 512, MIN_MEMORY_MB, 65_536),
     maxScriptBytes: integer(env, "MAX_SCRIPT_BYTES", 262_144, 1, 64 * 1024 * 1024),

@@ -72,6 +72,9 @@ SYS_CAPSET = 126
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 libc = ctypes.CDLL(None, use_errno=True)
+# Looked up here, once, rather than by every child (ctypes caches what it has looked up).
+for _name in ("mount", "umount2", "unshare", "setns", "prctl", "syscall"):
+    getattr(libc, _name)
 
 
 def check(result, what):

@@ -20,7 +20,7 @@ async function open(): Promise<{ channel: RunChannel; path: string }> {
   return { channel, path };
 }
 
-/** One connection as the run's supervisor makes it: the tag byte first. */
+/** One connection as the run's process makes it: the tag byte first. */
 async function connection(path: string, tag: string): Promise<Socket> {
   const socket = connect(path);
   socket.on("error", () => undefined);
@@ -30,7 +30,7 @@ async function connection(path: string, tag: string): Promise<Socket> {
 }
 
 /** All five of a run's connections. */
-async function supervisor(path: string) {
+async function runConnections(path: string) {
   const [control, stdin, stdout, stderr, result] = await Promise.all(["c", "0", "1", "2", "3"].map((tag) => connection(path, tag)));
   return { control: control!, stdin: stdin!, stdout: stdout!, stderr: stderr!, result: result! };
 }
@@ -58,7 +58,7 @@ describe("RunChannel", () => {
 
   it("hands over the request on stdin and \"go\" on the control channel, then reads each stream apart, capped", async () => {
     const { channel, path } = await open();
-    const run = await supervisor(path);
+    const run = await runConnections(path);
     const control = received(run.control);
     const stdin = received(run.stdin);
     await channel.connected;
@@ -85,7 +85,7 @@ describe("RunChannel", () => {
       ["not json\n", { failed: "unreadable set-up message: not json" }],
     ] as const) {
       const { channel, path } = await open();
-      const run = await supervisor(path);
+      const run = await runConnections(path);
       await channel.connected;
       run.control.end(line);
       expect(await channel.setup).toEqual(setup);

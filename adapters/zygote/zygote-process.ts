@@ -141,7 +141,7 @@ export class ZygoteProcess {
     return !this.exitedFlag && (this.pythonPidValue === undefined || isAlive(this.pythonPidValue));
   }
 
-  /** The fork server's interpreter as the server sees it (the parent of every run's supervisor): nsjail's child. */
+  /** The fork server's interpreter as the server sees it (the parent of every run's process): nsjail's child. */
   get pythonPid(): number | undefined {
     return this.pythonPidValue;
   }

@@ -15,6 +15,7 @@ import { cpuSecondsFor, encodeHarnessRequest, outcomeOf, parseHarnessReport } fr
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
+import { HeldUids } from "./held-uids.js";
 import { childWithNamespacePid } from "./host-pid.js";
 import { RunChannel } from "./run-channel.js";
 import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-argv.js";
@@ -74,7 +75,7 @@ type Started =
 export class ZygoteSandbox implements SandboxPort {
   readonly backend = "nsjail";
   readonly isolation: string;
-  private readonly runUids: SandboxUids;
+  private readonly runUids: HeldUids;
   private readonly zygoteUids: SandboxUids;
   private readonly slots: (uid: number) => CgroupSlot;
   private readonly workDir: string;
@@ -95,7 +96,7 @@ export class ZygoteSandbox implements SandboxPort {
   private closed = false;
 
   constructor(private readonly options: ZygoteSandboxOptions) {
-    this.runUids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT);
+    this.runUids = new HeldUids(new SandboxUids(options.uidBase, SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT));
     this.zygoteUids = new SandboxUids(options.uidBase + SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT, ZYGOTE_UID_COUNT);
     const slots = cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []);
     if (slots === undefined) throw new Error("a fork server's runs need cgroups: their memory and process limits are their cgroup's");
@@ -142,6 +143,7 @@ export class ZygoteSandbox implements SandboxPort {
     this.current = undefined;
     this.next = undefined;
     await Promise.all([...this.live].map((zygote) => zygote.kill()));
+    this.runUids.releaseAll();
     rmSync(this.workDir, { recursive: true, force: true });
   }
 
