@@ -132,30 +132,7 @@ function nsjailSandbox(
   }
   const throttledDevices = blockDevicesOf([runtime.venvDir, "/usr"]);
   const enforcement = nsjailEnforcement(cgroups.mode, throttledDevices, config);
-  const onSandboxLog = (log: string, context: { code: string }) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run");
-  if (config.sandboxMode === "zygote") {
-    // A fork server's children are limited by the cgroups they are moved into; without cgroups
-    // (an address-space limit cannot be set below what the fork server already mapped) each run
-    // needs a jail of its own.
-    if (cgroups.mode.version !== "none") {
-      const backend = new ZygoteSandbox({
-        runtime,
-        nsjailBin,
-        configPath,
-        cgroup: cgroups.mode,
-        throttledDevices,
-        ioMbPerSec: config.sandboxIoMbPerSec,
-        maxOutputBytes: config.maxOutputBytes,
-        maxResultBytes: config.maxResultBytes,
-        serverEnv: process.env,
-        uidBase: config.sandboxUidBase,
-        onSandboxLog,
-      });
-      return { backend, enforcement };
-    }
-    logger.warn("SANDBOX_MODE=zygote needs cgroups: running a jail per run instead");
-  }
-  const backend = new NsjailSandbox({
+  const jail = {
     runtime,
     nsjailBin,
     configPath,
@@ -164,12 +141,18 @@ function nsjailSandbox(
     ioMbPerSec: config.sandboxIoMbPerSec,
     maxOutputBytes: config.maxOutputBytes,
     maxResultBytes: config.maxResultBytes,
-    memoryLimitMb: config.memoryLimitMb,
-    maxTimeoutMs: config.executionTimeoutMs,
     serverEnv: process.env,
     uidBase: config.sandboxUidBase,
-    onSandboxLog,
-  });
+    onSandboxLog: (log: string, context: { code: string }) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run"),
+  };
+  if (config.sandboxMode === "zygote") {
+    // A fork server's children are limited by the cgroups they are moved into; without cgroups
+    // (an address-space limit cannot be set below what the fork server already mapped) each run
+    // needs a jail of its own.
+    if (cgroups.mode.version !== "none") return { backend: new ZygoteSandbox(jail), enforcement };
+    logger.warn("SANDBOX_MODE=zygote needs cgroups: running a jail per run instead");
+  }
+  const backend = new NsjailSandbox({ ...jail, memoryLimitMb: config.memoryLimitMb, maxTimeoutMs: config.executionTimeoutMs });
   return { backend, enforcement };
 }
 

@@ -47,21 +47,12 @@ interface PendingRun {
 const LOG_CAP_BYTES = 64 * 1024;
 const TERM_GRACE_MS = 500;
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /**
  * One fork server: nsjail running zygote.py, started once and asked for a child per run.
  * Its output (stdout, stderr and nsjail's log) is kept, capped, for the server log.
  */
 export class ZygoteProcess {
-  private readonly startedAt = performance.now();
+  private readyAt: number | undefined;
   /** Runs forked so far. */
   forks = 0;
   /** Runs forked and not yet over. */
@@ -129,16 +120,17 @@ export class ZygoteProcess {
   /** Resolves once the preloaded modules are imported; rejects if the fork server died first. */
   async ready(): Promise<void> {
     await this.readyPromise;
+    this.readyAt ??= performance.now();
     this.pythonPidValue ??= this.child.pid === undefined ? undefined : firstChild(this.child.pid);
   }
 
-  /** Milliseconds since it was started. */
+  /** Milliseconds since it was ready: since it could fork its first run. */
   get age(): number {
-    return performance.now() - this.startedAt;
+    return this.readyAt === undefined ? 0 : performance.now() - this.readyAt;
   }
 
   get alive(): boolean {
-    return !this.exitedFlag && (this.pythonPidValue === undefined || isAlive(this.pythonPidValue));
+    return !this.exitedFlag;
   }
 
   /** The fork server's interpreter as the server sees it (the parent of every run's process): nsjail's child. */

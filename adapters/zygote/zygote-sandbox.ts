@@ -8,11 +8,10 @@ import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
 import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "../nsjail/cgroup-slots.js";
-import { JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "../nsjail/nsjail-argv.js";
-import { JAIL_MAX_PIDS } from "../nsjail/nsjail-sandbox.js";
+import { JAIL_VENV_DIR, JAIL_WORK_DIR } from "../nsjail/nsjail-argv.js";
+import { JAIL_MAX_PIDS, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import { allowing, childSeccompRules, type ChildSeccompRule, parseSeccompPolicy, renderKafel, seccompStrings, withoutSeccompStrings } from "../nsjail/seccomp-policy.js";
 import { cpuSecondsFor, encodeHarnessRequest, outcomeOf, parseHarnessReport } from "../python/harness-protocol.js";
-import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { HeldUids } from "./held-uids.js";
@@ -22,24 +21,8 @@ import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-ar
 import { zygoteEnding } from "./zygote-ending.js";
 import { ZYGOTE_LOG_FD, ZYGOTE_RESULT_FD, ZygoteProcess, type ForkedRun } from "./zygote-process.js";
 
-export interface ZygoteSandboxOptions {
-  readonly runtime: HarnessRuntime;
-  readonly nsjailBin: string;
-  /** nsjail.cfg: the fork server's jail and its children's policy both come from it. */
-  readonly configPath: string;
-  /** Each run is moved into the slot cgroup of its uid (a fork server needs cgroups: not "none"). */
-  readonly cgroup: NsjailCgroupMode;
-  /** Block devices ("major:minor") whose IO each run is throttled on. */
-  readonly throttledDevices: readonly string[];
-  /** Block IO per run on those devices, in MiB/s; 0 for none. */
-  readonly ioMbPerSec: number;
-  readonly maxOutputBytes: number;
-  readonly maxResultBytes: number;
-  readonly serverEnv: Readonly<Record<string, string | undefined>>;
-  /** First of the host uids sandboxes are given (SANDBOX_UID_COUNT of them). */
-  readonly uidBase: number;
-  /** The fork server's own output when it failed; for the server log, never for a response. */
-  readonly onSandboxLog: (log: string, context: { code: string }) => void;
+/** What a jail per run is given, but the limits of pre-started jails (a fork server's runs are all forked on demand). */
+export interface ZygoteSandboxOptions extends Omit<NsjailSandboxOptions, "memoryLimitMb" | "maxTimeoutMs"> {
   /** A fork server is replaced after this many runs. */
   readonly maxForks?: number;
   /** A fork server is replaced after this long. */
