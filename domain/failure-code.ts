@@ -1,9 +1,9 @@
-/** Stable machine codes of every way an execution request can fail. */
-export const FAILURE_CODES = [
+/** Codes the harness reports from inside the sandbox about the script's own run. */
+export const REPORTED_FAILURE_CODES = [
+  // Also the HTTP edge's, for a body it refuses; here for input files the sandbox could not write.
   "INVALID_REQUEST",
-  "UNSUPPORTED_MEDIA_TYPE",
-  "PAYLOAD_TOO_LARGE",
   "SYNTAX_ERROR",
+  "INVALID_ARGS",
   "MAIN_NOT_FOUND",
   "RUNTIME_ERROR",
   "RESULT_NOT_JSON",
@@ -11,26 +11,15 @@ export const FAILURE_CODES = [
   "SCRIPT_EXITED",
   "MEMORY_LIMIT_EXCEEDED",
   "RESOURCE_LIMIT_EXCEEDED",
-  "TIMEOUT",
-  "UNAUTHORIZED",
-  "BUSY",
-  "SANDBOX_UNAVAILABLE",
-  "INTERNAL",
 ] as const;
+
+/** Stable machine codes of every way an execution can fail once it reaches the use case. */
+export const FAILURE_CODES = [...REPORTED_FAILURE_CODES, "TIMEOUT", "BUSY", "SANDBOX_UNAVAILABLE", "INTERNAL"] as const;
 
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
-/** Codes a sandbox run itself can end with (the rest belong to the HTTP edge or the queue). */
-export type ScriptFailureCode = Extract<
-  FailureCode,
-  | "SYNTAX_ERROR"
-  | "MAIN_NOT_FOUND"
-  | "RUNTIME_ERROR"
-  | "RESULT_NOT_JSON"
-  | "RESULT_TOO_LARGE"
-  | "SCRIPT_EXITED"
-  | "MEMORY_LIMIT_EXCEEDED"
-  | "RESOURCE_LIMIT_EXCEEDED"
-  | "TIMEOUT"
-  | "SANDBOX_UNAVAILABLE"
->;
+/**
+ * Codes a sandbox run itself can end with (the rest belong to the HTTP edge or the queue).
+ * INVALID_REQUEST only for an input file the server accepted but the sandbox could not write.
+ */
+export type ScriptFailureCode = (typeof REPORTED_FAILURE_CODES)[number] | "TIMEOUT" | "SANDBOX_UNAVAILABLE";

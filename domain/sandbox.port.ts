@@ -6,9 +6,9 @@ export type SandboxOutcome = Result<ExecutionSuccess, ExecutionFailure>;
 
 /** Runs one script in a fresh sandbox. Each backend (nsjail, subprocess, a pool) is an adapter. */
 export interface SandboxPort {
-  /** The backend that really runs the script, as /health reports it. */
+  /** The backend that really runs the script, for operators to see. */
   readonly backend: string;
-  /** What this backend isolates a script from, in a sentence, as /health reports it. */
+  /** What this backend isolates a script from, in a sentence, for operators to see. */
   readonly isolation: string;
   /** Runs the script once; never throws for anything the script does. */
   run(request: ExecutionRequest): Promise<SandboxOutcome>;
@@ -26,7 +26,7 @@ export interface StartedSandbox {
   discard(): Promise<void>;
 }
 
-/** A backend that can start a sandbox (interpreter up, numpy and pandas imported) before a request arrives. */
+/** A backend that can start a sandbox (interpreter up, libraries loaded) before a request arrives. */
 export interface PrestartableSandbox extends SandboxPort {
   prestart(): Promise<StartedSandbox>;
 }

@@ -1,7 +1,7 @@
-import type { FailureCode } from "../domain/failure-code.js";
+import type { ErrorCode } from "./error-codes.js";
 import type { ErrorBody } from "./schemas.js";
 
-const example = (code: FailureCode, error: string, extra: Partial<ErrorBody> = {}): ErrorBody => ({
+const example = (code: ErrorCode, error: string, extra: Partial<ErrorBody> = {}): ErrorBody => ({
   error,
   code,
   stdout: "",
@@ -9,14 +9,18 @@ const example = (code: FailureCode, error: string, extra: Partial<ErrorBody> = {
   ...extra,
 });
 
-/** One documented example per failure code, shown in /openapi.json and the Swagger UI. */
-export const ERROR_EXAMPLES: Record<FailureCode, ErrorBody> = {
+/** One documented example per error code, shown in /openapi.json and the Swagger UI. */
+export const ERROR_EXAMPLES: Record<ErrorCode, ErrorBody> = {
   INVALID_REQUEST: example("INVALID_REQUEST", "script: script must not be empty"),
   UNSUPPORTED_MEDIA_TYPE: example("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json"),
-  PAYLOAD_TOO_LARGE: example("PAYLOAD_TOO_LARGE", "The request body is over the limit of 1114112 bytes"),
+  PAYLOAD_TOO_LARGE: example("PAYLOAD_TOO_LARGE", "The request has 101 files, over the limit of 100 files"),
+  UNAUTHORIZED: example("UNAUTHORIZED", "A valid API key is required: send Authorization: Bearer <key>"),
+  NOT_FOUND: example("NOT_FOUND", "No route for GET /nope"),
+  METHOD_NOT_ALLOWED: example("METHOD_NOT_ALLOWED", "GET is not allowed on /execute; use POST"),
   SYNTAX_ERROR: example("SYNTAX_ERROR", "SyntaxError: invalid syntax (script.py, line 3, column 11)", {
     traceback: '  File "script.py", line 3\n    x = 1 + \n            ^\nSyntaxError: invalid syntax\n',
   }),
+  INVALID_ARGS: example("INVALID_ARGS", 'main() requires the argument "name", which args does not give'),
   MAIN_NOT_FOUND: example("MAIN_NOT_FOUND", "No callable main() found in script", { stdout: "This script has no main\n" }),
   RUNTIME_ERROR: example("RUNTIME_ERROR", "ZeroDivisionError: division by zero", {
     stdout: "before\n",
@@ -31,7 +35,6 @@ export const ERROR_EXAMPLES: Record<FailureCode, ErrorBody> = {
   MEMORY_LIMIT_EXCEEDED: example("MEMORY_LIMIT_EXCEEDED", "Memory limit exceeded (512 MB)"),
   RESOURCE_LIMIT_EXCEEDED: example("RESOURCE_LIMIT_EXCEEDED", "Process limit exceeded: the script started too many processes or threads"),
   TIMEOUT: example("TIMEOUT", "Script execution timed out: the wall-clock limit of 30000 ms was reached", { stdout: "Sleeping...\n" }),
-  UNAUTHORIZED: example("UNAUTHORIZED", "A valid API key is required: send Authorization: Bearer <key>"),
   BUSY: example("BUSY", "Server busy: all sandboxes are busy and the queue is full; retry later"),
   SANDBOX_UNAVAILABLE: example("SANDBOX_UNAVAILABLE", "The sandbox could not be started"),
   INTERNAL: example("INTERNAL", "Internal error"),

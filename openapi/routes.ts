@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { FailureCode } from "../domain/failure-code.js";
+import { type ErrorCode, ROUTING_ERROR_CODES } from "./error-codes.js";
 import { ERROR_EXAMPLES } from "./error-examples.js";
+import { REQUEST_EXAMPLES, SUCCESS_EXAMPLES } from "./request-examples.js";
 import { errorSchema, executeRequestSchema, executeSuccessSchema, healthSchema, type RequestLimits } from "./schemas.js";
 import { STATUS_BY_CODE } from "./status-by-code.js";
 
@@ -8,17 +9,18 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   400: "The request or the script failed (see code)",
   401: "Auth is on and the API key is missing or wrong",
   408: "The script hit its wall-clock limit",
-  413: "The script or the body is over the configured maximum",
+  413: "The script, the body or the input files are over the configured maximum",
   415: "The body is not application/json",
   429: "All sandboxes are busy and the queue is full; see Retry-After",
   500: "A bug in the service",
   503: "The sandbox backend cannot start sandboxes",
 };
 
-/** Every error status with an example for each code it carries. */
+/** Every error status an operation can answer, with an example for each code it carries. */
 function errorResponses() {
-  const byStatus = new Map<number, FailureCode[]>();
-  for (const [code, status] of Object.entries(STATUS_BY_CODE) as [FailureCode, number][]) {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const [code, status] of Object.entries(STATUS_BY_CODE) as [ErrorCode, number][]) {
+    if (ROUTING_ERROR_CODES.includes(code)) continue;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   return Object.fromEntries(
@@ -43,19 +45,15 @@ export const executeRoute = (limits: RequestLimits) =>
     path: "/execute",
     summary: "Run a Python script and return main()'s result",
     description:
-      "Runs the script in a fresh sandbox, calls its main() with no arguments and answers with the JSON return value and the captured stdout/stderr.",
+      "Runs the script in a fresh sandbox, with the request's files in its work dir, calls its main(**args) (no arguments without args) " +
+      "and answers with the JSON return value, the captured stdout/stderr, and the files and matplotlib figures the run produced.",
     request: {
-      body: { required: true, content: { "application/json": { schema: executeRequestSchema(limits) } } },
+      body: { required: true, content: { "application/json": { schema: executeRequestSchema(limits), examples: REQUEST_EXAMPLES } } },
     },
     responses: {
       200: {
         description: "main() returned a JSON value",
-        content: {
-          "application/json": {
-            schema: executeSuccessSchema,
-            example: { result: { sum: 3 }, stdout: "adding\n", stderr: "", stdoutTruncated: false, stderrTruncated: false, durationMs: 21 },
-          },
-        },
+        content: { "application/json": { schema: executeSuccessSchema, examples: SUCCESS_EXAMPLES } },
       },
       ...errorResponses(),
     },

@@ -1,21 +1,45 @@
 import { z } from "@hono/zod-openapi";
 import { MIN_MEMORY_MB } from "../domain/execution-request.js";
-import { FAILURE_CODES } from "../domain/failure-code.js";
+import { ERROR_CODES } from "./error-codes.js";
+import { inputFileProblems, MAX_INPUT_PATH_BYTES } from "../domain/input-files.js";
 
 export interface RequestLimits {
   readonly maxTimeoutMs: number;
   readonly maxMemoryMb: number;
+  readonly maxInputFiles: number;
+  readonly maxInputFilesBytes: number;
 }
 
-/** The body of POST /execute; the per-request limits may not exceed the server's maxima. */
+const inputFileSchema = z
+  .object({
+    path: z.string().meta({
+      description:
+        `Where the file goes, relative to the work dir, directories separated by /: not absolute, no "." or ".." parts, ` +
+        `no empty parts, no backslash or control character, at most ${MAX_INPUT_PATH_BYTES} bytes; each path at most once`,
+      example: "data/sales.csv",
+    }),
+    content: z.string().meta({ description: "The file's content: the text itself, or base64 with encoding base64", example: "region,amount\neast,10\n" }),
+    encoding: z
+      .enum(["utf-8", "base64"])
+      .default("utf-8")
+      .meta({ description: "utf-8: content is the text; base64: content is the bytes in standard, padded base64" }),
+  })
+  .openapi("InputFile");
+
+/**
+ * The body of POST /execute, and the input of the MCP tool run_python; the per-request limits may
+ * not exceed the server's maxima. Each field's description goes in `.meta()`, zod's own registry,
+ * which both the OpenAPI document and the MCP tool's JSON Schema read (`.openapi()` metadata
+ * reaches only the former).
+ */
 export const executeRequestSchema = (limits: RequestLimits) =>
   z
     .object({
       script: z
         .string({ error: "script must be a string" })
         .min(1, "script must not be empty")
-        .openapi({
-          description: "Python source defining a callable main() that takes no arguments",
+        .meta({
+          description: "Python source defining a callable main(), called with args as keyword arguments (or none)",
           example: 'def main():\n    print("adding")\n    return {"sum": 1 + 2}',
         }),
       timeoutMs: z
@@ -24,14 +48,36 @@ export const executeRequestSchema = (limits: RequestLimits) =>
         .positive()
         .max(limits.maxTimeoutMs, `timeoutMs may be at most ${limits.maxTimeoutMs}`)
         .optional()
-        .openapi({ description: `Wall-clock limit for this run (default and maximum ${limits.maxTimeoutMs})`, example: 5000 }),
+        .meta({ description: `Wall-clock limit for this run (default and maximum ${limits.maxTimeoutMs})`, example: 5000 }),
       memoryMb: z
         .number()
         .int()
         .min(MIN_MEMORY_MB, `memoryMb must be at least ${MIN_MEMORY_MB}`)
         .max(limits.maxMemoryMb, `memoryMb may be at most ${limits.maxMemoryMb}`)
         .optional()
-        .openapi({ description: `Memory limit for this run, at least ${MIN_MEMORY_MB} (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
+        .meta({ description: `Memory limit for this run, at least ${MIN_MEMORY_MB} (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
+      args: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .meta({
+          description:
+            "A JSON object: main(**args) is called with it (numbers as written, e.g. 1.0 stays a float). Without it, main() is called with no arguments. " +
+            "Arguments that do not fit main's signature are a 400 INVALID_ARGS naming the parameter.",
+          example: { name: "Ada" },
+        }),
+      files: z
+        .array(inputFileSchema)
+        .superRefine((files, context) => {
+          for (const problem of inputFileProblems(files)) {
+            context.addIssue({ code: "custom", path: [problem.index, problem.field], message: problem.message });
+          }
+        })
+        .optional()
+        .meta({
+          description:
+            `Files written into the run's work dir before the script starts. At most ${limits.maxInputFiles} files ` +
+            `of ${limits.maxInputFilesBytes} bytes together once decoded (MAX_INPUT_FILES, MAX_INPUT_FILES_BYTES); more is a 413.`,
+        }),
     })
     .openapi("ExecuteRequest");
 
@@ -42,24 +88,66 @@ const outputFields = {
   stderrTruncated: z.boolean().openapi({ description: "stderr passed MAX_OUTPUT_BYTES and was cut there", example: false }),
 };
 
+const outputFileSchema = z
+  .object({
+    path: z.string().openapi({ example: "summary.csv" }),
+    size: z.number().int().openapi({ description: "Bytes", example: 24 }),
+    mediaType: z.string().openapi({ description: "From the file name's extension", example: "text/csv" }),
+    encoding: z.enum(["utf-8", "base64"]).optional().openapi({ description: "utf-8 when the content is UTF-8 text, else base64; absent with content" }),
+    content: z.string().optional().openapi({
+      description: "Absent for a file past MAX_OUTPUT_FILES_BYTES (then filesTruncated is true)",
+      example: "region,amount\neast,10\n",
+    }),
+  })
+  .openapi("OutputFile");
+
+const figureSchema = z
+  .object({
+    mediaType: z.literal("image/png"),
+    encoding: z.literal("base64"),
+    content: z.string().openapi({ description: "The PNG, base64" }),
+    width: z.number().int().openapi({ description: "Pixels", example: 640 }),
+    height: z.number().int().openapi({ description: "Pixels", example: 480 }),
+  })
+  .openapi("Figure");
+
+/** Present when the run created or changed a file, or left a figure; absent otherwise. */
+const artifactFields = {
+  files: z.array(outputFileSchema).optional().openapi({
+    description:
+      "Regular files the run created or changed in its work dir (not unchanged inputs), sorted by path; symlinks, fifos and devices are never followed or read. " +
+      "At most MAX_OUTPUT_FILES are listed; in path order each has its content until MAX_OUTPUT_FILES_BYTES (shared with figures) would be passed, the rest only their size.",
+  }),
+  filesTruncated: z.boolean().optional().openapi({ description: "Files were left out of the list or listed without content" }),
+  figures: z.array(figureSchema).optional().openapi({
+    description: "matplotlib figures: each one shown with plt.show(), then each one open when main() returned; at most MAX_FIGURES",
+  }),
+  figuresTruncated: z.boolean().optional().openapi({ description: "Figures were left out (MAX_FIGURES or the byte cap)" }),
+};
+
 export const executeSuccessSchema = z
   .object({
     result: z.unknown().openapi({ description: "main()'s return value as strict JSON", example: { sum: 3 } }),
     ...outputFields,
     durationMs: z.number().int().openapi({ example: 21 }),
+    ...artifactFields,
   })
   .openapi("ExecuteSuccess");
 
 export const errorSchema = z
   .object({
     error: z.string().openapi({ description: "What went wrong, for people", example: "No callable main() found in script" }),
-    code: z.enum(FAILURE_CODES).openapi({ description: "Stable machine code", example: "MAIN_NOT_FOUND" }),
+    code: z.enum(ERROR_CODES).openapi({
+      description: "Stable machine code; NOT_FOUND and METHOD_NOT_ALLOWED answer a path or a method that no operation has",
+      example: "MAIN_NOT_FOUND",
+    }),
     stdout: z.string(),
     stderr: z.string(),
     stdoutTruncated: z.boolean().optional(),
     stderrTruncated: z.boolean().optional(),
     traceback: z.string().optional().openapi({ description: "RUNTIME_ERROR and SYNTAX_ERROR: the script's own frames" }),
     durationMs: z.number().int().optional(),
+    ...artifactFields,
   })
   .openapi("Error");
 
@@ -69,7 +157,10 @@ export const healthSchema = z
     backend: z.string().openapi({ example: "nsjail" }),
     isolation: z.string().openapi({ description: "What the live backend isolates", example: "nsjail: namespaces, seccomp, cgroups" }),
     python: z.string().openapi({ example: "3.11.2" }),
-    packages: z.record(z.string(), z.string()).openapi({ example: { numpy: "2.4.6", pandas: "3.1.1" } }),
+    packages: z.record(z.string(), z.string()).openapi({
+      description: "Every top-level package of the pinned package set, with the version the sandbox has",
+      example: { matplotlib: "3.11.2", numpy: "2.4.6", pandas: "3.1.1" },
+    }),
     cgroup: z.enum(["v1", "v2", "none"]).optional().openapi({ description: "The cgroup version that limits the sandboxes (none: rlimits only)", example: "v2" }),
     limits: z
       .object({ memory: z.string(), processes: z.string(), cpuTime: z.string(), io: z.string() })
@@ -81,5 +172,7 @@ export const healthSchema = z
   })
   .openapi("Health");
 
+export type ExecuteRequestBody = z.infer<ReturnType<typeof executeRequestSchema>>;
+export type ExecuteSuccessBody = z.infer<typeof executeSuccessSchema>;
 export type ErrorBody = z.infer<typeof errorSchema>;
 export type HealthBody = z.infer<typeof healthSchema>;

@@ -1,11 +1,15 @@
-import type { FailureCode } from "../domain/failure-code.js";
+import type { ErrorCode } from "./error-codes.js";
 
-/** The one place failure codes become HTTP statuses. */
+/** The one place error codes become HTTP statuses. */
 export const STATUS_BY_CODE = {
   INVALID_REQUEST: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PAYLOAD_TOO_LARGE: 413,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   SYNTAX_ERROR: 400,
+  INVALID_ARGS: 400,
   MAIN_NOT_FOUND: 400,
   RUNTIME_ERROR: 400,
   RESULT_NOT_JSON: 400,
@@ -14,10 +18,7 @@ export const STATUS_BY_CODE = {
   MEMORY_LIMIT_EXCEEDED: 400,
   RESOURCE_LIMIT_EXCEEDED: 400,
   TIMEOUT: 408,
-  UNAUTHORIZED: 401,
   BUSY: 429,
   SANDBOX_UNAVAILABLE: 503,
   INTERNAL: 500,
-} as const satisfies Record<FailureCode, number>;
-
-export type ErrorStatus = (typeof STATUS_BY_CODE)[FailureCode];
+} as const satisfies Record<ErrorCode, number>;

@@ -78,21 +78,8 @@ fi
 # --- 4. debootstrap (cached) ---------------------------------------------------------------
 SUITE=bookworm
 ROOTFS_CACHE="$CACHE/rootfs-$SUITE-minbase"
-# The mirror comes from the host's own apt configuration (sources.list or deb822), never
-# from this file: apt-get indextargets lists every configured repository.
-apt_uri() { # release
-  # shellcheck disable=SC2016  # apt's own $(FIELD) syntax, not the shell's
-  apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 2>/dev/null |
-    awk -v rel="$1" '$2 == rel && $3 == "main" { print $1; exit }'
-}
-MIRROR=$(apt_uri "$SUITE")
-if [ -z "$MIRROR" ]; then   # indextargets lists what apt has fetched: fetch the lists once
-  timeout 300 apt-get update -qq || true
-  MIRROR=$(apt_uri "$SUITE")
-fi
-[ -n "$MIRROR" ] || die "no '$SUITE main' repository in the host's apt configuration"
-SECURITY_MIRROR=$(apt_uri "$SUITE-security")
-UPDATES_MIRROR=$(apt_uri "$SUITE-updates")
+source scripts/debian-mirror.sh
+debian_mirrors "$SUITE" || die "cannot find a Debian mirror"
 
 if [ ! -f "$ROOTFS_CACHE/.complete" ]; then
   log "debootstrap --variant=minbase $SUITE from $MIRROR (first run only; a few minutes)"

@@ -13,3 +13,8 @@ if ! stamp_ok node_modules/.setup-stamp package-lock.json; then
 fi
 
 ensure_venv .venv requirements.txt sandbox
+# matplotlib's font list, built once with the package set; the harness copies it into each
+# sandbox's cache dir (the Dockerfile builds it the same way).
+if [ ! -d .venv/lib/matplotlib-cache ]; then
+  (umask 022 && MPLCONFIGDIR=.venv/lib/matplotlib-cache .venv/bin/python -c "import matplotlib.font_manager")
+fi

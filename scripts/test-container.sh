@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the production image (`npm run test:container`): builds the Dockerfile
-# with podman, runs the container the way the README says, and sends real requests to it:
+# with podman, runs the container the way docs/deployment.md says, and sends real requests to it:
 # the /execute contract, error codes, and hostile scripts (network, filesystem, secrets)
 # that the nsjail backend must stop *inside the container*.
 #
@@ -10,20 +10,34 @@
 # Environment:
 #   IMAGE              tag to build (default python-exec-service:test)
 #   HOST_PORT          loopback port the container's 8080 is published on (default 18080)
-#   CONTAINER_FLAGS    privileges for nsjail (default --privileged; see the README, "Container image");
+#   CONTAINER_FLAGS    privileges for nsjail (default --privileged; see docs/deployment.md);
 #                      set it empty to try podman's defaults
-#   SKIP_BUILD=1       test an image that is already built
+#   SKIP_BUILD=1       test an image that is already built (podman as it is set up: no base image step)
+#   BUILD_ONLY=1       build the image and stop
+#   NETWORK=host       run the container in the host's network (it listens on HOST_PORT=8080 then)
+#                      instead of publishing its port: for a machine without podman's netfilter
+#   SCRIPT_TIMEOUT_MS  the container's EXECUTION_TIMEOUT_MS (default 10000)
+#   READY_TIMEOUT_S    how long the service may take to answer /health (default 120)
+#   EXPECT_LIMITS      what must enforce the memory and process limits: cgroup (default) or
+#                      rlimit (the fallback where the container may not write cgroups: /health
+#                      and the log must say so, and RLIMIT_AS refuses a large reservation)
+#   EXPECT_CGROUP      the cgroup version /health must name (v1 or v2); any when unset
+#   HEALTH_TIMEOUT     overrides the image's HEALTHCHECK timeout (e.g. 60s where Node starts slowly)
 #   NO_CACHE=1         build without podman's layer cache
 #   KEEP_IMAGE=0       remove the test image afterwards (default: keep it, rebuilds are cached)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 IMAGE=${IMAGE:-python-exec-service:test}
-HOST_PORT=${HOST_PORT:-18080}
+NETWORK=${NETWORK:-}
+if [ "$NETWORK" = host ]; then HOST_PORT=8080; else HOST_PORT=${HOST_PORT:-18080}; fi
+SCRIPT_TIMEOUT_MS=${SCRIPT_TIMEOUT_MS:-10000}
+READY_TIMEOUT_S=${READY_TIMEOUT_S:-120}
+EXPECT_LIMITS=${EXPECT_LIMITS:-cgroup}
 CONTAINER_FLAGS=${CONTAINER_FLAGS---privileged}   # set but empty: podman's defaults
 NAME="python-exec-service-test-$$"
 BASE_URL="http://127.0.0.1:$HOST_PORT"
-# A value that must never reach a script (SPEC: the script sees a short env allowlist).
+# A value that must never reach a script (a script sees a short allowlist of variables).
 SECRET="canary-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 passed=0
@@ -50,9 +64,11 @@ abort() { # a step before the checks failed: count it, show why, stop
 }
 
 # ---- base image, podman settings ----------------------------------------------------------
-bash scripts/container-base-image.sh || abort "scripts/container-base-image.sh"
-CONTAINERS_CONF=$(bash scripts/container-base-image.sh --conf-path)
-export CONTAINERS_CONF
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  bash scripts/container-base-image.sh || abort "scripts/container-base-image.sh"
+  CONTAINERS_CONF=$(bash scripts/container-base-image.sh --conf-path)
+  export CONTAINERS_CONF
+fi
 for tool in curl node; do command -v "$tool" >/dev/null || abort "$tool is needed"; done
 
 # ---- build ----------------------------------------------------------------------------------
@@ -81,20 +97,23 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   fi
   log "built in $(( $(date +%s) - build_start ))s; $(podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$IMAGE" | head -1)"
 fi
+if [ "${BUILD_ONLY:-0}" = 1 ]; then exit 0; fi
 
 # ---- run ------------------------------------------------------------------------------------
 # shellcheck disable=SC2086  # CONTAINER_FLAGS is a list of flags
-timeout 120 podman run -d --name "$NAME" $CONTAINER_FLAGS \
-  -p "127.0.0.1:$HOST_PORT:8080" \
+if [ "$NETWORK" = host ]; then network=(--network host); else network=(-p "127.0.0.1:$HOST_PORT:8080"); fi
+health_timeout=()
+if [ -n "${HEALTH_TIMEOUT:-}" ]; then health_timeout=(--health-timeout "$HEALTH_TIMEOUT"); fi
+timeout 120 podman run -d --name "$NAME" $CONTAINER_FLAGS "${network[@]}" "${health_timeout[@]}" \
   -e "PES_TEST_SECRET=$SECRET" -e "AWS_SECRET_ACCESS_KEY=$SECRET" \
-  -e "EXECUTION_TIMEOUT_MS=10000" \
+  -e "EXECUTION_TIMEOUT_MS=$SCRIPT_TIMEOUT_MS" \
   "$IMAGE" > /dev/null 2> "$WORK/run.err" || { cat "$WORK/run.err" >&2; abort "podman run"; }
 # Without systemd podman cannot schedule the image's HEALTHCHECK (it says so on stderr);
 # the check itself is run by hand below.
 started=1
 
 ready=0
-for _ in $(seq 1 120); do
+for _ in $(seq 1 "$READY_TIMEOUT_S"); do
   if curl -fsS -m 2 "$BASE_URL/health" > /dev/null 2>&1; then ready=1; break; fi
   state=$(podman inspect -f '{{.State.Status}}' "$NAME" 2>/dev/null || echo gone)
   [ "$state" = running ] || break
@@ -102,7 +121,7 @@ for _ in $(seq 1 120); do
 done
 if [ "$ready" != 1 ]; then
   podman logs "$NAME" 2>&1 | tail -40 >&2
-  abort "the service did not answer /health within 120 s (state: ${state:-?})"
+  abort "the service did not answer /health within $READY_TIMEOUT_S s (state: ${state:-?})"
 fi
 log "container $NAME is up on $BASE_URL"
 
@@ -110,7 +129,7 @@ log "container $NAME is up on $BASE_URL"
 STATUS=""
 BODY=""
 request() { # METHOD PATH [JSON-BODY]: sets STATUS and BODY
-  local args=(-sS -m 60 -o "$WORK/body" -w '%{http_code}' -X "$1")
+  local args=(-sS -m $(( SCRIPT_TIMEOUT_MS / 1000 + 60 )) -o "$WORK/body" -w '%{http_code}' -X "$1")
   if [ $# -ge 3 ]; then
     printf '%s' "$3" > "$WORK/request"
     args+=(-H 'Content-Type: application/json' --data-binary "@$WORK/request")
@@ -144,13 +163,20 @@ check() { # NAME EXPECTED-STATUS JS-PREDICATE (over b = the parsed body)
 # ---- the contract ------------------------------------------------------------------------------
 request GET /health
 check "health: ok, backend nsjail" 200 'b.status === "ok" && b.backend === "nsjail"'
+if [ "$EXPECT_LIMITS" = rlimit ]; then
+  check "health: no usable cgroups, memory and processes limited by rlimits" 200 \
+    'b.cgroup === "none" && b.limits.memory.startsWith("rlimit") && b.limits.processes.startsWith("rlimit")'
+else
+  check "health: memory and processes limited by a cgroup${EXPECT_CGROUP:+ $EXPECT_CGROUP}" 200 \
+    "b.cgroup !== 'none' && (!'${EXPECT_CGROUP:-}' || b.cgroup === '${EXPECT_CGROUP:-}') && b.limits.memory.startsWith('cgroup') && b.limits.processes.startsWith('cgroup')"
+fi
 
 execute $'def main():\n    return {"sum": 1 + 2}'
 check "success: main() result" 200 \
   'JSON.stringify(b.result) === JSON.stringify({ sum: 3 }) && b.stdout === ""'
 
 execute $'import numpy as np\nimport pandas as pd\n\ndef main():\n    print("Calculating...")\n    s = pd.Series([1, 3, 5, np.nan, 6, 8])\n    print(f"Series length: {len(s)}")\n    # Convert numpy types for JSON\n    return {"total": float(s.sum()), "count": int(s.count()) }'
-check "pandas + numpy seed example" 200 \
+check "pandas + numpy example" 200 \
   'b.result.total === 23 && b.result.count === 5 && b.stdout === "Calculating...\nSeries length: 6\n"'
 
 execute $'print("This script has no main")\nx = 1 + 1'
@@ -164,15 +190,37 @@ execute $'import time\n\ndef main():\n    time.sleep(30)\n    return 1' '{"timeo
 check "timeout: 408 TIMEOUT" 408 'b.code === "TIMEOUT"'
 
 execute $'def main():\n    b = bytearray(400 * 1024 * 1024)\n    b[::4096] = b"x" * len(b[::4096])\n    return len(b)' '{"memoryMb": 64}'
-check "memory: 400 MEMORY_LIMIT_EXCEEDED (cgroup limit inside the container)" 400 \
+check "memory: 400 MEMORY_LIMIT_EXCEEDED (limited by $EXPECT_LIMITS inside the container)" 400 \
   'b.code === "MEMORY_LIMIT_EXCEEDED"'
 
-# The limit must be the cgroup one, not the RLIMIT_AS fallback nsjail uses when the container
-# cannot write cgroups: reserving (not touching) 1 GiB of address space is fine under a
-# 128 MB cgroup limit and fails under a 128 MB RLIMIT_AS.
+# Which limit it is: reserving (not touching) 1 GiB of address space is fine under a 128 MB
+# cgroup limit and fails under the 128 MB RLIMIT_AS nsjail falls back to when the container
+# cannot write cgroups.
 execute $'import mmap\n\ndef main():\n    try:\n        m = mmap.mmap(-1, 1 << 30)\n        m.close()\n        return {"reserved": True}\n    except (OSError, MemoryError) as e:\n        return {"reserved": False, "error": str(e)}' '{"memoryMb": 128}'
-check "memory: enforced by a cgroup, not RLIMIT_AS (1 GiB untouched mmap allowed)" 200 \
-  'b.result.reserved === true'
+if [ "$EXPECT_LIMITS" = rlimit ]; then
+  check "memory: enforced by RLIMIT_AS (1 GiB untouched mmap refused)" 200 'b.result.reserved === false'
+else
+  check "memory: enforced by a cgroup, not RLIMIT_AS (1 GiB untouched mmap allowed)" 200 'b.result.reserved === true'
+fi
+
+# ---- the playground and the MCP endpoint ------------------------------------------------------
+# The playground bundle was built into the image (no CDN): the page and its script are served.
+request GET /
+if [ "$STATUS" = 200 ] && grep -q 'id="editor"' "$WORK/body" && grep -q '/playground/playground.js' "$WORK/body"; then
+  passed=$((passed + 1)); echo "ok   - playground: GET / is the page"
+else
+  failed=$((failed + 1)); echo "FAIL - playground: GET / is the page (HTTP $STATUS: $(head -c 300 "$WORK/body"))"
+fi
+request GET /playground/playground.js
+if [ "$STATUS" = 200 ] && [ "$(wc -c < "$WORK/body")" -gt 100000 ] && grep -q 'cm-editor' "$WORK/body"; then
+  passed=$((passed + 1)); echo "ok   - playground: the CodeMirror bundle is served"
+else
+  failed=$((failed + 1)); echo "FAIL - playground: the CodeMirror bundle is served (HTTP $STATUS, $(wc -c < "$WORK/body") bytes)"
+fi
+
+request POST /mcp '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_python","arguments":{"script":"def main():\n    return {\"sum\": 1 + 2}"}}}'
+check "mcp: run_python in the jail" 200 \
+  'b.id === 1 && !b.result.isError && JSON.parse(b.result.content[0].text).result.sum === 3'
 
 # ---- hostile scripts -------------------------------------------------------------------------
 # Outside network: a UDP connect() only looks up a route and sends no packet, so this
@@ -198,6 +246,16 @@ check "filesystem: the app's files (/app/dist, ...) are not visible" 200 \
 execute $'import os\n\ndef main():\n    return {"env": dict(os.environ)}'
 check "environment: the server's variables do not reach the script" 200 \
   '!JSON.stringify(b).includes(process.env.SECRET) && !("PES_TEST_SECRET" in b.result.env) && !("AWS_SECRET_ACCESS_KEY" in b.result.env)'
+
+# The server's log says the limits fall back to rlimits (checked last: the log is written
+# asynchronously, so the start-up lines are sure to be out once requests were logged after them).
+if [ "$EXPECT_LIMITS" = rlimit ]; then
+  if podman logs "$NAME" 2>&1 | grep -q 'no usable cgroups'; then
+    passed=$((passed + 1)); echo "ok   - log: says the limits fall back to rlimits"
+  else
+    failed=$((failed + 1)); echo "FAIL - log: says the limits fall back to rlimits"
+  fi
+fi
 
 # The image's HEALTHCHECK command itself (node + fetch; the slim image has no curl).
 if timeout 30 podman healthcheck run "$NAME" > "$WORK/hc" 2>&1; then

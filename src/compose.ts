@@ -5,23 +5,28 @@ import type { SandboxPort } from "../domain/sandbox.port.js";
 import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import type { Config } from "./config.js";
 import { createApp } from "./http/app.js";
+import { loadPlaygroundAssets } from "./http/playground.js";
 import { loadSwaggerAssets } from "./http/swagger-assets.js";
 import { opsLogging } from "./observability/ops-logging.js";
 import { ServiceMetrics } from "./observability/metrics.js";
 import { observeExecutions } from "./observability/observe-executions.js";
-import { Drain } from "./shutdown.js";
+import { playgroundBundleDir, projectRoot } from "./project-paths.js";
+import { Drain } from "./shutdown/drain.js";
 import type { RuntimeInfo } from "./sandbox-factory.js";
+
+/** What a client refused for load (BUSY) or for a shutdown is told to wait before it retries. */
+const RETRY_AFTER_SECONDS = 1;
 
 /** Wires the use case, admission control and HTTP app around a live sandbox. */
 export async function composeApp(config: Config, sandbox: SandboxPort, info: RuntimeInfo, logger: Logger) {
-  const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.executionTimeoutMs });
+  const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.maxQueueWaitMs });
   const metrics = new ServiceMetrics({
     running: () => gate.running,
     queued: () => gate.queued,
     ...(sandbox instanceof PrewarmedPool ? { poolReady: () => sandbox.readyCount } : {}),
   });
-  const drain = new Drain();
-  const useCase = new ExecuteScript(drain.guardSandbox(sandbox), gate, 1, (error) =>
+  const drain = new Drain(RETRY_AFTER_SECONDS);
+  const useCase = new ExecuteScript(drain.guardSandbox(sandbox), gate, RETRY_AFTER_SECONDS, (error) =>
     logger.error({ err: error }, "internal error in the sandbox"),
   );
   const app = createApp({
@@ -30,8 +35,15 @@ export async function composeApp(config: Config, sandbox: SandboxPort, info: Run
     metrics,
     ...opsLogging(logger, config),
     health: () => ({ status: "ok", backend: sandbox.backend, isolation: sandbox.isolation, ...info }),
-    limits: { maxTimeoutMs: config.executionTimeoutMs, maxMemoryMb: config.memoryLimitMb, maxScriptBytes: config.maxScriptBytes },
+    limits: {
+      maxTimeoutMs: config.executionTimeoutMs,
+      maxMemoryMb: config.memoryLimitMb,
+      maxScriptBytes: config.maxScriptBytes,
+      maxInputFiles: config.maxInputFiles,
+      maxInputFilesBytes: config.maxInputFilesBytes,
+    },
     swaggerAssets: await loadSwaggerAssets(),
+    playgroundAssets: await loadPlaygroundAssets(playgroundBundleDir(projectRoot())),
     onInternalError: (error, requestId) => logger.error({ err: error, requestId }, "internal error"),
   });
   return { app, gate, metrics, drain };

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, VARIABLE_NAMES, VARIABLES } from "./config.js";
 
 /** Runs loadConfig and returns the ConfigError it throws. */
 function configError(env: Record<string, string>): ConfigError {
@@ -14,7 +14,7 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 describe("loadConfig", () => {
-  it("uses the SPEC's defaults for an empty environment", () => {
+  it("uses the documented defaults for an empty environment", () => {
     expect(loadConfig({})).toMatchObject({
       port: 8080,
       host: "0.0.0.0",
@@ -24,11 +24,24 @@ describe("loadConfig", () => {
       maxScriptBytes: 262_144,
       maxOutputBytes: 1_048_576,
       maxResultBytes: 4_194_304,
+      maxInputFiles: 100,
+      maxInputFilesBytes: 8 * 1024 * 1024,
+      maxOutputFiles: 100,
+      maxOutputFilesBytes: 8 * 1024 * 1024,
+      maxFigures: 20,
+      preloadModules: ["numpy", "pandas", "matplotlib"],
       maxConcurrency: availableParallelism(),
       maxQueue: 64,
       pythonBin: undefined,
       nsjailBin: undefined,
       nsjailConfig: undefined,
+      maxQueueWaitMs: 30_000,
+      poolCpuSlots: availableParallelism(),
+      startupProbeTimeoutMs: 120_000,
+      maxConnections: 1024,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
     });
   });
 
@@ -42,39 +55,20 @@ describe("loadConfig", () => {
     });
   });
 
-  it("reads every variable", () => {
-    const config = loadConfig({
-      PORT: "9090",
-      HOST: "127.0.0.1",
-      SANDBOX_BACKEND: "subprocess",
-      EXECUTION_TIMEOUT_MS: "5000",
-      MEMORY_LIMIT_MB: "256",
-      MAX_SCRIPT_BYTES: "1000",
-      MAX_OUTPUT_BYTES: "2000",
-      MAX_RESULT_BYTES: "3000",
-      MAX_CONCURRENCY: "3",
-      MAX_QUEUE: "0",
-      PYTHON_BIN: "/opt/venv/bin/python",
-      NSJAIL_BIN: "/usr/local/bin/nsjail",
-      NSJAIL_CONFIG: "/etc/pyexec/nsjail.cfg",
-      SANDBOX_IO_MB_PER_SEC: "0",
-    });
-    expect(config).toMatchObject({
-      port: 9090,
-      host: "127.0.0.1",
-      backend: "subprocess",
-      executionTimeoutMs: 5000,
-      memoryLimitMb: 256,
-      maxScriptBytes: 1000,
-      maxOutputBytes: 2000,
-      maxResultBytes: 3000,
-      maxConcurrency: 3,
-      maxQueue: 0,
-      pythonBin: "/opt/venv/bin/python",
-      nsjailBin: "/usr/local/bin/nsjail",
-      nsjailConfig: "/etc/pyexec/nsjail.cfg",
-      sandboxIoMbPerSec: 0,
-    });
+  it.each(Object.entries(VARIABLES))("reads %s into its own field", (key, variable) => {
+    const defaults = loadConfig({});
+    const config = loadConfig({ [variable.name]: variable.example }) as Record<string, unknown>;
+    expect(config[key]).toEqual(variable.schema.parse(variable.example));
+    expect(config[key]).not.toEqual((defaults as Record<string, unknown>)[key]);
+  });
+
+  it("MAX_QUEUE_WAIT_MS defaults to EXECUTION_TIMEOUT_MS", () => {
+    expect(loadConfig({ EXECUTION_TIMEOUT_MS: "5000" }).maxQueueWaitMs).toBe(5000);
+    expect(loadConfig({ EXECUTION_TIMEOUT_MS: "5000", MAX_QUEUE_WAIT_MS: "0" }).maxQueueWaitMs).toBe(0);
+  });
+
+  it("every variable has a name of its own", () => {
+    expect(new Set(VARIABLE_NAMES).size).toBe(VARIABLE_NAMES.length);
   });
 
   it.each(["nsjail", "subprocess", "auto"])("accepts SANDBOX_BACKEND=%s", (backend) => {
@@ -111,16 +105,41 @@ describe("loadConfig", () => {
     ["MAX_RESULT_BYTES", "1"],
     ["MAX_CONCURRENCY", "0"],
     ["MAX_QUEUE", "-5"],
+    ["MAX_INPUT_FILES", "many"],
+    ["MAX_INPUT_FILES_BYTES", "100000000"],
+    ["MAX_OUTPUT_FILES", "-1"],
+    ["MAX_OUTPUT_FILES_BYTES", "8MiB"],
+    ["MAX_FIGURES", "1001"],
+    ["PRELOAD_MODULES", "numpy;pandas"],
+    ["PRELOAD_MODULES", "numpy,os.path/x"],
     ["PYTHON_BIN", "relative/python"],
     ["PYTHON_BIN", "python3"],
     ["NSJAIL_BIN", "nsjail"],
     ["NSJAIL_CONFIG", "./nsjail.cfg"],
     ["SANDBOX_IO_MB_PER_SEC", "-1"],
+    ["MAX_QUEUE_WAIT_MS", "soon"],
+    ["POOL_CPU_SLOTS", "0"],
+    ["STARTUP_PROBE_TIMEOUT_MS", "99"],
+    ["MAX_CONNECTIONS", "0"],
+    ["HEADERS_TIMEOUT_MS", "0"],
+    ["REQUEST_TIMEOUT_MS", "10s"],
+    ["KEEP_ALIVE_TIMEOUT_MS", "-1"],
   ])("%s=%s stops startup with a ConfigError naming the variable", (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(variable);
     expect(error.message).toContain(value.trim());
+  });
+
+  it("a request timeout shorter than the header timeout stops startup naming REQUEST_TIMEOUT_MS", () => {
+    const error = configError({ HEADERS_TIMEOUT_MS: "20000", REQUEST_TIMEOUT_MS: "15000" });
+    expect(error.variable).toBe("REQUEST_TIMEOUT_MS");
+    expect(error.message).toContain("HEADERS_TIMEOUT_MS (20000)");
+    expect(error.message).toContain("15000");
+  });
+
+  it("PRELOAD_MODULES set but empty preloads nothing", () => {
+    expect(loadConfig({ PRELOAD_MODULES: "" }).preloadModules).toEqual([]);
   });
 
   it("reports the first bad variable even when others are fine", () => {

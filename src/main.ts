@@ -1,15 +1,15 @@
-import type { Server } from "node:http";
-import { serve } from "@hono/node-server";
 import { pino } from "pino";
 import { composeApp } from "./compose.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { serveApp } from "./http/server.js";
 import { harnessRuntime, projectRoot } from "./project-paths.js";
 import { startSandbox } from "./sandbox-factory.js";
-import { InFlightRequests, shutDownOnSignals } from "./shutdown.js";
+import { InFlightRequests } from "./shutdown/in-flight-requests.js";
+import { shutDownOnSignals } from "./shutdown/on-signals.js";
 
 async function main(): Promise<void> {
   const logger = pino({ base: undefined });
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {
@@ -22,9 +22,16 @@ async function main(): Promise<void> {
   const runtime = harnessRuntime(projectRoot(), config.pythonBin);
   const { sandbox, info } = await startSandbox(config, runtime, logger);
   const { app, drain } = await composeApp(config, sandbox, info, logger);
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (address) => {
+  const server = serveApp(app.fetch, { port: config.port, host: config.host }, config, (address) => {
     logger.info({ backend: sandbox.backend, port: address.port, host: config.host, python: info.python }, "listening");
-  }) as Server;
+  });
+  let lastRefusalLogged = 0;
+  server.on("drop", () => {
+    // A line a minute at most: a client flooding connections must not flood the log as well.
+    if (Date.now() - lastRefusalLogged < 60_000) return;
+    lastRefusalLogged = Date.now();
+    logger.warn({ maxConnections: config.maxConnections }, "MAX_CONNECTIONS reached: new connections are closed until open ones end");
+  });
   const inFlight = new InFlightRequests(server);
   shutDownOnSignals({ server, inFlight, drain, sandbox, graceMs: config.shutdownGraceMs, logger });
 }

@@ -14,6 +14,9 @@ export function projectRoot(): string {
   return dir;
 }
 
+/** Where `npm run build` puts the playground page and its bundle (scripts/build-playground.ts). */
+export const playgroundBundleDir = (root: string): string => join(root, "dist", "playground");
+
 /**
  * The virtualenv made by scripts/setup.sh (unless PYTHON_BIN points elsewhere) and the harness.
  * The venv directory is resolved through symlinks: the set-up may keep it outside a project

@@ -1,11 +1,11 @@
 import { getuid } from "node:process";
 import type { Logger } from "pino";
-import { availableParallelism } from "node:os";
 import type { PrestartableSandbox, SandboxPort } from "../domain/sandbox.port.js";
 import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
+import type { ArtifactLimits } from "../adapters/python/harness-protocol.js";
 import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
 import { SubprocessSandbox } from "../adapters/subprocess/subprocess-sandbox.js";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { blockDevicesOf } from "../adapters/nsjail/block-devices.js";
 import { detectCgroups } from "../adapters/nsjail/cgroup.js";
@@ -14,16 +14,17 @@ import { findNsjailBinary } from "../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../adapters/nsjail/nsjail-sandbox.js";
 import { ZygoteSandbox } from "../adapters/zygote/zygote-sandbox.js";
 import type { Config } from "./config.js";
+import { topLevelPackages } from "./package-set.js";
 import { projectRoot } from "./project-paths.js";
 
 /** Versions the live sandbox reports from inside itself; also proves it can run a script. */
-export interface ProbedRuntime {
+interface ProbedRuntime {
   readonly python: string;
   readonly packages: Record<string, string>;
 }
 
 /** Which cgroup version is live and what enforces each limit of a run, as /health reports it. */
-export interface LimitEnforcement {
+interface LimitEnforcement {
   readonly cgroup: "v1" | "v2" | "none";
   readonly limits: { readonly memory: string; readonly processes: string; readonly cpuTime: string; readonly io: string };
 }
@@ -31,19 +32,35 @@ export interface LimitEnforcement {
 /** What /health tells of the live sandbox (tests with fakes may leave the enforcement out). */
 export type RuntimeInfo = ProbedRuntime & Partial<LimitEnforcement>;
 
-const PROBE_SCRIPT = `import sys
-import numpy
-import pandas
+/** Imports every module a pre-started sandbox preloads, and reads the versions of the top-level packages. */
+const PROBE_SCRIPT = `import importlib
+import importlib.metadata
+import sys
 
-def main():
-    return {"python": sys.version.split()[0], "packages": {"numpy": numpy.__version__, "pandas": pandas.__version__}}
+def main(packages, preload):
+    for module in preload:
+        importlib.import_module(module)
+    return {
+        "python": sys.version.split()[0],
+        "packages": {name: importlib.metadata.version(name) for name in packages},
+    }
 `;
 
-export class SandboxStartupError extends Error {}
+class SandboxStartupError extends Error {}
 
-/** Runs one trivial script through the sandbox; a backend that cannot do that is not usable. */
-export async function probe(sandbox: SandboxPort, config: Config): Promise<ProbedRuntime> {
-  const outcome = await sandbox.run({ script: PROBE_SCRIPT, timeoutMs: Math.max(config.executionTimeoutMs, 30_000), memoryMb: config.memoryLimitMb });
+/**
+ * Runs one trivial script through the sandbox; a backend that cannot do that is not usable.
+ * It also proves that every top-level package of requirements.txt is installed and that every
+ * PRELOAD_MODULES module imports.
+ */
+async function probe(sandbox: SandboxPort, config: Config): Promise<ProbedRuntime> {
+  const packages = topLevelPackages(readFileSync(join(projectRoot(), "requirements.txt"), "utf8"));
+  const outcome = await sandbox.run({
+    script: PROBE_SCRIPT,
+    argsJson: JSON.stringify({ packages, preload: config.preloadModules }),
+    timeoutMs: config.startupProbeTimeoutMs,
+    memoryMb: config.memoryLimitMb,
+  });
   if (!outcome.ok) {
     const { code, message, output } = outcome.error;
     throw new SandboxStartupError(`${code}: ${message}${output.stderr ? `\n${output.stderr}` : ""}`);
@@ -63,44 +80,45 @@ const SUBPROCESS_ENFORCEMENT: LimitEnforcement = {
 
 function nsjailEnforcement(mode: NsjailCgroupMode, throttledDevices: readonly string[], config: Config): LimitEnforcement {
   const cpuTime = "rlimit (RLIMIT_CPU)";
-  const throttled = config.sandboxIoMbPerSec > 0 && throttledDevices.length > 0;
-  switch (mode.version) {
-    case "v1":
-      return {
-        cgroup: "v1",
-        limits: {
-          memory: `cgroup (memory.limit_in_bytes${mode.swapLimit ? ", swap included by memory.memsw.limit_in_bytes" : ""})`,
-          processes: "cgroup (pids.max)",
-          cpuTime,
-          io: throttled && mode.blkioMount !== undefined ? "cgroup (blkio.throttle)" : "not limited",
-        },
-      };
-    case "v2":
-      return {
-        cgroup: "v2",
-        limits: {
-          memory: `cgroup (memory.max${mode.swapLimit ? ", memory.swap.max 0" : ""})`,
-          processes: "cgroup (pids.max)",
-          cpuTime,
-          io: throttled && mode.io ? "cgroup (io.max)" : "not limited",
-        },
-      };
-    case "none":
-      return { cgroup: "none", limits: { memory: "rlimit (RLIMIT_AS)", processes: "rlimit (RLIMIT_NPROC)", cpuTime, io: "not limited" } };
+  if (mode.version === "none") {
+    return { cgroup: "none", limits: { memory: "rlimit (RLIMIT_AS)", processes: "rlimit (RLIMIT_NPROC)", cpuTime, io: "not limited" } };
   }
+  const v1 = mode.version === "v1";
+  const memory = v1 ? "memory.limit_in_bytes" : "memory.max";
+  const swap = v1 ? ", swap included by memory.memsw.limit_in_bytes" : ", memory.swap.max 0";
+  const ioController = mode.version === "v1" ? (mode.blkioMount === undefined ? undefined : "blkio.throttle") : mode.io ? "io.max" : undefined;
+  const throttled = ioController !== undefined && config.sandboxIoMbPerSec > 0 && throttledDevices.length > 0;
+  return {
+    cgroup: mode.version,
+    limits: {
+      memory: `cgroup (${memory}${mode.swapLimit ? swap : ""})`,
+      processes: "cgroup (pids.max)",
+      cpuTime,
+      io: throttled ? `cgroup (${ioController})` : "not limited",
+    },
+  };
 }
+
+/** What a response may carry of a run's files and figures. */
+export const artifactLimitsOf = (config: Config): ArtifactLimits => ({
+  maxFiles: config.maxOutputFiles,
+  maxBytes: config.maxOutputFilesBytes,
+  maxFigures: config.maxFigures,
+});
 
 export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): SubprocessSandbox {
   const root = getuid?.() === 0;
   if (!root) {
     logger.warn(
-      "not running as root: scripts run under the server's own uid, without RLIMIT_NPROC, and a child that calls setsid() can outlive its run",
+      "not running as root: scripts run under the server's own uid, so they can read its environment and signal it; there is no process limit, a child that calls setsid() can outlive its run, and what a run leaves in /tmp is seen by the next",
     );
   }
   return new SubprocessSandbox({
     runtime,
     maxOutputBytes: config.maxOutputBytes,
     maxResultBytes: config.maxResultBytes,
+    artifactLimits: artifactLimitsOf(config),
+    preloadModules: config.preloadModules,
     dedicatedUids: root,
     memoryLimitMb: config.memoryLimitMb,
     uidBase: config.sandboxUidBase,
@@ -141,6 +159,8 @@ function nsjailSandbox(
     ioMbPerSec: config.sandboxIoMbPerSec,
     maxOutputBytes: config.maxOutputBytes,
     maxResultBytes: config.maxResultBytes,
+    artifactLimits: artifactLimitsOf(config),
+    preloadModules: config.preloadModules,
     serverEnv: process.env,
     uidBase: config.sandboxUidBase,
     onSandboxLog: (log: string, context: { code: string }) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run"),
@@ -191,7 +211,7 @@ export function pooled(backend: PrestartableSandbox | ZygoteSandbox, config: Con
   if (config.poolSize === 0 || backend instanceof ZygoteSandbox) return backend;
   return new PrewarmedPool(backend, {
     size: config.poolSize,
-    cpuSlots: availableParallelism(),
+    cpuSlots: config.poolCpuSlots,
     onError: (error) => logger.error({ err: error }, "could not pre-start a sandbox"),
   });
 }

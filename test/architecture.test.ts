@@ -13,7 +13,7 @@ import { projectRoot } from "../src/project-paths.js";
  * depcruise step does.
  */
 const root = projectRoot();
-const LAYERS = ["domain", "adapters", "openapi", "src"];
+const LAYERS = ["domain", "adapters", "openapi", "src", "playground"];
 
 async function cruiseIn(baseDir: string, paths: string[], extra: Partial<ICruiseOptions> = {}): Promise<ICruiseResult> {
   const options: ICruiseOptions = { ...(await extractDepcruiseOptions(join(root, ".dependency-cruiser.cjs"))), baseDir, ...extra };
@@ -58,6 +58,13 @@ describe("architecture", () => {
       "src/wiring.ts": 'import { adapter } from "../adapters/thing/adapter.js";\nimport { route } from "../openapi/route.js";\nexport const wired = [adapter, route];\n',
       "src/uses-dev-dep.ts": 'import { it } from "vitest";\nexport const a = it;\n',
       "src/broken.ts": 'import { nothing } from "./does-not-exist.js";\nexport const a = nothing;\n',
+      "src/lonely.ts": "export const lonely = 1;\n",
+      "src/lonely.test.ts": "export const standsAlone = true;\n",
+      "src/uses-playground.ts": 'import { page } from "../playground/page.js";\nexport const a = page;\n',
+      "playground/page.ts": 'import type { Route } from "../openapi/types.js";\nexport const page: Route | undefined = undefined;\n',
+      "openapi/types.ts": "export type Route = { path: string };\n",
+      "playground/uses-openapi-value.ts": 'import { route } from "../openapi/route.js";\nexport const a = route;\n',
+      "playground/uses-node.ts": 'import { readFileSync } from "node:fs";\nexport const a = readFileSync;\n',
     };
 
     beforeAll(async () => {
@@ -89,13 +96,17 @@ describe("architecture", () => {
       ["openapi-not-to-src", "openapi/uses-src.ts", "src/wiring.ts"],
       ["no-dev-deps-in-production", "src/uses-dev-dep.ts", "node_modules/vitest/"],
       ["not-to-unresolvable", "src/broken.ts", "./does-not-exist.js"],
+      ["no-orphans", "src/lonely.ts", "src/lonely.ts"],
+      ["playground-is-browser-code", "playground/uses-openapi-value.ts", "openapi/route.ts"],
+      ["playground-no-node-builtins", "playground/uses-node.ts", "fs"],
+      ["server-not-to-playground", "src/uses-playground.ts", "playground/page.ts"],
     ])("%s: %s → %s", (rule, from, to) => {
       expect(violations.some((v) => v.startsWith(`${rule}: ${from} → ${to}`)), violations.join("\n")).toBe(true);
     });
 
     it("the allowed imports are not flagged", () => {
       const offenders = new Set(violations.map((v) => v.split(": ")[1]!.split(" → ")[0]));
-      for (const clean of ["domain/ok.ts", "domain/pure.test.ts", "adapters/thing/adapter.ts", "openapi/route.ts", "src/wiring.ts"]) {
+      for (const clean of ["domain/ok.ts", "domain/pure.test.ts", "adapters/thing/adapter.ts", "openapi/route.ts", "src/wiring.ts", "src/lonely.test.ts", "playground/page.ts"]) {
         expect(offenders.has(clean), clean).toBe(false);
       }
     });

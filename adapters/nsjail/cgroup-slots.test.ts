@@ -31,6 +31,8 @@ describe("cgroup v1 slots", () => {
     const memory = join(root, "memory", "NSJAIL", `uid-${uid}`);
     writeFileSync(join(memory, "memory.limit_in_bytes"), "9223372036854771712\n");
     writeFileSync(join(memory, "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+    writeFileSync(join(memory, "memory.failcnt"), "5\n");
+    writeFileSync(join(root, "pids", "NSJAIL", `uid-${uid}`, "pids.events"), "max 2\n");
     return { slot, memory };
   }
 
@@ -59,6 +61,15 @@ describe("cgroup v1 slots", () => {
     slot.prepare(limits);
     expect(slot.oomKilled()).toBe(false);
   });
+
+  it("tells which limits were run into since prepare(): the memory failcnt and refused forks", () => {
+    const { slot, memory } = newSlot();
+    slot.prepare(limits);
+    expect(slot.limitsHit()).toEqual({ memory: false, processes: false });
+    writeFileSync(join(memory, "memory.failcnt"), "6\n");
+    writeFileSync(join(root, "pids", "NSJAIL", "uid-920001", "pids.events"), "max 3\n");
+    expect(slot.limitsHit()).toEqual({ memory: true, processes: true });
+  });
 });
 
 describe("cgroup v2 slots", () => {
@@ -67,6 +78,7 @@ describe("cgroup v2 slots", () => {
     const slot = cgroupSlots({ version: "v2", mount: join(root, "NSJAIL"), swapLimit: true, cpu: true, io: true }, ["8:0"])!(920_002);
     const dir = join(root, "NSJAIL", "uid-920002");
     writeFileSync(join(dir, "memory.events"), "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\n");
+    writeFileSync(join(dir, "pids.events"), "max 0\n");
     slot.prepare(limits);
     expect(slot.procsFiles).toEqual([join(dir, "cgroup.procs")]);
     expect(read("NSJAIL", "uid-920002", "memory.max")).toBe(String(256 * 1024 * 1024));
@@ -77,6 +89,7 @@ describe("cgroup v2 slots", () => {
     expect(slot.oomKilled()).toBe(false);
     writeFileSync(join(dir, "memory.events"), "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
     expect(slot.oomKilled()).toBe(true);
+    expect(slot.limitsHit()).toEqual({ memory: true, processes: false });
   });
 
   it("has no slots without cgroups", () => {

@@ -25,6 +25,18 @@ export interface SlotLimits {
   readonly ioBytesPerSecond?: number;
 }
 
+export interface LimitsHit {
+  readonly memory: boolean;
+  readonly processes: boolean;
+}
+
+/** The slot's event counters: OOM kills, charges that hit the memory limit, forks refused by pids.max. */
+interface Counters {
+  readonly oomKills: number;
+  readonly memoryMax: number;
+  readonly pidsMax: number;
+}
+
 export interface CgroupSlot {
   /** The cgroup.procs files a process writes its pid into to enter the slot (one per hierarchy). */
   readonly procsFiles: readonly string[];
@@ -34,6 +46,8 @@ export interface CgroupSlot {
   attach(pid: number): void;
   /** The kernel's OOM killer ended a process of this slot since prepare(). */
   oomKilled(): boolean;
+  /** Which of the slot's limits something ran into since prepare() (a refused fork, a charge over the limit). */
+  limitsHit(): LimitsHit;
   /** Kills every process in the slot and waits until it is empty. */
   killAll(): Promise<void>;
 }
@@ -58,20 +72,22 @@ export function cgroupSlots(mode: NsjailCgroupMode, devices: readonly string[] =
 }
 
 abstract class Slot implements CgroupSlot {
-  private oomKillsBefore = 0;
+  private before: Counters = { oomKills: 0, memoryMax: 0, pidsMax: 0 };
   abstract readonly procsFiles: readonly string[];
 
-  protected abstract oomKills(): number;
+  protected abstract counters(): Counters;
   protected abstract writeLimits(limits: SlotLimits): void;
   /** The pids in the slot now (every process is in every hierarchy, so one file tells). */
   protected abstract pids(): number[];
   protected abstract killEverything(): void;
+  /** Tasks the pids controller still counts: exited ones not yet reaped included, unlike cgroup.procs. */
+  protected abstract taskCount(): number;
 
   prepare(limits: SlotLimits): void {
     // Left by a server that died holding this uid; they must not share the next run's limits.
     if (this.pids().length > 0) this.killEverything();
     this.writeLimits(limits);
-    this.oomKillsBefore = this.oomKills();
+    this.before = this.counters();
   }
 
   attach(pid: number): void {
@@ -79,12 +95,17 @@ abstract class Slot implements CgroupSlot {
   }
 
   oomKilled(): boolean {
-    return this.oomKills() > this.oomKillsBefore;
+    return this.counters().oomKills > this.before.oomKills;
+  }
+
+  limitsHit(): LimitsHit {
+    const now = this.counters();
+    return { memory: now.memoryMax > this.before.memoryMax || now.oomKills > this.before.oomKills, processes: now.pidsMax > this.before.pidsMax };
   }
 
   async killAll(): Promise<void> {
     for (let waited = 0; ; waited += EMPTY_POLL_MS) {
-      if (this.pids().length === 0) return;
+      if (this.pids().length === 0 && this.taskCount() === 0) return;
       if (waited >= EMPTY_WAIT_MS) throw new Error(`cgroup slot ${this.procsFiles[0]} still holds processes after SIGKILL`);
       this.killEverything();
       await new Promise((resolve) => setTimeout(resolve, EMPTY_POLL_MS));
@@ -136,12 +157,20 @@ class V1Slot extends Slot {
     }
   }
 
-  protected oomKills(): number {
-    return counter(join(this.memory, "memory.oom_control"), "oom_kill");
+  protected counters(): Counters {
+    return {
+      oomKills: counter(join(this.memory, "memory.oom_control"), "oom_kill"),
+      memoryMax: Number(readFileSync(join(this.memory, "memory.failcnt"), "utf8")),
+      pidsMax: counter(join(this.pidsDir, "pids.events"), "max"),
+    };
   }
 
   protected pids(): number[] {
     return readPids(join(this.pidsDir, "cgroup.procs"));
+  }
+
+  protected taskCount(): number {
+    return readCount(join(this.pidsDir, "pids.current"));
   }
 
   protected killEverything(): void {
@@ -175,12 +204,21 @@ class V2Slot extends Slot {
     }
   }
 
-  protected oomKills(): number {
-    return counter(join(this.dir, "memory.events"), "oom_kill");
+  protected counters(): Counters {
+    const memoryEvents = join(this.dir, "memory.events");
+    return {
+      oomKills: counter(memoryEvents, "oom_kill"),
+      memoryMax: counter(memoryEvents, "max"),
+      pidsMax: counter(join(this.dir, "pids.events"), "max"),
+    };
   }
 
   protected pids(): number[] {
     return readPids(join(this.dir, "cgroup.procs"));
+  }
+
+  protected taskCount(): number {
+    return readCount(join(this.dir, "pids.current"));
   }
 
   protected killEverything(): void {
@@ -208,6 +246,14 @@ function readPids(file: string): number[] {
     return readFileSync(file, "utf8").split("\n").filter(Boolean).map(Number);
   } catch {
     return [];
+  }
+}
+
+function readCount(file: string): number {
+  try {
+    return Number(readFileSync(file, "utf8"));
+  } catch {
+    return 0;
   }
 }
 

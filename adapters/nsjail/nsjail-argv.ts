@@ -7,6 +7,7 @@
  * Inside the jail the layout is fixed, whatever the host paths are:
  *   /sandbox/venv     the virtualenv's lib/ and pyvenv.cfg, and its interpreter as bin/python3 (read-only)
  *   /sandbox/work     the per-run tmpfs work dir, cwd, HOME and TMPDIR (nsjail.cfg)
+ *   /sandbox/cache    a small per-run tmpfs for libraries' caches, outside the work dir (nsjail.cfg)
  *   /usr, /lib, /lib64 the system runtime (read-only, nsjail.cfg)
  */
 
@@ -14,6 +15,7 @@ export const JAIL_VENV_DIR = "/sandbox/venv";
 export const JAIL_WORK_DIR = "/sandbox/work";
 /** The names the interpreter has in the jail's /sandbox/venv/bin (the jail's PATH). */
 const JAIL_PYTHON_NAMES = ["python", "python3"] as const;
+export const JAIL_CACHE_DIR = "/sandbox/cache";
 
 /** How the jail's memory, process-count (and optionally CPU) limits are enforced. */
 export type NsjailCgroupMode =

@@ -20,6 +20,7 @@ const observed = (fields: Partial<NsjailObservation>): NsjailObservation => ({
   timedOut: false,
   log: START,
   oomKilled: false,
+  limitsHit: { memory: false, processes: false },
   ...fields,
 });
 

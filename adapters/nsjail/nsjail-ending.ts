@@ -9,6 +9,8 @@ export interface NsjailObservation {
   readonly log: string;
   /** The kernel's OOM killer ended a process of the run's cgroup; undefined without cgroups. */
   readonly oomKilled: boolean | undefined;
+  /** Which limits of the run's cgroup were hit; undefined without cgroups. */
+  readonly limitsHit: { readonly memory: boolean; readonly processes: boolean } | undefined;
 }
 
 const SIGNAL_NAMES: Record<number, string> = {
@@ -51,5 +53,6 @@ export function nsjailEnding(observation: NsjailObservation): ProcessEnding | "s
     signal: cpuLimitHit ? "SIGXCPU" : signal,
     timedOut: timedOut || hitWallLimit,
     memoryLimitHit,
+    ...(observation.limitsHit === undefined ? {} : { limitsHit: observation.limitsHit }),
   };
 }

@@ -3,13 +3,13 @@ import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import { HarnessProcess, RESULT_FD, SANDBOX_LOG_FD, type HarnessRun } from "../python/harness-process.js";
-import { cpuSecondsFor, outcomeOf } from "../python/harness-protocol.js";
+import { cpuSecondsFor, maxReportBytes, outcomeOf, type ArtifactLimits } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { outputOf, StartedHarness } from "../python/started-harness.js";
 import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "./cgroup-slots.js";
-import { buildNsjailArgv, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
+import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
 import { nsjailEnding } from "./nsjail-ending.js";
 
 export interface NsjailSandboxOptions {
@@ -24,6 +24,9 @@ export interface NsjailSandboxOptions {
   readonly ioMbPerSec: number;
   readonly maxOutputBytes: number;
   readonly maxResultBytes: number;
+  readonly artifactLimits: ArtifactLimits;
+  /** What a pre-started jail imports before its script arrives. */
+  readonly preloadModules: readonly string[];
   /** The memory limit pre-started jails are created with (the configured maximum). */
   readonly memoryLimitMb: number;
   /** The time limit pre-started jails are prepared for (the configured maximum). */
@@ -109,16 +112,24 @@ export class NsjailSandbox implements PrestartableSandbox {
       venvDir: runtime.venvDir,
       harnessSource: runtime.harnessSource,
       pythonFlags: PYTHON_FLAGS,
-      env: scriptEnvironment({ workDir: JAIL_WORK_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv: this.options.serverEnv }),
+      env: scriptEnvironment({
+        workDir: JAIL_WORK_DIR,
+        cacheDir: JAIL_CACHE_DIR,
+        pathDirs: [`${JAIL_VENV_DIR}/bin`],
+        serverEnv: this.options.serverEnv,
+      }),
       timeoutMs: jail.timeoutMs,
       ...(slot === undefined ? { addressSpaceLimitMb: jail.memoryMb } : {}),
-      maxPids: JAIL_MAX_PIDS,
+      // With a slot, its pids.max (which counts refused forks) must be the limit a fork bomb
+      // meets. RLIMIT_NPROC is checked first and counts the uid's processes host-wide, a
+      // previous run's not yet reaped included, so it stays well above as a backstop.
+      maxPids: slot === undefined ? JAIL_MAX_PIDS : 2 * JAIL_MAX_PIDS + 2,
       outsideUid: uid,
       logFd: SANDBOX_LOG_FD,
       passFds: [RESULT_FD],
       // A waiting jail has no deadline of its own: the server's timer starts at the hand-over.
       ...(jail.preload ? { timeLimitSeconds: 0 } : {}),
-      harnessArgs: ["--result-fd", String(RESULT_FD), ...(jail.preload ? ["--preload"] : [])],
+      harnessArgs: ["--result-fd", String(RESULT_FD), ...(jail.preload ? ["--preload", this.options.preloadModules.join(",")] : [])],
     });
     const command = slot === undefined ? { command: this.options.nsjailBin, args } : joinSlotArgv(slot.procsFiles, this.options.nsjailBin, args);
     const harness = HarnessProcess.start({
@@ -126,6 +137,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       env: {},
       cwd: "/",
       maxOutputBytes: this.options.maxOutputBytes,
+      maxReportBytes: maxReportBytes(this.options.maxResultBytes, this.options.artifactLimits),
       maxResultBytes: this.options.maxResultBytes,
       preload: jail.preload,
       collectSandboxLog: true,
@@ -135,9 +147,10 @@ export class NsjailSandbox implements PrestartableSandbox {
     return new StartedHarness(harness, {
       memoryMb: jail.memoryMb,
       maxResultBytes: this.options.maxResultBytes,
+      artifactLimits: this.options.artifactLimits,
       // The cgroup limits memory and processes; the harness adds the CPU-time limit.
       limits: (request) => ({ cpuSeconds: cpuSecondsFor(request.timeoutMs) }),
-      outcome: (run, request) => jailOutcome(run, request, slot?.oomKilled(), this.options),
+      outcome: (run, request) => jailOutcome(run, request, slot, this.options),
       cleanUp: () => {
         this.live.delete(harness);
         this.uids.release(uid);
@@ -159,10 +172,18 @@ export class NsjailSandbox implements PrestartableSandbox {
 }
 
 /** What a jail's run amounted to, from its report, its exit and nsjail's own log. */
-function jailOutcome(run: HarnessRun, request: ExecutionRequest, oomKilled: boolean | undefined, options: NsjailSandboxOptions): SandboxOutcome {
+function jailOutcome(run: HarnessRun, request: ExecutionRequest, slot: CgroupSlot | undefined, options: NsjailSandboxOptions): SandboxOutcome {
   const ending = run.startError
     ? "sandbox-failed"
-    : nsjailEnding({ report: run.report, exitCode: run.exitCode, signal: run.signal, timedOut: run.timedOut, log: run.sandboxLog, oomKilled });
+    : nsjailEnding({
+        report: run.report,
+        exitCode: run.exitCode,
+        signal: run.signal,
+        timedOut: run.timedOut,
+        log: run.sandboxLog,
+        oomKilled: slot?.oomKilled(),
+        limitsHit: slot?.limitsHit(),
+      });
   if (ending === "sandbox-failed") {
     options.onSandboxLog(run.startError ?? run.sandboxLog, { code: "SANDBOX_UNAVAILABLE" });
     return err(failure("SANDBOX_UNAVAILABLE", "The sandbox could not be started", outputOf(run)));

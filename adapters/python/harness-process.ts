@@ -1,13 +1,7 @@
 import { execa, type ResultPromise } from "execa";
 import type { Readable, Writable } from "node:stream";
 import { CappedBuffer } from "./capped-buffer.js";
-import {
-  encodeHarnessRequest,
-  parseHarnessReport,
-  REPORT_HEADER_ALLOWANCE_BYTES,
-  type HarnessReport,
-  type HarnessRequest,
-} from "./harness-protocol.js";
+import { encodeHarnessRequest, parseHarnessReport, type HarnessReport, type HarnessRequest } from "./harness-protocol.js";
 
 /** File descriptor the harness writes its report to (see harness.py). */
 export const RESULT_FD = 3;
@@ -22,6 +16,9 @@ export interface HarnessProcessSpec {
   readonly uid?: number;
   readonly gid?: number;
   readonly maxOutputBytes: number;
+  /** The most the harness's report may be (maxReportBytes()); past it, it counts as malformed. */
+  readonly maxReportBytes: number;
+  /** The most the result itself may be, however the report came to be written. */
   readonly maxResultBytes: number;
   /** The harness was started with --preload and announces when it is ready. */
   readonly preload: boolean;
@@ -74,7 +71,7 @@ export class HarnessProcess {
   private constructor(private readonly spec: HarnessProcessSpec) {
     this.stdout = new CappedBuffer(spec.maxOutputBytes);
     this.stderr = new CappedBuffer(spec.maxOutputBytes);
-    this.reportBuffer = new CappedBuffer(READY_LINE.length + spec.maxResultBytes + REPORT_HEADER_ALLOWANCE_BYTES);
+    this.reportBuffer = new CappedBuffer(READY_LINE.length + spec.maxReportBytes);
     const stdio = spec.collectSandboxLog
       ? (["pipe", "pipe", "pipe", "pipe", "pipe"] as const)
       : (["pipe", "pipe", "pipe", "pipe"] as const);

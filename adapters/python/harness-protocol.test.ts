@@ -5,6 +5,7 @@ import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import {
   cpuSecondsFor,
   encodeHarnessRequest,
+  maxReportBytes,
   outcomeOf,
   parseHarnessReport,
   RESULT_CHANNEL_LOST_EXIT,
@@ -13,15 +14,39 @@ import {
 } from "./harness-protocol.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
-const report = (header: unknown, body = "") => utf8(`${JSON.stringify(header)}\n${body}`);
+const report = (header: unknown, body: string | Uint8Array = "") => {
+  const bytes = typeof body === "string" ? utf8(body) : body;
+  return Uint8Array.from([...utf8(`${JSON.stringify(header)}\n`), ...bytes]);
+};
+/** A success report as the harness writes it: the header measures the result. */
+const okReport = (resultJson: string, extra: Record<string, unknown> = {}, after: Uint8Array = new Uint8Array(0)) =>
+  report({ status: "ok", resultBytes: utf8(resultJson).length, ...extra }, Uint8Array.from([...utf8(resultJson), ...after]));
 const MAX_RESULT_BYTES = 1024;
 const parse = (bytes: Uint8Array) => parseHarnessReport(bytes, MAX_RESULT_BYTES);
 
 describe("parseHarnessReport", () => {
+  it("a forged result that is not strict JSON is malformed: non-finite numbers, lone surrogates, nesting past the harness's", () => {
+    for (const body of ['{"d": 1E400}', "[-1e999]", '"\\ud800"', '{"\\udc00": 1}', `${"[".repeat(1001)}${"]".repeat(1001)}`]) {
+      expect(parseHarnessReport(okReport(body), 1 << 20), body.slice(0, 20)).toEqual({ kind: "malformed" });
+    }
+    const deepest = `${"[".repeat(1000)}${"]".repeat(1000)}`;
+    expect(parseHarnessReport(okReport(deepest), 1 << 20)).toEqual({ kind: "ok", resultJson: deepest });
+    expect(parse(okReport('{"pair": "\\ud83d\\udc0d", "zero": -0}'))).toMatchObject({ kind: "ok" });
+  });
+
+  it("a lone surrogate in a message or traceback becomes U+FFFD", () => {
+    expect(parse(report({ status: "error", code: "RUNTIME_ERROR", message: "E: \ud800", traceback: "\udc00" }))).toEqual({
+      kind: "error",
+      code: "RUNTIME_ERROR",
+      message: "E: \ufffd",
+      traceback: "\ufffd",
+    });
+  });
+
   it("a result over the limit is RESULT_TOO_LARGE, even when the script wrote the report itself", () => {
     const atLimit = `"${"x".repeat(MAX_RESULT_BYTES - 2)}"`;
-    expect(parse(report({ status: "ok" }, atLimit))).toEqual({ kind: "ok", resultJson: atLimit });
-    expect(parse(report({ status: "ok" }, `"${"x".repeat(MAX_RESULT_BYTES - 1)}"`))).toMatchObject({ kind: "error", code: "RESULT_TOO_LARGE" });
+    expect(parse(okReport(atLimit))).toEqual({ kind: "ok", resultJson: atLimit });
+    expect(parse(okReport(`"${"x".repeat(MAX_RESULT_BYTES - 1)}"`))).toMatchObject({ kind: "error", code: "RESULT_TOO_LARGE" });
   });
 
   it("nothing written is `none` (the process died before reporting)", () => {
@@ -30,11 +55,11 @@ describe("parseHarnessReport", () => {
 
   it("an ok report carries the result JSON text exactly as written", () => {
     const resultJson = '{"big": 18446744073709551616, "f": 1.0, "s": "line\\nbreak", "u": "héllo 🐍"}';
-    expect(parse(report({ status: "ok" }, resultJson))).toEqual({ kind: "ok", resultJson });
+    expect(parse(okReport(resultJson))).toEqual({ kind: "ok", resultJson });
   });
 
   it.each(["null", "0", '""', "[]", '"multi\\nline"'])("an ok report with the JSON value %s", (resultJson) => {
-    expect(parse(report({ status: "ok" }, resultJson))).toEqual({ kind: "ok", resultJson });
+    expect(parse(okReport(resultJson))).toEqual({ kind: "ok", resultJson });
   });
 
   it("an error report carries code, message and traceback", () => {
@@ -49,7 +74,7 @@ describe("parseHarnessReport", () => {
     });
   });
 
-  it.each(["SYNTAX_ERROR", "MAIN_NOT_FOUND", "RUNTIME_ERROR", "RESULT_NOT_JSON", "RESULT_TOO_LARGE", "SCRIPT_EXITED", "MEMORY_LIMIT_EXCEEDED", "RESOURCE_LIMIT_EXCEEDED"])(
+  it.each(["INVALID_REQUEST", "INVALID_ARGS", "SYNTAX_ERROR", "MAIN_NOT_FOUND", "RUNTIME_ERROR", "RESULT_NOT_JSON", "RESULT_TOO_LARGE", "SCRIPT_EXITED", "MEMORY_LIMIT_EXCEEDED", "RESOURCE_LIMIT_EXCEEDED"])(
     "accepts the harness code %s",
     (code) => {
       expect(parse(report({ status: "error", code, message: "m" }))).toEqual({ kind: "error", code, message: "m" });
@@ -85,19 +110,107 @@ describe("parseHarnessReport", () => {
     ["an unknown status", report({ status: "maybe" }, "1")],
     ["no status", report({ code: "RUNTIME_ERROR" }, "1")],
     ["an error whose code is not a string", report({ status: "error", code: 7 })],
-    ["an ok result that is not JSON", report({ status: "ok" }, "{not json")],
-    ["an ok result that is NaN", report({ status: "ok" }, "NaN")],
-    ["an ok report with no result", report({ status: "ok" }, "")],
-    ["an ok result with trailing garbage", report({ status: "ok" }, '{"a":1} extra')],
+    ["an ok result that is not JSON", okReport("{not json")],
+    ["an ok result that is NaN", okReport("NaN")],
+    ["an ok report with no result", okReport("")],
+    ["an ok result with trailing garbage", okReport('{"a":1} extra')],
+    ["an ok report that does not measure its result", report({ status: "ok" }, "1")],
+    ["an ok report whose result is longer than its body", report({ status: "ok", resultBytes: 5 }, "1")],
+    ["an ok report with bytes nothing accounts for", report({ status: "ok", resultBytes: 1 }, "12")],
+    ["files that are not a list", okReport("1", { files: { path: "a" } })],
+    ["a file without a path", okReport("1", { files: [{ size: 1 }] })],
+    ["a file with a negative size", okReport("1", { files: [{ path: "a", size: -1 }] })],
+    ["a file's content longer than the body", okReport("1", { files: [{ path: "a", size: 9, contentBytes: 9 }] }, utf8("abc"))],
+    ["a figure without its size", okReport("1", { figures: [{ contentBytes: 1 }] }, utf8("x"))],
+    ["an error report with bytes nothing accounts for", report({ status: "error", code: "RUNTIME_ERROR", message: "m" }, "x")],
     ["stray bytes", Uint8Array.from([0xff, 0xfe, 0x0a, 0x00])],
   ])("%s is malformed", (_name, bytes) => {
     expect(parse(bytes)).toEqual({ kind: "malformed" });
   });
 });
 
+describe("parseHarnessReport: files and figures", () => {
+  const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+  it("reads each listed file's content from the body, after the result: UTF-8 text as such, other bytes as base64", () => {
+    const body = Uint8Array.from([...utf8("a,b\n1,2\n"), 0xff, 0x00, 0x80, ...png]);
+    const parsed = parse(
+      okReport(
+        '{"n":1}',
+        {
+          files: [
+            { path: "out/table.csv", size: 8, contentBytes: 8 },
+            { path: "blob.bin", size: 3, contentBytes: 3 },
+            { path: "big.log", size: 9_000_000 },
+          ],
+          filesTruncated: true,
+          figures: [{ width: 640, height: 480, contentBytes: png.length }],
+          figuresTruncated: false,
+        },
+        body,
+      ),
+    );
+    expect(parsed).toEqual({
+      kind: "ok",
+      resultJson: '{"n":1}',
+      artifacts: {
+        files: [
+          { path: "out/table.csv", size: 8, mediaType: "text/csv", encoding: "utf-8", content: "a,b\n1,2\n" },
+          { path: "blob.bin", size: 3, mediaType: "application/octet-stream", encoding: "base64", content: "/wCA" },
+          { path: "big.log", size: 9_000_000, mediaType: "text/plain" },
+        ],
+        filesTruncated: true,
+        figures: [{ mediaType: "image/png", encoding: "base64", content: Buffer.from(png).toString("base64"), width: 640, height: 480 }],
+        figuresTruncated: false,
+      },
+    });
+  });
+
+  it("an error report carries the files the run left before failing", () => {
+    const parsed = parse(
+      report({ status: "error", code: "RUNTIME_ERROR", message: "m", files: [{ path: "partial.txt", size: 2, contentBytes: 2 }], filesTruncated: false }, "ok"),
+    );
+    expect(parsed).toMatchObject({ kind: "error", artifacts: { files: [{ path: "partial.txt", content: "ok" }], figures: [] } });
+  });
+
+  it("a report that lists nothing has no artifacts", () => {
+    expect(parse(okReport("1"))).not.toHaveProperty("artifacts");
+  });
+});
+
+describe("maxReportBytes", () => {
+  it("makes room for the result, the file contents and figures, and an entry per listed file and figure", () => {
+    const none = maxReportBytes(1000, { maxFiles: 0, maxBytes: 0, maxFigures: 0 });
+    expect(maxReportBytes(1000, { maxFiles: 0, maxBytes: 5000, maxFigures: 0 })).toBe(none + 5000);
+    expect(maxReportBytes(1000, { maxFiles: 1, maxBytes: 0, maxFigures: 0 })).toBeGreaterThan(none + 6 * 4096);
+    expect(maxReportBytes(2000, { maxFiles: 0, maxBytes: 0, maxFigures: 0 })).toBe(none + 1000);
+  });
+});
+
 describe("encodeHarnessRequest", () => {
+  it("splices the args in as the client wrote them", () => {
+    const request = {
+      script: "s",
+      limits: {},
+      memoryMb: 64,
+      maxResultBytes: 10,
+      artifactLimits: { maxFiles: 1, maxBytes: 2, maxFigures: 3 },
+      argsJson: '{"big":18446744073709551616,"f":1.0}',
+    };
+    const text = new TextDecoder().decode(encodeHarnessRequest(request));
+    expect(text.startsWith('{"args":{"big":18446744073709551616,"f":1.0},"script":"s",')).toBe(true);
+    expect(JSON.parse(text)).not.toHaveProperty("argsJson");
+  });
+
   it("is the JSON the harness reads from stdin", () => {
-    const request = { script: "print('é')", limits: { cpuSeconds: 3 }, memoryMb: 64, maxResultBytes: 10 };
+    const request = {
+      script: "print('é')",
+      limits: { cpuSeconds: 3 },
+      memoryMb: 64,
+      maxResultBytes: 10,
+      artifactLimits: { maxFiles: 1, maxBytes: 2, maxFigures: 3 },
+      files: [{ path: "a/b.txt", content: "AAE=", encoding: "base64" as const }],
+    };
     expect(JSON.parse(new TextDecoder().decode(encodeHarnessRequest(request)))).toEqual(request);
   });
 });
@@ -145,6 +258,13 @@ describe("outcomeOf", () => {
     expect(failure).toEqual({ code: "RUNTIME_ERROR", message: "ValueError: x", traceback: "tb", output, durationMs: 77 });
   });
 
+  it("the artifacts of a report reach the success and the failure alike", () => {
+    const artifacts = { files: [{ path: "a.txt", size: 1, mediaType: "text/plain" }], filesTruncated: true, figures: [], figuresTruncated: false };
+    const success = outcome({ report: { kind: "ok", resultJson: "1", artifacts } });
+    expect(success.ok && success.value.artifacts).toBe(artifacts);
+    expect(failureOf(outcome({ report: { kind: "error", code: "RUNTIME_ERROR", message: "m", artifacts } })).artifacts).toBe(artifacts);
+  });
+
   it("an error report without a traceback has no traceback field", () => {
     const failure = failureOf(outcome({ report: { kind: "error", code: "MAIN_NOT_FOUND", message: "No callable main() found in script" } }));
     expect(failure).not.toHaveProperty("traceback");
@@ -176,7 +296,7 @@ describe("outcomeOf", () => {
   it("SIGXCPU is TIMEOUT naming the CPU time limit", () => {
     const failure = failureOf(outcome({ signal: "SIGXCPU" }));
     expect(failure.code).toBe("TIMEOUT");
-    expect(failure.message).toContain(`CPU time limit of ${cpuSecondsFor(2500)} s`);
+    expect(failure.message).toContain(`CPU time limit (at most ${cpuSecondsFor(2500)} s) was reached`);
   });
 
   it("SIGSEGV is RESOURCE_LIMIT_EXCEEDED naming the crash", () => {
@@ -219,10 +339,30 @@ describe("outcomeOf", () => {
     expect(failure.message).toContain("128 MB");
   });
 
-  it("processLimitHit is RESOURCE_LIMIT_EXCEEDED about processes", () => {
-    const failure = failureOf(outcome({ processLimitHit: true, exitCode: 1 }));
-    expect(failure.code).toBe("RESOURCE_LIMIT_EXCEEDED");
-    expect(failure.message).toMatch(/process limit/i);
+  const blamed = (limit: "memory" | "processes", code: "MEMORY_LIMIT_EXCEEDED" | "RESOURCE_LIMIT_EXCEEDED"): HarnessReport => ({
+    kind: "error",
+    code,
+    message: `${limit} limit`,
+    traceback: "Traceback ...",
+    limit,
+    exception: "BlockingIOError: [Errno 11] Resource temporarily unavailable",
+  });
+
+  it("a limit the harness blamed stands where the cgroup saw it hit, or where there is no cgroup to ask", () => {
+    expect(failureOf(outcome({ report: blamed("processes", "RESOURCE_LIMIT_EXCEEDED"), limitsHit: { memory: false, processes: true } })).code).toBe(
+      "RESOURCE_LIMIT_EXCEEDED",
+    );
+    expect(failureOf(outcome({ report: blamed("memory", "MEMORY_LIMIT_EXCEEDED") })).code).toBe("MEMORY_LIMIT_EXCEEDED");
+  });
+
+  it("a limit the harness blamed but the cgroup did not see hit is the script's own RUNTIME_ERROR", () => {
+    const failure = failureOf(outcome({ report: blamed("processes", "RESOURCE_LIMIT_EXCEEDED"), limitsHit: { memory: true, processes: false } }));
+    expect(failure.code).toBe("RUNTIME_ERROR");
+    expect(failure.message).toBe("BlockingIOError: [Errno 11] Resource temporarily unavailable");
+    expect(failure.traceback).toBe("Traceback ...");
+    expect(failureOf(outcome({ report: blamed("memory", "MEMORY_LIMIT_EXCEEDED"), limitsHit: { memory: false, processes: true } })).code).toBe(
+      "RUNTIME_ERROR",
+    );
   });
 
   it("a malformed report (the script wrote over the result channel) is RUNTIME_ERROR, never a success", () => {

@@ -1,9 +1,11 @@
+import type { Artifacts } from "../../domain/artifacts.js";
 import type { CapturedOutput } from "../../domain/captured-output.js";
-import type { ExecutionRequest } from "../../domain/execution-request.js";
+import type { ExecutionRequest, InputFile } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
-import type { ScriptFailureCode } from "../../domain/failure-code.js";
+import { REPORTED_FAILURE_CODES, type ScriptFailureCode } from "../../domain/failure-code.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import { readArtifacts } from "./report-artifacts.js";
 
 /** The resource limits the harness applies to itself before the script's first line runs. */
 export interface HarnessLimits {
@@ -14,42 +16,87 @@ export interface HarnessLimits {
   readonly processes?: number;
 }
 
+/** What the response may carry of a run's files and figures (MAX_OUTPUT_FILES and friends). */
+export interface ArtifactLimits {
+  /** Files listed at most. */
+  readonly maxFiles: number;
+  /** File contents and figures together, in bytes. */
+  readonly maxBytes: number;
+  readonly maxFigures: number;
+}
+
 export interface HarnessRequest {
   readonly script: string;
   readonly limits: HarnessLimits;
   /** The run's memory limit, for messages (the limits above or the sandbox enforce it). */
   readonly memoryMb: number;
   readonly maxResultBytes: number;
+  readonly artifactLimits: ArtifactLimits;
+  /** The exact JSON text of main()'s keyword arguments; absent: main() is called with none. */
+  readonly argsJson?: string;
+  readonly files?: readonly InputFile[];
 }
+
+/** Limits a sandbox with cgroups can tell were really hit. */
+export type ConfirmableLimit = "memory" | "processes";
+const CONFIRMABLE_LIMITS: ReadonlySet<string> = new Set(["memory", "processes"]);
 
 /** What the harness wrote on its result channel. */
 export type HarnessReport =
-  | { readonly kind: "ok"; readonly resultJson: string }
-  | { readonly kind: "error"; readonly code: ScriptFailureCode; readonly message: string; readonly traceback?: string }
+  | { readonly kind: "ok"; readonly resultJson: string; readonly artifacts?: Artifacts }
+  | {
+      readonly kind: "error";
+      readonly code: ScriptFailureCode;
+      readonly message: string;
+      readonly traceback?: string;
+      /** The harness blamed a limit the sandbox may confirm; `exception` is what the script saw. */
+      readonly limit?: ConfirmableLimit;
+      readonly exception?: string;
+      readonly artifacts?: Artifacts;
+    }
   | { readonly kind: "malformed" }
   | { readonly kind: "none" };
 
-const REPORTABLE_CODES: ReadonlySet<string> = new Set([
-  "SYNTAX_ERROR",
-  "MAIN_NOT_FOUND",
-  "RUNTIME_ERROR",
-  "RESULT_NOT_JSON",
-  "RESULT_TOO_LARGE",
-  "SCRIPT_EXITED",
-  "MEMORY_LIMIT_EXCEEDED",
-  "RESOURCE_LIMIT_EXCEEDED",
-]);
+const REPORTABLE_CODES: ReadonlySet<string> = new Set(REPORTED_FAILURE_CODES);
 
 /** Exit status of a harness that could not write its report: the script closed the channel. */
 export const RESULT_CHANNEL_LOST_EXIT = 86;
 
-/** Room on the result channel for the report's header line beside the result itself. */
+/** Room on the result channel for the report's header line (message, traceback) beside the result. */
 export const REPORT_HEADER_ALLOWANCE_BYTES = 256 * 1024;
+/** Room in the header for one listed file or figure: a path of up to 4096 bytes, each escaped as \uXXXX at worst. */
+const ARTIFACT_ENTRY_ALLOWANCE_BYTES = 6 * 4096 + 256;
+
+/** The most a harness may write on its result channel; more means the script wrote there too. */
+export const maxReportBytes = (maxResultBytes: number, artifacts: ArtifactLimits): number =>
+  maxResultBytes +
+  artifacts.maxBytes +
+  (artifacts.maxFiles + artifacts.maxFigures) * ARTIFACT_ENTRY_ALLOWANCE_BYTES +
+  REPORT_HEADER_ALLOWANCE_BYTES;
 
 export const cpuSecondsFor = (timeoutMs: number): number => Math.ceil(timeoutMs / 1000) + 1;
 
+/** The harness's request for a run: the execution request, with what the backend fixes itself. */
+export function harnessRequestFor(
+  request: ExecutionRequest,
+  fixed: { readonly limits: HarnessLimits; readonly maxResultBytes: number; readonly artifactLimits: ArtifactLimits },
+): HarnessRequest {
+  return {
+    script: request.script,
+    limits: fixed.limits,
+    memoryMb: request.memoryMb,
+    maxResultBytes: fixed.maxResultBytes,
+    artifactLimits: fixed.artifactLimits,
+    ...(request.argsJson === undefined ? {} : { argsJson: request.argsJson }),
+    ...(request.files === undefined ? {} : { files: request.files }),
+  };
+}
+
+/** The JSON the harness reads on stdin; the args are spliced in as the client wrote them. */
 export function encodeHarnessRequest(request: HarnessRequest): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(request));
+  const { argsJson, ...rest } = request;
+  const json = JSON.stringify(rest);
+  return new TextEncoder().encode(argsJson === undefined ? json : `{"args":${argsJson},${json.slice(1)}`);
 }
 
 /**
@@ -69,32 +116,64 @@ export function parseHarnessReport(bytes: Uint8Array, maxResultBytes: number): H
   }
   if (typeof header !== "object" || header === null) return { kind: "malformed" };
   const fields = header as Record<string, unknown>;
+  const body = bytes.subarray(newline + 1);
   if (fields.status === "ok") {
-    const body = bytes.subarray(newline + 1);
-    if (body.length > maxResultBytes) {
-      return { kind: "error", code: "RESULT_TOO_LARGE", message: `The result is ${body.length} bytes of JSON, over the limit of ${maxResultBytes} bytes` };
+    const resultBytes = fields.resultBytes;
+    if (typeof resultBytes !== "number" || !Number.isSafeInteger(resultBytes) || resultBytes < 0 || resultBytes > body.length) {
+      return { kind: "malformed" };
     }
-    const resultJson = decoder.decode(body);
-    return isJson(resultJson) ? { kind: "ok", resultJson } : { kind: "malformed" };
+    if (resultBytes > maxResultBytes) {
+      return { kind: "error", code: "RESULT_TOO_LARGE", message: `The result is ${resultBytes} bytes of JSON, over the limit of ${maxResultBytes} bytes` };
+    }
+    const resultJson = decoder.decode(body.subarray(0, resultBytes));
+    const reported = readArtifacts(fields, body.subarray(resultBytes));
+    if (!isStrictJson(resultJson) || reported === undefined || resultBytes + reported.bytes !== body.length) return { kind: "malformed" };
+    return { kind: "ok", resultJson, ...(reported.artifacts ? { artifacts: reported.artifacts } : {}) };
   }
   if (fields.status === "error" && typeof fields.code === "string" && REPORTABLE_CODES.has(fields.code)) {
+    const reported = readArtifacts(fields, body);
+    if (reported === undefined || reported.bytes !== body.length) return { kind: "malformed" };
     return {
       kind: "error",
       code: fields.code as ScriptFailureCode,
-      message: typeof fields.message === "string" ? fields.message : fields.code,
-      ...(typeof fields.traceback === "string" ? { traceback: fields.traceback } : {}),
+      message: typeof fields.message === "string" ? fields.message.toWellFormed() : fields.code,
+      ...(typeof fields.traceback === "string" ? { traceback: fields.traceback.toWellFormed() } : {}),
+      ...(typeof fields.limit === "string" && CONFIRMABLE_LIMITS.has(fields.limit) ? { limit: fields.limit as ConfirmableLimit } : {}),
+      ...(typeof fields.exception === "string" ? { exception: fields.exception.toWellFormed() } : {}),
+      ...(reported.artifacts ? { artifacts: reported.artifacts } : {}),
     };
   }
   return { kind: "malformed" };
 }
 
-function isJson(text: string): boolean {
+/** Nesting the harness allows in a result (MAX_RESULT_DEPTH in harness.py). */
+const MAX_RESULT_DEPTH = 1000;
+
+/**
+ * JSON that every client can read back as it was meant: finite numbers (1E400 parses as
+ * Infinity), well-formed Unicode (no lone surrogate escapes), and no deeper than the harness
+ * allows. The harness only produces such results; a report the script forged need not be.
+ */
+function isStrictJson(text: string): boolean {
+  let value: unknown;
   try {
-    JSON.parse(text);
-    return true;
+    value = JSON.parse(text);
   } catch {
     return false;
   }
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const { value: current, depth } = item;
+    if (typeof current === "number" && !Number.isFinite(current)) return false;
+    if (typeof current === "string" && !current.isWellFormed()) return false;
+    if (typeof current !== "object" || current === null) continue;
+    if (depth >= MAX_RESULT_DEPTH) return false;
+    for (const [key, child] of Object.entries(current)) {
+      if (!key.isWellFormed()) return false;
+      pending.push({ value: child, depth: depth + 1 });
+    }
+  }
+  return true;
 }
 
 /** How the sandboxed process ended, as seen from outside. */
@@ -105,8 +184,12 @@ export interface ProcessEnding {
   readonly timedOut: boolean;
   /** The backend saw the memory limit hit (a cgroup OOM kill). */
   readonly memoryLimitHit?: boolean;
-  /** The backend saw the process-count limit hit. */
-  readonly processLimitHit?: boolean;
+  /**
+   * Which limits the backend's cgroup saw hit; undefined where it has none. A limit the harness
+   * blamed but the cgroup did not see hit was an ordinary error (EAGAIN of a non-blocking read,
+   * ENOMEM of mlock) or a report the script forged.
+   */
+  readonly limitsHit?: { readonly memory: boolean; readonly processes: boolean };
 }
 
 const SIGNAL_MEANINGS: Record<string, { code: ScriptFailureCode; message: string }> = {
@@ -130,17 +213,29 @@ export function outcomeOf(
   const fail = (code: ScriptFailureCode, message: string, traceback?: string) =>
     err(failure(code, message, output, traceback === undefined ? { durationMs } : { durationMs, traceback }));
 
-  if (report.kind === "ok") return ok({ resultJson: report.resultJson, output, durationMs });
-  if (report.kind === "error") return fail(report.code, report.message, report.traceback);
+  if (report.kind === "ok") {
+    return ok({ resultJson: report.resultJson, output, durationMs, ...(report.artifacts ? { artifacts: report.artifacts } : {}) });
+  }
+  if (report.kind === "error") {
+    const { message, traceback, artifacts } = report;
+    // A limit the harness blamed but the cgroup did not see hit was the script's own error.
+    const unconfirmed = report.limit !== undefined && ending.limitsHit !== undefined && !ending.limitsHit[report.limit];
+    const code = unconfirmed ? "RUNTIME_ERROR" : report.code;
+    return err(
+      failure(code, unconfirmed ? (report.exception ?? message) : message, output, {
+        durationMs,
+        ...(traceback === undefined ? {} : { traceback }),
+        ...(artifacts ? { artifacts } : {}),
+      }),
+    );
+  }
   if (ending.timedOut) {
     return fail("TIMEOUT", `Script execution timed out: the wall-clock limit of ${request.timeoutMs} ms was reached`);
   }
   if (ending.memoryLimitHit) return fail("MEMORY_LIMIT_EXCEEDED", `Memory limit exceeded (${request.memoryMb} MB)`);
-  if (ending.processLimitHit) {
-    return fail("RESOURCE_LIMIT_EXCEEDED", "Process limit exceeded: the script started too many processes or threads");
-  }
   if (ending.signal === "SIGXCPU") {
-    return fail("TIMEOUT", `Script execution timed out: the CPU time limit of ${cpuSecondsFor(request.timeoutMs)} s was reached`);
+    // A script may lower its own RLIMIT_CPU, so the run's limit is only an upper bound.
+    return fail("TIMEOUT", `Script execution timed out: the CPU time limit (at most ${cpuSecondsFor(request.timeoutMs)} s) was reached`);
   }
   if (report.kind === "malformed" || (report.kind === "none" && ending.signal === null && ending.exitCode === RESULT_CHANNEL_LOST_EXIT)) {
     return fail("RUNTIME_ERROR", "The script closed or wrote over the harness's result channel; no result could be read");

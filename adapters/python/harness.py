@@ -1,38 +1,56 @@
 """Runs one untrusted script and reports main()'s result on a channel of its own.
 
 Protocol (shared by every sandbox backend):
-  stdin      one JSON request: {"script": str, "limits": {...}, "memoryMb": int, "maxResultBytes": int}
+  stdin      one JSON request: {"script": str, "limits": {...}, "memoryMb": int,
+             "maxResultBytes": int, "artifactLimits": {"maxFiles", "maxBytes", "maxFigures"},
+             "args": {...} (optional), "files": [{"path", "content", "encoding"}] (optional)}
   fd 1, 2    the script's own output, untouched (the server captures it at the fd level)
-  result fd  one report: a JSON header line, then for success the raw result JSON text
+  result fd  one report: a JSON header line, then a body of raw bytes whose parts the header
+             measures: the result JSON text ("resultBytes", success only), then the content of
+             each file that has "contentBytes", then each figure's PNG ("contentBytes")
            (with --preload, first a {"status":"ready"} line once the imports are done)
 
-With --preload the harness imports numpy and pandas before it reads stdin, so a
-pre-started sandbox only has to compile and run the script when it is handed one.
-The backends run this file's source as `python -c <source> --result-fd 3 [--preload]`,
+With --preload MODULES (comma-separated) the harness imports those modules before it reads
+stdin, so a pre-started sandbox only has to compile and run the script when it is handed one.
+The backends run this file's source as `python -c <source> --result-fd 3 [--preload MODULES]`,
 so a sandbox needs no access to the server's files.
+
+Everything one run does is `run(request)`, which returns the report's header and the parts of
+its body for `report()`, and depends on nothing of how the process started: a caller that forks
+per request calls prepare_interpreter() and preload_modules() once, then run() in each child.
+The run's work dir is the current directory.
 """
 
 import sys
 
 # The harness's own imports come before the script runs; `script.py` frames are the user's.
 # asyncio, a third of a bare interpreter's start-up, is imported only for an async main().
+import ast
 import atexit
+import base64
+import binascii
 import errno
+import hashlib
+import importlib.util
 import inspect
+import io
 import json
 import linecache
 import math
 import os
 import resource
+import stat
+import struct
 import traceback
 import types
 
 SCRIPT_FILENAME = "script.py"
 SCRIPT_MODULE_NAME = "script"
-PRELOADED_MODULES = ("numpy", "pandas")
 # A RecursionError under a raised recursion limit carries up to a million frames: formatting
 # them all takes longer than any time limit, and the innermost ones tell the story.
 TRACEBACK_FRAMES = 100
+# Deeper results break the recursive JSON parsers of many clients (harness-protocol.ts checks it too).
+MAX_RESULT_DEPTH = 1000
 # A pre-started harness announces on its result channel that it is ready for a script.
 READY_LINE = b'{"status":"ready"}\n'
 
@@ -47,11 +65,15 @@ _memory_reserve = bytearray(512 * 1024)
 
 
 class Failure(Exception):
-    def __init__(self, code, message, traceback_text=None):
+    def __init__(self, code, message, traceback_text=None, limit=None, exception=None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.traceback_text = traceback_text
+        # For a limit the sandbox can confirm ("memory", "processes"): the exception itself, to
+        # report as a RUNTIME_ERROR when the sandbox saw no such limit hit.
+        self.limit = limit
+        self.exception = exception
 
 
 class NotJson(Exception):
@@ -59,24 +81,64 @@ class NotJson(Exception):
 
 
 def parse_args(argv):
-    result_fd, preload = None, False
+    """The result fd, and the modules to preload (None: not a pre-started harness)."""
+    result_fd, preload = None, None
     args = iter(argv)
     for arg in args:
         if arg == "--result-fd":
             result_fd = int(next(args))
         elif arg == "--preload":
-            preload = True
+            preload = [name for name in next(args).split(",") if name]
     if result_fd is None:
         raise SystemExit("harness: --result-fd is required")
     return result_fd, preload
 
 
-def preload_modules():
-    for name in PRELOADED_MODULES:
-        try:
-            __import__(name)
-        except Exception:  # a missing package only costs the script its own import later
-            pass
+def preload_modules(names):
+    """Imports the modules a pre-started sandbox offers ready; what they print is not the
+    script's output, so it goes to /dev/null."""
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        for name in names:
+            try:
+                __import__(name)
+            except Exception:  # a missing package only costs the script its own import later
+                pass
+    finally:
+        flush_output()
+        for fd, original in zip((1, 2), saved):
+            os.dup2(original, fd)
+            os.close(original)
+
+
+# The font list matplotlib would otherwise build on its first import in every sandbox (half a
+# second, and a fontconfig complaint on stderr in a jail without /etc): the set-up builds it
+# once beside the packages, and each sandbox starts with a copy in its cache dir.
+BUILT_CACHE_DIR = os.path.join(sys.prefix, "lib", "matplotlib-cache")
+
+
+def prepare_interpreter():
+    """What a harness process does before it imports anything for a script."""
+    # Figures are drawn to PNG without a display.
+    os.environ["MPLBACKEND"] = "agg"
+    seed_matplotlib_cache()
+
+
+def seed_matplotlib_cache():
+    target = os.environ.get("MPLCONFIGDIR")
+    try:
+        names = os.listdir(BUILT_CACHE_DIR) if target else []
+        for name in names:
+            destination = os.path.join(target, name)
+            if not os.path.exists(destination):
+                with open(os.path.join(BUILT_CACHE_DIR, name), "rb") as source, open(destination, "wb") as copy:
+                    copy.write(source.read())
+    except OSError:
+        pass  # matplotlib builds its own, slower
 
 
 def read_request():
@@ -123,10 +185,19 @@ def apply_limits(limits):
 
 
 def user_traceback(exc):
-    """The traceback from the first frame of the script on: the harness's frames are noise."""
+    """The traceback from the first frame of the script on, without the harness's own frames
+    (before the script's, or its plt.show() hook between them): they are noise."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != SCRIPT_FILENAME:
         tb = tb.tb_next
+    link = tb
+    while link is not None:
+        following = link.tb_next
+        while following is not None and following.tb_frame.f_globals is globals():
+            following = following.tb_next
+        if following is not link.tb_next:
+            link.tb_next = following  # (each assignment walks the rest: only where a frame goes)
+        link = following
     lines = traceback.format_exception(type(exc), exc, tb, limit=-TRACEBACK_FRAMES)
     return "".join(lines)
 
@@ -149,8 +220,17 @@ def resource_failure(exc, limits):
         what, limit = "Disk space limit of the work dir exceeded", None
         unit = ""
     elif errno_of == errno.EAGAIN or (isinstance(exc, RuntimeError) and str(exc) == "can't start new thread"):
+        # Also what a non-blocking read with nothing to read raises: a sandbox with a pids
+        # cgroup tells the two apart (harness-protocol.ts), others cannot.
         what, limit = "Process limit exceeded: the script started too many processes or threads", limits.get("processes")
-        unit = "processes"
+        where = f" (limit {limit} processes)" if limit else ""
+        return Failure(
+            "RESOURCE_LIMIT_EXCEEDED",
+            f"{what}{where}: {describe_exception(exc)}",
+            user_traceback(exc),
+            limit="processes",
+            exception=describe_exception(exc),
+        )
     else:
         return None
     where = f" (limit {limit} {unit})" if limit else ""
@@ -182,7 +262,8 @@ def run_top_level(code):
     return module
 
 
-def find_main(module):
+def find_main(module, args):
+    """main, checked against args (None: called with no arguments, as before args existed)."""
     main = module.__dict__.get("main")
     if main is None:
         raise Failure("MAIN_NOT_FOUND", "No callable main() found in script")
@@ -193,19 +274,22 @@ def find_main(module):
         signature = inspect.signature(main)
     except (TypeError, ValueError):
         return main
-    required = [
-        p.name
+    parameters = [
+        Parameter(p.name, p.kind, p.default is not inspect.Parameter.empty)
         for p in signature.parameters.values()
-        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
+    if args is not None:
+        check_args(parameters, args)
+        return main
+    required = [p.name for p in parameters if not p.has_default and p.kind in NAMED_KINDS]
     if required:
         names = ", ".join(required)
         raise Failure("MAIN_NOT_FOUND", f"main() is called with no arguments, but it requires: {names}")
     return main
 
 
-def call_main(main):
-    value = main()
+def call_main(main, args):
+    value = main() if args is None else main(**args)
     if inspect.isawaitable(value):
         import asyncio
 
@@ -214,6 +298,87 @@ def call_main(main):
 
         value = asyncio.run(await_it())
     return value
+
+
+# --- args ----------------------------------------------------------------------------------
+
+P = inspect.Parameter
+NAMED_KINDS = (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)
+
+
+class Parameter:
+    """One parameter of main(), whether read from the live function or from the source."""
+
+    def __init__(self, name, kind, has_default):
+        self.name = name
+        self.kind = kind
+        self.has_default = has_default
+
+
+def check_args(parameters, args):
+    """INVALID_ARGS naming the first argument that does not fit main(**args)."""
+    by_name = {p.name: p for p in parameters if p.kind in NAMED_KINDS}
+    takes_any_name = any(p.kind == P.VAR_KEYWORD for p in parameters)
+    for name in args:
+        parameter = by_name.get(name)
+        if parameter is None and not takes_any_name:
+            listed = ", ".join(n for n, p in by_name.items() if p.kind != P.POSITIONAL_ONLY) or "none"
+            raise Failure("INVALID_ARGS", f'main() has no parameter "{name}" (its parameters: {listed})')
+        if parameter is not None and parameter.kind == P.POSITIONAL_ONLY:
+            raise Failure("INVALID_ARGS", f'main()\'s parameter "{name}" is positional-only, so args cannot give it')
+    for parameter in by_name.values():
+        if not parameter.has_default and (parameter.name not in args or parameter.kind == P.POSITIONAL_ONLY):
+            raise Failure("INVALID_ARGS", f'main() requires the argument "{parameter.name}", which args does not give')
+
+
+def written_parameters(source):
+    """main()'s parameters as the source writes them, when the script binds the name `main`
+    exactly once, with an undecorated top-level def; None when only running it can tell."""
+    tree = ast.parse(source, SCRIPT_FILENAME)
+    defs = [
+        node
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main"
+    ]
+    if len(defs) != 1 or defs[0].decorator_list or bindings_of_main(tree) != 1:
+        return None
+    spec = defs[0].args
+    positional = spec.posonlyargs + spec.args
+    first_default = len(positional) - len(spec.defaults)
+    parameters = [
+        Parameter(arg.arg, P.POSITIONAL_ONLY if i < len(spec.posonlyargs) else P.POSITIONAL_OR_KEYWORD, i >= first_default)
+        for i, arg in enumerate(positional)
+    ]
+    parameters += [Parameter(arg.arg, P.KEYWORD_ONLY, default is not None) for arg, default in zip(spec.kwonlyargs, spec.kw_defaults)]
+    if spec.kwarg is not None:
+        parameters.append(Parameter(spec.kwarg.arg, P.VAR_KEYWORD, True))
+    return parameters
+
+
+def bindings_of_main(tree):
+    """How many places in the source may bind the name `main` (a star import counts twice)."""
+    count = 0
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            count += node.name == "main"
+        elif isinstance(node, ast.Name):
+            count += node.id == "main" and not isinstance(node.ctx, ast.Load)
+        elif isinstance(node, ast.alias):
+            count += 2 if node.name == "*" else (node.asname or node.name.split(".")[0]) == "main"
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            count += "main" in node.names
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)):
+            count += node.name == "main"
+        elif isinstance(node, ast.MatchMapping):
+            count += node.rest == "main"
+    return count
+
+
+def check_args_before_running(source, args):
+    """For a plain `def main`, arguments that do not fit fail before any of the script runs."""
+    parameters = written_parameters(source)
+    if parameters is not None:
+        check_args(parameters, args)
 
 
 # --- strict JSON -------------------------------------------------------------------------
@@ -268,7 +433,7 @@ def json_key(path, key, numpy_generic):
     if numpy_generic is not None and isinstance(key, numpy_generic):
         key = key.item()
     if isinstance(key, str):
-        return str(key)
+        return check_str(f"a key of {path}", str(key))
     if key is True:
         return "true"
     if key is False:
@@ -286,12 +451,22 @@ def key_repr(key):
     return json.dumps(key) if isinstance(key, str) else repr(key)
 
 
+def check_str(path, value):
+    """A lone surrogate (a Python str may hold one) has no UTF-8 form: strict parsers refuse its JSON escape."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotJson(f"{path} contains a lone surrogate, which is not valid Unicode text")
+    return value
+
+
 def to_json_value(value, path, numpy_generic, active):
     """A copy of `value` made only of JSON types, or NotJson naming the first offending path."""
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
-        return str(value)
+        return check_str(path, str(value))
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -304,6 +479,8 @@ def to_json_value(value, path, numpy_generic, active):
     if isinstance(value, (dict, list, tuple)):
         if id(value) in active:
             raise NotJson(f"{path} contains itself (a circular reference)")
+        if len(active) >= MAX_RESULT_DEPTH:
+            raise NotJson(f"{path} is nested deeper than {MAX_RESULT_DEPTH} levels")
         active.add(id(value))
         try:
             if isinstance(value, dict):
@@ -344,6 +521,306 @@ def serialize_result(value, max_bytes):
     return data
 
 
+# --- input files -----------------------------------------------------------------------
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a fifo that took a file's place cannot make the harness wait on open.
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def decoded_content(spec, index):
+    if spec.get("encoding", "utf-8") == "base64":
+        try:
+            return base64.b64decode(spec["content"], validate=True)
+        except (binascii.Error, ValueError):
+            raise Failure("INVALID_REQUEST", f"files[{index}].content is not valid base64")
+    try:
+        return spec["content"].encode("utf-8")
+    except UnicodeEncodeError:
+        raise Failure("INVALID_REQUEST", f"files[{index}].content is not well-formed Unicode; send binary content as base64")
+
+
+def open_directories(root_fd, names, create):
+    """A descriptor of the directory root/names[0]/names[1]/..., never through a symlink."""
+    fd = os.dup(root_fd)
+    try:
+        for name in names:
+            if create:
+                try:
+                    os.mkdir(name, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            parent, fd = fd, None
+            try:
+                fd = os.open(name, DIR_FLAGS, dir_fd=parent)
+            finally:
+                os.close(parent)
+        return fd
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        raise
+
+
+def write_input_files(files):
+    """Writes the request's files into the work dir (the cwd, fresh: nothing of the script has
+    run yet) and returns {path: (size, sha256)} of each, to tell unchanged inputs from outputs."""
+    written = {}
+    root_fd = os.open(".", DIR_FLAGS)
+    try:
+        for index, spec in enumerate(files):
+            path = spec["path"]
+            names = path.split("/")
+            if path.startswith("/") or any(name in ("", ".", "..") or "\0" in name for name in names):
+                raise Failure("INVALID_REQUEST", f"files[{index}].path {json.dumps(path)} is not a safe relative path")
+            data = decoded_content(spec, index)
+            try:
+                dir_fd = open_directories(root_fd, names[:-1], create=True)
+                try:
+                    fd = os.open(names[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+                finally:
+                    os.close(dir_fd)
+                try:
+                    write_all(fd, data)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    raise Failure("RESOURCE_LIMIT_EXCEEDED", f"The input files do not fit the work dir: {describe_exception(exc)}")
+                raise Failure("INVALID_REQUEST", f"files[{index}].path {json.dumps(path)} cannot be written: {exc.strerror}")
+            written[path] = (len(data), hashlib.sha256(data).digest())
+    finally:
+        os.close(root_fd)
+    return written
+
+
+# --- figures -------------------------------------------------------------------------------
+
+
+class Budget:
+    """What the response may still carry: file contents and figures share one byte cap."""
+
+    def __init__(self, limits):
+        self.bytes_left = limits["maxBytes"]
+        self.max_files = limits["maxFiles"]
+        self.max_figures = limits["maxFigures"]
+
+    def take(self, size):
+        if size > self.bytes_left:
+            return False
+        self.bytes_left -= size
+        return True
+
+
+class Figures:
+    """matplotlib figures as PNGs (Agg): each one shown with plt.show(), then each one still
+    open when main() returns. show() renders every open figure and closes it, as a notebook does."""
+
+    def __init__(self, budget):
+        self.budget = budget
+        self.pngs = []  # (png bytes, width, height)
+        self.truncated = False
+
+    def watch(self):
+        """Makes plt.show() capture, whether pyplot is loaded already or the script imports it."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            self.hook_show(pyplot)
+        else:
+            sys.meta_path.insert(0, AfterImport("matplotlib.pyplot", self.hook_show))
+
+    def hook_show(self, pyplot):
+        def show(*args, **kwargs):
+            self.capture(pyplot, on_error="raise")
+
+        show.__doc__ = pyplot.show.__doc__
+        pyplot.show = show
+
+    def capture_open(self):
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            self.capture(pyplot, on_error="note")
+
+    def capture(self, pyplot, on_error):
+        for number in pyplot.get_fignums():
+            figure = pyplot.figure(number)
+            try:
+                if self.truncated or len(self.pngs) >= self.budget.max_figures:
+                    self.truncated = True  # this one and every later one is left out
+                    continue
+                buffer = io.BytesIO()
+                try:
+                    figure.savefig(buffer, format="png")
+                except Exception as exc:
+                    if on_error == "raise":
+                        raise
+                    print(f"Figure {number} could not be rendered: {describe_exception(exc)}", file=sys.stderr)
+                    continue
+                png = buffer.getvalue()
+                if not self.budget.take(len(png)):
+                    self.truncated = True
+                    continue
+                width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR chunk
+                self.pngs.append((png, width, height))
+            finally:
+                pyplot.close(figure)
+
+
+class AfterImport:
+    """A one-shot import hook: calls `then(module)` once the module `name` has been executed."""
+
+    def __init__(self, name, then):
+        self.name = name
+        self.then = then
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader_exec = spec.loader.exec_module
+
+        def exec_module(module):
+            loader_exec(module)
+            self.then(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+# --- output files --------------------------------------------------------------------------
+
+# Deeper directories are not looked into (their files make the list truncated): the walk
+# holds two descriptors per level, and the jail allows 256 open files.
+MAX_DEPTH = 64
+# A path longer than this (UTF-8) is not listed, so that the report's header stays bounded.
+MAX_PATH_BYTES = 4096
+
+
+def display_path(relative):
+    """The path as the client sees it: bytes that are not UTF-8 become U+FFFD."""
+    return os.fsencode(relative).decode("utf-8", "replace")
+
+
+def read_regular_file(dir_fd, name, expected, limit):
+    """At most limit + 1 bytes of the regular file `name` if it is still the file `expected`
+    (an lstat result); None if it is not a regular file any more. Never follows a symlink."""
+    try:
+        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        now = os.fstat(fd)
+        if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (expected.st_dev, expected.st_ino):
+            return None
+        chunks, wanted = [], limit + 1
+        while wanted > 0:
+            chunk = os.read(fd, min(wanted, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+class OutputFiles:
+    """The regular files the run created or changed in its work dir, by path, bounded by the
+    budget. Symlinks, fifos, sockets and devices are never followed, opened or listed."""
+
+    def __init__(self, inputs, budget):
+        self.inputs = inputs
+        self.budget = budget
+        self.found = []  # (path, stat), trimmed to the max_files smallest paths as the walk goes
+        self.truncated = False
+
+    def collect(self):
+        """The header entries, the contents and whether the list is truncated. In path order,
+        each file has its content until one does not fit the budget; it and the rest only their size."""
+        root_fd = os.open(".", DIR_FLAGS)
+        try:
+            self.walk(root_fd, "", 0)
+        finally:
+            os.close(root_fd)
+        self.trim()
+        entries, contents, over_budget = [], [], False
+        for path, info in self.found:
+            entry = {"path": display_path(path), "size": info.st_size}
+            if not over_budget and info.st_size <= self.budget.bytes_left:
+                data = self.read(path, info, self.budget.bytes_left)
+                if data is None:
+                    continue  # replaced or removed since the walk saw it
+                if self.budget.take(len(data)):  # not if the file grew past the budget meanwhile
+                    entry["size"] = entry["contentBytes"] = len(data)
+                    contents.append(data)
+            if "contentBytes" not in entry:
+                over_budget = self.truncated = True
+            entries.append(entry)
+        return entries, contents, self.truncated
+
+    def walk(self, dir_fd, prefix, depth):
+        subdirectories = []
+        with os.scandir(dir_fd) as entries:
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(info.st_mode):
+                    subdirectories.append(entry.name)
+                elif stat.S_ISREG(info.st_mode):
+                    self.consider(dir_fd, prefix + entry.name, entry.name, info)
+        for name in subdirectories:
+            if depth >= MAX_DEPTH:
+                self.truncated = True
+                continue
+            try:
+                fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+            except OSError:
+                continue  # replaced by a symlink or removed meanwhile
+            try:
+                self.walk(fd, prefix + name + "/", depth + 1)
+            finally:
+                os.close(fd)
+
+    def consider(self, dir_fd, path, name, info):
+        if len(os.fsencode(path)) > MAX_PATH_BYTES:
+            self.truncated = True
+            return
+        written = self.inputs.get(path)
+        if written is not None and info.st_size == written[0]:
+            data = read_regular_file(dir_fd, name, info, written[0])
+            if data is not None and hashlib.sha256(data).digest() == written[1]:
+                return  # an input the run left as it was
+        self.found.append((path, info))
+        if len(self.found) >= 2 * self.budget.max_files + 64:
+            self.trim()
+
+    def trim(self):
+        self.found.sort(key=lambda item: os.fsencode(item[0]))
+        if len(self.found) > self.budget.max_files:
+            del self.found[self.budget.max_files:]
+            self.truncated = True
+
+    def read(self, path, info, limit):
+        """At most limit + 1 bytes of the file the walk saw at `path`; None if it is gone."""
+        *directories, name = path.split("/")
+        root_fd = os.open(".", DIR_FLAGS)
+        try:
+            dir_fd = open_directories(root_fd, directories, create=False)
+        except OSError:
+            return None
+        finally:
+            os.close(root_fd)
+        try:
+            return read_regular_file(dir_fd, name, info, limit)
+        finally:
+            os.close(dir_fd)
+
+
 # --- reporting ---------------------------------------------------------------------------
 
 
@@ -362,10 +839,13 @@ def flush_output():
             pass
 
 
-def report(result_fd, header, body=b""):
+def report(result_fd, header, body=()):
+    """Writes the header line and the body's parts to the result channel, and closes it."""
     flush_output()
     try:
-        write_all(result_fd, json.dumps(header).encode("utf-8") + b"\n" + body)
+        write_all(result_fd, json.dumps(header).encode("utf-8") + b"\n")
+        for part in body:
+            write_all(result_fd, part)
         os.close(result_fd)
     except OSError:
         # The script closed the channel (or replaced it): say so by the exit status alone.
@@ -390,53 +870,91 @@ def ran_out_of_memory(exc):
     return False
 
 
-def memory_failure(memory_mb):
+def memory_failure(memory_mb, exc):
     global _memory_reserve
     _memory_reserve = None
     where = f" ({memory_mb} MB)" if memory_mb else ""
-    return Failure("MEMORY_LIMIT_EXCEEDED", f"Memory limit exceeded{where}")
+    return Failure("MEMORY_LIMIT_EXCEEDED", f"Memory limit exceeded{where}", limit="memory", exception=describe_exception(exc))
 
 
 def run(request):
+    """One run, start to end: the report's header and the parts of its body."""
+    started_pid = os.getpid()
+    budget = Budget(request["artifactLimits"])
+    figures = Figures(budget)
+    inputs = {}
+    header, body = run_script(request, figures, inputs)
+    if os.getpid() != started_pid:
+        return header, body  # a forked child came back out of main(): it does not report
+    if header.get("code") != "MEMORY_LIMIT_EXCEEDED":
+        try:
+            figures.capture_open()
+        except Exception:
+            pass  # a figure that cannot be drawn after a failure does not hide the failure
+    try:
+        files, contents, files_truncated = OutputFiles(inputs, budget).collect()
+    except Exception:  # out of memory or descriptors, say, after the script's own failure
+        files, contents, files_truncated = [], [], True
+    if files or files_truncated:
+        header["files"] = files
+        header["filesTruncated"] = files_truncated
+    if figures.pngs or figures.truncated:
+        header["figures"] = [{"width": w, "height": h, "contentBytes": len(png)} for png, w, h in figures.pngs]
+        header["figuresTruncated"] = figures.truncated
+    return header, body + contents + [png for png, _, _ in figures.pngs]
+
+
+def run_script(request, figures, inputs):
+    """Compiles and runs the script; `inputs` receives what write_input_files() wrote."""
     limits = request.get("limits", {})
     memory_mb = request.get("memoryMb")
+    args = request.get("args")
     try:
         code = compile_script(request["script"])
+        if args is not None:
+            check_args_before_running(request["script"], args)
+        inputs.update(write_input_files(request.pop("files", None) or []))
+        figures.watch()
         apply_limits(limits)
         try:
             module = run_top_level(code)
-            main = find_main(module)
-            value = call_main(main)
+            main = find_main(module, args)
+            value = call_main(main, args)
         except Failure:
             raise
         except SystemExit as exc:
             raise Failure("SCRIPT_EXITED", f"The script exited (sys.exit({exc.code!r})) before main() returned")
-        except MemoryError:
-            raise memory_failure(memory_mb)
+        except MemoryError as exc:
+            raise memory_failure(memory_mb, exc)
         except BaseException as exc:
             if ran_out_of_memory(exc):
-                raise memory_failure(memory_mb)
+                raise memory_failure(memory_mb, exc)
             raise resource_failure(exc, limits) or Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
         try:
-            return {"status": "ok"}, serialize_result(value, request["maxResultBytes"])
+            result = serialize_result(value, request["maxResultBytes"])
         except Failure:
             raise
-        except MemoryError:
-            raise memory_failure(memory_mb)
+        except MemoryError as exc:
+            raise memory_failure(memory_mb, exc)
         except BaseException as exc:  # the result's own code (a __str__, __int__, ...) raised while it was read
             raise Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
+        return {"status": "ok", "resultBytes": len(result)}, [result]
     except Failure as failure:
         header = {"status": "error", "code": failure.code, "message": failure.message}
         if failure.traceback_text:
             header["traceback"] = failure.traceback_text
-        return header, b""
+        if failure.limit:
+            header["limit"] = failure.limit
+            header["exception"] = failure.exception
+        return header, []
 
 
 def main():
     result_fd, preload = parse_args(sys.argv[1:])
     os.set_inheritable(result_fd, False)
-    if preload:
-        preload_modules()
+    prepare_interpreter()
+    if preload is not None:
+        preload_modules(preload)
         write_all(result_fd, READY_LINE)
     serve(result_fd)
 

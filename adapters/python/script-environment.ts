@@ -4,6 +4,11 @@
  */
 export function scriptEnvironment(options: {
   readonly workDir: string;
+  /**
+   * Where libraries keep their caches (matplotlib's font list): writable, but outside the
+   * work dir, so that a cache is never listed among the files a run created.
+   */
+  readonly cacheDir: string;
   readonly pathDirs: readonly string[];
   /** The server's environment, read only for the CPU-tuning variables passed through. */
   readonly serverEnv: Readonly<Record<string, string | undefined>>;
@@ -12,6 +17,8 @@ export function scriptEnvironment(options: {
     PATH: [...options.pathDirs, "/usr/local/bin", "/usr/bin", "/bin"].join(":"),
     HOME: options.workDir,
     TMPDIR: options.workDir,
+    MPLCONFIGDIR: options.cacheDir,
+    XDG_CACHE_HOME: options.cacheDir,
     LANG: "C.UTF-8",
     LC_ALL: "C.UTF-8",
     PYTHONUTF8: "1",

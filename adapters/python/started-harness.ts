@@ -2,7 +2,7 @@ import type { CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import type { HarnessProcess, HarnessRun } from "./harness-process.js";
-import type { HarnessLimits } from "./harness-protocol.js";
+import { harnessRequestFor, type ArtifactLimits, type HarnessLimits } from "./harness-protocol.js";
 
 export const outputOf = (run: HarnessRun): CapturedOutput => ({
   stdout: run.stdout.text(),
@@ -16,6 +16,7 @@ export interface StartedHarnessPolicy {
   /** The memory limit the sandbox was started for: only requests with that limit fit. */
   readonly memoryMb: number;
   readonly maxResultBytes: number;
+  readonly artifactLimits: ArtifactLimits;
   /** The limits the harness applies to itself when the script arrives. */
   limits(request: ExecutionRequest): HarnessLimits;
   /** What the run amounted to, from the backend's view of how it ended. */
@@ -36,8 +37,8 @@ export class StartedHarness implements StartedSandbox {
   }
 
   /**
-   * A pre-started sandbox's memory limit is set (a jail's cgroup) or spent (numpy and pandas
-   * already loaded under an address-space limit) before its script arrives, so a request
+   * A pre-started sandbox's memory limit is set (a jail's cgroup) or spent (its preloaded
+   * modules already loaded under an address-space limit) before its script arrives, so a request
    * asking for another limit gets a cold sandbox.
    */
   accepts(request: ExecutionRequest): boolean {
@@ -50,15 +51,8 @@ export class StartedHarness implements StartedSandbox {
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     try {
-      const run = await this.harness.run(
-        {
-          script: request.script,
-          limits: this.policy.limits(request),
-          memoryMb: request.memoryMb,
-          maxResultBytes: this.policy.maxResultBytes,
-        },
-        request.timeoutMs,
-      );
+      const { maxResultBytes, artifactLimits } = this.policy;
+      const run = await this.harness.run(harnessRequestFor(request, { limits: this.policy.limits(request), maxResultBytes, artifactLimits }), request.timeoutMs);
       return this.policy.outcome(run, request);
     } finally {
       await this.policy.cleanUp();

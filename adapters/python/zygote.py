@@ -3,7 +3,7 @@ fresh, isolated child for every run, so a run costs the script's work, not a new
 
 The server starts it as the only process of a long-lived jail of its own (nsjail.cfg, with the
 changes listed in adapters/zygote/zygote-argv.ts):
-  python -c <this source> --harness <harness.py source> --result-fd 3
+  python -c <this source> --harness <harness.py source> --preload <modules> --result-fd 3
          --channels <dir> --proc <dir> --child-seccomp <json rules>
 
   stdin      one JSON line per run: {"run": "<channel name>", "uid": <uid>, "gid": <gid>}
@@ -20,8 +20,9 @@ script runs, it runs only this file's code:
      and result channel;
   2. it waits for "go" on the control channel: meanwhile the server moves it into the run's
      cgroup, so everything the run forks and allocates is counted there;
-  3. it takes a mount namespace of its own: drops the channel and /proc mounts and the fork
-     server's work dir, and mounts a fresh tmpfs work dir (the fork server's size and inode caps);
+  3. it takes a mount namespace of its own: drops the channel and /proc mounts, and replaces
+     the fork server's writable tmpfs dirs (work and cache, from nsjail.cfg) with fresh ones of
+     the same size and inode caps;
   4. it switches to the run's uid and takes a user namespace of its own in which that uid is
      65534, then net, ipc, uts and cgroup namespaces owned by it;
   5. it drops every capability, sets no_new_privs, installs the seccomp filter of nsjail.cfg
@@ -100,15 +101,21 @@ def load_harness(source):
     return harness
 
 
-def work_dir_options(proc):
-    """The zygote's own work dir's size, inode and mode options (from nsjail.cfg), for the runs' copies."""
-    with open(os.path.join(proc, "self", "mountinfo")) as mounts:
-        for line in mounts:
+def fresh_mounts(proc):
+    """The fork server's own writable tmpfs mounts under /sandbox (nsjail.cfg's work and cache
+    dirs), each as (mount point, size, inode and mode options): every run gets fresh copies."""
+    mounts = []
+    with open(os.path.join(proc, "self", "mountinfo")) as table:
+        for line in table:
             fields = line.split()
-            if fields[4] == WORK_DIR:
-                options = fields[fields.index("-") + 3].split(",")
-                return ",".join(o for o in options if o.split("=")[0] in ("size", "nr_inodes", "mode"))
-    raise RuntimeError(f"no {WORK_DIR} mount in the zygote")
+            dash = fields.index("-")
+            point, flags, fstype = fields[4], fields[5].split(","), fields[dash + 1]
+            if fstype == "tmpfs" and point.startswith("/sandbox/") and "rw" in flags:
+                options = fields[dash + 3].split(",")
+                mounts.append((point, ",".join(o for o in options if o.split("=")[0] in ("size", "nr_inodes", "mode"))))
+    if not any(point == WORK_DIR for point, _ in mounts):
+        raise RuntimeError(f"no {WORK_DIR} mount in the fork server")
+    return mounts
 
 
 # --- seccomp -------------------------------------------------------------------------------
@@ -195,10 +202,12 @@ def isolate(order, config):
     check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
     proc = os.open(config["proc"], os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for path in (config["proc"], config["channels"], WORK_DIR):
+        for path in (config["proc"], config["channels"]):
             check(libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
-        options = f"{config['workDirOptions']},uid={uid},gid={gid}"
-        check(libc.mount(b"none", WORK_DIR.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()), "mount the work dir")
+        for path, options in config["freshMounts"]:
+            check(libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
+            options = f"{options},uid={uid},gid={gid}".encode()
+            check(libc.mount(b"none", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), f"mount {path}")
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
@@ -267,6 +276,8 @@ def run(order, harness, config):
         if os.read(CONTROL_FD, 3) != b"go\n":
             os._exit(0)  # the server gave the run up
         isolate(order, config)
+        # A fresh cache dir: its seeded caches too, as in a jail of its own.
+        harness.prepare_interpreter()
         reseed_random_state()
         drop_capabilities()
         check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
@@ -359,14 +370,16 @@ def main():
     result_fd = int(options["result-fd"])
     os.set_inheritable(result_fd, False)
     harness = load_harness(options["harness"])
-    harness.preload_modules()
+    # As harness.py says a caller that forks per request does: once, before any fork.
+    harness.prepare_interpreter()
+    harness.preload_modules([name for name in options["preload"].split(",") if name])
     if not single_threaded(options["proc"]):
         raise SystemExit("zygote: the preloaded modules started threads; children cannot be forked safely")
     config = {
         "resultFd": result_fd,
         "channels": options["channels"],
         "proc": options["proc"],
-        "workDirOptions": work_dir_options(options["proc"]),
+        "freshMounts": fresh_mounts(options["proc"]),
         "seccomp": seccomp_program(json.loads(options["child-seccomp"])),
     }
     server = ForkServer(harness, config)

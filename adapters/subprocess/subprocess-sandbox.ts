@@ -1,4 +1,4 @@
-import { chown, mkdtemp, rm } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
@@ -6,7 +6,7 @@ import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { PrestartableSandbox, SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import { HarnessProcess, RESULT_FD } from "../python/harness-process.js";
-import { cpuSecondsFor, outcomeOf, type HarnessLimits } from "../python/harness-protocol.js";
+import { cpuSecondsFor, maxReportBytes, outcomeOf, type ArtifactLimits, type HarnessLimits } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
@@ -17,6 +17,9 @@ export interface SubprocessSandboxOptions {
   readonly runtime: HarnessRuntime;
   readonly maxOutputBytes: number;
   readonly maxResultBytes: number;
+  readonly artifactLimits: ArtifactLimits;
+  /** What a pre-started sandbox imports before its script arrives. */
+  readonly preloadModules: readonly string[];
   /** The memory limit pre-started sandboxes are meant for (the configured maximum). */
   readonly memoryLimitMb: number;
   /** Run scripts under dedicated unprivileged uids; needs root. */
@@ -30,7 +33,7 @@ const MAX_PROCESSES = 64;
 const MAX_OPEN_FILES = 256;
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
-export function subprocessLimits(request: ExecutionRequest, dedicatedUid: boolean): HarnessLimits {
+function subprocessLimits(request: ExecutionRequest, dedicatedUid: boolean): HarnessLimits {
   return {
     addressSpaceBytes: request.memoryMb * 1024 * 1024,
     cpuSeconds: cpuSecondsFor(request.timeoutMs),
@@ -56,18 +59,34 @@ export class SubprocessSandbox implements PrestartableSandbox {
     this.uids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT);
   }
 
-  /** Starts a harness that waits for its script; `preload` imports numpy and pandas first. */
+  /** Starts a harness that waits for its script; `preload` imports the preload modules first. */
   async start(preload: boolean): Promise<StartedHarness> {
     const { runtime, dedicatedUids } = this.options;
-    const workDir = await mkdtemp(join(tmpdir(), "pyexec-"));
+    // The run's own directory, which only the server can change: the work dir and the cache
+    // dir (see scriptEnvironment) inside it belong to the run's uid.
+    const runDir = await mkdtemp(join(tmpdir(), "pyexec-"));
+    const workDir = join(runDir, "work");
+    const cacheDir = join(runDir, "cache");
+    await chmod(runDir, 0o711);
     const uid = dedicatedUids ? this.uids.acquire() : undefined;
-    if (uid !== undefined) await chown(workDir, uid, uid);
+    for (const dir of [workDir, cacheDir]) {
+      await mkdir(dir, { mode: 0o700 });
+      if (uid !== undefined) await chown(dir, uid, uid);
+    }
     const harness = HarnessProcess.start({
       command: runtime.pythonBin,
-      args: [...PYTHON_FLAGS, "-c", runtime.harnessSource, "--result-fd", String(RESULT_FD), ...(preload ? ["--preload"] : [])],
-      env: scriptEnvironment({ workDir, pathDirs: [join(runtime.venvDir, "bin")], serverEnv: this.options.serverEnv }),
+      args: [
+        ...PYTHON_FLAGS,
+        "-c",
+        runtime.harnessSource,
+        "--result-fd",
+        String(RESULT_FD),
+        ...(preload ? ["--preload", this.options.preloadModules.join(",")] : []),
+      ],
+      env: scriptEnvironment({ workDir, cacheDir, pathDirs: [join(runtime.venvDir, "bin")], serverEnv: this.options.serverEnv }),
       cwd: workDir,
       maxOutputBytes: this.options.maxOutputBytes,
+      maxReportBytes: maxReportBytes(this.options.maxResultBytes, this.options.artifactLimits),
       maxResultBytes: this.options.maxResultBytes,
       preload,
       ...(uid === undefined ? { killAll: killProcessGroup } : { uid, gid: uid, killAll: (pid) => killEverythingOf(uid, pid) }),
@@ -75,7 +94,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
     this.live.add(harness);
     const cleanUp = async () => {
       this.live.delete(harness);
-      await rm(workDir, { recursive: true, force: true });
+      await rm(runDir, { recursive: true, force: true });
       if (uid !== undefined) {
         await removeFilesOwnedBy(uid);
         this.uids.release(uid);
@@ -84,6 +103,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
     return new StartedHarness(harness, {
       memoryMb: this.options.memoryLimitMb,
       maxResultBytes: this.options.maxResultBytes,
+      artifactLimits: this.options.artifactLimits,
       limits: (request) => subprocessLimits(request, uid !== undefined),
       outcome: (run, request) =>
         run.startError

@@ -15,7 +15,7 @@ afterEach(async () => {
 async function open(): Promise<{ channel: RunChannel; path: string }> {
   dir = mkdtempSync(join(tmpdir(), "run-channel-"));
   const path = join(dir, "run-1");
-  const channel = await RunChannel.open(path, { maxOutputBytes: 16, maxResultBytes: 64 });
+  const channel = await RunChannel.open(path, { maxOutputBytes: 16, maxReportBytes: 64 });
   channels.push(channel);
   return { channel, path };
 }

@@ -1,14 +1,14 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { rm } from "node:fs/promises";
 import { CappedBuffer } from "../python/capped-buffer.js";
-import { REPORT_HEADER_ALLOWANCE_BYTES } from "../python/harness-protocol.js";
 
 /** What the run said of its own set-up before the script's first line (zygote.py, step 5). */
 export type RunSetup = { readonly ready: true } | { readonly failed: string };
 
 export interface RunChannelLimits {
   readonly maxOutputBytes: number;
-  readonly maxResultBytes: number;
+  /** The most the harness may write on its result channel (harness-protocol.ts maxReportBytes). */
+  readonly maxReportBytes: number;
 }
 
 const TAGS = ["c", "0", "1", "2", "3"] as const;
@@ -45,7 +45,7 @@ export class RunChannel {
   ) {
     this.stdout = new CappedBuffer(limits.maxOutputBytes);
     this.stderr = new CappedBuffer(limits.maxOutputBytes);
-    this.report = new CappedBuffer(limits.maxResultBytes + REPORT_HEADER_ALLOWANCE_BYTES);
+    this.report = new CappedBuffer(limits.maxReportBytes);
     this.connected = new Promise((resolve) => (this.resolveConnected = resolve));
     this.setup = new Promise((resolve) => (this.resolveSetup = resolve));
     server.on("connection", (socket) => this.accept(socket));

@@ -7,6 +7,7 @@ const base: ZygoteArgvOptions = {
   venvDir: "/app/.venv",
   zygoteSource: "print('zygote')\n",
   harnessSource: "print('harness')\n",
+  preloadModules: ["numpy", "pandas"],
   pythonFlags: ["-I", "-u"],
   env: { PATH: "/sandbox/venv/bin:/usr/bin:/bin", HOME: "/sandbox/work" },
   zygoteUid: 921_020,
@@ -62,6 +63,7 @@ describe("buildZygoteArgv", () => {
     expect(command).toEqual([
       "/sandbox/venv/bin/python3", "-I", "-u", "-c", "print('zygote')\n",
       "--harness", "print('harness')\n",
+      "--preload", "numpy,pandas",
       "--result-fd", "3",
       "--channels", ZYGOTE_CHANNELS_DIR,
       "--proc", ZYGOTE_PROC_DIR,

@@ -35,6 +35,8 @@ export interface ZygoteArgvOptions {
   readonly venvDir: string;
   readonly zygoteSource: string;
   readonly harnessSource: string;
+  /** What the fork server imports before it forks anything. */
+  readonly preloadModules: readonly string[];
   readonly pythonFlags: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   /** The fork server's own host uid (and gid), outside the run range. */
@@ -86,6 +88,7 @@ export function buildZygoteArgv(options: ZygoteArgvOptions): string[] {
     ...options.pythonFlags,
     "-c", options.zygoteSource,
     "--harness", options.harnessSource,
+    "--preload", options.preloadModules.join(","),
     "--result-fd", String(options.resultFd),
     "--channels", ZYGOTE_CHANNELS_DIR,
     "--proc", ZYGOTE_PROC_DIR,
@@ -106,5 +109,6 @@ function validate(options: ZygoteArgvOptions): void {
     throw new Error(`the fork server's uid ${options.zygoteUid} must not be one its runs can be given`);
   }
   if (options.zygoteSource.includes("\0") || options.harnessSource.includes("\0")) throw new Error("Python sources must not contain NUL bytes");
+  if (options.preloadModules.some((name) => !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name))) throw new Error(`not module names: ${options.preloadModules.join(",")}`);
   if (options.resultFd < 3 || options.logFd < 3 || options.resultFd === options.logFd) throw new Error("the result and log fds must be distinct and >= 3");
 }

@@ -7,6 +7,7 @@ const observed = (fields: Partial<ZygoteRunObservation>): ZygoteRunObservation =
   report: { kind: "none" },
   timedOut: false,
   oomKilled: false,
+  limitsHit: { memory: false, processes: false },
   ...fields,
 });
 
@@ -26,6 +27,12 @@ describe("zygoteEnding", () => {
 
   it("a run whose end the fork server could not report (it died) is the sandbox's failure", () => {
     expect(zygoteEnding(observed({ exit: { kind: "lost", reason: "the fork server exited" } }))).toEqual({ failed: "the fork server exited" });
+  });
+
+  it("passes on which cgroup limits were hit, for the harness's own blame to be confirmed", () => {
+    const limitsHit = { memory: false, processes: true };
+    expect(zygoteEnding(observed({ exit: { kind: "exited", exitCode: 0 }, limitsHit }))).toMatchObject({ limitsHit });
+    expect(zygoteEnding(observed({ exit: { kind: "signalled", signal: 11 }, limitsHit }))).toMatchObject({ limitsHit });
   });
 
   it("an exit status is the script's own ending", () => {

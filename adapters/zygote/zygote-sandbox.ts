@@ -8,10 +8,10 @@ import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
 import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "../nsjail/cgroup-slots.js";
-import { JAIL_VENV_DIR, JAIL_WORK_DIR } from "../nsjail/nsjail-argv.js";
+import { JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR } from "../nsjail/nsjail-argv.js";
 import { JAIL_MAX_PIDS, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import { allowing, childSeccompRules, type ChildSeccompRule, parseSeccompPolicy, renderKafel, seccompStrings, withoutSeccompStrings } from "../nsjail/seccomp-policy.js";
-import { cpuSecondsFor, encodeHarnessRequest, outcomeOf, parseHarnessReport } from "../python/harness-protocol.js";
+import { cpuSecondsFor, encodeHarnessRequest, harnessRequestFor, maxReportBytes, outcomeOf, parseHarnessReport } from "../python/harness-protocol.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { HeldUids } from "./held-uids.js";
@@ -146,7 +146,10 @@ export class ZygoteSandbox implements SandboxPort {
       return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
     }
     const name = `run-${++this.runCount}`;
-    const channel = await RunChannel.open(join(zygote.spec.channelsDir, name), this.options);
+    const channel = await RunChannel.open(join(zygote.spec.channelsDir, name), {
+      maxOutputBytes: this.options.maxOutputBytes,
+      maxReportBytes: maxReportBytes(this.options.maxResultBytes, this.options.artifactLimits),
+    });
     const inside = insideUid(uid, this.runUidRange());
     const fork = zygote.fork({ run: name, uid: inside, gid: inside });
     const forked = await beforeDeadline(fork.forked, "the fork server did not fork the run in time");
@@ -185,14 +188,11 @@ export class ZygoteSandbox implements SandboxPort {
       timedOut = true;
       void slot.killAll().catch(() => undefined);
     }, request.timeoutMs);
-    channel.go(
-      encodeHarnessRequest({
-        script: request.script,
-        limits: { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: JAIL_MAX_PIDS },
-        memoryMb: request.memoryMb,
-        maxResultBytes: this.options.maxResultBytes,
-      }),
-    );
+    const { maxResultBytes, artifactLimits } = this.options;
+    // The slot's pids.max (which counts refused forks) is the limit a fork bomb meets, as in a
+    // jail; RLIMIT_NPROC counts the uid's processes host-wide and stays well above as a backstop.
+    const limits = { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: 2 * JAIL_MAX_PIDS + 2 };
+    channel.go(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })));
     // The fork server reaps the run's process, pid 1 of its namespace, once every process of
     // the run is gone; then its control channel is closed too.
     const exit = await fork.ended;
@@ -201,6 +201,7 @@ export class ZygoteSandbox implements SandboxPort {
     const setup = await channel.setup;
     await slot.killAll();
     const oomKilled = slot.oomKilled();
+    const limitsHit = slot.limitsHit();
     await channel.drain(DRAIN_GRACE_MS);
     const output: CapturedOutput = {
       stdout: channel.stdout.text(),
@@ -209,7 +210,7 @@ export class ZygoteSandbox implements SandboxPort {
       stderrTruncated: channel.stderr.truncated,
     };
     const report = channel.report.truncated ? ({ kind: "malformed" } as const) : parseHarnessReport(channel.report.bytes(), this.options.maxResultBytes);
-    const ending = zygoteEnding({ setup, exit, report, timedOut, oomKilled });
+    const ending = zygoteEnding({ setup, exit, report, timedOut, oomKilled, limitsHit });
     if ("failed" in ending) {
       this.options.onSandboxLog(`${ending.failed}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
       const message = exit.kind === "lost" ? `The sandbox stopped while the script ran${RETRY}` : "The sandbox could not be started";
@@ -294,8 +295,14 @@ export class ZygoteSandbox implements SandboxPort {
         venvDir: runtime.venvDir,
         zygoteSource: runtime.zygoteSource,
         harnessSource: runtime.harnessSource,
+        preloadModules: this.options.preloadModules,
         pythonFlags: PYTHON_FLAGS,
-        env: scriptEnvironment({ workDir: JAIL_WORK_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv: this.options.serverEnv }),
+        env: scriptEnvironment({
+          workDir: JAIL_WORK_DIR,
+          cacheDir: JAIL_CACHE_DIR,
+          pathDirs: [`${JAIL_VENV_DIR}/bin`],
+          serverEnv: this.options.serverEnv,
+        }),
         zygoteUid,
         runUids: this.runUidRange(),
         channelsDir,

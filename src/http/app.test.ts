@@ -1,23 +1,30 @@
+import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
-import { FAILURE_CODES, type FailureCode } from "../../domain/failure-code.js";
+import { FAILURE_CODES } from "../../domain/failure-code.js";
+import { ERROR_CODES, type ErrorCode, ROUTING_ERROR_CODES } from "../../openapi/error-codes.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { ERROR_EXAMPLES } from "../../openapi/error-examples.js";
-import type { HealthBody } from "../../openapi/schemas.js";
+import { executeRequestSchema, executeSuccessSchema, type HealthBody } from "../../openapi/schemas.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
-import { createApp, maxBodyBytes, type AppDeps } from "./app.js";
+import { createApp, type AppDeps } from "./app.js";
+import { maxBodyBytes } from "./execute.js";
+import { playgroundBundleDir, projectRoot } from "../project-paths.js";
+import { loadPlaygroundAssets } from "./playground.js";
 import { loadSwaggerAssets } from "./swagger-assets.js";
 
-const LIMITS = { maxTimeoutMs: 10_000, maxMemoryMb: 256, maxScriptBytes: 1000 };
+const LIMITS = { maxTimeoutMs: 10_000, maxMemoryMb: 256, maxScriptBytes: 1000, maxInputFiles: 3, maxInputFilesBytes: 1000 };
 const HEALTH: HealthBody = { status: "ok", backend: "fake", isolation: "none: a test fake", python: "3.11.2", packages: { numpy: "2" } };
 const OUTPUT: CapturedOutput = { stdout: "printed\n", stderr: "warned\n", stdoutTruncated: false, stderrTruncated: true };
 
 let swaggerAssets: AppDeps["swaggerAssets"];
+let playgroundAssets: AppDeps["playgroundAssets"];
 beforeAll(async () => {
   swaggerAssets = await loadSwaggerAssets();
+  playgroundAssets = await loadPlaygroundAssets(playgroundBundleDir(projectRoot()));
 });
 
 /** The app over a fake execute function: no sandbox, no Python, no socket. */
@@ -32,6 +39,7 @@ function appWith(execute: (request: ExecutionRequest) => Promise<SandboxOutcome>
     health: () => HEALTH,
     limits: LIMITS,
     swaggerAssets,
+    playgroundAssets,
     onInternalError: (error) => internalErrors.push(error),
   });
   return { app, calls, internalErrors };
@@ -68,7 +76,7 @@ describe("POST /execute", () => {
     expect(text).toContain("18446744073709551616");
     expect(text).toContain("3.141592653589793238");
     expect(JSON.parse(text)).toEqual({
-      result: { big: 18446744073709551616, pi: 3.141592653589793, f: 1, s: "é🐍" },
+      result: { big: 2 ** 64, pi: Math.PI, f: 1, s: "é🐍" },
       stdout: "printed\n",
       stderr: "warned\n",
       stdoutTruncated: false,
@@ -94,6 +102,117 @@ describe("POST /execute", () => {
     ]);
   });
 
+  describe("args and files", () => {
+    it("args reach the sandbox as the exact JSON text the client sent: big integers and 1.0 intact", async () => {
+      const { app, calls } = appWith();
+      const body = '{"script": "x", "args": {"big": 18446744073709551617, "f": 1.0, "e": 1e400, "nested": [{"n": -0.0}], "s": "é"}}';
+      expect((await post(app, body)).status).toBe(200);
+      expect(calls[0]?.argsJson).toBe('{"big":18446744073709551617,"f":1.0,"e":1e400,"nested":[{"n":-0.0}],"s":"é"}');
+    });
+
+    it("without args, the request has none (main() is called with no arguments)", async () => {
+      const { app, calls } = appWith();
+      await postJson(app, { script: "x" });
+      expect(calls[0]).not.toHaveProperty("argsJson");
+      expect(calls[0]).not.toHaveProperty("files");
+    });
+
+    it.each<[string, unknown]>([
+      ["an array", [1, 2]],
+      ["a string", "name=Ada"],
+      ["null", null],
+      ["a number", 3],
+    ])("args that are %s: 400 INVALID_REQUEST naming args", async (_name, args) => {
+      const { app, calls } = appWith();
+      const response = await postJson(app, { script: "x", args });
+      expect(response.status).toBe(400);
+      const body = await errorBody(response);
+      expect(body.code).toBe("INVALID_REQUEST");
+      expect(body.error).toContain("args");
+      expect(calls).toEqual([]);
+    });
+
+    it("files reach the sandbox with utf-8 as the default encoding", async () => {
+      const { app, calls } = appWith();
+      const files = [{ path: "data/in.csv", content: "a\n1\n" }, { path: "b.bin", content: "AAE=", encoding: "base64" }];
+      expect((await postJson(app, { script: "x", files })).status).toBe(200);
+      expect(calls[0]?.files).toEqual([
+        { path: "data/in.csv", content: "a\n1\n", encoding: "utf-8" },
+        { path: "b.bin", content: "AAE=", encoding: "base64" },
+      ]);
+    });
+
+    it.each<[string, unknown, string]>([
+      ["an absolute path", [{ path: "/etc/passwd", content: "" }], 'files.0.path: "/etc/passwd" is absolute'],
+      ["a path with ..", [{ path: "a/../../x", content: "" }], 'files.0.path: "a/../../x" contains ".."'],
+      ["a repeated path", [{ path: "a", content: "" }, { path: "a", content: "" }], 'files.1.path: "a" repeats files[0].path'],
+      ["a file that is also a directory", [{ path: "d", content: "" }, { path: "d/x", content: "" }], 'files.0.path: "d" is a file, but files[1].path "d/x" needs it'],
+      ["invalid base64", [{ path: "a", content: "not base64!", encoding: "base64" }], "files.0.content: is not valid base64"],
+      ["an unknown encoding", [{ path: "a", content: "", encoding: "hex" }], "files.0.encoding"],
+      ["a file without content", [{ path: "a" }], "files.0.content"],
+    ])("%s: 400 INVALID_REQUEST naming it, and nothing runs", async (_name, files, named) => {
+      const { app, calls } = appWith();
+      const response = await postJson(app, { script: "x", files });
+      expect(response.status).toBe(400);
+      const body = await errorBody(response);
+      expect(body.code).toBe("INVALID_REQUEST");
+      expect(body.error).toContain(named);
+      expect(calls).toEqual([]);
+    });
+
+    it("more files than MAX_INPUT_FILES: 413", async () => {
+      const { app, calls } = appWith();
+      const files = Array.from({ length: LIMITS.maxInputFiles + 1 }, (_, i) => ({ path: `f${i}`, content: "" }));
+      const response = await postJson(app, { script: "x", files });
+      expect(response.status).toBe(413);
+      const body = await errorBody(response);
+      expect(body.code).toBe("PAYLOAD_TOO_LARGE");
+      expect(body.error).toContain(`over the limit of ${LIMITS.maxInputFiles} files`);
+      expect((await postJson(app, { script: "x", files: files.slice(1) })).status).toBe(200);
+      expect(calls).toHaveLength(1);
+    });
+
+    it("files over MAX_INPUT_FILES_BYTES once decoded: 413; at the limit they run", async () => {
+      const { app, calls } = appWith();
+      const bytes = (n: number) => Buffer.alloc(n, 7).toString("base64");
+      const over = await postJson(app, { script: "x", files: [{ path: "a", content: bytes(600), encoding: "base64" }, { path: "b", content: "é".repeat(201) }] });
+      expect(over.status).toBe(413);
+      expect((await errorBody(over)).error).toContain(`${600 + 402} bytes once decoded, over the limit of ${LIMITS.maxInputFilesBytes} bytes`);
+      const atLimit = await postJson(app, { script: "x", files: [{ path: "a", content: bytes(598), encoding: "base64" }, { path: "b", content: "é".repeat(201) }] });
+      expect(atLimit.status).toBe(200);
+      expect(calls).toHaveLength(1);
+    });
+
+    it("a body carrying MAX_INPUT_FILES_BYTES of files escaped at worst still fits the body limit", async () => {
+      const { app } = appWith();
+      const files = [{ path: "quotes.txt", content: '"'.repeat(LIMITS.maxInputFilesBytes) }];
+      expect((await postJson(app, { script: '"'.repeat(LIMITS.maxScriptBytes), files })).status).toBe(200);
+    });
+
+    it("the response carries files and figures only when the run left some", async () => {
+      const artifacts = {
+        files: [{ path: "out.txt", size: 2, mediaType: "text/plain", encoding: "utf-8" as const, content: "hi" }],
+        filesTruncated: false,
+        figures: [],
+        figuresTruncated: false,
+      };
+      const withFiles = appWith(async () => ok({ resultJson: "1", output: NO_OUTPUT, durationMs: 1, artifacts })).app;
+      const body = (await (await postJson(withFiles, { script: "x" })).json()) as Record<string, unknown>;
+      expect(body.files).toEqual(artifacts.files);
+      expect(body.filesTruncated).toBe(false);
+      expect(body).not.toHaveProperty("figures");
+
+      const empty = { files: [], filesTruncated: false, figures: [], figuresTruncated: false };
+      const withNone = appWith(async () => ok({ resultJson: "1", output: NO_OUTPUT, durationMs: 1, artifacts: empty })).app;
+      const plain = (await (await postJson(withNone, { script: "x" })).json()) as Record<string, unknown>;
+      expect(Object.keys(plain)).toEqual(["result", "stdout", "stderr", "stdoutTruncated", "stderrTruncated", "durationMs"]);
+
+      const failed = appWith(async () => err(failure("RUNTIME_ERROR", "boom", NO_OUTPUT, { artifacts }))).app;
+      const failedBody = (await (await postJson(failed, { script: "x" })).json()) as Record<string, unknown>;
+      expect(failedBody.files).toEqual(artifacts.files);
+    });
+  });
+
   it.each(["application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8"])("accepts Content-Type %s", async (type) => {
     const { app } = appWith();
     expect((await post(app, JSON.stringify({ script: "x" }), { "content-type": type })).status).toBe(200);
@@ -115,9 +234,9 @@ describe("POST /execute", () => {
     });
   });
 
-  it("every code has a status: 400, 401, 408, 413, 415, 429, 500 and 503 are all in use", () => {
-    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 408, 413, 415, 429, 500, 503]));
-    expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...FAILURE_CODES].sort());
+  it("every code has a status: 400, 401, 404, 405, 408, 413, 415, 429, 500 and 503 are all in use", () => {
+    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 404, 405, 408, 413, 415, 429, 500, 503]));
+    expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...ERROR_CODES].sort());
   });
 
   it("a failure without traceback or duration leaves those fields out", async () => {
@@ -145,6 +264,9 @@ describe("POST /execute", () => {
       ["text/plain", { "content-type": "text/plain" }],
       ["form-encoded", { "content-type": "application/x-www-form-urlencoded" }],
       ["application/jsonp", { "content-type": "application/jsonp" }],
+      ["JSON with a dangling ';'", { "content-type": "application/json;" }],
+      ["JSON with a parameter without a value", { "content-type": "application/json; charset" }],
+      ["JSON with a space before ';'", { "content-type": "application/json ; charset=utf-8" }],
     ])("for %s", async (_name, headers) => {
       const { app, calls } = appWith();
       const response = await post(app, JSON.stringify({ script: "x" }), headers);
@@ -166,11 +288,11 @@ describe("POST /execute", () => {
   });
 
   describe("413 PAYLOAD_TOO_LARGE", () => {
-    const bodyMax = maxBodyBytes(LIMITS.maxScriptBytes);
+    const bodyMax = maxBodyBytes(LIMITS);
 
     it("a body over the limit is refused before it is parsed: a huge invalid body is 413, not 400", async () => {
       const { app, calls } = appWith();
-      const huge = `{"script": "${"x".repeat(bodyMax)}` + " this is not JSON";
+      const huge = `{"script": "${"x".repeat(bodyMax)} this is not JSON`;
 
       const small = await post(app, "{ this is not JSON");
       expect(small.status).toBe(400); // the same kind of body, under the limit, is a parse error
@@ -183,7 +305,7 @@ describe("POST /execute", () => {
 
     it("a body over the limit is 413 even when it declares its Content-Length", async () => {
       const { app } = appWith();
-      const huge = "[" + "1,".repeat(bodyMax) + "1]";
+      const huge = `[${"1,".repeat(bodyMax)}1]`;
       const response = await post(app, huge, { "content-type": "application/json", "content-length": String(huge.length) });
       expect(response.status).toBe(413);
     });
@@ -304,6 +426,7 @@ describe("POST /execute", () => {
         },
         limits: LIMITS,
         swaggerAssets,
+        playgroundAssets,
         onInternalError: (error) => internalErrors.push(error),
       });
       const response = await app.request("/health");
@@ -361,7 +484,10 @@ describe("GET /openapi.json", () => {
     expect(Object.keys(responses).sort()).toEqual(["200", "400", "401", "408", "413", "415", "429", "500", "503"]);
 
     const success = responses["200"].content["application/json"];
-    expect(success.example).toMatchObject({ result: expect.anything(), stdout: expect.any(String) });
+    for (const example of Object.values(success.examples as Json) as Json[]) {
+      expect(executeSuccessSchema.parse(example.value)).toMatchObject({ result: expect.anything(), stdout: expect.any(String) });
+    }
+    expect(success.examples.filesAndFigures.value).toMatchObject({ files: [expect.anything()], figures: [expect.anything()] });
     expect(resolve(success.schema).properties).toHaveProperty("result");
 
     for (const status of ["400", "401", "408", "413", "415", "429", "500", "503"]) {
@@ -370,17 +496,33 @@ describe("GET /openapi.json", () => {
       const examples = content.examples as Json;
       expect(Object.keys(examples).length, status).toBeGreaterThan(0);
       for (const example of Object.values(examples) as Json[]) {
-        expect(STATUS_BY_CODE[example.value.code as FailureCode], `${status} ${example.value.code}`).toBe(Number(status));
+        expect(STATUS_BY_CODE[example.value.code as ErrorCode], `${status} ${example.value.code}`).toBe(Number(status));
       }
     }
   });
 
-  it("has an example for every failure code, under its own status", () => {
+  it("documents every error code in the Error schema, routing ones (404, 405) included", () => {
+    expect(resolve(doc.paths["/execute"].post.responses["400"].content["application/json"].schema).properties.code.enum).toEqual([...ERROR_CODES]);
+  });
+
+  it("has an example for every code an operation answers, under its own status", () => {
     const responses = doc.paths["/execute"].post.responses as Json;
-    for (const code of FAILURE_CODES) {
+    for (const code of ERROR_CODES.filter((code) => !ROUTING_ERROR_CODES.includes(code))) {
       const examples = responses[String(STATUS_BY_CODE[code])].content["application/json"].examples as Json;
       expect(examples[code]?.value, code).toEqual(ERROR_EXAMPLES[code]);
     }
+  });
+
+  it("offers a request example for each feature, each one a valid request", () => {
+    const body = doc.paths["/execute"].post.requestBody.content["application/json"];
+    expect(Object.keys(body.examples)).toEqual(["hello", "args", "csv", "binary", "figure", "unsafePath", "invalidArgs"]);
+    for (const [name, example] of Object.entries(body.examples as Json) as [string, Json][]) {
+      // Each one passes the request checks, except the one that shows them refusing a path.
+      expect(executeRequestSchema(LIMITS).safeParse(example.value).success, name).toBe(name !== "unsafePath");
+    }
+    const schema = resolve(body.schema as Json);
+    expect(schema.properties.args.type).toBe("object");
+    expect(resolve(schema.properties.files.items).properties.encoding).toMatchObject({ enum: ["utf-8", "base64"], default: "utf-8" });
   });
 
   it("documents GET /health", () => {
@@ -434,17 +576,60 @@ describe("GET /docs", () => {
   );
 });
 
+describe("GET / (the playground)", () => {
+  it("is a page that loads only the service's own bundle and stylesheet, no CDN", async () => {
+    const response = await appWith().app.request("/");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const html = await response.text();
+    expect(html).toContain('id="editor"');
+    expect(html).not.toMatch(/(?:src|href)=["'](?:https?:)?\/\//);
+    const urls = [...html.matchAll(/(?:src|href)=["']([^"']+)["']/g)].map((match) => match[1]!);
+    expect(urls.filter((url) => url.startsWith("/playground/")).sort()).toEqual(["/playground/playground.css", "/playground/playground.js"]);
+  });
+
+  it("serves the bundle gzipped to a client that takes gzip, revalidated by its ETag", async () => {
+    const { app } = appWith();
+    const plain = await app.request("/playground/playground.js");
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(plain.headers.get("cache-control")).toBe("no-cache");
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    const js = new Uint8Array(await plain.arrayBuffer());
+    // CodeMirror is bundled in, with the Python language.
+    expect(new TextDecoder().decode(js)).toContain("cm-editor");
+
+    const zipped = await app.request("/playground/playground.js", { headers: { "accept-encoding": "br, gzip;q=0.8" } });
+    expect(zipped.headers.get("content-encoding")).toBe("gzip");
+    expect(zipped.headers.get("vary")).toBe("accept-encoding");
+    const compressed = new Uint8Array(await zipped.arrayBuffer());
+    expect(compressed.byteLength).toBeLessThan(js.byteLength / 2);
+    expect(new Uint8Array(gunzipSync(compressed))).toEqual(js);
+
+    const refused = await app.request("/playground/playground.js", { headers: { "accept-encoding": "gzip;q=0, identity" } });
+    expect(refused.headers.get("content-encoding")).toBeNull();
+
+    const etag = plain.headers.get("etag")!;
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    const again = await app.request("/playground/playground.js", { headers: { "if-none-match": etag } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe("");
+  });
+
+  it.each(["/playground/nope.js", "/playground/index.html", "/playground/..%2Fpackage.json"])("404 for %s (only the known assets)", async (path) => {
+    expect((await appWith().app.request(path)).status).toBe(404);
+  });
+});
+
 describe("unknown routes", () => {
   it.each([
     ["GET", "/nope"],
     ["POST", "/execute/extra"],
-    ["GET", "/"],
-  ])("%s %s is a 404 JSON error", async (method, path) => {
+  ])("%s %s is a 404 error body with code NOT_FOUND", async (method, path) => {
     const response = await appWith().app.request(path, { method });
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    const body = (await response.json()) as Record<string, unknown>;
-    expect(typeof body.error).toBe("string");
+    expect(await response.json()).toEqual({ error: `No route for ${method} ${path}`, code: "NOT_FOUND", ...NO_OUTPUT });
   });
 
   it.each(["GET", "PUT", "DELETE"])("%s /execute is a 405 naming POST, not a complaint about the Content-Type, and runs nothing", async (method) => {
@@ -456,9 +641,9 @@ describe("unknown routes", () => {
     expect(calls).toEqual([]);
   });
 
-  it("POST /health is a 405 naming GET", async () => {
+  it("POST /health is a 405 naming GET and HEAD", async () => {
     const response = await appWith().app.request("/health", { method: "POST" });
     expect(response.status).toBe(405);
-    expect(response.headers.get("allow")).toBe("GET");
+    expect(response.headers.get("allow")).toBe("GET, HEAD");
   });
 });

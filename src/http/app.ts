@@ -1,41 +1,44 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type { MiddlewareHandler } from "hono";
-import { executeRoute, healthRoute } from "../../openapi/routes.js";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { executeRoute, healthRoute, metricsRoute } from "../../openapi/routes.js";
 import type { HealthBody } from "../../openapi/schemas.js";
 import type { Execute } from "../observability/observe-executions.js";
-import { installOps, type OpsDeps } from "./ops.js";
-import { errorResponse, failureResponse, successResponse } from "./responses.js";
+import { accessLog, type RequestLogEntry } from "./access-log.js";
+import { requireApiKeys, type UnauthorizedEvent } from "./auth.js";
+import { serveDocs } from "./docs.js";
+import { runPythonServers } from "../mcp/run-python-server.js";
+import { type ExecuteLimits, executeBodyChecks, executeHandler, maxBodyBytes } from "./execute.js";
+import { installMcpEndpoint } from "./mcp-endpoint.js";
+import { installPlayground, type PlaygroundAssets } from "./playground.js";
+import { requestIds } from "./request-id.js";
+import { errorResponse } from "./responses.js";
+import type { SwaggerAssets } from "./swagger-assets.js";
 
-export interface AppDeps extends OpsDeps {
+/** Renders the Prometheus scrape (ServiceMetrics implements it). */
+interface MetricsEndpoint {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
+export interface AppDeps {
   readonly execute: Execute;
   readonly health: () => HealthBody;
-  readonly limits: {
-    readonly maxTimeoutMs: number;
-    readonly maxMemoryMb: number;
-    readonly maxScriptBytes: number;
-  };
-  readonly swaggerAssets: ReadonlyMap<string, { body: Uint8Array; contentType: string }>;
+  readonly limits: ExecuteLimits;
+  readonly swaggerAssets: SwaggerAssets;
+  readonly playgroundAssets: PlaygroundAssets;
+  /** Keys accepted as `Authorization: Bearer <key>` on /execute, /mcp and /metrics; none means open. */
+  readonly apiKeys?: readonly string[];
+  /** Serves GET /metrics when given. */
+  readonly metrics?: MetricsEndpoint;
+  /** Called once per finished HTTP request (the access log). */
+  readonly onRequest?: (entry: RequestLogEntry) => void;
+  readonly onUnauthorized?: (event: UnauthorizedEvent) => void;
   readonly onInternalError?: (error: unknown, requestId?: string) => void;
 }
 
-/** Room for JSON escaping around the script: a script of MAX_SCRIPT_BYTES may at most double when escaped, plus the other fields. */
-export const maxBodyBytes = (maxScriptBytes: number): number => 2 * maxScriptBytes + 64 * 1024;
-
-const requireJson: MiddlewareHandler = async (c, next) => {
-  const type = c.req.header("content-type") ?? "";
-  const mediaType = type.split(";")[0]?.trim().toLowerCase();
-  if (mediaType !== "application/json") {
-    return errorResponse("UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json, got ${type ? `"${type}"` : "none"}`);
-  }
-  await next();
-};
-
-/** The HTTP face of the service. It never listens; main.ts does. */
+/** The HTTP face of the service, in the order a request meets it. It never listens; main.ts does. */
 export function createApp(deps: AppDeps): OpenAPIHono {
-  const { limits } = deps;
   const app = new OpenAPIHono({
     defaultHook: (result) => {
       if (result.success) return;
@@ -44,66 +47,37 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     },
   });
 
-  const { secure } = installOps(app, deps);
-  const bodyMax = maxBodyBytes(limits.maxScriptBytes);
-  // POST only: another method on /execute is an unknown route (404), not a wrong Content-Type.
-  app.on(
-    "POST",
-    "/execute",
-    requireJson,
-    bodyLimit({
-      maxSize: bodyMax,
-      onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${bodyMax} bytes`),
+  app.use(requestIds());
+  if (deps.onRequest) app.use(accessLog(deps.onRequest));
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, allowed) => {
+        const response = errorResponse("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(" or ")}`);
+        response.headers.set("Allow", allowed.join(", "));
+        return response;
+      },
     }),
   );
+  const secure = requireApiKeys(app, deps.apiKeys ?? [], deps.onUnauthorized);
+  app.post("/execute", ...executeBodyChecks(deps.limits));
 
-  app.openapi(secure(executeRoute(limits)), async (c) => {
-    const body = c.req.valid("json");
-    const scriptBytes = Buffer.byteLength(body.script, "utf8");
-    if (scriptBytes > limits.maxScriptBytes) {
-      return errorResponse(
-        "PAYLOAD_TOO_LARGE",
-        `The script is ${scriptBytes} bytes, over the limit of ${limits.maxScriptBytes} bytes`,
-      ) as never;
-    }
-    const outcome = await deps.execute({
-      script: body.script,
-      timeoutMs: body.timeoutMs ?? limits.maxTimeoutMs,
-      memoryMb: body.memoryMb ?? limits.maxMemoryMb,
-    }, { requestId: c.get("requestId") });
-    return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;
-  });
-
+  app.openapi(secure(executeRoute(deps.limits)), executeHandler(deps.execute, deps.limits));
+  installMcpEndpoint(app, { newServer: runPythonServers({ execute: deps.execute, limits: deps.limits }), maxBodyBytes: maxBodyBytes(deps.limits) });
   app.openapi(healthRoute, (c) => c.json(deps.health(), 200));
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.openapi(secure(metricsRoute), async (c) => c.text(await metrics.render(), 200, { "content-type": metrics.contentType, "cache-control": "no-store" }));
+  }
+  serveDocs(app, deps.swaggerAssets);
+  installPlayground(app, deps.playgroundAssets);
 
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "Python execution service",
-      version: "0.1.0",
-      description: "Runs an untrusted Python script in a sandbox and returns main()'s JSON result with the captured output.",
-    },
-  });
-
-  app.get("/docs", swaggerUI({ url: "/openapi.json", baseUrl: "/docs/assets", title: "Python execution service", tryItOutEnabled: true }));
-  app.get("/docs/assets/swagger-ui-dist/:file", (c) => {
-    const asset = deps.swaggerAssets.get(c.req.param("file"));
-    if (!asset) return c.notFound();
-    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, { "content-type": asset.contentType, "cache-control": "public, max-age=86400" });
-  });
-
-  app.notFound((c) => {
-    // A known path asked with another method is a 405 that says which methods it takes.
-    const allowed = [...new Set(app.routes.filter((r) => r.path === c.req.path && r.method !== "ALL").map((r) => r.method))];
-    if (allowed.length > 0) {
-      c.header("Allow", allowed.join(", "));
-      return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(" or ")}`, code: "METHOD_NOT_ALLOWED" }, 405);
-    }
-    return c.json({ error: `No route for ${c.req.method} ${c.req.path}`, code: "NOT_FOUND" }, 404);
-  });
+  app.notFound((c) => errorResponse("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
-    if (error instanceof HTTPException && error.status === 400) {
-      return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");
+    if (error instanceof HTTPException && error.status === 400) return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");
+    // Hono's JSON validator is stricter about media-type parameters than requireJson ("application/json;").
+    if (error instanceof HTTPException && error.status === 415) {
+      return errorResponse("UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json without malformed parameters, got "${c.req.header("content-type")}"`);
     }
     deps.onInternalError?.(error, c.get("requestId"));
     return errorResponse("INTERNAL", "Internal error");

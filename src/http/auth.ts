@@ -1,22 +1,34 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { errorResponse } from "./responses.js";
 
 /** The name of the bearer scheme in the OpenAPI document (components.securitySchemes). */
-export const BEARER_SCHEME = "bearerAuth";
+const BEARER_SCHEME = "bearerAuth";
 
-export const bearerSecurityScheme = {
+const bearerSecurityScheme = {
   type: "http",
   scheme: "bearer",
   description: "One of the server's API keys (API_KEYS), sent as `Authorization: Bearer <key>`.",
 } as const;
 
-export type AuthRejection = "missing" | "invalid";
+type AuthRejection = "missing" | "invalid";
+
+/** A request refused for a missing or wrong key (never with the key). */
+export interface UnauthorizedEvent {
+  readonly requestId: string;
+  readonly method: string;
+  readonly path: string;
+  readonly reason: AuthRejection;
+}
+
+/** Paths behind the API key; /health (probes), /docs and /openapi.json stay open. */
+const PROTECTED_PATHS = ["/execute", "/mcp", "/metrics"] as const;
 
 const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
 
 /** `Bearer <token>`, the scheme case-insensitive (RFC 7235); anything else is no credential. */
-export function bearerToken(header: string | undefined): string | undefined {
+function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer +([^ ]+) *$/i.exec(header ?? "");
   return match?.[1];
 }
@@ -26,7 +38,7 @@ export function bearerToken(header: string | undefined): string | undefined {
  * between equal-length digests (timingSafeEqual needs that) and neither a key's length nor
  * its content leaks through timing; every key is compared, whichever matches.
  */
-export function keyMatcher(keys: readonly string[]): (token: string) => boolean {
+function keyMatcher(keys: readonly string[]): (token: string) => boolean {
   const digests = keys.map(digest);
   return (token) => {
     const presented = digest(token);
@@ -40,7 +52,7 @@ export function keyMatcher(keys: readonly string[]): (token: string) => boolean 
  * Requires `Authorization: Bearer <key>` with one of `keys`. A missing or wrong key is a 401
  * UNAUTHORIZED error body with `WWW-Authenticate: Bearer` (RFC 6750); the key is never logged.
  */
-export function bearerAuth(keys: readonly string[], onRejected?: (reason: AuthRejection, c: Context) => void): MiddlewareHandler {
+function bearerAuth(keys: readonly string[], onRejected?: (reason: AuthRejection, c: Context) => void): MiddlewareHandler {
   if (keys.length === 0) throw new Error("bearerAuth needs at least one key");
   const matches = keyMatcher(keys);
   return async (c, next) => {
@@ -58,4 +70,21 @@ export function bearerAuth(keys: readonly string[], onRejected?: (reason: AuthRe
     );
     return response;
   };
+}
+
+/**
+ * With keys, puts `bearerAuth` in front of the protected paths (call it before anything reads a
+ * body) and declares the scheme in the OpenAPI document. Returns `secure`, which marks a route
+ * as needing the key in that document when auth is on; with no keys every path is open.
+ */
+export function requireApiKeys(
+  app: OpenAPIHono,
+  keys: readonly string[],
+  onUnauthorized?: (event: UnauthorizedEvent) => void,
+): <R extends RouteConfig>(route: R) => R {
+  if (keys.length === 0) return (route) => route;
+  const auth = bearerAuth(keys, (reason, c) => onUnauthorized?.({ requestId: c.get("requestId"), method: c.req.method, path: c.req.path, reason }));
+  for (const path of PROTECTED_PATHS) app.use(path, auth);
+  app.openAPIRegistry.registerComponent("securitySchemes", BEARER_SCHEME, bearerSecurityScheme);
+  return (route) => ({ ...route, security: [{ [BEARER_SCHEME]: [] }] });
 }

@@ -1,13 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import { requestId } from "hono/request-id";
 
-declare module "hono" {
-  interface ContextVariableMap {
-    requestId: string;
-  }
-}
-
-export const REQUEST_ID_HEADER = "X-Request-Id";
+const REQUEST_ID_HEADER = "X-Request-Id";
 const MAX_REQUEST_ID_LENGTH = 128;
 
 /** A caller's id is kept when it is 1-128 printable ASCII characters; anything else is replaced. */
@@ -17,33 +12,23 @@ export function acceptedRequestId(header: string | undefined): string | undefine
   return id.length > 0 && id.length <= MAX_REQUEST_ID_LENGTH && /^[\x20-\x7e]+$/.test(id) ? id : undefined;
 }
 
-/** What one finished HTTP request looks like in the log. */
-export interface RequestLogEntry {
-  readonly requestId: string;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-  readonly durationMs: number;
-}
-
 /**
- * Gives every request an id: the caller's `X-Request-Id` when it is acceptable, else a fresh
- * UUID. The id is in `c.get("requestId")` for the handlers and echoed in the response header.
+ * Gives every request an id, in `c.get("requestId")` and echoed in the `X-Request-Id` response
+ * header: the caller's when it is acceptable, else a fresh UUID. Hono's middleware keeps an id of
+ * word characters, `-` and `=` as it is and asks the generator for anything else, which keeps the
+ * rest of what `acceptedRequestId` accepts (a trace context such as `trace/1;o=1`, padded ids).
+ * Hono echoes the id only on responses made through the context; the error and result responses
+ * of this app are plain `Response`s, so the header is set again once the response is there.
  */
-export function requestId(options: { onResponse?: (entry: RequestLogEntry) => void; generate?: () => string } = {}): MiddlewareHandler {
-  const generate = options.generate ?? randomUUID;
-  return async (c, next) => {
-    const startedAt = performance.now();
-    const id = acceptedRequestId(c.req.header(REQUEST_ID_HEADER)) ?? generate();
-    c.set("requestId", id);
-    await next();
-    c.res.headers.set(REQUEST_ID_HEADER, id);
-    options.onResponse?.({
-      requestId: id,
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      durationMs: Math.round(performance.now() - startedAt),
+export function requestIds(): MiddlewareHandler {
+  const assignId = requestId({
+    headerName: REQUEST_ID_HEADER,
+    limitLength: MAX_REQUEST_ID_LENGTH,
+    generator: (c) => acceptedRequestId(c.req.header(REQUEST_ID_HEADER)) ?? randomUUID(),
+  });
+  return (c, next) =>
+    assignId(c, async () => {
+      await next();
+      c.header(REQUEST_ID_HEADER, c.get("requestId"));
     });
-  };
 }

@@ -13,7 +13,9 @@ const distDir = (): string => {
   return (require("swagger-ui-dist") as { getAbsoluteFSPath(): string }).getAbsoluteFSPath();
 };
 
-export async function loadSwaggerAssets(): Promise<Map<string, { body: Uint8Array; contentType: string }>> {
+export type SwaggerAssets = ReadonlyMap<string, { readonly body: Uint8Array; readonly contentType: string }>;
+
+export async function loadSwaggerAssets(): Promise<SwaggerAssets> {
   const dir = distDir();
   const assets = new Map<string, { body: Uint8Array; contentType: string }>();
   for (const [name, contentType] of Object.entries(ASSETS)) {

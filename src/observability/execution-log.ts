@@ -1,10 +1,11 @@
 import type { Logger } from "pino";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { decodedBytes } from "../../domain/input-files.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 
 /**
- * The one log line per execution. Sizes only: the script and its output are the user's data
- * and never reach the log.
+ * The one log line per execution. Sizes only: the script, its output and its files (names
+ * included) are the user's data and never reach the log.
  */
 export interface ExecutionLogEntry {
   readonly requestId: string | undefined;
@@ -21,6 +22,12 @@ export interface ExecutionLogEntry {
   readonly stdoutTruncated: boolean;
   readonly stderrTruncated: boolean;
   readonly resultBytes: number | undefined;
+  /** Files the request brought, and their decoded size together. */
+  readonly inputFiles: number;
+  readonly inputFileBytes: number;
+  /** Files and figures the response carries. */
+  readonly outputFiles: number;
+  readonly figures: number;
   readonly timeoutMs: number;
   readonly memoryMb: number;
 }
@@ -38,6 +45,8 @@ export function executionLogEntry(args: {
 }): ExecutionLogEntry {
   const { outcome, request } = args;
   const output = outcome.ok ? outcome.value.output : outcome.error.output;
+  const artifacts = outcome.ok ? outcome.value.artifacts : outcome.error.artifacts;
+  const inputs = request.files ?? [];
   return {
     requestId: args.requestId,
     backend: args.backend,
@@ -50,13 +59,17 @@ export function executionLogEntry(args: {
     stdoutTruncated: output.stdoutTruncated,
     stderrTruncated: output.stderrTruncated,
     resultBytes: outcome.ok ? utf8Bytes(outcome.value.resultJson) : undefined,
+    inputFiles: inputs.length,
+    inputFileBytes: inputs.reduce((sum, file) => sum + decodedBytes(file), 0),
+    outputFiles: artifacts?.files.length ?? 0,
+    figures: artifacts?.figures.length ?? 0,
     timeoutMs: request.timeoutMs,
     memoryMb: request.memoryMb,
   };
 }
 
 /** Failures of the service itself are errors, refusals under load warnings, the rest (a script's own failures) info. */
-export function levelOf(code: string): "info" | "warn" | "error" {
+function levelOf(code: string): "info" | "warn" | "error" {
   if (code === "INTERNAL" || code === "SANDBOX_UNAVAILABLE") return "error";
   if (code === "BUSY") return "warn";
   return "info";

@@ -13,7 +13,7 @@ export interface MetricsSources {
 /** Seconds; from a trivial script (tens of ms) to the longest configurable run. */
 const DURATION_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
-export const METRIC_PREFIX = "pyexec_";
+const METRIC_PREFIX = "pyexec_";
 
 /**
  * The service's Prometheus metrics, in a registry of their own (never prom-client's global
@@ -39,35 +39,21 @@ export class ServiceMetrics {
       buckets: DURATION_BUCKETS,
       registers,
     });
-    new Gauge({
-      name: `${METRIC_PREFIX}running_sandboxes`,
-      help: "Sandboxes running a script now",
-      registers,
-      collect() {
-        this.set(sources.running());
-      },
-    });
-    new Gauge({
-      name: `${METRIC_PREFIX}queue_depth`,
-      help: "Execution requests waiting for a free sandbox",
-      registers,
-      collect() {
-        this.set(sources.queued());
-      },
-    });
-    const poolReady = sources.poolReady;
-    if (poolReady) {
+    /** A gauge read at scrape time; a source that has no value (undefined) leaves it empty. */
+    const liveGauge = (name: string, help: string, read: () => number | undefined) =>
       new Gauge({
-        name: `${METRIC_PREFIX}pool_ready_sandboxes`,
-        help: "Pre-started sandboxes waiting in the pool for a script",
+        name: `${METRIC_PREFIX}${name}`,
+        help,
         registers,
         collect() {
-          const ready = poolReady();
-          if (ready === undefined) this.reset();
-          else this.set(ready);
+          const value = read();
+          if (value === undefined) this.reset();
+          else this.set(value);
         },
       });
-    }
+    liveGauge("running_sandboxes", "Sandboxes running a script now", sources.running);
+    liveGauge("queue_depth", "Execution requests waiting for a free sandbox", sources.queued);
+    if (sources.poolReady) liveGauge("pool_ready_sandboxes", "Pre-started sandboxes waiting in the pool for a script", sources.poolReady);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -5,7 +5,7 @@ import { executionLogEntry, logExecution, outcomeCode } from "./execution-log.js
 import type { ServiceMetrics } from "./metrics.js";
 
 /** What the HTTP layer knows about an execution request beyond its body. */
-export interface ExecutionContext {
+interface ExecutionContext {
   readonly requestId?: string;
 }
 

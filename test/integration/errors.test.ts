@@ -1,10 +1,11 @@
 /**
- * Every SPEC error code a script can produce, through the real harness and a real Python, on
+ * Every error code a script can produce, through the real harness and a real Python, on
  * both backends (subprocess and nsjail): the codes are the same whichever sandbox runs the script.
  * (The codes a request produces before any script runs are in http-edge.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execute } from "../support/real-app.js";
+import { itAsRoot } from "../support/root.js";
 import { type App, backends, closeSandboxes, expectStatus, py, realApp } from "./helpers.js";
 
 describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", (backend) => {
@@ -297,7 +298,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expect(res.body.error).toMatch(/^Open-file limit exceeded/);
     });
 
-    it.runIf(process.getuid?.() === 0)("a fork bomb hitting the process limit", async () => {
+    itAsRoot("a fork bomb hitting the process limit", async () => {
       const res = await execute(app, py`
         import os
 
@@ -310,7 +311,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expect(res.body.error).toMatch(/^Process limit exceeded/);
     });
 
-    it.runIf(process.getuid?.() === 0)("too many threads", async () => {
+    itAsRoot("too many threads", async () => {
       const res = await execute(app, py`
         import threading
 

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from "../../adapters/python/sandbox-uids.js";
 import { execute, testConfig } from "../support/real-app.js";
+import { isRoot, itAsRoot } from "../support/root.js";
 import {
   type App,
   backends,
@@ -24,8 +25,6 @@ import {
   survivorsSeeing,
   uniqueMarker,
 } from "./helpers.js";
-
-const isRoot = process.getuid?.() === 0;
 
 /** The work dir of every jail, as the script sees it (nsjail.cfg). */
 const JAIL_WORK_DIR = "/sandbox/work";
@@ -52,7 +51,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     jailed ? survivorsSeeing(join(cwd, mark)) : survivorsMatching(`HOME=${cwd}\0`);
 
   describe("nothing is left running after the response", () => {
-    it.runIf(isRoot)("a guarded fork bomb runs into the process limit, times out, and every process is gone", async () => {
+    itAsRoot("a guarded fork bomb runs into the process limit, times out, and every process is gone", async () => {
       const mark = `run-${uniqueMarker()}`;
       const res = await execute(shortApp, py`
         import os
@@ -83,7 +82,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expect(await survivorsOfRun(workDir!, mark)).toEqual([]);
     });
 
-    it.runIf(isRoot)("a double-forked setsid() child that ignores SIGTERM and SIGHUP is killed too", async () => {
+    itAsRoot("a double-forked setsid() child that ignores SIGTERM and SIGHUP is killed too", async () => {
       const marker = `86400.${uniqueMarker()}`; // a valid `sleep` duration no other process uses
       const mark = `run-${uniqueMarker()}`;
       // The script holds main() open until the test has seen the child running and removed
@@ -138,7 +137,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expect(await survivorsOfRun(cwd, mark)).toEqual([]);
     });
 
-    it.runIf(isRoot)("a detached Python child that ignores SIGTERM and closed stdio (keeping the result pipe) does not survive either", async () => {
+    itAsRoot("a detached Python child that ignores SIGTERM and closed stdio (keeping the result pipe) does not survive either", async () => {
       const mark = `run-${uniqueMarker()}`;
       const res = await execute(app, py`
         import os
@@ -181,6 +180,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       "PATH",
       "HOME",
       "TMPDIR",
+      "MPLCONFIGDIR",
+      "XDG_CACHE_HOME",
+      "MPLBACKEND",
       "LANG",
       "LC_ALL",
       "PYTHONUTF8",
@@ -213,7 +215,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       }
     });
 
-    it.runIf(isRoot)("the server process cannot be read or signalled from the script", async () => {
+    itAsRoot("the server process cannot be read or signalled from the script", async () => {
       const res = await execute(app, py`
         import os
         import signal
@@ -244,7 +246,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
   });
 
   describe("identity and limits inside the sandbox", () => {
-    it.runIf(isRoot)("a root server runs scripts under an unprivileged uid: of the sandbox range, or 65534 in a jail", async () => {
+    itAsRoot("a root server runs scripts under an unprivileged uid: of the sandbox range, or 65534 in a jail", async () => {
       const res = await execute(app, "import os\ndef main():\n    return [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()]\n");
       expectStatus(res, 200);
       const [uid, euid, gid, groups] = res.body.result as [number, number, number, number[]];
@@ -330,7 +332,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       if (!jailed) expect(first.body.result.cwd).not.toBe(second.body.result.cwd);
     });
 
-    it("nothing a run writes, in its work dir or the shared temp dirs, is visible to the next run", async () => {
+    itAsRoot("nothing a run writes, in its work dir or the shared temp dirs, is visible to the next run", async () => {
       const name = `left-by-a-run-${uniqueMarker()}`;
       const places = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"].filter((dir) => existsSync(dir));
       const writer = await execute(app, py`

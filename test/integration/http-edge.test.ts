@@ -5,7 +5,8 @@
 import { rm, writeFile } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { composeApp } from "../../src/compose.js";
-import { maxBodyBytes } from "../../src/http/app.js";
+import { maxBodyBytes } from "../../src/http/execute.js";
+import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { SubprocessSandbox } from "../../adapters/subprocess/subprocess-sandbox.js";
 import { appOver, execute, realSubprocessSandbox, runtime, silentLogger, testConfig } from "../support/real-app.js";
 import { type App, expectStatus, postRaw, py, realApp, uniqueMarker } from "./helpers.js";
@@ -105,7 +106,7 @@ describe("PAYLOAD_TOO_LARGE (413)", () => {
   });
 
   it("a body over the limit is refused even though its script is small", async () => {
-    const limit = maxBodyBytes(1000);
+    const limit = maxBodyBytes(testConfig({ MAX_SCRIPT_BYTES: "1000" }));
     const res = await execute(app, QUICK, { padding: "x".repeat(limit) });
     expectStatus(res, 413);
     expect(res.body.code).toBe("PAYLOAD_TOO_LARGE");
@@ -113,7 +114,7 @@ describe("PAYLOAD_TOO_LARGE (413)", () => {
   });
 
   it("the body limit is checked before parsing: an oversized body that is not JSON is 413, not 400", async () => {
-    const res = await postRaw(app, "{".repeat(maxBodyBytes(1000) + 1));
+    const res = await postRaw(app, "{".repeat(maxBodyBytes(testConfig({ MAX_SCRIPT_BYTES: "1000" })) + 1));
     expectStatus(res, 413);
     expect(res.body.code).toBe("PAYLOAD_TOO_LARGE");
   });
@@ -201,6 +202,8 @@ describe("SANDBOX_UNAVAILABLE (503)", () => {
       runtime: { ...runtime(), pythonBin: missing, venvDir: "/nonexistent-python-for-test" },
       maxOutputBytes: config.maxOutputBytes,
       maxResultBytes: config.maxResultBytes,
+      artifactLimits: artifactLimitsOf(config),
+      preloadModules: config.preloadModules,
       memoryLimitMb: config.memoryLimitMb,
       dedicatedUids: process.getuid?.() === 0,
       uidBase: config.sandboxUidBase,

@@ -218,7 +218,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       const sampler = setInterval(() => {
         peak = Math.max(peak, process.memoryUsage().rss);
       }, 20);
-      let res;
+      let res: Awaited<ReturnType<typeof execute>>;
       try {
         res = await execute(app, py`
           import os

@@ -190,13 +190,33 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
         def main():
             for fd in range(3, 64):
                 try:
-                    os.write(fd, b'{"status":"ok"}\n"' + b"x" * 100000 + b'"')
+                    os.write(fd, b'{"status":"ok","resultBytes":100002}\n"' + b"x" * 100000 + b'"')
                     os._exit(0)
                 except OSError:
                     pass
       `);
       expectStatus(res, 400);
       expect(res.body.code).toBe("RESULT_TOO_LARGE");
+    });
+
+    it("a lone surrogate or nesting deeper than 1000 levels is RESULT_NOT_JSON, with the path", async () => {
+      const surrogate = await execute(app, 'def main():\n    return {"name": "\\ud800"}\n');
+      expectStatus(surrogate, 400);
+      expect(surrogate.body.code).toBe("RESULT_NOT_JSON");
+      expect(surrogate.body.error).toContain('result["name"] contains a lone surrogate');
+      const deep = await execute(app, py`
+        import sys
+
+        def main():
+            sys.setrecursionlimit(10000)
+            value = []
+            for _ in range(1500):
+                value = [value]
+            return value
+      `);
+      expectStatus(deep, 400);
+      expect(deep.body.code).toBe("RESULT_NOT_JSON");
+      expect(deep.body.error).toMatch(/nested deeper than 1000 levels/);
     });
 
     it("an exception raised by the result's own code while it is serialized is the script's RUNTIME_ERROR", async () => {

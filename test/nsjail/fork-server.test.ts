@@ -13,6 +13,7 @@ import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { ZygoteSandbox, type ZygoteSandboxOptions } from "../../adapters/zygote/zygote-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
+import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { processesSeeing, py, survivorsSeeing, uniqueMarker, type App } from "../integration/helpers.js";
 import { nsjailModes } from "../support/nsjail.js";
 import { appOver, execute, runtime, testConfig } from "../support/real-app.js";
@@ -36,6 +37,8 @@ async function forkServerApp(limits: Pick<ZygoteSandboxOptions, "maxForks" | "ma
     ioMbPerSec: config.sandboxIoMbPerSec,
     maxOutputBytes: config.maxOutputBytes,
     maxResultBytes: config.maxResultBytes,
+    artifactLimits: artifactLimitsOf(config),
+    preloadModules: config.preloadModules,
     serverEnv: {},
     uidBase: config.sandboxUidBase,
     onSandboxLog: (text, context) => log.push(`${context.code}: ${text}`),

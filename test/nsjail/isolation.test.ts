@@ -10,6 +10,7 @@ import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
+import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { py, survivorsMatching, uniqueMarker, type App } from "../integration/helpers.js";
 import { ZygoteSandbox } from "../../adapters/zygote/zygote-sandbox.js";
 import { nsjailModes } from "../support/nsjail.js";
@@ -20,14 +21,12 @@ const modes = await nsjailModes();
 
 describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
   let app: App;
-  let shortApp: App;
   let hostPort: number;
   let hostServer: Server;
   let connections = 0;
 
   beforeAll(async () => {
     app = await appOver(sandbox);
-    shortApp = await appOver(sandbox, testConfig({ EXECUTION_TIMEOUT_MS: "3000" }));
     // A server on the host's loopback, standing in for the service's own port.
     hostServer = createServer((socket) => {
       connections++;
@@ -105,35 +104,61 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
               except OSError as e:
                   out[path] = type(e).__name__
           out["/"] = sorted(os.listdir("/"))
+          out["/usr/local"] = sorted(os.listdir("/usr/local"))
           return out
     `);
     expect(res.status, res.text).toBe(200);
-    const { "/": rootListing, ...paths } = res.body.result;
+    const { "/": rootListing, "/usr/local": usrLocal, ...paths } = res.body.result;
+    expect(usrLocal).toEqual([]);
     for (const [path, outcome] of Object.entries(paths)) expect(outcome, path).not.toBe("readable");
     expect(rootListing).toEqual(["bin", "dev", "lib", "lib64", "sandbox", "usr"]);
   });
 
-  it("can write only its work dir", async () => {
+  it("can write only its work dir and its cache dir", async () => {
     const res = await execute(app, py`
       import os
 
       def main():
           out = {}
-          for directory in ["/", "/usr", "/tmp", "/dev", "/sandbox/venv", "/sandbox/harness", os.getcwd()]:
+          for directory in ["/", "/usr", "/tmp", "/dev", "/sandbox", "/sandbox/venv", "/sandbox/harness", "/sandbox/cache", os.getcwd()]:
               try:
                   with open(os.path.join(directory, "x.txt"), "w") as f:
                       f.write("x")
                   out[directory] = "written"
               except OSError as e:
                   out[directory] = type(e).__name__
-          return {"cwd": os.getcwd(), "out": out}
+          return {"cwd": os.getcwd(), "cache": os.environ["MPLCONFIGDIR"], "out": out}
     `);
     expect(res.status, res.text).toBe(200);
-    const { cwd, out } = res.body.result;
+    const { cwd, cache, out } = res.body.result;
+    expect([cwd, cache]).toEqual(["/sandbox/work", "/sandbox/cache"]);
     expect(out[cwd]).toBe("written");
+    expect(out[cache]).toBe("written");
     for (const [directory, outcome] of Object.entries(out)) {
-      if (directory !== cwd) expect(outcome, directory).not.toBe("written");
+      if (directory !== cwd && directory !== cache) expect(outcome, directory).not.toBe("written");
     }
+  });
+
+  it("the cache dir is fresh in every jail too, and capped", async () => {
+    const marker = uniqueMarker();
+    const write = await execute(app, `def main():\n    open("/sandbox/cache/${marker}", "w").write("x")\n`);
+    expect(write.status, write.text).toBe(200);
+    const res = await execute(app, py`
+      import os
+
+      def main():
+          seen = os.path.exists("/sandbox/cache/${marker}")
+          try:
+              with open("/sandbox/cache/fill", "wb") as f:
+                  for _ in range(32):
+                      f.write(b"x" * (1 << 20))
+              filled = "no limit"
+          except OSError as e:
+              filled = e.strerror
+          return {"seen": seen, "filled": filled}
+    `);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toEqual({ seen: false, filled: "No space left on device" });
   });
 
   it("does not show one run's files to the next", async () => {
@@ -238,9 +263,20 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
     expect(res.body.error).toMatch(/CPU time limit/);
   });
 
+  it.each([
+    ["a non-blocking read with nothing to read (EAGAIN)", "import socket\ndef main():\n    a, b = socket.socketpair()\n    a.setblocking(False)\n    return a.recv(1)\n", /BlockingIOError/],
+    ["mlock over RLIMIT_MEMLOCK (ENOMEM)", "import ctypes, mmap\ndef main():\n    m = mmap.mmap(-1, 1 << 20)\n    buf = ctypes.c_char.from_buffer(m)\n    if ctypes.CDLL(None, use_errno=True).mlock(ctypes.addressof(buf), 1 << 20) != 0:\n        raise OSError(ctypes.get_errno(), 'mlock failed')\n", /OSError: \[Errno 12\]/],
+  ])("reports %s as the script's RUNTIME_ERROR: the cgroup saw no limit hit", async (_name, script, message) => {
+    const res = await execute(app, script);
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("RUNTIME_ERROR");
+    expect(res.body.error).toMatch(message);
+  });
+
   it("contains a fork bomb and leaves no process behind", async () => {
     const marker = `9${uniqueMarker().slice(-8)}.5`;
-    const res = await execute(shortApp, py`
+    // The full time limit: under CPU emulation 64 forks and execs take tens of seconds.
+    const res = await execute(app, py`
       import os
 
       def main():
@@ -282,6 +318,8 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
       ioMbPerSec: 0,
       maxOutputBytes: config.maxOutputBytes,
       maxResultBytes: config.maxResultBytes,
+      artifactLimits: artifactLimitsOf(config),
+      preloadModules: config.preloadModules,
       uidBase: config.sandboxUidBase,
       serverEnv: {},
       onSandboxLog: (log: string, context: { code: string }) => serverLog.push(`${context.code}: ${log}`),

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import { composeApp } from "../../src/compose.js";
 import { ConfigError, loadConfig } from "../../src/config.js";
-import { appOver, realSubprocessSandbox, silentLogger, testConfig } from "../support/real-app.js";
+import { type appOver, realSubprocessSandbox, silentLogger, testConfig } from "../support/real-app.js";
 import { capturingLogger, sample } from "./support.js";
 
 const KEYS = ["key-one-0123456789", "key-two-abcdefghij"];

@@ -5,7 +5,9 @@ import { failure } from "../../domain/execution-result.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { composeApp } from "../../src/compose.js";
-import { Drain, InFlightRequests, shutDown } from "../../src/shutdown.js";
+import { Drain } from "../../src/shutdown/drain.js";
+import { InFlightRequests } from "../../src/shutdown/in-flight-requests.js";
+import { shutDown } from "../../src/shutdown/shut-down.js";
 import { execute, silentLogger, testConfig } from "../support/real-app.js";
 import { GatedSandbox, capturingLogger, until } from "./support.js";
 
@@ -17,12 +19,12 @@ const KILLED: SandboxOutcome = err(
 
 describe("Drain", () => {
   test("serving: executions go through", async () => {
-    const drain = new Drain();
+    const drain = new Drain(1);
     expect(await drain.guard(async () => SUCCESS)(REQUEST)).toBe(SUCCESS);
   });
 
   test("draining: new executions are refused with SANDBOX_UNAVAILABLE and Retry-After, without running", async () => {
-    const drain = new Drain();
+    const drain = new Drain(1);
     drain.startDraining();
     let ran = false;
     const outcome = await drain.guard(async () => {
@@ -34,7 +36,7 @@ describe("Drain", () => {
   });
 
   test("an execution admitted before draining keeps its own outcome", async () => {
-    const drain = new Drain();
+    const drain = new Drain(1);
     let finish: (outcome: SandboxOutcome) => void = () => undefined;
     const running = drain.guard(() => new Promise((resolve) => (finish = resolve)))(REQUEST);
     drain.startDraining();
@@ -43,7 +45,7 @@ describe("Drain", () => {
   });
 
   test("aborting: a run killed by the shutdown is answered SANDBOX_UNAVAILABLE with its output so far; a success stays a success", async () => {
-    const drain = new Drain();
+    const drain = new Drain(1);
     const sandbox = new GatedSandbox();
     const guarded = drain.guardSandbox(sandbox);
     expect(guarded.backend).toBe("fake");
@@ -61,7 +63,7 @@ describe("Drain", () => {
   });
 
   test("aborting: a queued request admitted after the abort starts no sandbox", async () => {
-    const drain = new Drain();
+    const drain = new Drain(1);
     const sandbox = new GatedSandbox();
     drain.abort();
     expect(await drain.guardSandbox(sandbox).run(REQUEST)).toMatchObject({ ok: false, error: { code: "SANDBOX_UNAVAILABLE" } });
@@ -124,7 +126,7 @@ class FakeServer extends EventEmitter {
 function fixture(graceMs: number) {
   const server = new FakeServer();
   const inFlight = new InFlightRequests(server as never);
-  const drain = new Drain();
+  const drain = new Drain(1);
   const sandbox = new GatedSandbox();
   const { logger, lines } = capturingLogger();
   const order: string[] = [];

@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import { composeApp } from "../../src/compose.js";
+import { loadPlaygroundAssets } from "../../src/http/playground.js";
 import { acceptedRequestId } from "../../src/http/request-id.js";
-import { execute, realSubprocessSandbox, testConfig } from "../support/real-app.js";
+import { playgroundBundleDir, projectRoot } from "../../src/project-paths.js";
+import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
 import { capturingLogger } from "./support.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -80,6 +82,23 @@ describe("one structured log line per execution", () => {
     expect(capture.raw.join("")).not.toContain(OUTPUT_MARKER);
   });
 
+  test("files in and out are logged as counts and sizes, never their names or contents", async () => {
+    const response = await app.request("/execute", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "with-files" },
+      body: JSON.stringify({
+        script: `def main():\n    open("out-${SOURCE_MARKER}.txt", "w").write(open("in-${SOURCE_MARKER}.txt").read() * 2)\n`,
+        files: [{ path: `in-${SOURCE_MARKER}.txt`, content: OUTPUT_MARKER }],
+      }),
+    });
+    expect(response.status).toBe(200);
+    const line = linesOf("with-files").find((entry) => entry.msg === "execution");
+    expect(line).toMatchObject({ inputFiles: 1, inputFileBytes: OUTPUT_MARKER.length, outputFiles: 1, figures: 0 });
+    const everything = capture.raw.join("");
+    expect(everything).not.toContain(SOURCE_MARKER);
+    expect(everything).not.toContain(OUTPUT_MARKER);
+  });
+
   test("each HTTP request also gets one access line with method, path, status and duration", async () => {
     await postWithId("def main(): return 1", "access-line");
     const access = linesOf("access-line").filter((line) => line.msg === "request");
@@ -140,8 +159,9 @@ describe("internal errors", () => {
         throw new Error("a bug");
       },
       health: () => ({ status: "ok", backend: "fake", isolation: "none", python: "3", packages: {} }),
-      limits: { maxTimeoutMs: 1000, maxMemoryMb: 64, maxScriptBytes: 1000 },
+      limits: { maxTimeoutMs: 1000, maxMemoryMb: 64, maxScriptBytes: 1000, maxInputFiles: 2, maxInputFilesBytes: 1000 },
       swaggerAssets: new Map(),
+      playgroundAssets: await loadPlaygroundAssets(playgroundBundleDir(projectRoot())),
       onInternalError: (error, requestId) => internal.push({ error, requestId }),
     });
     const response = await broken.request("/execute", {

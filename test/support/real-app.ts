@@ -7,8 +7,12 @@ import { subprocessSandbox } from "../../src/sandbox-factory.js";
 
 export const silentLogger = pino({ level: "silent" });
 
-/** A configuration as the server would read it from these variables (defaults for the rest). */
-export const testConfig = (env: Record<string, string> = {}): Config => loadConfig(env);
+/**
+ * A configuration as the server would read it from these variables (defaults for the rest;
+ * the default time limit scaled by TEST_SLOWDOWN, see slowed()).
+ */
+export const testConfig = (env: Record<string, string> = {}): Config =>
+  loadConfig({ EXECUTION_TIMEOUT_MS: slowed(loadConfig({}).executionTimeoutMs), ...env });
 
 export const runtime = () => harnessRuntime(projectRoot(), undefined);
 
@@ -33,4 +37,16 @@ export async function execute(
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as Record<string, any> };
+}
+
+/**
+ * A short time limit a test sets (in ms, as the variable's text), scaled by TEST_SLOWDOWN: how
+ * many times slower than a native machine this one starts and runs scripts (1 unless set; the
+ * emulated VM of `npm run test:cgroup2` sets it). The limit still has to stop the script; it
+ * must only not fire before the script has reached what the test is about.
+ */
+export function slowed(ms: number): string {
+  const factor = Number(process.env.TEST_SLOWDOWN ?? "1");
+  if (!(factor >= 1)) throw new Error(`TEST_SLOWDOWN must be a number >= 1: ${process.env.TEST_SLOWDOWN}`);
+  return String(Math.round(ms * factor));
 }
