@@ -1,14 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  allowing,
-  childSeccompRules,
-  parseSeccompPolicy,
-  renderKafel,
-  seccompStrings,
-  withoutSeccompStrings,
-  X86_64_SYSCALLS,
-} from "./seccomp-policy.js";
+import { allowing, childSeccompRules, parseSeccompPolicy, renderKafel, seccompStrings, withoutSeccompStrings, X86_64_SYSCALLS } from "./seccomp-policy.js";
 
 const config = readFileSync(new URL("../../nsjail.cfg", import.meta.url), "utf8");
 const policy = () => parseSeccompPolicy(seccompStrings(config).join("\n"));
@@ -67,7 +59,7 @@ describe("nsjail.cfg's seccomp policy as data", () => {
     const stripped = withoutSeccompStrings(config);
     expect(seccompStrings(stripped)).toEqual([]);
     expect(stripped.split("\n").length).toBe(config.split("\n").length - seccompStrings(config).length);
-    expect(stripped).toContain('mode: ONCE');
+    expect(stripped).toContain("mode: ONCE");
   });
 
   // The kernel's own table, where the headers are installed.

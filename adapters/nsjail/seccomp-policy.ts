@@ -27,17 +27,77 @@ export interface SeccompRule {
 
 /** x86-64 syscall numbers of the names nsjail.cfg's policy uses (Kafel's names: "umount" is umount2). */
 export const X86_64_SYSCALLS: Readonly<Record<string, number>> = {
-  clone: 56, ptrace: 101, syslog: 103, uselib: 134, personality: 135, vhangup: 153, pivot_root: 155, adjtimex: 159,
-  chroot: 161, acct: 163, settimeofday: 164, mount: 165, umount: 166, swapon: 167, swapoff: 168, reboot: 169,
-  sethostname: 170, setdomainname: 171, iopl: 172, ioperm: 173, init_module: 175, delete_module: 176, quotactl: 179,
-  nfsservctl: 180, lookup_dcookie: 212, clock_settime: 227, kexec_load: 246, add_key: 248, request_key: 249,
-  keyctl: 250, unshare: 272, perf_event_open: 298, fanotify_init: 300, name_to_handle_at: 303, open_by_handle_at: 304,
-  clock_adjtime: 305, setns: 308, process_vm_readv: 310, process_vm_writev: 311, kcmp: 312, finit_module: 313,
-  kexec_file_load: 320, bpf: 321, userfaultfd: 323, io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427,
-  open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, fspick: 433, clone3: 435,
-  pidfd_getfd: 438, process_madvise: 440, mount_setattr: 442, socket: 41, socketpair: 53, kill: 62, fcntl: 72,
-  rt_sigqueueinfo: 129, tkill: 200, fadvise64: 221, tgkill: 234, inotify_init: 253, inotify_add_watch: 254,
-  inotify_init1: 294, rt_tgsigqueueinfo: 297, fanotify_mark: 301, pidfd_send_signal: 424,
+  clone: 56,
+  ptrace: 101,
+  syslog: 103,
+  uselib: 134,
+  personality: 135,
+  vhangup: 153,
+  pivot_root: 155,
+  adjtimex: 159,
+  chroot: 161,
+  acct: 163,
+  settimeofday: 164,
+  mount: 165,
+  umount: 166,
+  swapon: 167,
+  swapoff: 168,
+  reboot: 169,
+  sethostname: 170,
+  setdomainname: 171,
+  iopl: 172,
+  ioperm: 173,
+  init_module: 175,
+  delete_module: 176,
+  quotactl: 179,
+  nfsservctl: 180,
+  lookup_dcookie: 212,
+  clock_settime: 227,
+  kexec_load: 246,
+  add_key: 248,
+  request_key: 249,
+  keyctl: 250,
+  unshare: 272,
+  perf_event_open: 298,
+  fanotify_init: 300,
+  name_to_handle_at: 303,
+  open_by_handle_at: 304,
+  clock_adjtime: 305,
+  setns: 308,
+  process_vm_readv: 310,
+  process_vm_writev: 311,
+  kcmp: 312,
+  finit_module: 313,
+  kexec_file_load: 320,
+  bpf: 321,
+  userfaultfd: 323,
+  io_uring_setup: 425,
+  io_uring_enter: 426,
+  io_uring_register: 427,
+  open_tree: 428,
+  move_mount: 429,
+  fsopen: 430,
+  fsconfig: 431,
+  fsmount: 432,
+  fspick: 433,
+  clone3: 435,
+  pidfd_getfd: 438,
+  process_madvise: 440,
+  mount_setattr: 442,
+  socket: 41,
+  socketpair: 53,
+  kill: 62,
+  fcntl: 72,
+  rt_sigqueueinfo: 129,
+  tkill: 200,
+  fadvise64: 221,
+  tgkill: 234,
+  inotify_init: 253,
+  inotify_add_watch: 254,
+  inotify_init1: 294,
+  rt_tgsigqueueinfo: 297,
+  fanotify_mark: 301,
+  pidfd_send_signal: 424,
 };
 
 /** A rule as the fork server's children install it (zygote.py's seccomp_program). */
@@ -84,7 +144,18 @@ export function parseSeccompPolicy(kafel: string): SeccompRule[] {
       if (!entry) throw new Error(`unsupported seccomp policy entry at: ${rest.slice(0, 60)}`);
       const [whole, syscall = "", args, condition, end] = entry;
       if (!(syscall in X86_64_SYSCALLS)) throw new Error(`seccomp policy names ${syscall}, whose x86-64 number is not known here`);
-      rules.push({ syscall, errno, ...(args === undefined ? {} : { when: parseCondition(args.split(",").map((a) => a.trim()), condition ?? "") }) });
+      rules.push({
+        syscall,
+        errno,
+        ...(args === undefined
+          ? {}
+          : {
+              when: parseCondition(
+                args.split(",").map((a) => a.trim()),
+                condition ?? "",
+              ),
+            }),
+      });
       rest = rest.slice(whole.length);
       if (end === "}") break;
     }
@@ -132,7 +203,9 @@ export function renderKafel(rules: readonly SeccompRule[]): string {
   const byErrno = new Map<number, string[]>();
   for (const rule of rules) {
     const entries = byErrno.get(rule.errno) ?? [];
-    entries.push(rule.when === undefined ? rule.syscall : `${rule.syscall}(${argNames(rule.when.arg).join(", ")}) { ${testText(`a${rule.when.arg}`, rule.when.test)} }`);
+    entries.push(
+      rule.when === undefined ? rule.syscall : `${rule.syscall}(${argNames(rule.when.arg).join(", ")}) { ${testText(`a${rule.when.arg}`, rule.when.test)} }`,
+    );
     byErrno.set(rule.errno, entries);
   }
   const blocks = [...byErrno].map(([errno, entries]) => `ERRNO(${errno}) { ${entries.join(", ")} }`);
@@ -164,19 +237,22 @@ export function allowing(rules: readonly SeccompRule[], syscalls: readonly strin
 }
 
 export function childSeccompRules(rules: readonly SeccompRule[]): ChildSeccompRule[] {
-  return rules.map((rule) => {
-    const nr = X86_64_SYSCALLS[rule.syscall]!;
-    if (rule.when === undefined) return { nr, errno: rule.errno };
-    const { arg, test } = rule.when;
-    switch (test.kind) {
-      case "masked-nonzero":
-        return { nr, errno: rule.errno, arg, maskedNonZero: test.mask };
-      case "not-in":
-        return { nr, errno: rule.errno, arg, notIn: test.values };
-      case "at-least":
-        return { nr, errno: rule.errno, arg, atLeast: test.value };
-      case "equals":
-        return { nr, errno: rule.errno, arg, equals: test.value };
-    }
-  });
+  return rules.map((rule) => ({
+    nr: X86_64_SYSCALLS[rule.syscall]!,
+    errno: rule.errno,
+    ...(rule.when === undefined ? {} : { arg: rule.when.arg, ...testFields(rule.when.test) }),
+  }));
+}
+
+function testFields(test: ArgumentTest): Pick<ChildSeccompRule, "maskedNonZero" | "notIn" | "atLeast" | "equals"> {
+  switch (test.kind) {
+    case "masked-nonzero":
+      return { maskedNonZero: test.mask };
+    case "not-in":
+      return { notIn: test.values };
+    case "at-least":
+      return { atLeast: test.value };
+    case "equals":
+      return { equals: test.value };
+  }
 }

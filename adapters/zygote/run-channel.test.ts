@@ -56,7 +56,7 @@ describe("RunChannel", () => {
     for (const socket of [control, stdin, stdout, stderr]) socket!.destroy();
   });
 
-  it("hands over the request on stdin and \"go\" on the control channel, then reads each stream apart, capped", async () => {
+  it('hands over the request on stdin and "go" on the control channel, then reads each stream apart, capped', async () => {
     const { channel, path } = await open();
     const run = await runConnections(path);
     const control = received(run.control);

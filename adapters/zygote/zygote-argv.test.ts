@@ -61,13 +61,23 @@ describe("buildZygoteArgv", () => {
     const argv = buildZygoteArgv(base);
     const command = argv.slice(argv.indexOf("--") + 1);
     expect(command).toEqual([
-      "/sandbox/venv/bin/python3", "-I", "-u", "-c", "print('zygote')\n",
-      "--harness", "print('harness')\n",
-      "--preload", "numpy,pandas",
-      "--result-fd", "3",
-      "--channels", ZYGOTE_CHANNELS_DIR,
-      "--proc", ZYGOTE_PROC_DIR,
-      "--child-seccomp", '[{"nr":101,"errno":1}]',
+      "/sandbox/venv/bin/python3",
+      "-I",
+      "-u",
+      "-c",
+      "print('zygote')\n",
+      "--harness",
+      "print('harness')\n",
+      "--preload",
+      "numpy,pandas",
+      "--result-fd",
+      "3",
+      "--channels",
+      ZYGOTE_CHANNELS_DIR,
+      "--proc",
+      ZYGOTE_PROC_DIR,
+      "--child-seccomp",
+      '[{"nr":101,"errno":1}]',
     ]);
     expect(values(argv, "--env")).toEqual(["PATH=/sandbox/venv/bin:/usr/bin:/bin", "HOME=/sandbox/work"]);
   });

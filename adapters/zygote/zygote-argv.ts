@@ -67,42 +67,66 @@ export function buildZygoteArgv(options: ZygoteArgvOptions): string[] {
   const { first, count } = options.runUids;
   const ids = (flag: string) => [flag, `${ZYGOTE_UID}:${options.zygoteUid}:1`, flag, `${RUN_UID_BASE}:${first}:${count}`];
   const argv = [
-    "--log_fd", String(options.logFd),
-    "--config", options.configPath,
-    "--time_limit", "0",
-    "--rlimit_cpu", "inf",
-    "--rlimit_nproc", "max",
+    "--log_fd",
+    String(options.logFd),
+    "--config",
+    options.configPath,
+    "--time_limit",
+    "0",
+    "--rlimit_cpu",
+    "inf",
+    "--rlimit_nproc",
+    "max",
     ...ids("--user"),
     ...ids("--group"),
     ...ZYGOTE_CAPABILITIES.flatMap((cap) => ["--cap", cap]),
     ...venvMountArgs(options.venvDir, options.pythonExecutable),
-    "--bindmount_ro", `${options.channelsDir}:${ZYGOTE_CHANNELS_DIR}`,
-    "--mount", `none:${ZYGOTE_PROC_DIR}:proc:rw`,
-    "--seccomp_string", options.seccompPolicy,
-    "--pass_fd", String(options.resultFd),
+    "--bindmount_ro",
+    `${options.channelsDir}:${ZYGOTE_CHANNELS_DIR}`,
+    "--mount",
+    `none:${ZYGOTE_PROC_DIR}:proc:rw`,
+    "--seccomp_string",
+    options.seccompPolicy,
+    "--pass_fd",
+    String(options.resultFd),
   ];
   for (const [name, value] of Object.entries(options.env)) argv.push("--env", `${name}=${value}`);
   argv.push(
     "--",
     jailedPython({ pythonExecutable: options.pythonExecutable, venvDir: options.venvDir }),
     ...options.pythonFlags,
-    "-c", options.zygoteSource,
-    "--harness", options.harnessSource,
-    "--preload", options.preloadModules.join(","),
-    "--result-fd", String(options.resultFd),
-    "--channels", ZYGOTE_CHANNELS_DIR,
-    "--proc", ZYGOTE_PROC_DIR,
-    "--child-seccomp", JSON.stringify(options.childSeccomp),
+    "-c",
+    options.zygoteSource,
+    "--harness",
+    options.harnessSource,
+    "--preload",
+    options.preloadModules.join(","),
+    "--result-fd",
+    String(options.resultFd),
+    "--channels",
+    ZYGOTE_CHANNELS_DIR,
+    "--proc",
+    ZYGOTE_PROC_DIR,
+    "--child-seccomp",
+    JSON.stringify(options.childSeccomp),
   );
   return argv;
 }
 
 function validate(options: ZygoteArgvOptions): void {
-  for (const [name, path] of [["configPath", options.configPath], ["venvDir", options.venvDir], ["channelsDir", options.channelsDir]] as const) {
+  for (const [name, path] of [
+    ["configPath", options.configPath],
+    ["venvDir", options.venvDir],
+    ["channelsDir", options.channelsDir],
+  ] as const) {
     if (!path.startsWith("/") || /[:,\n\0]/.test(path)) throw new Error(`${name} must be an absolute path without ':', ',' or control characters: ${path}`);
   }
   const { first, count } = options.runUids;
-  for (const [name, value] of [["zygoteUid", options.zygoteUid], ["runUids.first", first], ["runUids.count", count]] as const) {
+  for (const [name, value] of [
+    ["zygoteUid", options.zygoteUid],
+    ["runUids.first", first],
+    ["runUids.count", count],
+  ] as const) {
     if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer: ${value}`);
   }
   if (options.zygoteUid >= first && options.zygoteUid < first + count) {

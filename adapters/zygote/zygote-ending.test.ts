@@ -19,7 +19,9 @@ describe("zygoteEnding", () => {
   });
 
   it("a run killed at its time limit before its set-up was done is still a timeout", () => {
-    expect(zygoteEnding(observed({ setup: { failed: "the run ended during its set-up" }, exit: { kind: "signalled", signal: 9 }, timedOut: true }))).toMatchObject({
+    expect(
+      zygoteEnding(observed({ setup: { failed: "the run ended during its set-up" }, exit: { kind: "signalled", signal: 9 }, timedOut: true })),
+    ).toMatchObject({
       timedOut: true,
       signal: "SIGKILL",
     });

@@ -10,7 +10,15 @@ import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
 import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "../nsjail/cgroup-slots.js";
 import { JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR } from "../nsjail/nsjail-argv.js";
 import { JAIL_MAX_PIDS, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
-import { allowing, childSeccompRules, type ChildSeccompRule, parseSeccompPolicy, renderKafel, seccompStrings, withoutSeccompStrings } from "../nsjail/seccomp-policy.js";
+import {
+  allowing,
+  childSeccompRules,
+  type ChildSeccompRule,
+  parseSeccompPolicy,
+  renderKafel,
+  seccompStrings,
+  withoutSeccompStrings,
+} from "../nsjail/seccomp-policy.js";
 import { cpuSecondsFor, encodeHarnessRequest, harnessRequestFor, maxReportBytes, outcomeOf, parseHarnessReport } from "../python/harness-protocol.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
@@ -44,9 +52,7 @@ const RETRY = "; retry the request";
 /** A fork server's successor is started when it has used this share of its runs or its time. */
 const NEARLY = 0.9;
 
-type Started =
-  | { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; slot: CgroupSlot; fork: ForkedRun }
-  | { kind: "lost"; reason: string };
+type Started = { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; slot: CgroupSlot; fork: ForkedRun } | { kind: "lost"; reason: string };
 
 /**
  * The nsjail backend with a fork server: one long-lived jail (nsjail.cfg) whose interpreter has
@@ -160,7 +166,10 @@ export class ZygoteSandbox implements SandboxPort {
         if (hostPid === undefined) throw new Error(`the run's process (pid ${forked.pid} in the fork server) is not among its children`);
         await attach(slot, hostPid);
         const connected = await beforeDeadline(
-          Promise.race([channel.connected.then(() => ({})), fork.ended.then((exit) => ({ lost: `the run ended before it connected: ${JSON.stringify(exit)}` }))]),
+          Promise.race([
+            channel.connected.then(() => ({})),
+            fork.ended.then((exit) => ({ lost: `the run ended before it connected: ${JSON.stringify(exit)}` })),
+          ]),
           "the run did not connect in time",
         );
         if (!("lost" in connected)) return { kind: "started", channel, zygote, slot, fork };
@@ -289,28 +298,32 @@ export class ZygoteSandbox implements SandboxPort {
     const slot = this.slots(zygoteUid);
     slot.prepare({ ...ZYGOTE_SLOT, ...this.ioLimit() });
     const zygote = ZygoteProcess.start({
-      ...joinSlotArgv(slot.procsFiles, this.options.nsjailBin, buildZygoteArgv({
-        configPath: policy.configPath,
-        pythonExecutable: runtime.pythonBin,
-        venvDir: runtime.venvDir,
-        zygoteSource: runtime.zygoteSource,
-        harnessSource: runtime.harnessSource,
-        preloadModules: this.options.preloadModules,
-        pythonFlags: PYTHON_FLAGS,
-        env: scriptEnvironment({
-          workDir: JAIL_WORK_DIR,
-          cacheDir: JAIL_CACHE_DIR,
-          pathDirs: [`${JAIL_VENV_DIR}/bin`],
-          serverEnv: this.options.serverEnv,
+      ...joinSlotArgv(
+        slot.procsFiles,
+        this.options.nsjailBin,
+        buildZygoteArgv({
+          configPath: policy.configPath,
+          pythonExecutable: runtime.pythonBin,
+          venvDir: runtime.venvDir,
+          zygoteSource: runtime.zygoteSource,
+          harnessSource: runtime.harnessSource,
+          preloadModules: this.options.preloadModules,
+          pythonFlags: PYTHON_FLAGS,
+          env: scriptEnvironment({
+            workDir: JAIL_WORK_DIR,
+            cacheDir: JAIL_CACHE_DIR,
+            pathDirs: [`${JAIL_VENV_DIR}/bin`],
+            serverEnv: this.options.serverEnv,
+          }),
+          zygoteUid,
+          runUids: this.runUidRange(),
+          channelsDir,
+          seccompPolicy: policy.zygoteSeccomp,
+          childSeccomp: policy.childSeccomp,
+          logFd: ZYGOTE_LOG_FD,
+          resultFd: ZYGOTE_RESULT_FD,
         }),
-        zygoteUid,
-        runUids: this.runUidRange(),
-        channelsDir,
-        seccompPolicy: policy.zygoteSeccomp,
-        childSeccomp: policy.childSeccomp,
-        logFd: ZYGOTE_LOG_FD,
-        resultFd: ZYGOTE_RESULT_FD,
-      })),
+      ),
       channelsDir,
     });
     this.live.add(zygote);

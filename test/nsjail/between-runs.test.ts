@@ -113,7 +113,10 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
     const marker = uniqueMarker();
     const key = 0x5000 + (Number(marker.slice(-6)) % 0x1000);
     // The first run holds main() open, everything created, until the test removes its file `hold`.
-    const first = execute(app, LEAVE_BEHIND(marker, key) + py`
+    const first = execute(
+      app,
+      LEAVE_BEHIND(marker, key) +
+        py`
 
       def main():
           created = leave_behind()
@@ -122,7 +125,8 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
           while os.path.exists("hold") and time.monotonic() < deadline:
               time.sleep(0.02)
           return created
-    `);
+    `,
+    );
     let holders = await processesSeeing(`/sandbox/work/left-${marker}`);
     for (let i = 0; i < 400 && holders.length === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -144,7 +148,10 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
   it("nothing a run leaves behind reaches the next: files, IPC objects, sockets, environment, threads, module state", async () => {
     const marker = uniqueMarker();
     const key = 0x6000 + (Number(marker.slice(-6)) % 0x1000);
-    const first = await execute(app, LEAVE_BEHIND(marker, key) + py`
+    const first = await execute(
+      app,
+      LEAVE_BEHIND(marker, key) +
+        py`
 
       import builtins, statistics, sys
       import numpy, pandas
@@ -158,10 +165,14 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
           sys.modules["left_by_a_run"] = object()
           sys.path.insert(0, "/sandbox/work")
           return created
-    `);
+    `,
+    );
     expect(first.status, first.text).toBe(200);
     expect(first.body.result, first.text).toEqual(CREATED);
-    const next = await execute(app, LOOK_AROUND(marker, key) + py`
+    const next = await execute(
+      app,
+      LOOK_AROUND(marker, key) +
+        py`
 
       import builtins, statistics, sys, threading
       import numpy, pandas
@@ -177,7 +188,8 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
               "module": "left_by_a_run" in sys.modules,
               "sys.path": "/sandbox/work" in sys.path,
           }
-    `);
+    `,
+    );
     expect(next.status, next.text).toBe(200);
     expect(next.body.result).toEqual({
       ...NOTHING_REACHED,
@@ -201,7 +213,9 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
   });
 
   it("holds no capability in any set and cannot gain one: no_new_privs", async () => {
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import ctypes
 
       libc = ctypes.CDLL(None, use_errno=True)
@@ -217,7 +231,8 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
               "ambient": [cap for cap in range(64) if libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1],
               "no_new_privs": libc.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
           }
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result).toEqual({ "effective, permitted, inheritable": [0, 0, 0, 0, 0, 0], bounding: [], ambient: [], no_new_privs: 1 });
   });

@@ -137,14 +137,17 @@ describe.runIf(available)("nsjail fork server", () => {
     expect((await execute(app, HELLO)).status).toBe(200);
     const [dying] = await forkServers();
     const mark = `run-${uniqueMarker()}`;
-    const pending = execute(app, py`
+    const pending = execute(
+      app,
+      py`
       import os, time
 
       def main():
           open("${mark}", "w").close()
           os.fork()
           time.sleep(60)
-    `);
+    `,
+    );
     let run = await processesSeeing(`/sandbox/work/${mark}`);
     for (let i = 0; i < 400 && run.length === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
