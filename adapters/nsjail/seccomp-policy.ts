@@ -238,7 +238,8 @@ export function allowing(rules: readonly SeccompRule[], syscalls: readonly strin
 
 export function childSeccompRules(rules: readonly SeccompRule[]): ChildSeccompRule[] {
   return rules.map((rule) => ({
-    nr: X86_64_SYSCALLS[rule.syscall]!,
+    // parseSeccompPolicy admits only syscalls of the table.
+    nr: X86_64_SYSCALLS[rule.syscall] ?? Number.NaN,
     errno: rule.errno,
     ...(rule.when === undefined ? {} : { arg: rule.when.arg, ...testFields(rule.when.test) }),
   }));
