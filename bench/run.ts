@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const python = join(root, ".venv", "bin", "python");
-const PORT = 18_765;
+/** First of the loopback ports the servers listen on (one per configuration). */
+const PORT = Number(process.env.BENCH_PORT ?? 18_765);
 
 const SCRIPTS = {
   hello: 'def main():\n    return {"hello": "world"}\n',
@@ -19,7 +20,22 @@ const SCRIPTS = {
   pandas:
     'import numpy as np\nimport pandas as pd\n\ndef main():\n    print("Calculating...")\n    s = pd.Series([1, 3, 5, np.nan, 6, 8])\n    print(f"Series length: {len(s)}")\n    return {"total": float(s.sum()), "count": int(s.count())}\n',
 } as const;
-type ScriptName = keyof typeof SCRIPTS;
+
+/**
+ * The request bodies measured. "pandas with data" is the pandas script's work with its data
+ * coming in as args and an input file, and a CSV going out: the cost of those features when used.
+ */
+const REQUESTS = {
+  hello: { script: SCRIPTS.hello },
+  pandas: { script: SCRIPTS.pandas },
+  "pandas with data": {
+    script:
+      'import pandas as pd\n\ndef main(column):\n    df = pd.read_csv("in.csv")\n    df.to_csv("out.csv")\n    return {"mean": float(df[column].mean()), "sum": float(df["y"].sum())}\n',
+    args: { column: "x" },
+    files: [{ path: "in.csv", content: "x,y\n1,4.0\n2,5.0\n3,6.0\n" }],
+  },
+} as const;
+type RequestName = keyof typeof REQUESTS;
 
 const LOW_LOAD = { ratePerSecond: 2, requests: Number(process.env.BENCH_LOW_REQUESTS ?? 10) };
 const SATURATION = { connections: 4, seconds: Number(process.env.BENCH_SAT_SECONDS ?? 5) };
@@ -35,16 +51,26 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 interface ServerConfig {
   name: string;
   env: Record<string, string>;
+  requests: readonly RequestName[];
   /** Also measure requests sent back to back (the fork server and the pool; a cold jail per request needs no proof of being slow). */
   backToBack?: boolean;
 }
 
+const BOTH: readonly RequestName[] = ["hello", "pandas"];
+
 const CONFIGS: ServerConfig[] = [
-  { name: "nsjail zygote", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote" }, backToBack: true },
-  { name: "nsjail cold", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run", POOL_SIZE: "0" } },
-  { name: "nsjail pooled", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run" }, backToBack: true },
-  { name: "subprocess cold", env: { SANDBOX_BACKEND: "subprocess", POOL_SIZE: "0" } },
-  { name: "subprocess pooled", env: { SANDBOX_BACKEND: "subprocess" } },
+  { name: "nsjail zygote", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote" }, requests: [...BOTH, "pandas with data"], backToBack: true },
+  { name: "nsjail cold", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run", POOL_SIZE: "0" }, requests: BOTH },
+  { name: "nsjail pooled", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run" }, requests: [...BOTH, "pandas with data"], backToBack: true },
+  // Pre-started sandboxes that import only numpy and pandas, as they did before matplotlib
+  // joined the default PRELOAD_MODULES: the pandas script must not notice the difference.
+  {
+    name: "nsjail pooled, numpy+pandas preloaded",
+    env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run", PRELOAD_MODULES: "numpy,pandas" },
+    requests: ["pandas"],
+  },
+  { name: "subprocess cold", env: { SANDBOX_BACKEND: "subprocess", POOL_SIZE: "0" }, requests: BOTH },
+  { name: "subprocess pooled", env: { SANDBOX_BACKEND: "subprocess" }, requests: BOTH },
 ];
 
 const median = (values: number[]): number => {
@@ -182,19 +208,21 @@ async function runningChildMemory(server: RunningServer): Promise<ProcessMemory>
   const byPid = new Map(tree.map((entry) => [entry.pid, entry]));
   const run = tree.find((entry) => {
     const parent = byPid.get(entry.parent);
-    return parent !== undefined && !isNsjail(parent.cmdline) && parent.cmdline.includes("\0--child-seccomp\0") && isNsjail(byPid.get(parent.parent)?.cmdline ?? "");
+    return (
+      parent !== undefined && !isNsjail(parent.cmdline) && parent.cmdline.includes("\0--child-seccomp\0") && isNsjail(byPid.get(parent.parent)?.cmdline ?? "")
+    );
   });
   const memory = await memoryOf(run?.pid ?? "");
   if ((await answer).status !== 200 || !memory) throw new Error("could not sample a running fork-server child");
   return memory;
 }
 
-async function load(url: string, script: ScriptName, options: Omit<autocannon.Options, "url">) {
+async function load(url: string, request: RequestName, options: Omit<autocannon.Options, "url">) {
   const result = await autocannon({
     url: `${url}/execute`,
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ script: SCRIPTS[script] }),
+    body: JSON.stringify(REQUESTS[request]),
     // A cold jail on a busy machine takes seconds; a request is an error only at the service's own limit.
     timeout: 60,
     ...options,
@@ -248,15 +276,15 @@ async function startServer(config: ServerConfig, port: number): Promise<RunningS
   };
 }
 
-async function measure(server: RunningServer, script: ScriptName): Promise<Measurement> {
-  const low = await load(server.url, script, {
+async function measure(server: RunningServer, request: RequestName): Promise<Measurement> {
+  const low = await load(server.url, request, {
     connections: 1,
     overallRate: LOW_LOAD.ratePerSecond,
     amount: LOW_LOAD.requests,
   });
-  const saturated = await load(server.url, script, { connections: SATURATION.connections, duration: SATURATION.seconds });
+  const saturated = await load(server.url, request, { connections: SATURATION.connections, duration: SATURATION.seconds });
   await sleep(2000); // let a pool refill before the next measurement
-  const backToBack = server.config.backToBack ? await load(server.url, script, { connections: 1, amount: BACK_TO_BACK.requests }) : { p50: NaN, p90: NaN };
+  const backToBack = server.config.backToBack ? await load(server.url, request, { connections: 1, amount: BACK_TO_BACK.requests }) : { p50: NaN, p90: NaN };
   if (server.config.backToBack) await sleep(2000);
   return {
     p50: low.p50,
@@ -277,7 +305,7 @@ interface Fresh {
   pandasScriptRate: number;
 }
 
-type Round = { fresh: Fresh; servers: Record<string, Record<ScriptName, Measurement>> };
+type Round = { fresh: Fresh; servers: Record<string, Partial<Record<RequestName, Measurement>>> };
 
 async function main(): Promise<void> {
   const started = new Date().toISOString();
@@ -287,7 +315,7 @@ async function main(): Promise<void> {
     await sleep(3000); // let the pools fill
     const idle: Record<string, MemoryFigure> = {};
     for (const server of servers) idle[server.config.name] = await idleMemory(server.pid);
-    for (const server of servers) for (const script of Object.keys(SCRIPTS) as ScriptName[]) await load(server.url, script, { connections: 1, amount: 3 });
+    for (const server of servers) for (const request of server.config.requests) await load(server.url, request, { connections: 1, amount: 3 });
     const running = await runningChildMemory(servers.find((server) => server.config.name === "nsjail zygote")!);
     await sleep(2000);
 
@@ -303,12 +331,12 @@ async function main(): Promise<void> {
       };
       const measured: Round["servers"] = {};
       for (const server of servers) {
-        const byScript = {} as Record<ScriptName, Measurement>;
-        for (const script of Object.keys(SCRIPTS) as ScriptName[]) {
-          byScript[script] = await measure(server, script);
-          const m = byScript[script];
+        const byScript: Partial<Record<RequestName, Measurement>> = {};
+        for (const request of server.config.requests) {
+          const m = await measure(server, request);
+          byScript[request] = m;
           console.error(
-            `round ${round} ${server.config.name.padEnd(18)} ${script.padEnd(7)} p50 ${m.p50} ms  p90 ${m.p90} ms  p99 ${m.p99} ms  saturated ${m.saturatedRequestsPerSecond.toFixed(1)} req/s  back to back p50 ${m.backToBackP50} ms p90 ${m.backToBackP90} ms`,
+            `round ${round} ${server.config.name.padEnd(38)} ${request.padEnd(16)} p50 ${m.p50} ms  p90 ${m.p90} ms  p99 ${m.p99} ms  saturated ${m.saturatedRequestsPerSecond.toFixed(1)} req/s  back to back p50 ${m.backToBackP50} ms p90 ${m.backToBackP90} ms`,
           );
         }
         measured[server.config.name] = byScript;
@@ -332,7 +360,7 @@ interface MemoryReport {
 /** Ratios are taken within each round (same machine state) and their median is reported. */
 function report(started: string, rounds: Round[], memory: MemoryReport) {
   const perRound = (f: (round: Round) => number) => Number(median(rounds.map(f)).toFixed(3));
-  const m = (round: Round, config: string, script: ScriptName) => round.servers[config]![script];
+  const m = (round: Round, config: string, request: RequestName) => round.servers[config]![request]!;
   const ratios = {
     // The fork server against fresh interpreters (the targets: >= 1, >= 10, <= 0.1).
     helloSaturationZygoteOverPythonPassRate: perRound((r) => m(r, "nsjail zygote", "hello").saturatedRequestsPerSecond / r.fresh.pythonPassRate),
@@ -348,14 +376,20 @@ function report(started: string, rounds: Round[], memory: MemoryReport) {
     pandasPooledP50OverFreshPandas: perRound((r) => m(r, "nsjail pooled", "pandas").p50 / r.fresh.pandasScript),
     pandasColdP50OverFreshPandas: perRound((r) => m(r, "nsjail cold", "pandas").p50 / r.fresh.pandasScript),
     subprocessPandasPooledP50OverFreshPandas: perRound((r) => m(r, "subprocess pooled", "pandas").p50 / r.fresh.pandasScript),
+    // 1 within the noise: preloading matplotlib too does not slow the pandas script.
+    pandasPooledP50DefaultPreloadOverNumpyPandasPreload: perRound(
+      (r) => m(r, "nsjail pooled", "pandas").p50 / m(r, "nsjail pooled, numpy+pandas preloaded", "pandas").p50,
+    ),
+    // The same work with its data as args and an input file, and a CSV written and returned.
+    pandasWithDataOverPandasPooledP50: perRound((r) => m(r, "nsjail pooled", "pandas with data").p50 / m(r, "nsjail pooled", "pandas").p50),
   };
   const summary: Record<string, Record<string, Measurement>> = {};
   for (const config of CONFIGS) {
     summary[config.name] = {};
-    for (const script of Object.keys(SCRIPTS) as ScriptName[]) {
-      const all = rounds.map((r) => m(r, config.name, script));
+    for (const request of config.requests) {
+      const all = rounds.map((r) => m(r, config.name, request));
       const mid = (f: (x: Measurement) => number) => median(all.map(f));
-      summary[config.name]![script] = {
+      summary[config.name]![request] = {
         p50: mid((x) => x.p50),
         p90: mid((x) => x.p90),
         p99: mid((x) => x.p99),
@@ -404,7 +438,14 @@ function report(started: string, rounds: Round[], memory: MemoryReport) {
         {
           started,
           cpus: CPUS,
-          load: { lowLoad: LOW_LOAD, saturation: SATURATION, backToBack: BACK_TO_BACK, freshRuns: FRESH_RUNS, freshRateSeconds: FRESH_RATE_SECONDS, rounds: ROUNDS },
+          load: {
+            lowLoad: LOW_LOAD,
+            saturation: SATURATION,
+            backToBack: BACK_TO_BACK,
+            freshRuns: FRESH_RUNS,
+            freshRateSeconds: FRESH_RATE_SECONDS,
+            rounds: ROUNDS,
+          },
           ratios,
           summary,
           fresh,

@@ -86,7 +86,7 @@ case "$suite" in
     rm -f /var/tmp/image.tar
     # Emulated: the service's start-up probe and each pandas import take tens of seconds, and
     # Node needs more than the image's 5 s to start the HEALTHCHECK command.
-    in_container=(SKIP_BUILD=1 NETWORK=host SCRIPT_TIMEOUT_MS=120000 READY_TIMEOUT_S=900 HEALTH_TIMEOUT=120s)
+    in_container=(SKIP_BUILD=1 NETWORK=host SCRIPT_TIMEOUT_MS=120000 READY_TIMEOUT_S=900 HEALTH_TIMEOUT_S=120)
     env "${in_container[@]}" CONTAINER_FLAGS=--privileged EXPECT_CGROUP=v2 \
       bash scripts/test-container.sh 2>&1 | tee /tmp/container-privileged.log
     env "${in_container[@]}" CONTAINER_FLAGS="--cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined" \

@@ -74,7 +74,7 @@ vm_started=$(date +%s)
 # mitigations=off: the guest runs nothing but the tests, and page-table isolation makes every
 # system call costly under emulation.
 timeout "$VM_TIMEOUT_S" qemu-system-x86_64 \
-  -accel tcg -cpu "${VM_CPU:-max}" -smp 2 -m "$VM_MEMORY_MB" \
+  -accel tcg -cpu max -smp 2 -m "$VM_MEMORY_MB" \
   -nic none -display none -monitor none -serial stdio -no-reboot \
   -kernel "$KERNEL" -initrd "$WORK/initrd.cpio" \
   -append "console=ttyS0 loglevel=3 panic=-1 mitigations=off cgroup_no_v1=all pes_suite=$SUITE" \

@@ -55,7 +55,8 @@ export interface CgroupSlot {
 const MIB = 1024 * 1024;
 const CFS_PERIOD_US = 100_000;
 const EMPTY_POLL_MS = 10;
-const EMPTY_WAIT_MS = 5_000;
+// Reaping a fork bomb's processes takes seconds on an emulated or crowded CPU.
+const EMPTY_WAIT_MS = 30_000;
 
 export const slotName = (uid: number): string => `uid-${uid}`;
 

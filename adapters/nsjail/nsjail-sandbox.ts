@@ -75,11 +75,11 @@ export class NsjailSandbox implements PrestartableSandbox {
   }
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
-    return this.start({ preload: false, memoryMb: request.memoryMb, timeoutMs: request.timeoutMs }).run(request);
+    return (await this.start({ preload: false, memoryMb: request.memoryMb, timeoutMs: request.timeoutMs })).run(request);
   }
 
   async prestart(): Promise<StartedSandbox> {
-    const jail = this.start({ preload: true, memoryMb: this.options.memoryLimitMb, timeoutMs: this.options.maxTimeoutMs });
+    const jail = await this.start({ preload: true, memoryMb: this.options.memoryLimitMb, timeoutMs: this.options.maxTimeoutMs });
     await jail.ready();
     return jail;
   }
@@ -89,12 +89,14 @@ export class NsjailSandbox implements PrestartableSandbox {
     await Promise.all([...this.live].map((harness) => harness.discard()));
   }
 
-  private start(jail: { preload: boolean; memoryMb: number; timeoutMs: number }): StartedHarness {
+  private async start(jail: { preload: boolean; memoryMb: number; timeoutMs: number }): Promise<StartedHarness> {
     const { runtime } = this.options;
     const uid = this.uids.acquire();
     let slot: CgroupSlot | undefined;
     try {
       slot = this.slots?.(uid);
+      // A run whose processes outlived the last wait must not share this one's limits.
+      await slot?.killAll();
       slot?.prepare({
         memoryMb: jail.memoryMb,
         // nsjail itself stays in the slot beside the jail's processes.

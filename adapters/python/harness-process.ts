@@ -67,6 +67,8 @@ export class HarnessProcess {
   private readonly ended: Promise<{ exitCode: number | null; signal: string | null; startError?: string }>;
   private exitedFlag = false;
   private handedOver = false;
+  /** The kills started so far, one after another; see killAll(). */
+  private killing: Promise<void> = Promise.resolve();
 
   private constructor(private readonly spec: HarnessProcessSpec) {
     this.stdout = new CappedBuffer(spec.maxOutputBytes);
@@ -172,7 +174,8 @@ export class HarnessProcess {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      void this.killAll();
+      // A failure to kill is reported by the kill that follows the exit.
+      this.killAll().catch(() => undefined);
     }, timeoutMs);
     const stdin = this.child.stdin;
     if (stdin) {
@@ -205,9 +208,18 @@ export class HarnessProcess {
     await this.drainStreams();
   }
 
-  private async killAll(): Promise<void> {
+  /**
+   * Kills run one after another, and each caller waits for every kill started before it. The
+   * timeout's kill may still be going when the harness exits; the run's own kill after the exit
+   * must not end before it, or the uid is handed to the next run while that earlier kill still
+   * sweeps the uid (or its cgroup slot) and kills the next run's processes.
+   */
+  private killAll(): Promise<void> {
     const pid = this.child.pid;
-    if (pid !== undefined) await this.spec.killAll(pid);
+    if (pid === undefined) return this.killing;
+    const kill = this.killing.then(() => this.spec.killAll(pid));
+    this.killing = kill.catch(() => undefined);
+    return kill;
   }
 
   private async drainStreams(): Promise<void> {

@@ -25,7 +25,8 @@ export class SandboxUids {
 
   acquire(): number {
     for (let tried = 0, candidates = this.free.length; tried < candidates; tried++) {
-      const uid = this.free.shift()!;
+      const uid = this.free.shift();
+      if (uid === undefined) break;
       if (this.claims.claim(uid)) return uid;
       this.free.push(uid); // held by another server process on this host
     }

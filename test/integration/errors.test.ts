@@ -369,5 +369,17 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expect(res.body.code).toBe("TIMEOUT");
       expect(res.body.error).toContain("1000 ms");
     });
+
+    // The next run gets the uid (and cgroup slot) the timed-out run just gave back; the
+    // clean-up the timeout started must be over by then, or it kills the next run.
+    it("the run after a timed-out one is not touched by its clean-up", async () => {
+      for (let round = 0; round < 3; round++) {
+        const timedOut = await execute(shortApp, "def main():\n    while True:\n        pass\n");
+        expect(timedOut.body.code).toBe("TIMEOUT");
+        const next = await execute(shortApp, "def main():\n    return 'after'\n");
+        expectStatus(next, 200);
+        expect(next.body.result).toBe("after");
+      }
+    });
   });
 });
