@@ -24,10 +24,10 @@ import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { HeldUids } from "./held-uids.js";
 import { childWithNamespacePid } from "./host-pid.js";
-import { RunChannel } from "./run-channel.js";
+import { RunChannel, type RunSetup } from "./run-channel.js";
 import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-argv.js";
 import { zygoteEnding } from "./zygote-ending.js";
-import { ZYGOTE_LOG_FD, ZYGOTE_RESULT_FD, ZygoteProcess, type ForkedRun } from "./zygote-process.js";
+import { ZYGOTE_LOG_FD, ZYGOTE_RESULT_FD, ZygoteProcess, type ForkedRun, type RunExit } from "./zygote-process.js";
 
 /** What a jail per run is given, but the limits of pre-started jails (a fork server's runs are all forked on demand). */
 export interface ZygoteSandboxOptions extends Omit<NsjailSandboxOptions, "memoryLimitMb" | "maxTimeoutMs"> {
@@ -80,6 +80,8 @@ export class ZygoteSandbox implements SandboxPort {
   private readonly live = new Set<ZygoteProcess>();
   /** Fork servers that take no new run and are stopped when their last one is over. */
   private readonly retiring = new Set<ZygoteProcess>();
+  /** Runs not yet over, their slots' clean-up included. */
+  private readonly running = new Set<Promise<SandboxOutcome>>();
   private runCount = 0;
   private zygoteCount = 0;
   private closed = false;
@@ -103,6 +105,16 @@ export class ZygoteSandbox implements SandboxPort {
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     if (this.closed) return unavailable("The sandbox is shut down", NO_OUTPUT);
+    const running = this.runOnce(request);
+    this.running.add(running);
+    try {
+      return await running;
+    } finally {
+      this.running.delete(running);
+    }
+  }
+
+  private async runOnce(request: ExecutionRequest): Promise<SandboxOutcome> {
     const uid = this.runUids.acquire();
     try {
       for (let attempt = 1; ; attempt++) {
@@ -132,6 +144,8 @@ export class ZygoteSandbox implements SandboxPort {
     this.current = undefined;
     this.next = undefined;
     await Promise.all([...this.live].map((zygote) => zygote.kill()));
+    // Their runs end as lost; each empties its slot before its uid may be leased again.
+    await Promise.allSettled([...this.running]);
     this.runUids.releaseAll();
     rmSync(this.workDir, { recursive: true, force: true });
   }
@@ -147,6 +161,8 @@ export class ZygoteSandbox implements SandboxPort {
     try {
       zygote = await this.readyZygote();
       slot = this.slots(uid);
+      // A run whose processes outlived the last wait must not share this one's limits.
+      await slot.killAll();
       slot.prepare({ memoryMb: request.memoryMb, maxPids: JAIL_MAX_PIDS, cpuCores: 1, ...this.ioLimit() });
     } catch (error) {
       return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
@@ -193,21 +209,33 @@ export class ZygoteSandbox implements SandboxPort {
   private async finish({ channel, zygote, slot, fork }: Extract<Started, { kind: "started" }>, request: ExecutionRequest): Promise<SandboxOutcome> {
     const startedAt = performance.now();
     let timedOut = false;
+    // The timeout's kill, if it started. It must be over before the slot is emptied for the last
+    // time: the uid and its slot then go to the next run, whose processes a kill still sweeping
+    // the slot would kill. A failure to kill is reported by the kill after the exit.
+    let timeoutKill: Promise<void> = Promise.resolve();
     const timer = setTimeout(() => {
       timedOut = true;
-      void slot.killAll().catch(() => undefined);
+      const killed = slot.killAll().catch(() => undefined);
+      timeoutKill = Promise.all([killed, this.reapedOrStopped(fork, zygote)]).then(() => undefined);
     }, request.timeoutMs);
-    const { maxResultBytes, artifactLimits } = this.options;
-    // The slot's pids.max (which counts refused forks) is the limit a fork bomb meets, as in a
-    // jail; RLIMIT_NPROC counts the uid's processes host-wide and stays well above as a backstop.
-    const limits = { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: 2 * JAIL_MAX_PIDS + 2 };
-    channel.go(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })));
-    // The fork server reaps the run's process, pid 1 of its namespace, once every process of
-    // the run is gone; then its control channel is closed too.
-    const exit = await fork.ended;
-    const durationMs = Math.round(performance.now() - startedAt);
-    clearTimeout(timer);
-    const setup = await channel.setup;
+    let exit: RunExit;
+    let setup: RunSetup;
+    let durationMs: number;
+    try {
+      const { maxResultBytes, artifactLimits } = this.options;
+      // The slot's pids.max (which counts refused forks) is the limit a fork bomb meets, as in a
+      // jail; RLIMIT_NPROC counts the uid's processes host-wide and stays well above as a backstop.
+      const limits = { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: 2 * JAIL_MAX_PIDS + 2 };
+      channel.go(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })));
+      // The fork server reaps the run's process, pid 1 of its namespace, once every process of
+      // the run is gone; then its control channel is closed too.
+      exit = await fork.ended;
+      durationMs = Math.round(performance.now() - startedAt);
+      setup = await channel.setup;
+    } finally {
+      clearTimeout(timer);
+      await timeoutKill;
+    }
     await slot.killAll();
     const oomKilled = slot.oomKilled();
     const limitsHit = slot.limitsHit();
@@ -226,6 +254,19 @@ export class ZygoteSandbox implements SandboxPort {
       return unavailable(message, output);
     }
     return outcomeOf(ending, output, request, durationMs);
+  }
+
+  /**
+   * Once the time limit kills every process of the run, the fork server has only to reap it: if
+   * it does not, it is stalled, and it is stopped (which ends its runs as lost). Until the run is
+   * reaped its slot is not empty: its pids controller counts the unreaped process.
+   */
+  private async reapedOrStopped(fork: ForkedRun, zygote: ZygoteProcess): Promise<void> {
+    const reaped = await beforeDeadline(fork.ended, "the fork server did not reap a run killed at its time limit");
+    if (!("lost" in reaped)) return;
+    this.options.onSandboxLog(`${reaped.lost}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
+    this.retire(zygote);
+    await zygote.kill();
   }
 
   /**

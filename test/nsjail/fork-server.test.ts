@@ -168,6 +168,34 @@ describe.runIf(available)("nsjail fork server", () => {
     expect(servers).not.toContain(dying);
   });
 
+  it("a fork server that stalls is stopped: its run ends after its time limit with a clear 503, and the next run gets a new one", async () => {
+    const log: string[] = [];
+    const app = await forkServerApp({}, log);
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [stalled] = await forkServers();
+    const mark = `run-${uniqueMarker()}`;
+    const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(60)\n`, { timeoutMs: 2000 });
+    let run = await processesSeeing(`/sandbox/work/${mark}`);
+    for (let i = 0; i < 400 && run.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      run = await processesSeeing(`/sandbox/work/${mark}`);
+    }
+    expect(run.length).toBeGreaterThan(0);
+    // It can no longer reap the run the time limit kills.
+    process.kill(stalled!, "SIGSTOP");
+    const res = await pending;
+    expect(res.status, res.text).toBe(503);
+    expect(res.body.code).toBe("SANDBOX_UNAVAILABLE");
+    expect(res.body.error).toBe("The sandbox stopped while the script ran; retry the request");
+    expect(await survivorsSeeing(`/sandbox/work/${mark}`)).toEqual([]);
+    expect(log.some((line) => line.includes("the fork server did not reap a run killed at its time limit"))).toBe(true);
+    const next = await execute(app, HELLO);
+    expect(next.status, next.text).toBe(200);
+    const servers = await forkServersSettled((pids) => !pids.includes(stalled!));
+    expect(servers).toHaveLength(1);
+    expect(servers).not.toContain(stalled);
+  }, 120_000);
+
   it("a fork server is stopped after its number of runs, and the next run gets a new one", async () => {
     const app = await forkServerApp({ maxForks: 3 });
     expect((await execute(app, HELLO)).status).toBe(200);
