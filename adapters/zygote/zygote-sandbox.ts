@@ -8,8 +8,7 @@ import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
 import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "../nsjail/cgroup-slots.js";
-import { JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR } from "../nsjail/nsjail-argv.js";
-import { JAIL_MAX_PIDS, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
+import { JAIL_MAX_PIDS, jailEnvironment, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import {
   allowing,
   childSeccompRules,
@@ -21,7 +20,7 @@ import {
 } from "../nsjail/seccomp-policy.js";
 import { cpuSecondsFor, encodeHarnessRequest, harnessRequestFor, maxReportBytes, outcomeOf, parseHarnessReport } from "../python/harness-protocol.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
-import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
+import { PYTHON_FLAGS } from "../python/script-environment.js";
 import { HeldUids } from "./held-uids.js";
 import { childWithNamespacePid } from "./host-pid.js";
 import { RunChannel, type RunSetup } from "./run-channel.js";
@@ -350,12 +349,7 @@ export class ZygoteSandbox implements SandboxPort {
           harnessSource: runtime.harnessSource,
           preloadModules: this.options.preloadModules,
           pythonFlags: PYTHON_FLAGS,
-          env: scriptEnvironment({
-            workDir: JAIL_WORK_DIR,
-            cacheDir: JAIL_CACHE_DIR,
-            pathDirs: [`${JAIL_VENV_DIR}/bin`],
-            serverEnv: this.options.serverEnv,
-          }),
+          env: jailEnvironment(this.options.serverEnv),
           zygoteUid,
           runUids: this.runUidRange(),
           channelsDir,

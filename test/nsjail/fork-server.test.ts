@@ -81,6 +81,16 @@ async function forkServersSettled(expected: (pids: number[]) => boolean): Promis
   return pids;
 }
 
+/** The processes of the run that made the file `mark` in its work dir, once there are any (polled for up to 20 s). */
+async function processesOfRun(mark: string) {
+  let run = await processesSeeing(`/sandbox/work/${mark}`);
+  for (let i = 0; i < 400 && run.length === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    run = await processesSeeing(`/sandbox/work/${mark}`);
+  }
+  return run;
+}
+
 const HELLO = "def main():\n    return 'hello'\n";
 
 describe.runIf(available)("nsjail fork server", () => {
@@ -148,12 +158,7 @@ describe.runIf(available)("nsjail fork server", () => {
           time.sleep(60)
     `,
     );
-    let run = await processesSeeing(`/sandbox/work/${mark}`);
-    for (let i = 0; i < 400 && run.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      run = await processesSeeing(`/sandbox/work/${mark}`);
-    }
-    expect(run.length).toBeGreaterThan(0);
+    expect((await processesOfRun(mark)).length).toBeGreaterThan(0);
     process.kill(dying!, "SIGKILL");
     const res = await pending;
     expect(res.status, res.text).toBe(503);
@@ -175,12 +180,7 @@ describe.runIf(available)("nsjail fork server", () => {
     const [stalled] = await forkServers();
     const mark = `run-${uniqueMarker()}`;
     const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(60)\n`, { timeoutMs: 2000 });
-    let run = await processesSeeing(`/sandbox/work/${mark}`);
-    for (let i = 0; i < 400 && run.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      run = await processesSeeing(`/sandbox/work/${mark}`);
-    }
-    expect(run.length).toBeGreaterThan(0);
+    expect((await processesOfRun(mark)).length).toBeGreaterThan(0);
     // It can no longer reap the run the time limit kills.
     process.kill(stalled!, "SIGSTOP");
     const res = await pending;
