@@ -72,6 +72,8 @@ SECCOMP_MODE_FILTER = 2
 SYS_CAPSET = 126
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
+# The script shares this interpreter: os._exit as it was before any script could replace it.
+_exit = os._exit
 libc = ctypes.CDLL(None, use_errno=True)
 # Looked up here, once, rather than by every child (ctypes caches what it has looked up).
 for _name in ("mount", "umount2", "unshare", "setns", "prctl", "syscall"):
@@ -340,7 +342,14 @@ class ForkServer:
             send(self.replies, {"run": order["run"], "error": str(exc)})
             return
         if pid == 0:
-            run(order, self.harness, self.config)
+            # run() ends the process. Should a script break that (os._exit replaced), the child
+            # still never goes on as the fork server: it ends as its interpreter would.
+            try:
+                run(order, self.harness, self.config)
+            except BaseException:
+                sys.__excepthook__(*sys.exc_info())
+                _exit(1)
+            _exit(0)
         self.leave_new_pid_namespace()
         pidfd = os.pidfd_open(pid)
         self.runs[pidfd] = (pid, order["run"])

@@ -141,6 +141,15 @@ describe.runIf(available)("nsjail fork server", () => {
     expect(await forkServers()).toEqual([server]);
   });
 
+  it("a run that replaces os._exit still ends as a run: nothing of the fork server's own code runs after the script", async () => {
+    const app = await forkServerApp();
+    const res = await execute(app, "import os\n\ndef main():\n    os._exit = lambda code: None\n    return 'done'\n");
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toBe("done");
+    expect(res.body.stderr).toBe("");
+    expect((await execute(app, HELLO)).status).toBe(200);
+  });
+
   it("a fork server that dies is replaced: its run in flight gets a clear 503, nothing of the run is left", async () => {
     const log: string[] = [];
     const app = await forkServerApp({}, log);
