@@ -6,7 +6,8 @@ changes listed in adapters/zygote/zygote-argv.ts):
   python -c <this source> --harness <harness.py source> --preload <modules> --result-fd 3
          --channels <dir> --proc <dir> --child-seccomp <json rules>
 
-  stdin      one JSON line per run: {"run": "<channel name>", "uid": <uid>, "gid": <gid>}
+  stdin      one JSON line per order: {"run": "<channel name>", "uid": <uid>, "gid": <gid>}
+             forks a run; {"kill": "<channel name>"} kills a run's process (its time is up)
   result fd  {"status":"ready"} once the preloaded modules are imported; then per run
              {"run": ..., "pid": <pid here>} when forked, {"run": ..., "exitCode": n} or
              {"run": ..., "signal": n} when it ended, or {"run": ..., "error": ...} for a
@@ -270,6 +271,12 @@ def connect_channels(path):
 
 def run(order, harness, config):
     """The run's process (steps 1 to 5), pid 1 of its own pid namespace. Never returns."""
+    # Not the fork server's child handling: a SIGCHLD must not write into an fd number the run reuses.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # A session of its own, as nsjail gives a jail: kill(0, sig) and the session-wide SIGCONT
+    # then reach only this run's processes, never other runs or the fork server.
+    os.setsid()
     try:
         connect_channels(os.path.join(config["channels"], order["run"]))
     except BaseException:
@@ -302,7 +309,10 @@ def exit_status(status):
 
 
 class ForkServer:
-    """Reads fork orders and reaps runs; a run can reach neither its command pipe nor its replies."""
+    """Reads fork orders and reaps runs; a run can reach neither its command pipe nor its replies.
+
+    Its fds do not grow with the runs in flight: a SIGCHLD wakes it through one pipe, and a run's
+    process, its unreaped child, is known by its pid, which cannot be another's until reaped here."""
 
     def __init__(self, harness, config):
         self.harness = harness
@@ -311,9 +321,13 @@ class ForkServer:
         self.commands = b""
         # Its own pid namespace, to return to after each fork into a new one.
         self.own_pid_ns = os.open(os.path.join(config["proc"], "self", "ns", "pid"), os.O_RDONLY)
+        self.children_ended, wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
         self.poll = select.poll()
         self.poll.register(0, select.POLLIN)
-        self.runs = {}  # pidfd -> (pid, run name)
+        self.poll.register(self.children_ended, select.POLLIN)
+        self.runs = {}  # pid -> run name
 
     def serve(self):
         while True:
@@ -325,9 +339,13 @@ class ForkServer:
                     self.commands += chunk
                     while b"\n" in self.commands:
                         line, self.commands = self.commands.split(b"\n", 1)
-                        self.fork(json.loads(line))
+                        order = json.loads(line)
+                        if "kill" in order:
+                            self.kill(order["kill"])
+                        else:
+                            self.fork(order)
                 else:
-                    self.reap(fd)
+                    self.reap()
 
     def fork(self, order):
         # The child is born pid 1 of a new pid namespace: when it ends, so does all it started.
@@ -351,21 +369,36 @@ class ForkServer:
                 _exit(1)
             _exit(0)
         self.leave_new_pid_namespace()
-        pidfd = os.pidfd_open(pid)
-        self.runs[pidfd] = (pid, order["run"])
-        self.poll.register(pidfd, select.POLLIN)
+        self.runs[pid] = order["run"]
         send(self.replies, {"run": order["run"], "pid": pid})
 
     def leave_new_pid_namespace(self):
         """The next child's pid namespace is new again only after the fork server returned to its own."""
         check(libc.setns(self.own_pid_ns, CLONE_NEWPID), "setns(pid)")
 
-    def reap(self, pidfd):
-        pid, name = self.runs.pop(pidfd)
-        self.poll.unregister(pidfd)
-        os.close(pidfd)
-        _, status = os.waitpid(pid, 0)
-        send(self.replies, {"run": name, **exit_status(status)})
+    def kill(self, name):
+        """SIGKILL to the run's process, pid 1 of its namespace: the kernel ends all it started.
+        Its pid is still its own: only reap() frees it, and not before the order is read."""
+        for pid, run_name in self.runs.items():
+            if run_name == name:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass  # the server then kills the run through its cgroup
+
+    def reap(self):
+        try:
+            while os.read(self.children_ended, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while self.runs:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return
+            name = self.runs.pop(pid, None)
+            if name is not None:
+                send(self.replies, {"run": name, **exit_status(status)})
 
 
 def single_threaded(proc):

@@ -33,7 +33,7 @@ describe("buildZygoteArgv", () => {
   });
 
   it("keeps exactly the capabilities that building a run's namespaces needs", () => {
-    expect(values(buildZygoteArgv(base), "--cap")).toEqual(["CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID"]);
+    expect(values(buildZygoteArgv(base), "--cap")).toEqual(["CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL"]);
   });
 
   it("loads the config first, logs to its own fd and gives the seccomp policy on the command line", () => {

@@ -4,7 +4,7 @@
  * inside it (zygote.py):
  *   - its user namespace maps 65534 (the zygote itself) to a host uid of its own, and the whole
  *     sandbox uid range to RUN_UID_BASE..., so that it can hand each run its own host uid;
- *   - it keeps CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID, in its own user namespace only;
+ *   - it keeps CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID and CAP_KILL, in its own user namespace only;
  *   - its seccomp policy is nsjail.cfg's minus mount, umount, unshare and setns (given on the command
  *     line: `configPath` is nsjail.cfg without its seccomp_string lines); each run installs
  *     nsjail.cfg's whole policy again (`childSeccomp`) before the script runs;
@@ -25,7 +25,8 @@ export const RUN_UID_BASE = 100_000;
  * namespaces, and returning to its own pid namespace after forking a child into a new one.
  */
 export const ZYGOTE_ALLOWED_SYSCALLS = ["mount", "umount", "unshare", "setns"] as const;
-const ZYGOTE_CAPABILITIES = ["CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID"];
+// CAP_KILL: a run's process, once in a uid and user namespace of its own, is killed by its parent at the run's time limit.
+const ZYGOTE_CAPABILITIES = ["CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL"];
 const ZYGOTE_UID = 65534;
 
 export interface ZygoteArgvOptions {

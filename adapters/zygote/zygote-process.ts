@@ -35,6 +35,8 @@ export interface ForkedRun {
   readonly forked: Promise<{ readonly pid: number } | { readonly lost: string }>;
   /** Once the run's process is reaped, with every process of its pid namespace. */
   readonly ended: Promise<RunExit>;
+  /** Asks the fork server to kill the run's process, and with it everything the run started. */
+  kill(): void;
   /** The run is over for the server: it no longer counts against the fork server. */
   done(): void;
 }
@@ -158,6 +160,9 @@ export class ZygoteProcess {
     return {
       forked,
       ended,
+      kill: () => {
+        if (!done && !this.exitedFlag) this.child.stdin?.write(`${JSON.stringify({ kill: order.run })}\n`);
+      },
       done: () => {
         if (done) return;
         done = true;

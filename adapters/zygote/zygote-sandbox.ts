@@ -45,6 +45,8 @@ const ZYGOTE_SLOT = { memoryMb: 1024, maxPids: 1024, cpuCores: availableParallel
 const MIB = 1024 * 1024;
 /** From fork order to the run's connections: far more than it takes even on a loaded host. */
 const SETUP_TIMEOUT_MS = 20_000;
+/** How long the fork server has to kill and reap a run whose time is up before the server kills it through its cgroup. */
+const KILL_GRACE_MS = 1000;
 /** How long the output streams may stay open after the run's processes are gone. */
 const DRAIN_GRACE_MS = 1000;
 const RETRY = "; retry the request";
@@ -214,8 +216,7 @@ export class ZygoteSandbox implements SandboxPort {
     let timeoutKill: Promise<void> = Promise.resolve();
     const timer = setTimeout(() => {
       timedOut = true;
-      const killed = slot.killAll().catch(() => undefined);
-      timeoutKill = Promise.all([killed, this.reapedOrStopped(fork, zygote)]).then(() => undefined);
+      timeoutKill = this.killAtTimeLimit(fork, zygote, slot).catch(() => undefined);
     }, request.timeoutMs);
     let exit: RunExit;
     let setup: RunSetup;
@@ -253,6 +254,24 @@ export class ZygoteSandbox implements SandboxPort {
       return unavailable(message, output);
     }
     return outcomeOf(ending, output, request, durationMs);
+  }
+
+  /**
+   * The run's process is killed by its parent, the fork server, which has not reaped it and so
+   * knows its pid for certain; the kernel then ends every process of its pid namespace. Killing
+   * pids read from the slot's cgroup.procs instead would race with their exit: a pid freed
+   * between the read and the kill may already be another process's. That is only the fallback
+   * for a fork server that does not act on the order.
+   */
+  private async killAtTimeLimit(fork: ForkedRun, zygote: ZygoteProcess, slot: CgroupSlot): Promise<void> {
+    fork.kill();
+    const reaped = await beforeDeadline(fork.ended, "the fork server did not kill a run at its time limit: killed through its cgroup", KILL_GRACE_MS);
+    if (!("lost" in reaped)) return;
+    this.options.onSandboxLog(`${reaped.lost}\n${zygote.log()}`, { code: "TIMEOUT" });
+    // Side by side: a killed run's process stays in its slot until the fork server reaps it, and
+    // a fork server that does not is stopped, which ends it.
+    const killed = slot.killAll().catch(() => undefined);
+    await Promise.all([killed, this.reapedOrStopped(fork, zygote)]);
   }
 
   /**
@@ -416,11 +435,11 @@ async function attach(slot: CgroupSlot, pid: number): Promise<void> {
   await Promise.all(slot.procsFiles.map((file) => writeFile(file, String(pid))));
 }
 
-/** The promise's value, or a lost reason once SETUP_TIMEOUT_MS has passed. */
-async function beforeDeadline<T>(promise: Promise<T>, reason: string): Promise<T | { lost: string }> {
+/** The promise's value, or a lost reason once `ms` have passed. */
+async function beforeDeadline<T>(promise: Promise<T>, reason: string, ms = SETUP_TIMEOUT_MS): Promise<T | { lost: string }> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<{ lost: string }>((resolve) => {
-    timer = setTimeout(() => resolve({ lost: reason }), SETUP_TIMEOUT_MS);
+    timer = setTimeout(() => resolve({ lost: reason }), ms);
   });
   const result = await Promise.race([promise, late]);
   clearTimeout(timer);

@@ -145,6 +145,54 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
     expect(held.body.result, held.text).toEqual(CREATED);
   });
 
+  it("a run's signals to its process group and session reach no run beside it: each run leads a session of its own", async () => {
+    const marker = uniqueMarker();
+    // The first run notes every SIGCONT it gets (one a whole session receives, whatever the uid),
+    // holding main() open until the test removes its file `hold`.
+    const first = execute(
+      app,
+      py`
+      import os, signal, time
+
+      def main():
+          got = []
+          signal.signal(signal.SIGCONT, lambda signum, frame: got.append(signum))
+          open("held-${marker}", "w").close()
+          open("hold", "w").close()
+          deadline = time.monotonic() + 20
+          while os.path.exists("hold") and time.monotonic() < deadline:
+              time.sleep(0.02)
+          return got
+    `,
+    );
+    let holders = await processesSeeing(`/sandbox/work/held-${marker}`);
+    for (let i = 0; i < 400 && holders.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      holders = await processesSeeing(`/sandbox/work/held-${marker}`);
+    }
+    expect(holders.length).toBeGreaterThan(0);
+    try {
+      const second = await execute(
+        app,
+        py`
+        import os, signal
+
+        def main():
+            signal.signal(signal.SIGCONT, signal.SIG_IGN)
+            os.kill(0, signal.SIGCONT)
+            return {"pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0)}
+      `,
+      );
+      expect(second.status, second.text).toBe(200);
+      expect(second.body.result).toEqual({ pid: 1, pgid: 1, sid: 1 });
+    } finally {
+      await rm(`/proc/${holders[0]!.pid}/root/sandbox/work/hold`, { force: true });
+    }
+    const held = await first;
+    expect(held.status, held.text).toBe(200);
+    expect(held.body.result).toEqual([]);
+  });
+
   it("nothing a run leaves behind reaches the next: files, IPC objects, sockets, environment, threads, module state", async () => {
     const marker = uniqueMarker();
     const key = 0x6000 + (Number(marker.slice(-6)) % 0x1000);

@@ -4,7 +4,7 @@
  * served by a new one; it is replaced after a number of runs or an age. Real nsjail; skipped
  * loudly where nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
@@ -26,8 +26,12 @@ const available = (await nsjailModes({ POOL_SIZE: "0" }).then(async (modes) => {
 const opened: SandboxPort[] = [];
 
 /** A fork-server sandbox as the server builds it, with these replacement limits. */
-async function forkServerApp(limits: Pick<ZygoteSandboxOptions, "maxForks" | "maxAgeMs"> = {}, log: string[] = []): Promise<App> {
-  const config = testConfig();
+async function forkServerApp(
+  limits: Pick<ZygoteSandboxOptions, "maxForks" | "maxAgeMs"> = {},
+  log: string[] = [],
+  env: Record<string, string> = {},
+): Promise<App> {
+  const config = testConfig(env);
   const sandbox = new ZygoteSandbox({
     runtime: runtime(),
     nsjailBin: findNsjailBinary(runtime().venvDir)!,
@@ -150,6 +154,57 @@ describe.runIf(available)("nsjail fork server", () => {
     expect((await execute(app, HELLO)).status).toBe(200);
   });
 
+  it("a run at its time limit is killed by the fork server, whose unreaped child it is, not by pids read from its cgroup", async () => {
+    const log: string[] = [];
+    const app = await forkServerApp({}, log);
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    const mark = `run-${uniqueMarker()}`;
+    const res = await execute(
+      app,
+      py`
+      import os, signal, time
+
+      def main():
+          for _ in range(20):
+              if os.fork() == 0:
+                  signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                  open("${mark}", "w").close()
+                  while True:
+                      time.sleep(1)
+          while True:
+              time.sleep(1)
+    `,
+      { timeoutMs: 1500 },
+    );
+    expect(res.status, res.text).toBe(408);
+    expect(res.body.code).toBe("TIMEOUT");
+    expect(log.filter((line) => line.includes("did not kill a run"))).toEqual([]);
+    expect(await survivorsSeeing(`/sandbox/work/${mark}`)).toEqual([]);
+    expect(await forkServers()).toEqual([server]);
+    expect((await execute(app, HELLO)).status).toBe(200);
+  });
+
+  it("the fork server's open files do not grow with the runs in flight", async () => {
+    const app = await forkServerApp({}, [], { MAX_CONCURRENCY: "4" });
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    const openFiles = async () => (await readdir(`/proc/${server}/fd`)).length;
+    const idle = await openFiles();
+    const marks = [1, 2, 3, 4].map((i) => `run-${i}-${uniqueMarker()}`);
+    const pending = marks.map((mark) =>
+      execute(app, `import os, time\n\ndef main():\n    open("${mark}", "w").close()\n    while os.path.exists("${mark}"):\n        time.sleep(0.02)\n`),
+    );
+    const runs = await Promise.all(marks.map((mark) => processesOfRun(mark)));
+    expect(runs.every((run) => run.length > 0)).toBe(true);
+    try {
+      expect(await openFiles()).toBe(idle);
+    } finally {
+      await Promise.all(runs.map(([run], i) => rm(`/proc/${run!.pid}/root/sandbox/work/${marks[i]}`, { force: true })));
+    }
+    for (const res of await Promise.all(pending)) expect(res.status, res.text).toBe(200);
+  });
+
   it("a fork server that dies is replaced: its run in flight gets a clear 503, nothing of the run is left", async () => {
     const log: string[] = [];
     const app = await forkServerApp({}, log);
@@ -197,6 +252,8 @@ describe.runIf(available)("nsjail fork server", () => {
     expect(res.body.code).toBe("SANDBOX_UNAVAILABLE");
     expect(res.body.error).toBe("The sandbox stopped while the script ran; retry the request");
     expect(await survivorsSeeing(`/sandbox/work/${mark}`)).toEqual([]);
+    // Stopped, it could not kill its child: the server killed the run through its cgroup instead.
+    expect(log.some((line) => line.includes("the fork server did not kill a run at its time limit"))).toBe(true);
     expect(log.some((line) => line.includes("the fork server did not reap a run killed at its time limit"))).toBe(true);
     const next = await execute(app, HELLO);
     expect(next.status, next.text).toBe(200);
