@@ -105,3 +105,15 @@ describe("RunChannel", () => {
     await channel.close();
   });
 });
+
+describe("RunChannel.close", () => {
+  it("ends also while a connection that never sent its tag is still open", async () => {
+    const { channel, path } = await open();
+    const silent = connect(path);
+    silent.on("error", () => undefined);
+    await new Promise<void>((resolve) => silent.once("connect", () => resolve()));
+    await channel.close();
+    expect(existsSync(path)).toBe(false);
+    silent.destroy();
+  });
+});

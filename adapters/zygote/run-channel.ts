@@ -32,6 +32,8 @@ export class RunChannel {
   /** Resolves when the run says its set-up is done (or what failed), or closes its control channel without a word. */
   readonly setup: Promise<RunSetup>;
   private readonly sockets = new Map<Tag, Socket>();
+  /** Every connection accepted, also one that never sent its tag: the listening socket closes only once all are gone. */
+  private readonly accepted = new Set<Socket>();
   private readonly streamsClosed: Promise<void>[] = [];
   private controlText = "";
   private listening = true;
@@ -82,12 +84,13 @@ export class RunChannel {
 
   /** Closes every connection and the socket, if it still listens. */
   async close(): Promise<void> {
-    for (const socket of this.sockets.values()) socket.destroy();
+    for (const socket of this.accepted) socket.destroy();
     await this.stopListening();
   }
 
   private accept(socket: Socket): void {
     let tag: Tag | undefined;
+    this.accepted.add(socket);
     socket.on("error", () => undefined);
     socket.on("data", (chunk: Buffer) => {
       if (tag === undefined) {
