@@ -13,7 +13,7 @@ describe("nsjail.cfg's seccomp policy as data", () => {
     expect(rule("clone")).toEqual({ syscall: "clone", errno: 1, when: { arg: 0, test: { kind: "masked-nonzero", mask: 0x7e020080 } } });
     expect(rule("personality")).toEqual({ syscall: "personality", errno: 1, when: { arg: 0, test: { kind: "not-in", values: [0, 0xffffffff] } } });
     expect(rule("tgkill")).toEqual({ syscall: "tgkill", errno: 1, when: { arg: 2, test: { kind: "at-least", value: 32 } } });
-    expect(rule("fcntl")).toEqual({ syscall: "fcntl", errno: 1, when: { arg: 1, test: { kind: "equals", value: 10 } } });
+    expect(rule("fcntl")).toEqual({ syscall: "fcntl", errno: 1, when: { arg: 1, test: { kind: "low-word-equals", value: 10 } } });
     expect(rule("socket")).toEqual({ syscall: "socket", errno: 97, when: { arg: 0, test: { kind: "not-in", values: [1, 2, 10] } } });
     expect(rule("clone3")).toEqual({ syscall: "clone3", errno: 38 });
     for (const syscall of ["mount", "umount", "unshare", "setns", "bpf", "keyctl", "perf_event_open", "process_vm_readv"]) {
@@ -32,7 +32,9 @@ describe("nsjail.cfg's seccomp policy as data", () => {
     expect(() => parseSeccompPolicy("ERRNO(1) { clone(f) { f > 3 } } DEFAULT ALLOW")).toThrow(/condition/);
     expect(() => parseSeccompPolicy("ERRNO(1) { kill(p, s) { p != 1 && s != 2 } } DEFAULT ALLOW")).toThrow(/condition/);
     expect(() => parseSeccompPolicy("ERRNO(1) { kill(p, s) { q == 1 } } DEFAULT ALLOW")).toThrow(/condition/);
-    expect(() => parseSeccompPolicy("ERRNO(1) { kill(p, s) { s == 0x100000000 } } DEFAULT ALLOW")).toThrow(/32-bit/);
+    expect(() => parseSeccompPolicy("ERRNO(1) { kill(p, s) { s >= 0x100000000 } } DEFAULT ALLOW")).toThrow(/32-bit/);
+    // All 64 bits compared: a high bit set would pass the test and the kernel still read s == 10.
+    expect(() => parseSeccompPolicy("ERRNO(1) { kill(p, s) { s == 10 } } DEFAULT ALLOW")).toThrow(/condition/);
     expect(() => parseSeccompPolicy("ERRNO(1) { ptrace } DEFAULT KILL")).toThrow(/unsupported/);
     expect(() => parseSeccompPolicy("ERRNO(1) { ptrace, ptrace } DEFAULT ALLOW")).toThrow(/twice/);
   });
@@ -50,7 +52,7 @@ describe("nsjail.cfg's seccomp policy as data", () => {
     expect(rules).toContainEqual({ nr: 56, errno: 1, arg: 0, maskedNonZero: 0x7e020080 });
     expect(rules).toContainEqual({ nr: 135, errno: 1, arg: 0, notIn: [0, 0xffffffff] });
     expect(rules).toContainEqual({ nr: 234, errno: 1, arg: 2, atLeast: 32 });
-    expect(rules).toContainEqual({ nr: 72, errno: 1, arg: 1, equals: 10 });
+    expect(rules).toContainEqual({ nr: 72, errno: 1, arg: 1, lowWordEquals: 10 });
     expect(rules).toContainEqual({ nr: 435, errno: 38 });
     expect(rules).toHaveLength(policy().length);
   });

@@ -8,7 +8,9 @@
  * Only the subset of Kafel the policy uses is understood, and anything else is an error rather
  * than a guess: `ERRNO(n) { entry, ... }` blocks and `DEFAULT ALLOW`, where an entry is a
  * syscall name or `name(arg, ...) { test }`, the test on one argument being `(x & MASK) != 0`,
- * `x != A && x != B ...`, `x >= A` or `x == A`, with constants of 32 bits.
+ * `x != A && x != B ...`, `x >= A` or `(x & 0xffffffff) == A`, with constants of 32 bits.
+ * A bare `x == A` is refused: Kafel compares all 64 bits, the kernel reads an int argument's
+ * low 32 only, so a caller setting a high bit would pass the test and still mean A.
  */
 
 /** A test on one argument of a syscall, with Kafel's meaning (arguments are unsigned 64-bit). */
@@ -16,7 +18,8 @@ export type ArgumentTest =
   | { readonly kind: "masked-nonzero"; readonly mask: number }
   | { readonly kind: "not-in"; readonly values: readonly number[] }
   | { readonly kind: "at-least"; readonly value: number }
-  | { readonly kind: "equals"; readonly value: number };
+  /** The argument's low 32 bits are `value` (an int argument: what the kernel reads of it). */
+  | { readonly kind: "low-word-equals"; readonly value: number };
 
 /** One denied syscall, and the test on one of its arguments under which it is denied (none: always). */
 export interface SeccompRule {
@@ -109,7 +112,7 @@ export interface ChildSeccompRule {
   readonly maskedNonZero?: number;
   readonly notIn?: readonly number[];
   readonly atLeast?: number;
-  readonly equals?: number;
+  readonly lowWordEquals?: number;
 }
 
 /** The values of the `seccomp_string` fields of an nsjail config (protobuf text format), in order. */
@@ -178,11 +181,10 @@ function parseCondition(args: readonly string[], condition: string): NonNullable
   };
   const masked = new RegExp(`^\\((\\w+) & ${CONSTANT}\\) != 0$`).exec(condition);
   if (masked) return { arg: argIndex(masked[1]), test: { kind: "masked-nonzero", mask: word(masked[2]) } };
-  const compared = new RegExp(`^(\\w+) (>=|==) ${CONSTANT}$`).exec(condition);
-  if (compared) {
-    const value = word(compared[3]);
-    return { arg: argIndex(compared[1]), test: compared[2] === ">=" ? { kind: "at-least", value } : { kind: "equals", value } };
-  }
+  const lowWord = new RegExp(`^\\((\\w+) & 0xffffffff\\) == ${CONSTANT}$`).exec(condition);
+  if (lowWord) return { arg: argIndex(lowWord[1]), test: { kind: "low-word-equals", value: word(lowWord[2]) } };
+  const atLeast = new RegExp(`^(\\w+) >= ${CONSTANT}$`).exec(condition);
+  if (atLeast) return { arg: argIndex(atLeast[1]), test: { kind: "at-least", value: word(atLeast[2]) } };
   const unequal = condition.split(" && ").map((part) => new RegExp(`^(\\w+) != ${CONSTANT}$`).exec(part));
   const names = new Set(unequal.map((match) => match?.[1]));
   if (unequal.every((match) => match !== null) && names.size === 1) {
@@ -223,8 +225,8 @@ function testText(arg: string, test: ArgumentTest): string {
       return test.values.map((value) => `${arg} != ${hex(value)}`).join(" && ");
     case "at-least":
       return `${arg} >= ${hex(test.value)}`;
-    case "equals":
-      return `${arg} == ${hex(test.value)}`;
+    case "low-word-equals":
+      return `(${arg} & 0xffffffff) == ${hex(test.value)}`;
   }
 }
 
@@ -245,7 +247,7 @@ export function childSeccompRules(rules: readonly SeccompRule[]): ChildSeccompRu
   }));
 }
 
-function testFields(test: ArgumentTest): Pick<ChildSeccompRule, "maskedNonZero" | "notIn" | "atLeast" | "equals"> {
+function testFields(test: ArgumentTest): Pick<ChildSeccompRule, "maskedNonZero" | "notIn" | "atLeast" | "lowWordEquals"> {
   switch (test.kind) {
     case "masked-nonzero":
       return { maskedNonZero: test.mask };
@@ -253,7 +255,7 @@ function testFields(test: ArgumentTest): Pick<ChildSeccompRule, "maskedNonZero" 
       return { notIn: test.values };
     case "at-least":
       return { atLeast: test.value };
-    case "equals":
-      return { equals: test.value };
+    case "low-word-equals":
+      return { lowWordEquals: test.value };
   }
 }

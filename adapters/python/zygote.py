@@ -149,8 +149,8 @@ def rule_block(rule):
     high = (BPF_LD_W_ABS, 0, 0, ARGS_OFFSET + 8 * rule["arg"] + 4)
     if "maskedNonZero" in rule:  # (x & mask) != 0
         return [low, (BPF_JSET_K, 0, 1, rule["maskedNonZero"]), deny, allow]
-    if "equals" in rule:  # high == 0 and low == value
-        return [high, (BPF_JEQ_K, 0, 3, 0), low, (BPF_JEQ_K, 0, 1, rule["equals"]), deny, allow]
+    if "lowWordEquals" in rule:  # low == value, whatever the high word (the kernel reads an int)
+        return [low, (BPF_JEQ_K, 0, 1, rule["lowWordEquals"]), deny, allow]
     if "atLeast" in rule:  # high != 0 or low >= value
         return [high, (BPF_JEQ_K, 0, 2, 0), low, (BPF_JGE_K, 0, 1, rule["atLeast"]), deny, allow]
     values = rule["notIn"]  # high != 0 or low is none of the values

@@ -119,12 +119,14 @@ describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
               "tgkill": errno_of(lambda: signal.pthread_kill(threading.get_ident(), signal.SIGRTMIN)),
               "sigqueue": libc.syscall(129, os.getpid(), int(signal.SIGRTMIN), None) == -1 and ctypes.get_errno(),
               "F_SETSIG": errno_of(lambda: fcntl.fcntl(r, 10, int(signal.SIGRTMIN))),
+              # The same command with a high bit set: the kernel reads cmd as an int.
+              "F_SETSIG high bits": libc.syscall(72, r, ctypes.c_uint64(0x10000000A), int(signal.SIGRTMIN)) == -1 and ctypes.get_errno(),
               "pending": sorted(int(s) for s in signal.sigpending()),
               "limit": resource.getrlimit(resource.RLIMIT_SIGPENDING),
           }
     `);
     expect(res.status, res.text).toBe(200);
-    expect(res.body.result).toMatchObject({ kill: 1, tgkill: 1, sigqueue: 1, F_SETSIG: 1, pending: [10] });
+    expect(res.body.result).toMatchObject({ kill: 1, tgkill: 1, sigqueue: 1, F_SETSIG: 1, "F_SETSIG high bits": 1, pending: [10] });
     expect(res.body.result.limit[1]).toBeLessThanOrEqual(64);
   });
 
