@@ -76,6 +76,22 @@ export const maxReportBytes = (maxResultBytes: number, artifacts: ArtifactLimits
 
 export const cpuSecondsFor = (timeoutMs: number): number => Math.ceil(timeoutMs / 1000) + 1;
 
+/** The harness's request for a run: the execution request, with what the backend fixes itself. */
+export function harnessRequestFor(
+  request: ExecutionRequest,
+  fixed: { readonly limits: HarnessLimits; readonly maxResultBytes: number; readonly artifactLimits: ArtifactLimits },
+): HarnessRequest {
+  return {
+    script: request.script,
+    limits: fixed.limits,
+    memoryMb: request.memoryMb,
+    maxResultBytes: fixed.maxResultBytes,
+    artifactLimits: fixed.artifactLimits,
+    ...(request.argsJson === undefined ? {} : { argsJson: request.argsJson }),
+    ...(request.files === undefined ? {} : { files: request.files }),
+  };
+}
+
 /** The JSON the harness reads on stdin; the args are spliced in as the client wrote them. */
 export function encodeHarnessRequest(request: HarnessRequest): Uint8Array {
   const { argsJson, ...rest } = request;

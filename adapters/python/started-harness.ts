@@ -2,7 +2,7 @@ import type { CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome, StartedSandbox } from "../../domain/sandbox.port.js";
 import type { HarnessProcess, HarnessRun } from "./harness-process.js";
-import type { ArtifactLimits, HarnessLimits } from "./harness-protocol.js";
+import { harnessRequestFor, type ArtifactLimits, type HarnessLimits } from "./harness-protocol.js";
 
 export const outputOf = (run: HarnessRun): CapturedOutput => ({
   stdout: run.stdout.text(),
@@ -51,18 +51,8 @@ export class StartedHarness implements StartedSandbox {
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     try {
-      const run = await this.harness.run(
-        {
-          script: request.script,
-          limits: this.policy.limits(request),
-          memoryMb: request.memoryMb,
-          maxResultBytes: this.policy.maxResultBytes,
-          artifactLimits: this.policy.artifactLimits,
-          ...(request.argsJson === undefined ? {} : { argsJson: request.argsJson }),
-          ...(request.files === undefined ? {} : { files: request.files }),
-        },
-        request.timeoutMs,
-      );
+      const { maxResultBytes, artifactLimits } = this.policy;
+      const run = await this.harness.run(harnessRequestFor(request, { limits: this.policy.limits(request), maxResultBytes, artifactLimits }), request.timeoutMs);
       return this.policy.outcome(run, request);
     } finally {
       await this.policy.cleanUp();

@@ -18,7 +18,7 @@ type FigureEntry = { mediaType: string; encoding: string; content: string; width
 const filesOf = (body: Record<string, any>): FileEntry[] => body.files as FileEntry[];
 const pathsOf = (body: Record<string, any>): string[] => filesOf(body).map((file) => file.path);
 
-describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
   let app: App;
   /** Small caps, to see them hold. */
   let cappedApp: App;
@@ -398,7 +398,7 @@ describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjai
   });
 });
 
-describe.each(await backends("subprocess", "nsjail"))("$name: a script that writes 1 GiB of files", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name: a script that writes 1 GiB of files", (backend) => {
   let app: App;
   beforeAll(async () => {
     app = await realApp({ EXECUTION_TIMEOUT_MS: "60000" }, backend);

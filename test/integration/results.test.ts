@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execute } from "../support/real-app.js";
 import { type App, backends, closeSandboxes, expectStatus, py, realApp } from "./helpers.js";
 
-describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", (backend) => {
   let app: App;
   beforeAll(async () => {
     app = await realApp({}, backend);
