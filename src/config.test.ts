@@ -75,6 +75,10 @@ describe("loadConfig", () => {
     expect(loadConfig({ SANDBOX_BACKEND: backend }).backend).toBe(backend);
   });
 
+  it.each(["zygote", "jail-per-run"])("accepts SANDBOX_MODE=%s", (mode) => {
+    expect(loadConfig({ SANDBOX_MODE: mode }).sandboxMode).toBe(mode);
+  });
+
   it("trims whitespace around numbers", () => {
     expect(loadConfig({ PORT: " 8081 " }).port).toBe(8081);
   });
@@ -90,6 +94,7 @@ describe("loadConfig", () => {
     ["PORT", "-1"],
     ["SANDBOX_BACKEND", "docker"],
     ["SANDBOX_BACKEND", "NSJAIL"],
+    ["SANDBOX_MODE", "fork"],
     ["EXECUTION_TIMEOUT_MS", "-1"],
     ["EXECUTION_TIMEOUT_MS", "0"],
     ["EXECUTION_TIMEOUT_MS", "30s"],

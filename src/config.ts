@@ -134,6 +134,10 @@ function moduleNames(name: string, options: { default: readonly string[]; doc: s
   };
 }
 
+/** How the nsjail backend gives each run its jail: forked by a fork server, or a new nsjail. */
+export const SANDBOX_MODES = ["zygote", "jail-per-run"] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
+
 const MIB = 1024 * 1024;
 const CPUS = { value: () => availableParallelism(), shown: "number of CPUs" };
 
@@ -144,6 +148,13 @@ export const VARIABLES = {
   backend: oneOf("SANDBOX_BACKEND", ["nsjail", "subprocess", "auto"], {
     default: "auto",
     doc: "`auto` is nsjail where it can run (as root, with the binary present), and then it must pass its start-up check; else subprocess with a warning",
+  }),
+  sandboxMode: oneOf("SANDBOX_MODE", SANDBOX_MODES, {
+    default: "zygote",
+    doc:
+      "how nsjail gives each run its jail: `zygote`, a fork of a fork server that imported the preloaded modules once " +
+      "([fork-server.md](fork-server.md)), or `jail-per-run`, a new nsjail per run (with the pool); `zygote` needs cgroups " +
+      "and runs a jail per run without them",
   }),
   executionTimeoutMs: integer("EXECUTION_TIMEOUT_MS", {
     min: 100,
@@ -187,7 +198,12 @@ export const VARIABLES = {
     default: { sameAs: "EXECUTION_TIMEOUT_MS" },
     doc: "how long a request may wait for a sandbox before it gets `BUSY`",
   }),
-  poolSize: integer("POOL_SIZE", { min: 0, max: 256, default: CPUS, doc: "pre-started sandboxes kept ready; `0` turns the pool off" }),
+  poolSize: integer("POOL_SIZE", {
+    min: 0,
+    max: 256,
+    default: CPUS,
+    doc: "pre-started sandboxes kept ready (subprocess, and nsjail with `SANDBOX_MODE=jail-per-run`); `0` turns the pool off",
+  }),
   poolCpuSlots: integer("POOL_CPU_SLOTS", {
     min: 1,
     max: 1024,

@@ -32,5 +32,6 @@ export function harnessRuntime(root: string, pythonBin: string | undefined): Har
     pythonBin: join(venvDir, "bin", basename(python)),
     venvDir,
     harnessSource: readFileSync(join(root, "adapters", "python", "harness.py"), "utf8"),
+    zygoteSource: readFileSync(join(root, "adapters", "python", "zygote.py"), "utf8"),
   };
 }

@@ -13,6 +13,7 @@ import { detectCgroups } from "../adapters/nsjail/cgroup.js";
 import type { NsjailCgroupMode } from "../adapters/nsjail/nsjail-argv.js";
 import { findNsjailBinary } from "../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../adapters/nsjail/nsjail-sandbox.js";
+import { ZygoteSandbox } from "../adapters/zygote/zygote-sandbox.js";
 import type { Config } from "./config.js";
 import { topLevelPackages } from "./package-set.js";
 import { projectRoot } from "./project-paths.js";
@@ -132,7 +133,11 @@ export interface LiveSandbox {
 }
 
 /** nsjail on this host, or why it cannot run here by nature (then `auto` may use the subprocess backend). */
-function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger): { backend: NsjailSandbox; enforcement: LimitEnforcement } | { unavailable: string } {
+function nsjailSandbox(
+  config: Config,
+  runtime: HarnessRuntime,
+  logger: Logger,
+): { backend: NsjailSandbox | ZygoteSandbox; enforcement: LimitEnforcement } | { unavailable: string } {
   if (getuid?.() !== 0) return { unavailable: "nsjail needs root here (cgroup limits and a uid per jail)" };
   const nsjailBin = config.nsjailBin ?? findNsjailBinary(runtime.venvDir);
   if (!nsjailBin || !existsSync(nsjailBin)) {
@@ -145,7 +150,8 @@ function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger):
     logger.warn({ problems: cgroups.problems }, "no usable cgroups: nsjail limits memory with RLIMIT_AS and processes with RLIMIT_NPROC only");
   }
   const throttledDevices = blockDevicesOf([runtime.venvDir, "/usr"]);
-  const backend = new NsjailSandbox({
+  const enforcement = nsjailEnforcement(cgroups.mode, throttledDevices, config);
+  const jail = {
     runtime,
     nsjailBin,
     configPath,
@@ -156,13 +162,19 @@ function nsjailSandbox(config: Config, runtime: HarnessRuntime, logger: Logger):
     maxResultBytes: config.maxResultBytes,
     artifactLimits: artifactLimitsOf(config),
     preloadModules: config.preloadModules,
-    memoryLimitMb: config.memoryLimitMb,
-    maxTimeoutMs: config.executionTimeoutMs,
     serverEnv: process.env,
     uidBase: config.sandboxUidBase,
-    onSandboxLog: (log, context) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run"),
-  });
-  return { backend, enforcement: nsjailEnforcement(cgroups.mode, throttledDevices, config) };
+    onSandboxLog: (log: string, context: { code: string }) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run"),
+  };
+  if (config.sandboxMode === "zygote") {
+    // A fork server's children are limited by the cgroups they are moved into; without cgroups
+    // (an address-space limit cannot be set below what the fork server already mapped) each run
+    // needs a jail of its own.
+    if (cgroups.mode.version !== "none") return { backend: new ZygoteSandbox(jail), enforcement };
+    logger.warn("SANDBOX_MODE=zygote needs cgroups: running a jail per run instead");
+  }
+  const backend = new NsjailSandbox({ ...jail, memoryLimitMb: config.memoryLimitMb, maxTimeoutMs: config.executionTimeoutMs });
+  return { backend, enforcement };
 }
 
 /**
@@ -195,9 +207,9 @@ export async function startSandbox(config: Config, runtime: HarnessRuntime, logg
   return { sandbox: pooled(backend, config, logger), info: { ...probed, ...SUBPROCESS_ENFORCEMENT } };
 }
 
-/** Wraps a backend in a pool of pre-started sandboxes unless POOL_SIZE is 0. */
-export function pooled(backend: PrestartableSandbox, config: Config, logger: Logger): SandboxPort {
-  if (config.poolSize === 0) return backend;
+/** Wraps a backend in a pool of pre-started sandboxes unless POOL_SIZE is 0 (a fork server needs none). */
+export function pooled(backend: PrestartableSandbox | ZygoteSandbox, config: Config, logger: Logger): SandboxPort {
+  if (config.poolSize === 0 || backend instanceof ZygoteSandbox) return backend;
   return new PrewarmedPool(backend, {
     size: config.poolSize,
     cpuSlots: config.poolCpuSlots,

@@ -25,7 +25,7 @@ interface SlotLimits {
   readonly ioBytesPerSecond?: number;
 }
 
-interface LimitsHit {
+export interface LimitsHit {
   readonly memory: boolean;
   readonly processes: boolean;
 }

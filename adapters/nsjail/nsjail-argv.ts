@@ -129,15 +129,7 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
     "--group", `${JAIL_UID}:${options.outsideUid}:1`,
   ];
 
-  if (options.venvDir !== undefined) {
-    // Only what the interpreter needs: not bin/, whose scripts name the venv's host path.
-    const venv = trimSlash(options.venvDir);
-    argv.push("--bindmount_ro", `${venv}/lib:${JAIL_VENV_DIR}/lib`, "--bindmount_ro", `${venv}/pyvenv.cfg:${JAIL_VENV_DIR}/pyvenv.cfg`);
-    if (options.pythonExecutable.startsWith(`${venv}/bin/`)) {
-      // The venv's python is a symlink to the system interpreter; binding it binds that file.
-      for (const name of JAIL_PYTHON_NAMES) argv.push("--bindmount_ro", `${options.pythonExecutable}:${JAIL_VENV_DIR}/bin/${name}`);
-    }
-  }
+  if (options.venvDir !== undefined) argv.push(...venvMountArgs(options.venvDir, options.pythonExecutable));
   for (const dir of options.runtimeMounts ?? []) {
     argv.push("--bindmount_ro", `${trimSlash(dir)}:${trimSlash(dir)}`);
   }
@@ -163,8 +155,19 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
   return argv;
 }
 
+/** The virtualenv's bind mounts: only what the interpreter needs, not bin/, whose scripts name the venv's host path. */
+export function venvMountArgs(venvDir: string, pythonExecutable: string): string[] {
+  const venv = trimSlash(venvDir);
+  const args = ["--bindmount_ro", `${venv}/lib:${JAIL_VENV_DIR}/lib`, "--bindmount_ro", `${venv}/pyvenv.cfg:${JAIL_VENV_DIR}/pyvenv.cfg`];
+  if (pythonExecutable.startsWith(`${venv}/bin/`)) {
+    // The venv's python is a symlink to the system interpreter; binding it binds that file.
+    for (const name of JAIL_PYTHON_NAMES) args.push("--bindmount_ro", `${pythonExecutable}:${JAIL_VENV_DIR}/bin/${name}`);
+  }
+  return args;
+}
+
 /** The interpreter's path as seen from inside the jail. */
-function jailedPython(options: NsjailArgvOptions): string {
+export function jailedPython(options: Pick<NsjailArgvOptions, "pythonExecutable" | "venvDir" | "runtimeMounts">): string {
   const python = options.pythonExecutable;
   if (options.venvDir !== undefined && python.startsWith(`${trimSlash(options.venvDir)}/bin/`)) return `${JAIL_VENV_DIR}/bin/python3`;
   const visible = ["/usr", ...(options.runtimeMounts ?? []).map(trimSlash)];

@@ -39,6 +39,9 @@ export interface NsjailSandboxOptions {
   readonly onSandboxLog: (log: string, context: { code: string }) => void;
 }
 
+/** The environment of a jail's interpreter: the allowlist, with the jail's own dirs. */
+export const jailEnvironment = (serverEnv: NsjailSandboxOptions["serverEnv"]): Record<string, string> =>
+  scriptEnvironment({ workDir: JAIL_WORK_DIR, cacheDir: JAIL_CACHE_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv });
 const MIB = 1024 * 1024;
 const TERM_GRACE_MS = 500;
 
@@ -113,12 +116,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       venvDir: runtime.venvDir,
       harnessSource: runtime.harnessSource,
       pythonFlags: PYTHON_FLAGS,
-      env: scriptEnvironment({
-        workDir: JAIL_WORK_DIR,
-        cacheDir: JAIL_CACHE_DIR,
-        pathDirs: [`${JAIL_VENV_DIR}/bin`],
-        serverEnv: this.options.serverEnv,
-      }),
+      env: jailEnvironment(this.options.serverEnv),
       timeoutMs: jail.timeoutMs,
       ...(slot === undefined ? { addressSpaceLimitMb: jail.memoryMb } : {}),
       // With a slot, its pids.max (which counts refused forks) must be the limit a fork bomb meets.

@@ -3,7 +3,7 @@
  * result channel (harness.py is the other side). What a run amounts to is harness-outcome.ts.
  */
 import type { Artifacts } from "../../domain/artifacts.js";
-import type { InputFile } from "../../domain/execution-request.js";
+import type { ExecutionRequest, InputFile } from "../../domain/execution-request.js";
 import { REPORTED_FAILURE_CODES, type ScriptFailureCode } from "../../domain/failure-code.js";
 import { readArtifacts } from "./report-artifacts.js";
 
@@ -73,6 +73,22 @@ export const maxReportBytes = (maxResultBytes: number, artifacts: ArtifactLimits
   artifacts.maxBytes +
   (artifacts.maxFiles + artifacts.maxFigures) * ARTIFACT_ENTRY_ALLOWANCE_BYTES +
   REPORT_HEADER_ALLOWANCE_BYTES;
+
+/** The harness's request for a run: the execution request, with what the backend fixes itself. */
+export function harnessRequestFor(
+  request: ExecutionRequest,
+  fixed: { readonly limits: HarnessLimits; readonly maxResultBytes: number; readonly artifactLimits: ArtifactLimits },
+): HarnessRequest {
+  return {
+    script: request.script,
+    limits: fixed.limits,
+    memoryMb: request.memoryMb,
+    maxResultBytes: fixed.maxResultBytes,
+    artifactLimits: fixed.artifactLimits,
+    ...(request.argsJson === undefined ? {} : { argsJson: request.argsJson }),
+    ...(request.files === undefined ? {} : { files: request.files }),
+  };
+}
 
 /** The JSON the harness reads on stdin; the args are spliced in as the client wrote them. */
 export function encodeHarnessRequest(request: HarnessRequest): Uint8Array {

@@ -9,4 +9,6 @@ export interface HarnessRuntime {
    * to the server's own files: only the virtualenv must be readable by the sandbox's user.
    */
   readonly harnessSource: string;
+  /** zygote.py's source: the fork server, which runs harnessSource's per-run code in each child. */
+  readonly zygoteSource: string;
 }

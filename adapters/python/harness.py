@@ -24,8 +24,8 @@ The run's work dir is the current directory.
 import sys
 
 # The harness's own imports come before the script runs; `script.py` frames are the user's.
+# asyncio, a third of a bare interpreter's start-up, is imported only for an async main().
 import ast
-import asyncio
 import atexit
 import base64
 import binascii
@@ -291,6 +291,8 @@ def find_main(module, args):
 def call_main(main, args):
     value = main() if args is None else main(**args)
     if inspect.isawaitable(value):
+        import asyncio
+
         async def await_it():
             return await value
 
@@ -954,6 +956,12 @@ def main():
     if preload is not None:
         preload_modules(preload)
         write_all(result_fd, READY_LINE)
+    serve(result_fd)
+
+
+def serve(result_fd):
+    """One run: the request from stdin, the script, the report on result_fd; then the process
+    ends. Every backend's sandbox runs this, the fork server's children (zygote.py) included."""
     harness_pid = os.getpid()
     request = read_request()
     header, body = run(request)

@@ -5,7 +5,7 @@ import { err } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import type { StartedSandbox } from "../pool/prestartable-sandbox.js";
 import type { HarnessProcess, HarnessRun } from "./harness-process.js";
-import type { ArtifactLimits, HarnessLimits } from "./harness-protocol.js";
+import { harnessRequestFor, type ArtifactLimits, type HarnessLimits } from "./harness-protocol.js";
 
 export const outputOf = (run: HarnessRun): CapturedOutput => ({
   stdout: run.stdout.text(),
@@ -15,7 +15,7 @@ export const outputOf = (run: HarnessRun): CapturedOutput => ({
 });
 
 /** What the client learns of a sandbox that never started (the backend logs why). */
-const NOT_STARTED_MESSAGE = "The sandbox could not be started";
+export const NOT_STARTED_MESSAGE = "The sandbox could not be started";
 
 /** The outcome of a run whose sandbox never started. */
 export const notStarted = (run: HarnessRun): SandboxOutcome => err(failure("SANDBOX_UNAVAILABLE", NOT_STARTED_MESSAGE, outputOf(run)));
@@ -60,18 +60,8 @@ export class StartedHarness implements StartedSandbox {
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     try {
-      const run = await this.harness.run(
-        {
-          script: request.script,
-          limits: this.policy.limits(request),
-          memoryMb: request.memoryMb,
-          maxResultBytes: this.policy.maxResultBytes,
-          artifactLimits: this.policy.artifactLimits,
-          ...(request.argsJson === undefined ? {} : { argsJson: request.argsJson }),
-          ...(request.files === undefined ? {} : { files: request.files }),
-        },
-        request.timeoutMs,
-      );
+      const { maxResultBytes, artifactLimits } = this.policy;
+      const run = await this.harness.run(harnessRequestFor(request, { limits: this.policy.limits(request), maxResultBytes, artifactLimits }), request.timeoutMs);
       return this.policy.outcome(run, request);
     } finally {
       await this.policy.cleanUp();

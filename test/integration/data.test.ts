@@ -17,7 +17,7 @@ const filesOf = (body: ExecuteResponseBody) => body.files ?? expect.unreachable(
 const figuresOf = (body: ExecuteResponseBody) => body.figures ?? expect.unreachable("the response has no figures");
 const pathsOf = (body: ExecuteResponseBody): string[] => filesOf(body).map((file) => file.path);
 
-describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
   let app: App;
   /** Small caps, to see them hold. */
   let cappedApp: App;
@@ -397,7 +397,7 @@ describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjai
   });
 });
 
-describe.each(await backends("subprocess", "nsjail"))("$name: a script that writes 1 GiB of files", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name: a script that writes 1 GiB of files", (backend) => {
   let app: App;
   beforeAll(async () => {
     app = await realApp({ EXECUTION_TIMEOUT_MS: "60000" }, backend);

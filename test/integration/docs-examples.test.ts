@@ -48,7 +48,7 @@ it("the documentation has its examples", () => {
 
 const run = promisify(execFile);
 
-describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", (backend) => {
   let server: ServerType;
   let url: string;
   beforeAll(async () => {

@@ -8,7 +8,7 @@ import { backends, closeSandboxes, realApp } from "../support/backends.js";
 import { type App, execute, expectStatus, py } from "../support/requests.js";
 import { itAsRoot } from "../support/root.js";
 
-describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", (backend) => {
   let app: App;
   beforeAll(async () => {
     app = await realApp({ EXECUTION_TIMEOUT_MS: "30000" }, backend);
@@ -244,11 +244,18 @@ describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
       expect(normal.body.result).toBe(160);
     });
 
-    it("a limit too small to even load numpy and pandas is the memory limit, not an ImportError", async () => {
+    // A fork server's child finds numpy and pandas loaded: their memory is the fork server's.
+    it.skipIf(backend.mode === "zygote")("a limit too small to even load numpy and pandas is the memory limit, not an ImportError", async () => {
       const res = await execute(app, "import pandas\ndef main():\n    return 1\n", { memoryMb: 40 });
       expectStatus(res, 400);
       expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
       expect(res.body.error).toContain("Memory limit exceeded (40 MB)");
+    });
+
+    it.runIf(backend.mode === "zygote")("numpy and pandas, loaded by the fork server, do not count against a run's memory limit", async () => {
+      const res = await execute(app, "import pandas as pd\ndef main():\n    return int(pd.Series([1, 2]).sum())\n", { memoryMb: 32 });
+      expectStatus(res, 200);
+      expect(res.body.result).toBe(3);
     });
   });
 

@@ -19,7 +19,7 @@ import { isRoot, itAsRoot } from "../support/root.js";
 /** The work dir of every jail, as the script sees it (nsjail.cfg). */
 const JAIL_WORK_DIR = "/sandbox/work";
 
-describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", (backend) => {
   const jailed = backend.kind === "nsjail";
   let app: App;
   let shortApp: App;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends, closeSandboxes, realApp } from "../support/backends.js";
 import { type App, execute, expectStatus, py } from "../support/requests.js";
 
-describe.each(await backends("subprocess", "nsjail"))("$name", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", (backend) => {
   let app: App;
   beforeAll(async () => {
     app = await realApp({}, backend);

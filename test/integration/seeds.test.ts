@@ -2,15 +2,15 @@
  * Every example of the documents the service was specified from (a deployment guide, three
  * READMEs of similar services and a list of nsjail test cases) run through the real app, the
  * real harness and a real Python, on every backend: the subprocess sandbox and nsjail, each with
- * and without the pool of pre-started sandboxes. Every example must give the same answer on all
- * of them. Where an example gives a curl body, that body is posted byte for byte, as curl -d would.
+ * and without the pool of pre-started sandboxes, and nsjail's fork server. Every example must give
+ * the same answer on all of them. Where an example gives a curl body, that body is posted byte for byte, as curl -d would.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends, closeSandboxes, poolOf, realApp } from "../support/backends.js";
 import { slowed } from "../support/real-app.js";
 import { type App, execute, expectStatus, postRaw, py } from "../support/requests.js";
 
-describe.each(await backends("subprocess", "nsjail", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
+describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subprocess pooled", "nsjail pooled"))("$name", (backend) => {
   let app: App;
   beforeAll(async () => {
     app = await realApp({}, backend);

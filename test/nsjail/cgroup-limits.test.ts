@@ -1,6 +1,6 @@
 /**
  * The jail's memory and process limits are enforced by cgroups (not rlimits), whatever the
- * cgroup version, and runs leave no cgroup behind. Run on the host by `npm test` and on a pure
+ * cgroup version and in both modes of the nsjail backend, and runs leave no cgroup behind. Run on the host by `npm test` and on a pure
  * cgroup v2 kernel by `npm run test:cgroup2`; the checks that need swap, or a machine where
  * nothing else creates cgroups meanwhile, run where those hold (the VM sets both up).
  */
@@ -8,7 +8,6 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { parseMountinfo } from "../../adapters/nsjail/mountinfo.js";
 import { slotName } from "../../adapters/nsjail/cgroup-slots.js";
@@ -16,10 +15,9 @@ import { SANDBOX_UID_COUNT } from "../../adapters/python/sandbox-uids.js";
 import { survivorsMatching } from "../support/processes.js";
 import { appOver, slowed, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
-import { nsjailSandbox } from "../support/nsjail.js";
+import { nsjailModes } from "../support/nsjail.js";
 
-const sandbox = await nsjailSandbox({ POOL_SIZE: "0" });
-const available = typeof sandbox !== "string";
+const modes = await nsjailModes({ POOL_SIZE: "0" });
 
 const mounts = parseMountinfo(readFileSync("/proc/self/mountinfo", "utf8"));
 /** Only the unified hierarchy: no cgroup v1 controller is mounted. */
@@ -85,15 +83,15 @@ function rootCgroupStat(): Record<string, number> {
   );
 }
 
-describe.runIf(available)("nsjail cgroup limits", () => {
+describe.each(modes)("nsjail ($mode) cgroup limits", ({ sandbox }) => {
   let app: App;
 
   beforeAll(async () => {
-    app = await appOver(sandbox as SandboxPort, testConfig({ EXECUTION_TIMEOUT_MS: slowed(20_000) }));
+    app = await appOver(sandbox, testConfig({ EXECUTION_TIMEOUT_MS: slowed(20_000) }));
   });
 
   afterAll(async () => {
-    await (sandbox as SandboxPort).close();
+    await sandbox.close();
   });
 
   it("allows a 1 GiB mapping that is never touched: the limit is on memory used, not on address space", async () => {

@@ -1,12 +1,11 @@
 /**
  * What the jail keeps a script from: the network, the host's files, other runs, privilege.
- * Runs against the real nsjail backend; skipped loudly where nsjail cannot run, and a
- * failure under REQUIRE_NSJAIL=1 (CI).
+ * Runs against the real nsjail backend in both its modes (a jail per run, and a fork server's
+ * child per run); skipped loudly where nsjail cannot run, and a failure under REQUIRE_NSJAIL=1 (CI).
  */
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
@@ -15,21 +14,20 @@ import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { survivorsMatching } from "../support/processes.js";
 import { appOver, runtime, silentLogger, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
-import { nsjailSandbox } from "../support/nsjail.js";
+import { ZygoteSandbox } from "../../adapters/zygote/zygote-sandbox.js";
+import { nsjailModes } from "../support/nsjail.js";
 import { startSandbox } from "../../src/sandbox-factory.js";
 
-const sandbox = await nsjailSandbox();
-const available = typeof sandbox !== "string";
+const modes = await nsjailModes();
 
-describe.runIf(available)("nsjail isolation", () => {
+describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
   let app: App;
   let hostPort: number;
   let hostServer: Server;
   let connections = 0;
 
   beforeAll(async () => {
-    const jail = sandbox as SandboxPort;
-    app = await appOver(jail);
+    app = await appOver(sandbox);
     // A server on the host's loopback, standing in for the service's own port.
     hostServer = createServer((socket) => {
       connections++;
@@ -41,7 +39,7 @@ describe.runIf(available)("nsjail isolation", () => {
 
   afterAll(async () => {
     hostServer?.close();
-    await (sandbox as SandboxPort).close();
+    await sandbox.close();
   });
 
   it("has no network interface up and cannot connect anywhere, not even to the host's loopback", async () => {
@@ -304,7 +302,7 @@ describe.runIf(available)("nsjail isolation", () => {
   });
 
   it("fails closed: with SANDBOX_BACKEND=auto, a host that can run nsjail but fails its start-up check refuses to start", async () => {
-    const broken = testConfig({ SANDBOX_BACKEND: "auto", NSJAIL_CONFIG: `/nonexistent-${uniqueMarker()}.cfg`, POOL_SIZE: "0" });
+    const broken = testConfig({ SANDBOX_BACKEND: "auto", SANDBOX_MODE: mode, NSJAIL_CONFIG: `/nonexistent-${uniqueMarker()}.cfg`, POOL_SIZE: "0" });
     await expect(startSandbox(broken, runtime(), silentLogger)).rejects.toThrow(/refusing to fall back to the subprocess backend/);
   });
 
@@ -312,7 +310,7 @@ describe.runIf(available)("nsjail isolation", () => {
     const missing = `/nonexistent-venv-${uniqueMarker()}`;
     const serverLog: string[] = [];
     const config = testConfig();
-    const broken = new NsjailSandbox({
+    const shared = {
       runtime: { ...runtime(), venvDir: missing, pythonBin: `${missing}/bin/python` },
       nsjailBin: findNsjailBinary(runtime().venvDir)!,
       configPath: join(projectRoot(), "nsjail.cfg"),
@@ -323,12 +321,14 @@ describe.runIf(available)("nsjail isolation", () => {
       maxResultBytes: config.maxResultBytes,
       artifactLimits: artifactLimitsOf(config),
       preloadModules: config.preloadModules,
-      memoryLimitMb: config.memoryLimitMb,
-      maxTimeoutMs: config.executionTimeoutMs,
       uidBase: config.sandboxUidBase,
       serverEnv: {},
-      onSandboxLog: (log, context) => serverLog.push(`${context.code}: ${log}`),
-    });
+      onSandboxLog: (log: string, context: { code: string }) => serverLog.push(`${context.code}: ${log}`),
+    };
+    const broken =
+      mode === "zygote"
+        ? new ZygoteSandbox(shared)
+        : new NsjailSandbox({ ...shared, memoryLimitMb: config.memoryLimitMb, maxTimeoutMs: config.executionTimeoutMs });
     const res = await execute(await appOver(broken, config), "def main():\n    return 1\n");
     expect(res.status, res.text).toBe(503);
     expect(res.body.code).toBe("SANDBOX_UNAVAILABLE");
@@ -337,5 +337,6 @@ describe.runIf(available)("nsjail isolation", () => {
     expect(serverLog).toHaveLength(1);
     expect(serverLog[0]).toMatch(/^SANDBOX_UNAVAILABLE: /);
     expect(serverLog[0]).toContain(missing);
+    await broken.close();
   });
 });

@@ -1,22 +1,20 @@
 /**
  * What one run could use up or observe for every other run and the host: kernel objects kept
  * after a run, per-user counters shared with host root, inotify on the shared mounts, socket
- * families that leave the network namespace, the disk. Real nsjail backend; skipped loudly
- * where nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
+ * families that leave the network namespace, the disk. Real nsjail backend, in both its modes;
+ * skipped loudly where nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { blockDevicesOf } from "../../adapters/nsjail/block-devices.js";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { appOver, runtime, testConfig } from "../support/real-app.js";
 import { type App, execute, py } from "../support/requests.js";
-import { nsjailSandbox } from "../support/nsjail.js";
+import { nsjailModes } from "../support/nsjail.js";
 
-const sandbox = await nsjailSandbox();
-const available = typeof sandbox !== "string";
+const modes = await nsjailModes();
 
 /** The kernel's count of memory cgroups, the dying ones included (their ids end at 65535). */
 function memoryCgroupCount(): number {
@@ -37,15 +35,15 @@ function slotGroupCount(): number {
 /** Drops a file's pages from the page cache, so the next read charges them to the reader's cgroup. */
 const evictFromPageCache = (file: string) => execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
 
-describe.runIf(available)("nsjail: what runs share", () => {
+describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
   let app: App;
 
   beforeAll(async () => {
-    app = await appOver(sandbox as SandboxPort);
+    app = await appOver(sandbox);
   });
 
   afterAll(async () => {
-    await (sandbox as SandboxPort).close();
+    await sandbox.close();
   });
 
   it("leaves the host's memory-cgroup count flat over runs that read uncached pages", async () => {
@@ -121,12 +119,14 @@ describe.runIf(available)("nsjail: what runs share", () => {
               "tgkill": errno_of(lambda: signal.pthread_kill(threading.get_ident(), signal.SIGRTMIN)),
               "sigqueue": libc.syscall(129, os.getpid(), int(signal.SIGRTMIN), None) == -1 and ctypes.get_errno(),
               "F_SETSIG": errno_of(lambda: fcntl.fcntl(r, 10, int(signal.SIGRTMIN))),
+              # The same command with a high bit set: the kernel reads cmd as an int.
+              "F_SETSIG high bits": libc.syscall(72, r, ctypes.c_uint64(0x10000000A), int(signal.SIGRTMIN)) == -1 and ctypes.get_errno(),
               "pending": sorted(int(s) for s in signal.sigpending()),
               "limit": resource.getrlimit(resource.RLIMIT_SIGPENDING),
           }
     `);
     expect(res.status, res.text).toBe(200);
-    expect(res.body.result).toMatchObject({ kill: 1, tgkill: 1, sigqueue: 1, F_SETSIG: 1, pending: [10] });
+    expect(res.body.result).toMatchObject({ kill: 1, tgkill: 1, sigqueue: 1, F_SETSIG: 1, "F_SETSIG high bits": 1, pending: [10] });
     expect(res.body.result.limit[1]).toBeLessThanOrEqual(64);
   });
 

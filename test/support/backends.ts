@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { PrewarmedPool } from "../../adapters/pool/prewarmed-pool.js";
+import type { SandboxMode } from "../../src/config.js";
 import { pooled, startSandbox } from "../../src/sandbox-factory.js";
 import { nsjailSandbox } from "./nsjail.js";
 import { appOver, realSubprocessSandbox, runtime, silentLogger, testConfig } from "./real-app.js";
@@ -9,28 +10,31 @@ import type { App } from "./requests.js";
 /**
  * A sandbox backend an integration suite runs over. The pooled ones hand every request of a
  * suite a sandbox that was pre-started before it (POOL_SIZE=1, and each request first waits
- * for the pool to be full), as production does by default.
+ * for the pool to be full), as production does by default. "nsjail" is a jail per run,
+ * "nsjail zygote" a fork server's child per run (SANDBOX_MODE).
  */
 export interface Backend {
   readonly name: BackendName;
   readonly kind: "subprocess" | "nsjail";
   readonly pooled: boolean;
+  readonly mode: SandboxMode;
 }
 
-export type BackendName = "subprocess" | "nsjail" | "subprocess pooled" | "nsjail pooled";
+export type BackendName = "subprocess" | "nsjail" | "nsjail zygote" | "subprocess pooled" | "nsjail pooled";
 
 const BACKENDS: Record<BackendName, Backend> = {
-  subprocess: { name: "subprocess", kind: "subprocess", pooled: false },
-  nsjail: { name: "nsjail", kind: "nsjail", pooled: false },
-  "subprocess pooled": { name: "subprocess pooled", kind: "subprocess", pooled: true },
-  "nsjail pooled": { name: "nsjail pooled", kind: "nsjail", pooled: true },
+  subprocess: { name: "subprocess", kind: "subprocess", pooled: false, mode: "jail-per-run" },
+  nsjail: { name: "nsjail", kind: "nsjail", pooled: false, mode: "jail-per-run" },
+  "nsjail zygote": { name: "nsjail zygote", kind: "nsjail", pooled: false, mode: "zygote" },
+  "subprocess pooled": { name: "subprocess pooled", kind: "subprocess", pooled: true, mode: "jail-per-run" },
+  "nsjail pooled": { name: "nsjail pooled", kind: "nsjail", pooled: true, mode: "jail-per-run" },
 };
 
 let nsjailUnavailable: Promise<string | undefined> | undefined;
 
 /** Why nsjail cannot run here (undefined when it can); checked once per test file. */
 function whyNsjailIsUnavailable(): Promise<string | undefined> {
-  nsjailUnavailable ??= nsjailSandbox({ POOL_SIZE: "0" }).then(async (sandbox) => {
+  nsjailUnavailable ??= nsjailSandbox({ POOL_SIZE: "0", SANDBOX_MODE: "jail-per-run" }).then(async (sandbox) => {
     if (typeof sandbox === "string") return sandbox;
     await sandbox.close();
     return undefined;
@@ -71,7 +75,7 @@ const pools = new WeakMap<App, PrewarmedPool>();
  * the server builds it (startSandbox, whose startup probe runs one jailed script).
  */
 export async function realApp(env: Record<string, string> = {}, backend: Backend = BACKENDS.subprocess): Promise<App> {
-  const config = testConfig({ SANDBOX_BACKEND: backend.kind, POOL_SIZE: backend.pooled ? "1" : "0", ...env });
+  const config = testConfig({ SANDBOX_BACKEND: backend.kind, SANDBOX_MODE: backend.mode, POOL_SIZE: backend.pooled ? "1" : "0", ...env });
   const sandbox =
     backend.kind === "nsjail"
       ? (await startSandbox(config, runtime(), silentLogger)).sandbox

@@ -1,4 +1,5 @@
 import type { SandboxPort } from "../../domain/sandbox.port.js";
+import { SANDBOX_MODES, type SandboxMode } from "../../src/config.js";
 import { startSandbox } from "../../src/sandbox-factory.js";
 import { runtime, silentLogger, testConfig } from "./real-app.js";
 
@@ -17,4 +18,19 @@ export async function nsjailSandbox(env: Record<string, string> = {}): Promise<S
     console.warn(`\n*** SKIPPING nsjail tests: ${reason} ***\n`);
     return reason;
   }
+}
+
+/**
+ * The real nsjail backend in each of its modes (SANDBOX_MODE), for suites that run unchanged
+ * over both (`describe.each(await nsjailModes())`). None where nsjail cannot run here, after a
+ * loud warning (a failure under REQUIRE_NSJAIL=1, as nsjailSandbox).
+ */
+export async function nsjailModes(env: Record<string, string> = {}): Promise<{ mode: SandboxMode; sandbox: SandboxPort }[]> {
+  const modes: { mode: SandboxMode; sandbox: SandboxPort }[] = [];
+  for (const mode of SANDBOX_MODES) {
+    const sandbox = await nsjailSandbox({ SANDBOX_MODE: mode, ...env });
+    if (typeof sandbox === "string") return [];
+    modes.push({ mode, sandbox });
+  }
+  return modes;
 }

@@ -1,0 +1,32 @@
+import type { SandboxUids } from "../python/sandbox-uids.js";
+
+/**
+ * Sandbox uids leased host-wide once and then kept between runs: the uid a run gives back goes
+ * to the next one (whose cgroup slot is emptied first, as for any new lease), without the
+ * lease's file-system round trip on every run. They are all given back by releaseAll(). At most
+ * as many are held as runs were ever alive at once.
+ */
+export class HeldUids {
+  private readonly idle: number[] = [];
+  private readonly held = new Set<number>();
+
+  constructor(private readonly leases: Pick<SandboxUids, "acquire" | "release">) {}
+
+  acquire(): number {
+    const reused = this.idle.pop();
+    if (reused !== undefined) return reused;
+    const uid = this.leases.acquire();
+    this.held.add(uid);
+    return uid;
+  }
+
+  release(uid: number): void {
+    if (this.held.has(uid) && !this.idle.includes(uid)) this.idle.push(uid);
+  }
+
+  releaseAll(): void {
+    for (const uid of this.held) this.leases.release(uid);
+    this.held.clear();
+    this.idle.length = 0;
+  }
+}

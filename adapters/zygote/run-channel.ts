@@ -1,0 +1,168 @@
+import { createServer, type Server, type Socket } from "node:net";
+import { rm } from "node:fs/promises";
+import { CappedBuffer } from "../python/capped-buffer.js";
+
+/** What the run said of its own set-up before the script's first line (zygote.py, step 5). */
+export type RunSetup = { readonly ready: true } | { readonly failed: string };
+
+export interface RunChannelLimits {
+  readonly maxOutputBytes: number;
+  /** The most the harness may write on its result channel (harness-protocol.ts maxReportBytes). */
+  readonly maxReportBytes: number;
+}
+
+const TAGS = ["c", "0", "1", "2", "3"] as const;
+type Tag = (typeof TAGS)[number];
+/** The set-up's messages are one short JSON line; more is a broken run. */
+const CONTROL_CAP_BYTES = 64 * 1024;
+
+/**
+ * The server's end of one run's connections (zygote.py, step 1): a unix socket in the fork
+ * server's channel directory that the run's process connects to five times, a tag byte first:
+ * "c" the control channel of its set-up, "0" to "3" the harness's stdin, stdout, stderr and
+ * result channel. Once all five are in, the socket is closed and removed: nothing else can
+ * connect. Output is captured here, each stream capped as it arrives, as for a piped harness.
+ */
+export class RunChannel {
+  readonly stdout: CappedBuffer;
+  readonly stderr: CappedBuffer;
+  readonly report: CappedBuffer;
+  /** Resolves once all five connections are in. */
+  readonly connected: Promise<void>;
+  /** Resolves when the run says its set-up is done (or what failed), or closes its control channel without a word. */
+  readonly setup: Promise<RunSetup>;
+  private readonly sockets = new Map<Tag, Socket>();
+  /** Every connection accepted, also one that never sent its tag: the listening socket closes only once all are gone. */
+  private readonly accepted = new Set<Socket>();
+  private readonly streamsClosed: Promise<void>[] = [];
+  private controlText = "";
+  private listening = true;
+  private resolveConnected!: () => void;
+  private resolveSetup!: (setup: RunSetup) => void;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly path: string,
+    limits: RunChannelLimits,
+  ) {
+    this.stdout = new CappedBuffer(limits.maxOutputBytes);
+    this.stderr = new CappedBuffer(limits.maxOutputBytes);
+    this.report = new CappedBuffer(limits.maxReportBytes);
+    this.connected = new Promise((resolve) => (this.resolveConnected = resolve));
+    this.setup = new Promise((resolve) => (this.resolveSetup = resolve));
+    server.on("connection", (socket) => this.accept(socket));
+  }
+
+  /** Listens at `path` (a fresh name in a directory only the fork server's uid can enter). */
+  static async open(path: string, limits: RunChannelLimits): Promise<RunChannel> {
+    const server = createServer({ allowHalfOpen: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ path, writableAll: true }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    return new RunChannel(server, path, limits);
+  }
+
+  /** Lets the run go on (it is in its cgroup now) and hands the harness its request. */
+  go(request: Uint8Array): void {
+    this.sockets.get("c")?.write("go\n");
+    this.sockets.get("0")?.end(request);
+  }
+
+  /** Waits for the output streams to close (every process of the run holding them is gone), at most `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.all(this.streamsClosed), late]);
+    clearTimeout(timer);
+  }
+
+  /** Closes every connection and the socket, if it still listens. */
+  async close(): Promise<void> {
+    for (const socket of this.accepted) socket.destroy();
+    await this.stopListening();
+  }
+
+  private accept(socket: Socket): void {
+    let tag: Tag | undefined;
+    this.accepted.add(socket);
+    socket.on("error", () => undefined);
+    socket.on("data", (chunk: Buffer) => {
+      if (tag === undefined) {
+        const named = TAGS.find((candidate) => candidate.charCodeAt(0) === chunk[0]);
+        if (named === undefined || this.sockets.has(named)) {
+          socket.destroy();
+          return;
+        }
+        tag = named;
+        this.register(tag, socket);
+        chunk = chunk.subarray(1);
+      }
+      if (chunk.length > 0) this.take(tag, chunk);
+    });
+  }
+
+  private register(tag: Tag, socket: Socket): void {
+    this.sockets.set(tag, socket);
+    if (tag === "c") {
+      const silent = () => this.resolveSetup({ failed: "the run ended during its set-up" });
+      socket.once("end", silent);
+      socket.once("close", silent);
+    } else {
+      // Half-open sockets: the run's end of a stream closing is the end of that stream.
+      this.streamsClosed.push(
+        new Promise((resolve) => {
+          socket.once("end", () => {
+            socket.end();
+            resolve();
+          });
+          socket.once("close", () => resolve());
+        }),
+      );
+    }
+    if (this.sockets.size === TAGS.length) {
+      void this.stopListening();
+      this.resolveConnected();
+    }
+  }
+
+  private take(tag: Tag, chunk: Buffer): void {
+    if (tag === "1") this.stdout.push(chunk);
+    else if (tag === "2") this.stderr.push(chunk);
+    else if (tag === "3") this.report.push(chunk);
+    else if (tag === "c") this.onControl(chunk);
+    // "0", the harness's stdin, carries nothing back.
+  }
+
+  private onControl(chunk: Buffer): void {
+    this.controlText += chunk.toString("utf8");
+    const newline = this.controlText.indexOf("\n");
+    if (newline >= 0) this.resolveSetup(parseSetup(this.controlText.slice(0, newline)));
+    else if (this.controlText.length > CONTROL_CAP_BYTES) this.resolveSetup({ failed: "the run wrote more than its control channel allows" });
+  }
+
+  /** Stops accepting connections at once; the returned promise waits for the open ones to close too. */
+  private async stopListening(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await rm(this.path, { force: true });
+    await closed;
+  }
+}
+
+function parseSetup(line: string): RunSetup {
+  try {
+    const message = JSON.parse(line) as Record<string, unknown>;
+    if (message.ready === true) return { ready: true };
+    if (typeof message.error === "string") return { failed: message.error };
+  } catch {
+    // below
+  }
+  return { failed: `unreadable set-up message: ${line.slice(0, 200)}` };
+}

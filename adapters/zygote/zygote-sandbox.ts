@@ -1,0 +1,450 @@
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { failure } from "../../domain/execution-result.js";
+import { err } from "../../domain/result.js";
+import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
+import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "../nsjail/cgroup-slots.js";
+import { jailEnvironment, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
+import {
+  allowing,
+  childSeccompRules,
+  type ChildSeccompRule,
+  parseSeccompPolicy,
+  renderKafel,
+  seccompStrings,
+  withoutSeccompStrings,
+} from "../nsjail/seccomp-policy.js";
+import { outcomeOf } from "../python/harness-outcome.js";
+import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { encodeHarnessRequest, harnessRequestFor, maxReportBytes, parseHarnessReport } from "../python/harness-protocol.js";
+import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../python/run-limits.js";
+import { NOT_STARTED_MESSAGE } from "../python/started-harness.js";
+import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
+import { PYTHON_FLAGS } from "../python/script-environment.js";
+import { HeldUids } from "./held-uids.js";
+import { childWithNamespacePid } from "./host-pid.js";
+import { RunChannel, type RunSetup } from "./run-channel.js";
+import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-argv.js";
+import { zygoteEnding } from "./zygote-ending.js";
+import { ZygoteProcess, type ForkedRun, type RunExit } from "./zygote-process.js";
+
+/** What a jail per run is given, but the limits of pre-started jails (a fork server's runs are all forked on demand). */
+export interface ZygoteSandboxOptions extends Omit<NsjailSandboxOptions, "memoryLimitMb" | "maxTimeoutMs"> {
+  /** A fork server is replaced after this many runs. */
+  readonly maxForks?: number;
+  /** A fork server is replaced after this long. */
+  readonly maxAgeMs?: number;
+}
+
+/** The top of the sandbox uid range is for the fork servers themselves; their runs get the rest. */
+const ZYGOTE_UID_COUNT = 8;
+const DEFAULT_MAX_FORKS = 1000;
+const DEFAULT_MAX_AGE_MS = 15 * 60 * 1000;
+/** A fork server's own cgroup: the interpreter with numpy and pandas, and its children until each is moved into its run's. */
+const ZYGOTE_SLOT = { memoryMb: 1024, maxPids: 1024, cpuCores: availableParallelism() };
+const MIB = 1024 * 1024;
+/** From fork order to the run's connections: far more than it takes even on a loaded host. */
+const SETUP_TIMEOUT_MS = 20_000;
+/** How long the fork server has to kill and reap a run whose time is up before the server kills it through its cgroup. */
+const KILL_GRACE_MS = 1000;
+/** How long the output streams may stay open after the run's processes are gone. */
+const DRAIN_GRACE_MS = 1000;
+const RETRY = "; retry the request";
+/** A fork server's successor is started when it has used this share of its runs or its time. */
+const NEARLY = 0.9;
+
+type Started = { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; slot: CgroupSlot; fork: ForkedRun } | { kind: "lost"; reason: string };
+
+/**
+ * The nsjail backend with a fork server: one long-lived jail (nsjail.cfg) whose interpreter has
+ * imported numpy and pandas once and forks a child per run, which then puts itself in namespaces,
+ * a uid, a work dir and a seccomp policy of its own before the script runs (zygote.py). A run
+ * costs a fork, not an interpreter. The fork server is replaced after `maxForks` runs or
+ * `maxAgeMs`, and whenever it dies.
+ */
+export class ZygoteSandbox implements SandboxPort {
+  readonly backend = "nsjail";
+  readonly isolation: string;
+  private readonly runUids: HeldUids;
+  private readonly zygoteUids: SandboxUids;
+  private readonly slots: (uid: number) => CgroupSlot;
+  private readonly workDir: string;
+  /** What every fork server is started with, derived from nsjail.cfg when the first one starts. */
+  private policy: { configPath: string; zygoteSeccomp: string; childSeccomp: ChildSeccompRule[] } | undefined;
+  private readonly maxForks: number;
+  private readonly maxAgeMs: number;
+  /** The fork server new runs go to. */
+  private current: Promise<ZygoteProcess> | undefined;
+  /** Its successor, started when it is nearly spent. */
+  private next: Promise<ZygoteProcess> | undefined;
+  /** Every fork server not yet exited. */
+  private readonly live = new Set<ZygoteProcess>();
+  /** Fork servers that take no new run and are stopped when their last one is over. */
+  private readonly retiring = new Set<ZygoteProcess>();
+  /** Runs not yet over, their slots' clean-up included. */
+  private readonly running = new Set<Promise<SandboxOutcome>>();
+  private runCount = 0;
+  private zygoteCount = 0;
+  private closed = false;
+
+  constructor(private readonly options: ZygoteSandboxOptions) {
+    this.runUids = new HeldUids(new SandboxUids(options.uidBase, SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT));
+    this.zygoteUids = new SandboxUids(options.uidBase + SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT, ZYGOTE_UID_COUNT);
+    const slots = cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []);
+    if (slots === undefined) throw new Error("a fork server's runs need cgroups: their memory and process limits are their cgroup's");
+    this.slots = slots;
+    this.maxForks = options.maxForks ?? DEFAULT_MAX_FORKS;
+    this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    this.workDir = mkdtempSync(join(tmpdir(), "pyexec-zygote-"));
+    // nsjail binds each fork server's channel directory from inside its user namespace, as that
+    // fork server's uid: the path must be passable, though not listable.
+    chmodSync(this.workDir, 0o711);
+    this.isolation =
+      "a fork server's child per run, in user, mount, pid, net, ipc, uts and cgroup namespaces of its own; no network; seccomp; " +
+      `cgroup ${options.cgroup.version} memory and pids limits`;
+  }
+
+  async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    if (this.closed) return unavailable("The sandbox is shut down", NO_OUTPUT);
+    const running = this.runOnce(request);
+    this.running.add(running);
+    try {
+      return await running;
+    } finally {
+      this.running.delete(running);
+    }
+  }
+
+  private async runOnce(request: ExecutionRequest): Promise<SandboxOutcome> {
+    const uid = this.runUids.acquire();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const started = await this.start(uid, request);
+        // Nothing of the script ran yet: a fork server that died meanwhile costs one retry.
+        if (started.kind === "lost") {
+          if (attempt < 2 && !this.closed) continue;
+          this.options.onSandboxLog(started.reason, { code: "SANDBOX_UNAVAILABLE" });
+          return unavailable(`${NOT_STARTED_MESSAGE}${RETRY}`, NO_OUTPUT);
+        }
+        try {
+          return await this.finish(started, request);
+        } finally {
+          started.fork.done();
+          await started.channel.close();
+          if (!this.usable(started.zygote)) this.retire(started.zygote);
+        }
+      }
+    } finally {
+      this.runUids.release(uid);
+    }
+  }
+
+  /** Stops every fork server, and with them every run still going (a shutdown past its grace period). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.current = undefined;
+    this.next = undefined;
+    await Promise.all([...this.live].map((zygote) => zygote.kill()));
+    // Their runs end as lost; each empties its slot before its uid may be leased again.
+    await Promise.allSettled([...this.running]);
+    this.runUids.releaseAll();
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+
+  /**
+   * Forks the run's process, moves it into the run's cgroup before it does anything but connect
+   * its channels, so that everything the run forks and allocates is counted there, and waits
+   * until the channels are in.
+   */
+  private async start(uid: number, request: ExecutionRequest): Promise<Started> {
+    let zygote: ZygoteProcess;
+    let slot: CgroupSlot;
+    try {
+      zygote = await this.readyZygote();
+      slot = this.slots(uid);
+      // A run whose processes outlived the last wait must not share this one's limits.
+      await slot.killAll();
+      slot.prepare({ memoryMb: request.memoryMb, maxPids: MAX_PROCESSES, cpuCores: 1, ...this.ioLimit() });
+    } catch (error) {
+      return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
+    }
+    const name = `run-${++this.runCount}`;
+    const channel = await RunChannel.open(join(zygote.spec.channelsDir, name), {
+      maxOutputBytes: this.options.maxOutputBytes,
+      maxReportBytes: maxReportBytes(this.options.maxResultBytes, this.options.artifactLimits),
+    });
+    const inside = insideUid(uid, this.runUidRange());
+    const fork = zygote.fork({ run: name, uid: inside, gid: inside });
+    const forked = await beforeDeadline(fork.forked, "the fork server did not fork the run in time");
+    let failure: string | undefined;
+    if ("pid" in forked) {
+      const hostPid = zygote.pythonPid === undefined ? undefined : childWithNamespacePid(zygote.pythonPid, forked.pid);
+      try {
+        if (hostPid === undefined) throw new Error(`the run's process (pid ${forked.pid} in the fork server) is not among its children`);
+        await attach(slot, hostPid);
+        const connected = await beforeDeadline(
+          Promise.race([
+            channel.connected.then(() => ({})),
+            fork.ended.then((exit) => ({ lost: `the run ended before it connected: ${JSON.stringify(exit)}` })),
+          ]),
+          "the run did not connect in time",
+        );
+        if (!("lost" in connected)) return { kind: "started", channel, zygote, slot, fork };
+        failure = connected.lost;
+      } catch (error) {
+        failure = error instanceof Error ? error.message : String(error);
+      }
+    } else {
+      failure = forked.lost;
+    }
+    // Nothing of the script ran: the run is given up, and a fork server that failed it is not
+    // trusted with the next one.
+    await channel.close();
+    await slot.killAll();
+    fork.done();
+    this.retire(zygote);
+    return { kind: "lost", reason: `${failure}\n${zygote.log()}` };
+  }
+
+  /** Hands the script over, waits for the run to end (or its time limit) and makes sure nothing of it is left. */
+  private async finish({ channel, zygote, slot, fork }: Extract<Started, { kind: "started" }>, request: ExecutionRequest): Promise<SandboxOutcome> {
+    const startedAt = performance.now();
+    let timedOut = false;
+    // The timeout's kill, if it started. It must be over before the slot is emptied for the last
+    // time: the uid and its slot then go to the next run, whose processes a kill still sweeping
+    // the slot would kill. A failure to kill is reported by the kill after the exit.
+    let timeoutKill: Promise<void> = Promise.resolve();
+    const timer = setTimeout(() => {
+      timedOut = true;
+      timeoutKill = this.killAtTimeLimit(fork, zygote, slot).catch(() => undefined);
+    }, request.timeoutMs);
+    let exit: RunExit;
+    let setup: RunSetup;
+    let durationMs: number;
+    try {
+      const { maxResultBytes, artifactLimits } = this.options;
+      // The slot's pids.max (which counts refused forks) is the limit a fork bomb meets, as in a jail.
+      const limits = { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: MAX_PROCESSES_BACKSTOP };
+      channel.go(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })));
+      // The fork server reaps the run's process, pid 1 of its namespace, once every process of
+      // the run is gone; then its control channel is closed too.
+      exit = await fork.ended;
+      durationMs = Math.round(performance.now() - startedAt);
+      setup = await channel.setup;
+    } finally {
+      clearTimeout(timer);
+      await timeoutKill;
+    }
+    await slot.killAll();
+    const oomKilled = slot.oomKilled();
+    const limitsHit = slot.limitsHit();
+    await channel.drain(DRAIN_GRACE_MS);
+    const output: CapturedOutput = {
+      stdout: channel.stdout.text(),
+      stderr: channel.stderr.text(),
+      stdoutTruncated: channel.stdout.truncated,
+      stderrTruncated: channel.stderr.truncated,
+    };
+    const report = channel.report.truncated ? ({ kind: "malformed" } as const) : parseHarnessReport(channel.report.bytes(), this.options.maxResultBytes);
+    const ending = zygoteEnding({ setup, exit, report, timedOut, oomKilled, limitsHit });
+    if ("failed" in ending) {
+      this.options.onSandboxLog(`${ending.failed}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
+      const message = exit.kind === "lost" ? `The sandbox stopped while the script ran${RETRY}` : NOT_STARTED_MESSAGE;
+      return unavailable(message, output);
+    }
+    return outcomeOf(ending, output, request, durationMs);
+  }
+
+  /**
+   * The run's process is killed by its parent, the fork server, which has not reaped it and so
+   * knows its pid for certain; the kernel then ends every process of its pid namespace. Killing
+   * pids read from the slot's cgroup.procs instead would race with their exit: a pid freed
+   * between the read and the kill may already be another process's. That is only the fallback
+   * for a fork server that does not act on the order.
+   */
+  private async killAtTimeLimit(fork: ForkedRun, zygote: ZygoteProcess, slot: CgroupSlot): Promise<void> {
+    fork.kill();
+    const reaped = await beforeDeadline(fork.ended, "the fork server did not kill a run at its time limit: killed through its cgroup", KILL_GRACE_MS);
+    if (!("lost" in reaped)) return;
+    this.options.onSandboxLog(`${reaped.lost}\n${zygote.log()}`, { code: "TIMEOUT" });
+    // Side by side: a killed run's process stays in its slot until the fork server reaps it, and
+    // a fork server that does not is stopped, which ends it.
+    const killed = slot.killAll().catch(() => undefined);
+    await Promise.all([killed, this.reapedOrStopped(fork, zygote)]);
+  }
+
+  /**
+   * Once the time limit kills every process of the run, the fork server has only to reap it: if
+   * it does not, it is stalled, and it is stopped (which ends its runs as lost). Until the run is
+   * reaped its slot is not empty: its pids controller counts the unreaped process.
+   */
+  private async reapedOrStopped(fork: ForkedRun, zygote: ZygoteProcess): Promise<void> {
+    const reaped = await beforeDeadline(fork.ended, "the fork server did not reap a run killed at its time limit");
+    if (!("lost" in reaped)) return;
+    this.options.onSandboxLog(`${reaped.lost}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
+    this.retire(zygote);
+    await zygote.kill();
+  }
+
+  /**
+   * The fork server new runs go to, ready. A spent, dead or retired one is replaced (by its
+   * successor, started in the background once it was nearly spent, so no run waits for imports).
+   */
+  private async readyZygote(): Promise<ZygoteProcess> {
+    for (;;) {
+      if (this.current === undefined) {
+        this.current = this.next ?? this.startZygote();
+        this.next = undefined;
+      }
+      const pending = this.current;
+      let zygote: ZygoteProcess;
+      try {
+        zygote = await pending;
+      } catch (error) {
+        if (this.current === pending) this.current = undefined;
+        throw error;
+      }
+      if (this.usable(zygote)) {
+        if (this.nearlySpent(zygote) && this.next === undefined) this.startSuccessor();
+        return zygote;
+      }
+      if (this.current === pending) this.current = undefined;
+      this.retire(zygote);
+    }
+  }
+
+  private usable(zygote: ZygoteProcess): boolean {
+    return zygote.alive && !this.retiring.has(zygote) && zygote.forks < this.maxForks && zygote.age < this.maxAgeMs;
+  }
+
+  private nearlySpent(zygote: ZygoteProcess): boolean {
+    return zygote.forks >= this.maxForks * NEARLY || zygote.age >= this.maxAgeMs * NEARLY;
+  }
+
+  private startSuccessor(): void {
+    const next = this.startZygote();
+    this.next = next;
+    next.catch((error: unknown) => {
+      if (this.next === next) this.next = undefined;
+      this.options.onSandboxLog(error instanceof Error ? error.message : String(error), { code: "SANDBOX_UNAVAILABLE" });
+    });
+  }
+
+  /**
+   * The fork server's policy: nsjail.cfg without its seccomp policy, which goes on the command
+   * line without what the fork server needs to build its runs' namespaces; every run installs
+   * the whole of it again.
+   */
+  private derivedPolicy(): NonNullable<ZygoteSandbox["policy"]> {
+    if (this.policy === undefined) {
+      const config = readFileSync(this.options.configPath, "utf8");
+      const rules = parseSeccompPolicy(seccompStrings(config).join("\n"));
+      const configPath = join(this.workDir, "nsjail.cfg");
+      writeFileSync(configPath, withoutSeccompStrings(config));
+      this.policy = { configPath, zygoteSeccomp: renderKafel(allowing(rules, ZYGOTE_ALLOWED_SYSCALLS)), childSeccomp: childSeccompRules(rules) };
+    }
+    return this.policy;
+  }
+
+  private async startZygote(): Promise<ZygoteProcess> {
+    const policy = this.derivedPolicy();
+    const zygoteUid = this.zygoteUids.acquire();
+    const channelsDir = join(this.workDir, `zygote-${++this.zygoteCount}`);
+    mkdirSync(channelsDir, { mode: 0o700 });
+    chownSync(channelsDir, zygoteUid, zygoteUid);
+    const { runtime } = this.options;
+    const slot = this.slots(zygoteUid);
+    slot.prepare({ ...ZYGOTE_SLOT, ...this.ioLimit() });
+    const zygote = ZygoteProcess.start({
+      ...joinSlotArgv(
+        slot.procsFiles,
+        this.options.nsjailBin,
+        buildZygoteArgv({
+          configPath: policy.configPath,
+          pythonExecutable: runtime.pythonBin,
+          venvDir: runtime.venvDir,
+          zygoteSource: runtime.zygoteSource,
+          harnessSource: runtime.harnessSource,
+          preloadModules: this.options.preloadModules,
+          pythonFlags: PYTHON_FLAGS,
+          env: jailEnvironment(this.options.serverEnv),
+          zygoteUid,
+          runUids: this.runUidRange(),
+          channelsDir,
+          seccompPolicy: policy.zygoteSeccomp,
+          childSeccomp: policy.childSeccomp,
+          logFd: SANDBOX_LOG_FD,
+          resultFd: RESULT_FD,
+        }),
+      ),
+      channelsDir,
+    });
+    this.live.add(zygote);
+    void zygote.exited.then(async () => {
+      try {
+        await slot.killAll();
+      } finally {
+        this.live.delete(zygote);
+        this.retiring.delete(zygote);
+        rmSync(channelsDir, { recursive: true, force: true });
+        this.zygoteUids.release(zygoteUid);
+      }
+    });
+    try {
+      await zygote.ready();
+    } catch (error) {
+      await zygote.kill();
+      throw error;
+    }
+    if (this.closed) {
+      await zygote.kill();
+      throw new Error("the sandbox is shut down");
+    }
+    return zygote;
+  }
+
+  /** No new run goes to this fork server; it is stopped as soon as no run of it is left. */
+  private retire(zygote: ZygoteProcess): void {
+    this.retiring.add(zygote);
+    this.stopIfIdle(zygote);
+  }
+
+  private stopIfIdle(zygote: ZygoteProcess): void {
+    if (this.retiring.has(zygote) && zygote.inFlight === 0) void zygote.kill();
+  }
+
+  private ioLimit(): { ioBytesPerSecond?: number } {
+    return this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {};
+  }
+
+  private runUidRange() {
+    return { first: this.options.uidBase, count: SANDBOX_UID_COUNT - ZYGOTE_UID_COUNT };
+  }
+}
+
+function unavailable(message: string, output: CapturedOutput): SandboxOutcome {
+  return err(failure("SANDBOX_UNAVAILABLE", message, output));
+}
+
+/**
+ * CgroupSlot.attach without holding up the event loop: a cgroup v1 move can wait for an RCU
+ * grace period, milliseconds on a busy host, and the server moves a process per run.
+ */
+async function attach(slot: CgroupSlot, pid: number): Promise<void> {
+  await Promise.all(slot.procsFiles.map((file) => writeFile(file, String(pid))));
+}
+
+/** The promise's value, or a lost reason once `ms` have passed. */
+async function beforeDeadline<T>(promise: Promise<T>, reason: string, ms = SETUP_TIMEOUT_MS): Promise<T | { lost: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ lost: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ lost: reason }), ms);
+  });
+  const result = await Promise.race([promise, late]);
+  clearTimeout(timer);
+  return result;
+}

