@@ -14,7 +14,7 @@
  */
 
 /** A test on one argument of a syscall, with Kafel's meaning (arguments are unsigned 64-bit). */
-export type ArgumentTest =
+type ArgumentTest =
   | { readonly kind: "masked-nonzero"; readonly mask: number }
   | { readonly kind: "not-in"; readonly values: readonly number[] }
   | { readonly kind: "at-least"; readonly value: number }
