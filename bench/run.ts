@@ -2,12 +2,13 @@
 // interpreter, measured in the same run so the figures are comparable as ratios.
 // Starts the built server itself, once per configuration, on a loopback port.
 // Also reports the memory of an idle fork server and of one of its running children.
-import autocannon from "autocannon";
-import { execa } from "execa";
+
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import { execa } from "execa";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const python = join(root, ".venv", "bin", "python");

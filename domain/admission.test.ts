@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { AdmissionGate, type Admission, type AdmissionLimits } from "./admission.js";
+import { type Admission, AdmissionGate, type AdmissionLimits } from "./admission.js";
 
-const gate = (limits: Partial<AdmissionLimits> = {}) =>
-  new AdmissionGate({ maxConcurrent: 2, maxQueued: 2, maxWaitMs: 1000, ...limits });
+const gate = (limits: Partial<AdmissionLimits> = {}) => new AdmissionGate({ maxConcurrent: 2, maxQueued: 2, maxWaitMs: 1000, ...limits });
 
 /** Tracks a pending acquire so a test can ask whether it has settled yet. */
 function track(promise: Promise<Admission>) {

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { FakeSandbox } from "../test/support/fake-sandbox.js";
 import { AdmissionGate } from "./admission.js";
-import { NO_OUTPUT, type CapturedOutput } from "./captured-output.js";
+import { type CapturedOutput, NO_OUTPUT } from "./captured-output.js";
 import { ExecuteScript } from "./execute-script.use-case.js";
 import type { ExecutionRequest } from "./execution-request.js";
 import { failure } from "./execution-result.js";
 import { err, ok } from "./result.js";
 import type { SandboxOutcome } from "./sandbox.port.js";
-import { FakeSandbox } from "../test/support/fake-sandbox.js";
 
 const request: ExecutionRequest = { script: "def main():\n    return 1", timeoutMs: 5000, memoryMb: 256 };
 const output: CapturedOutput = { stdout: "hi\n", stderr: "", stdoutTruncated: false, stderrTruncated: false };
@@ -122,9 +122,12 @@ describe("ExecuteScript", () => {
 
   it.each([
     ["rejects", () => Promise.reject(new Error("spawn EACCES"))],
-    ["throws synchronously", () => {
-      throw new Error("no free sandbox uid");
-    }],
+    [
+      "throws synchronously",
+      () => {
+        throw new Error("no free sandbox uid");
+      },
+    ],
     ["rejects with a non-Error", () => Promise.reject("a bare string")],
   ])("a port that %s becomes an INTERNAL failure value, not an exception", async (_how, answer) => {
     const g = gate(1, 0);

@@ -40,9 +40,7 @@ describe("inputPathProblem", () => {
 
 describe("inputFileProblems", () => {
   it("none for distinct safe paths with valid contents", () => {
-    expect(
-      inputFileProblems([text("a.txt", "x"), text("d/a.txt"), { path: "b.bin", content: "AAEC/w==", encoding: "base64" }, text("d/e/f")]),
-    ).toEqual([]);
+    expect(inputFileProblems([text("a.txt", "x"), text("d/a.txt"), { path: "b.bin", content: "AAEC/w==", encoding: "base64" }, text("d/e/f")])).toEqual([]);
   });
 
   it("a repeated path, naming where it came first", () => {

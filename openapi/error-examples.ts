@@ -24,7 +24,8 @@ export const ERROR_EXAMPLES: Record<ErrorCode, ErrorBody> = {
   MAIN_NOT_FOUND: example("MAIN_NOT_FOUND", "No callable main() found in script", { stdout: "This script has no main\n" }),
   RUNTIME_ERROR: example("RUNTIME_ERROR", "ZeroDivisionError: division by zero", {
     stdout: "before\n",
-    traceback: 'Traceback (most recent call last):\n  File "script.py", line 3, in main\n    return 1 / 0\n           ~~^~~\nZeroDivisionError: division by zero\n',
+    traceback:
+      'Traceback (most recent call last):\n  File "script.py", line 3, in main\n    return 1 / 0\n           ~~^~~\nZeroDivisionError: division by zero\n',
   }),
   RESULT_NOT_JSON: example(
     "RESULT_NOT_JSON",

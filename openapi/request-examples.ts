@@ -34,12 +34,7 @@ export const REQUEST_EXAMPLES = {
   binary: {
     summary: "A binary file in and out (base64)",
     value: {
-      script: lines(
-        "def main():",
-        '    data = open("in.bin", "rb").read()',
-        '    open("out.bin", "wb").write(bytes(reversed(data)))',
-        "    return len(data)",
-      ),
+      script: lines("def main():", '    data = open("in.bin", "rb").read()', '    open("out.bin", "wb").write(bytes(reversed(data)))', "    return len(data)"),
       files: [{ path: "in.bin", content: "AAEC/f7/", encoding: "base64" }],
     },
   },

@@ -72,8 +72,7 @@ export const metricsRoute = createRoute({
   method: "get",
   path: "/metrics",
   summary: "Prometheus metrics: executions by outcome code, durations, queue depth, running sandboxes",
-  description:
-    "The Prometheus text exposition format. Behind the same API key as /execute when API_KEYS is set.",
+  description: "The Prometheus text exposition format. Behind the same API key as /execute when API_KEYS is set.",
   responses: {
     200: {
       description: "The current metrics",

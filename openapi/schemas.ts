@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { MIN_MEMORY_MB } from "../domain/execution-request.js";
-import { ERROR_CODES } from "./error-codes.js";
 import { inputFileProblems, MAX_INPUT_PATH_BYTES } from "../domain/input-files.js";
+import { ERROR_CODES } from "./error-codes.js";
 
 export interface RequestLimits {
   readonly maxTimeoutMs: number;
@@ -35,13 +35,10 @@ const inputFileSchema = z
 export const executeRequestSchema = (limits: RequestLimits) =>
   z
     .object({
-      script: z
-        .string({ error: "script must be a string" })
-        .min(1, "script must not be empty")
-        .meta({
-          description: "Python source defining a callable main(), called with args as keyword arguments (or none)",
-          example: 'def main():\n    print("adding")\n    return {"sum": 1 + 2}',
-        }),
+      script: z.string({ error: "script must be a string" }).min(1, "script must not be empty").meta({
+        description: "Python source defining a callable main(), called with args as keyword arguments (or none)",
+        example: 'def main():\n    print("adding")\n    return {"sum": 1 + 2}',
+      }),
       timeoutMs: z
         .number()
         .int()
@@ -113,11 +110,14 @@ const figureSchema = z
 
 /** Present when the run created or changed a file, or left a figure; absent otherwise. */
 const artifactFields = {
-  files: z.array(outputFileSchema).optional().openapi({
-    description:
-      "Regular files the run created or changed in its work dir (not unchanged inputs), sorted by path; symlinks, fifos and devices are never followed or read. " +
-      "At most MAX_OUTPUT_FILES are listed; in path order each has its content until MAX_OUTPUT_FILES_BYTES (shared with figures) would be passed, the rest only their size.",
-  }),
+  files: z
+    .array(outputFileSchema)
+    .optional()
+    .openapi({
+      description:
+        "Regular files the run created or changed in its work dir (not unchanged inputs), sorted by path; symlinks, fifos and devices are never followed or read. " +
+        "At most MAX_OUTPUT_FILES are listed; in path order each has its content until MAX_OUTPUT_FILES_BYTES (shared with figures) would be passed, the rest only their size.",
+    }),
   filesTruncated: z.boolean().optional().openapi({ description: "Files were left out of the list or listed without content" }),
   figures: z.array(figureSchema).optional().openapi({
     description: "matplotlib figures: each one shown with plt.show(), then each one open when main() returned; at most MAX_FIGURES",
@@ -161,7 +161,10 @@ export const healthSchema = z
       description: "Every top-level package of the pinned package set, with the version the sandbox has",
       example: { matplotlib: "3.11.2", numpy: "2.4.6", pandas: "3.1.1" },
     }),
-    cgroup: z.enum(["v1", "v2", "none"]).optional().openapi({ description: "The cgroup version that limits the sandboxes (none: rlimits only)", example: "v2" }),
+    cgroup: z
+      .enum(["v1", "v2", "none"])
+      .optional()
+      .openapi({ description: "The cgroup version that limits the sandboxes (none: rlimits only)", example: "v2" }),
     limits: z
       .object({ memory: z.string(), processes: z.string(), cpuTime: z.string(), io: z.string() })
       .optional()

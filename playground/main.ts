@@ -2,7 +2,7 @@ import { bytesToBase64 } from "./base64.js";
 import { JsonEditor, ScriptEditor } from "./editor.js";
 import { EXAMPLES, type Example } from "./examples.js";
 import { OutputPanel } from "./render.js";
-import { requestBody, type InputFile } from "./run-request.js";
+import { type InputFile, requestBody } from "./run-request.js";
 
 /** The API key lives in this tab's sessionStorage only: gone when the tab closes, never sent anywhere but /execute. */
 const API_KEY_ITEM = "python-exec-service.apiKey";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { requestBody, type RunForm } from "./run-request.js";
+import { type RunForm, requestBody } from "./run-request.js";
 
 const FORM: RunForm = { script: "def main(): return 1", args: "", files: [], timeoutMs: "", memoryMb: "" };
 

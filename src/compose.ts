@@ -1,18 +1,18 @@
 import type { Logger } from "pino";
+import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import { AdmissionGate } from "../domain/admission.js";
 import { ExecuteScript } from "../domain/execute-script.use-case.js";
 import type { SandboxPort } from "../domain/sandbox.port.js";
-import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import type { Config } from "./config.js";
 import { createApp } from "./http/app.js";
 import { loadPlaygroundAssets } from "./http/playground.js";
 import { loadSwaggerAssets } from "./http/swagger-assets.js";
-import { opsLogging } from "./observability/ops-logging.js";
 import { ServiceMetrics } from "./observability/metrics.js";
 import { observeExecutions } from "./observability/observe-executions.js";
+import { opsLogging } from "./observability/ops-logging.js";
 import { playgroundBundleDir, projectRoot } from "./project-paths.js";
-import { Drain } from "./shutdown/drain.js";
 import type { RuntimeInfo } from "./sandbox-factory.js";
+import { Drain } from "./shutdown/drain.js";
 
 /** What a client refused for load (BUSY) or for a shutdown is told to wait before it retries. */
 const RETRY_AFTER_SECONDS = 1;
@@ -30,7 +30,10 @@ export async function composeApp(config: Config, sandbox: SandboxPort, info: Run
     logger.error({ err: error }, "internal error in the sandbox"),
   );
   const app = createApp({
-    execute: observeExecutions(drain.guard((request) => useCase.execute(request)), { backend: sandbox.backend, logger, metrics }),
+    execute: observeExecutions(
+      drain.guard((request) => useCase.execute(request)),
+      { backend: sandbox.backend, logger, metrics },
+    ),
     apiKeys: config.apiKeys,
     metrics,
     ...opsLogging(logger, config),

@@ -69,7 +69,14 @@ function oneOf<const T extends string>(name: string, choices: readonly [T, ...T[
 }
 
 function text(name: string, options: { default: string; doc: string; accepts: string; example: string }): Variable<string> {
-  return { name, doc: options.doc, accepts: options.accepts, default: { value: options.default, shown: code(options.default) }, schema: z.string().trim(), example: options.example };
+  return {
+    name,
+    doc: options.doc,
+    accepts: options.accepts,
+    default: { value: options.default, shown: code(options.default) },
+    schema: z.string().trim(),
+    example: options.example,
+  };
 }
 
 function absolutePath(name: string, options: { doc: string; shownDefault: string; example: string }): Variable<string | undefined> {
@@ -324,7 +331,8 @@ export function loadConfig(env: Env): Config {
     }
     if (variable.atLeast !== undefined) {
       const floor = byName.get(variable.atLeast);
-      if (typeof floor !== "number" || typeof value !== "number") throw new Error(`${variable.name} is compared with ${variable.atLeast}, which is not a number declared before it`);
+      if (typeof floor !== "number" || typeof value !== "number")
+        throw new Error(`${variable.name} is compared with ${variable.atLeast}, which is not a number declared before it`);
       if (value < floor) throw new ConfigError(variable.name, `must be at least ${variable.atLeast} (${floor}), got ${value}`);
     }
     byName.set(variable.name, value);

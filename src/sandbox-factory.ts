@@ -1,19 +1,19 @@
-import { getuid } from "node:process";
-import type { Logger } from "pino";
-import type { SandboxPort } from "../domain/sandbox.port.js";
-import type { PrestartableSandbox } from "../adapters/pool/prestartable-sandbox.js";
-import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
-import type { ArtifactLimits } from "../adapters/python/harness-protocol.js";
-import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
-import { SubprocessSandbox } from "../adapters/subprocess/subprocess-sandbox.js";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { getuid } from "node:process";
+import type { Logger } from "pino";
 import { blockDevicesOf } from "../adapters/nsjail/block-devices.js";
 import { detectCgroups } from "../adapters/nsjail/cgroup.js";
 import type { NsjailCgroupMode } from "../adapters/nsjail/nsjail-argv.js";
 import { findNsjailBinary } from "../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../adapters/nsjail/nsjail-sandbox.js";
+import type { PrestartableSandbox } from "../adapters/pool/prestartable-sandbox.js";
+import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
+import type { ArtifactLimits } from "../adapters/python/harness-protocol.js";
+import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
+import { SubprocessSandbox } from "../adapters/subprocess/subprocess-sandbox.js";
 import { ZygoteSandbox } from "../adapters/zygote/zygote-sandbox.js";
+import type { SandboxPort } from "../domain/sandbox.port.js";
 import type { Config } from "./config.js";
 import { topLevelPackages } from "./package-set.js";
 import { projectRoot } from "./project-paths.js";
@@ -193,7 +193,9 @@ export async function startSandbox(config: Config, runtime: HarnessRuntime, logg
       } catch (error) {
         await jail.backend.close();
         const reason = error instanceof Error ? error.message : String(error);
-        throw new SandboxStartupError(`SANDBOX_BACKEND=${config.backend}: this host can run nsjail, but nsjail failed its start-up check (refusing to fall back to the subprocess backend): ${reason}`);
+        throw new SandboxStartupError(
+          `SANDBOX_BACKEND=${config.backend}: this host can run nsjail, but nsjail failed its start-up check (refusing to fall back to the subprocess backend): ${reason}`,
+        );
       }
     }
     if (config.backend === "nsjail") {

@@ -32,7 +32,11 @@ describe("architecture", () => {
     expect(result.summary.error).toBe(0);
     // It really looked: every layer's modules were cruised.
     const sources = result.modules.map((m) => m.source);
-    for (const layer of LAYERS) expect(sources.some((s) => s.startsWith(`${layer}/`)), layer).toBe(true);
+    for (const layer of LAYERS)
+      expect(
+        sources.some((s) => s.startsWith(`${layer}/`)),
+        layer,
+      ).toBe(true);
   });
 
   /** A throwaway tree with one offending import per rule, to show each rule fires. */
@@ -55,7 +59,8 @@ describe("architecture", () => {
       "adapters/thing/uses-openapi.ts": 'import { route } from "../../openapi/route.js";\nexport const a = route;\n',
       "openapi/route.ts": 'import { ok } from "../domain/ok.js";\nexport const route = ok;\n',
       "openapi/uses-src.ts": 'import { wired } from "../src/wiring.js";\nexport const a = wired;\n',
-      "src/wiring.ts": 'import { adapter } from "../adapters/thing/adapter.js";\nimport { route } from "../openapi/route.js";\nexport const wired = [adapter, route];\n',
+      "src/wiring.ts":
+        'import { adapter } from "../adapters/thing/adapter.js";\nimport { route } from "../openapi/route.js";\nexport const wired = [adapter, route];\n',
       "src/uses-dev-dep.ts": 'import { it } from "vitest";\nexport const a = it;\n',
       "src/broken.ts": 'import { nothing } from "./does-not-exist.js";\nexport const a = nothing;\n',
       "src/lonely.ts": "export const lonely = 1;\n",
@@ -101,12 +106,23 @@ describe("architecture", () => {
       ["playground-no-node-builtins", "playground/uses-node.ts", "fs"],
       ["server-not-to-playground", "src/uses-playground.ts", "playground/page.ts"],
     ])("%s: %s → %s", (rule, from, to) => {
-      expect(violations.some((v) => v.startsWith(`${rule}: ${from} → ${to}`)), violations.join("\n")).toBe(true);
+      expect(
+        violations.some((v) => v.startsWith(`${rule}: ${from} → ${to}`)),
+        violations.join("\n"),
+      ).toBe(true);
     });
 
     it("the allowed imports are not flagged", () => {
       const offenders = new Set(violations.map((v) => v.split(": ")[1]!.split(" → ")[0]));
-      for (const clean of ["domain/ok.ts", "domain/pure.test.ts", "adapters/thing/adapter.ts", "openapi/route.ts", "src/wiring.ts", "src/lonely.test.ts", "playground/page.ts"]) {
+      for (const clean of [
+        "domain/ok.ts",
+        "domain/pure.test.ts",
+        "adapters/thing/adapter.ts",
+        "openapi/route.ts",
+        "src/wiring.ts",
+        "src/lonely.test.ts",
+        "playground/page.ts",
+      ]) {
         expect(offenders.has(clean), clean).toBe(false);
       }
     });

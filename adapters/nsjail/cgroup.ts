@@ -85,9 +85,7 @@ function prepareV1(
   if (problems.length > 0) return none(problems, actions);
   // Optional: without cpu the jail gets no CPU quota, without blkio no IO throttling.
   const usable = (mount: CgroupMount | undefined) =>
-    mount !== undefined && ensureGroup(join(mount.mountPoint, parent), options.prepare !== false, actions) === undefined
-      ? mount.mountPoint
-      : undefined;
+    mount !== undefined && ensureGroup(join(mount.mountPoint, parent), options.prepare !== false, actions) === undefined ? mount.mountPoint : undefined;
   const cpuMount = usable(cpu);
   const blkioMount = usable(blkio);
   // memsw files exist only with swap accounting; without them swap cannot be forbidden (on a
@@ -108,12 +106,7 @@ function prepareV1(
   };
 }
 
-function prepareV2(
-  mount: CgroupMount,
-  available: readonly string[],
-  parent: string,
-  options: CgroupDetectionOptions,
-): CgroupDetection {
+function prepareV2(mount: CgroupMount, available: readonly string[], parent: string, options: CgroupDetectionOptions): CgroupDetection {
   const actions: string[] = [];
   const optional = ["cpu", "io"].filter((c) => options.cpu !== false && available.includes(c));
   let wanted = ["memory", "pids", ...optional];

@@ -116,9 +116,7 @@ describe("buildNsjailArgv", () => {
       harnessSource: "import sys\n",
       harnessArgs: ["--prewarm"],
     });
-    expect(argv.slice(argv.indexOf("--") + 1)).toEqual([
-      "/sandbox/venv/bin/python3", "-I", "-u", "-B", "-X", "utf8", "-c", "import sys\n", "--prewarm",
-    ]);
+    expect(argv.slice(argv.indexOf("--") + 1)).toEqual(["/sandbox/venv/bin/python3", "-I", "-u", "-B", "-X", "utf8", "-c", "import sys\n", "--prewarm"]);
   });
 
   it("passes other fds when asked, never the log fd", () => {

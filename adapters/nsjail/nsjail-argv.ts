@@ -118,15 +118,24 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
 
   const argv: string[] = [
     // Before --config, so that even a config that fails to parse logs to this fd.
-    "--log_fd", String(options.logFd ?? DEFAULT_LOG_FD),
-    "--config", options.configPath,
-    "--time_limit", String(timeLimit),
-    "--rlimit_cpu", String(cpuSeconds),
-    "--rlimit_nproc", String(maxPids),
-    "--rlimit_nofile", String(MAX_OPEN_FILES),
-    "--rlimit_fsize", String(MAX_FILE_BYTES / MIB),
-    "--user", `${JAIL_UID}:${options.outsideUid}:1`,
-    "--group", `${JAIL_UID}:${options.outsideUid}:1`,
+    "--log_fd",
+    String(options.logFd ?? DEFAULT_LOG_FD),
+    "--config",
+    options.configPath,
+    "--time_limit",
+    String(timeLimit),
+    "--rlimit_cpu",
+    String(cpuSeconds),
+    "--rlimit_nproc",
+    String(maxPids),
+    "--rlimit_nofile",
+    String(MAX_OPEN_FILES),
+    "--rlimit_fsize",
+    String(MAX_FILE_BYTES / MIB),
+    "--user",
+    `${JAIL_UID}:${options.outsideUid}:1`,
+    "--group",
+    `${JAIL_UID}:${options.outsideUid}:1`,
   ];
 
   if (options.venvDir !== undefined) argv.push(...venvMountArgs(options.venvDir, options.pythonExecutable));
@@ -144,14 +153,7 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
     argv.push("--env", `${name}=${value}`);
   }
 
-  argv.push(
-    "--",
-    jailedPython(options),
-    ...(options.pythonFlags ?? ["-u"]),
-    "-c",
-    options.harnessSource,
-    ...(options.harnessArgs ?? []),
-  );
+  argv.push("--", jailedPython(options), ...(options.pythonFlags ?? ["-u"]), "-c", options.harnessSource, ...(options.harnessArgs ?? []));
   return argv;
 }
 
@@ -172,9 +174,7 @@ export function jailedPython(options: Pick<NsjailArgvOptions, "pythonExecutable"
   if (options.venvDir !== undefined && python.startsWith(`${trimSlash(options.venvDir)}/bin/`)) return `${JAIL_VENV_DIR}/bin/python3`;
   const visible = ["/usr", ...(options.runtimeMounts ?? []).map(trimSlash)];
   if (visible.some((dir) => python.startsWith(`${dir}/`))) return python;
-  throw new Error(
-    `python executable ${python} is not inside the venv, /usr or a runtime mount, so the jail cannot see it`,
-  );
+  throw new Error(`python executable ${python} is not inside the venv, /usr or a runtime mount, so the jail cannot see it`);
 }
 
 function validate(options: NsjailArgvOptions): void {

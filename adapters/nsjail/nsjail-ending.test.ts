@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nsjailEnding, type NsjailObservation } from "./nsjail-ending.js";
+import { type NsjailObservation, nsjailEnding } from "./nsjail-ending.js";
 
 /** nsjail 3.6's log lines (fd 4), as seen on the dev machine; the timestamps do not matter. */
 const line = (level: string, text: string) => `[${level}][2026-11-22T00:05:39+0000] ${text}\n`;
@@ -27,8 +27,14 @@ const observed = (fields: Partial<NsjailObservation>): NsjailObservation => ({
 describe("nsjailEnding", () => {
   it("a jail that could not launch its child is nsjail's failure, however the half-started child ended", () => {
     // Which of the two end lines follows is a race between the child's exit and nsjail's kill.
-    expect(nsjailEnding(observed({ exitCode: 255, log: `${LAUNCH_FAILED}${line("I", "pid=7758 ([STANDALONE MODE]) terminated with signal: SIGKILL (9), (PIDs left: 0)")}` }))).toBe("sandbox-failed");
-    expect(nsjailEnding(observed({ exitCode: 255, log: `${LAUNCH_FAILED}${line("I", "pid=7758 ([STANDALONE MODE]) exited with status: 255, (PIDs left: 0)")}` }))).toBe("sandbox-failed");
+    expect(
+      nsjailEnding(
+        observed({ exitCode: 255, log: `${LAUNCH_FAILED}${line("I", "pid=7758 ([STANDALONE MODE]) terminated with signal: SIGKILL (9), (PIDs left: 0)")}` }),
+      ),
+    ).toBe("sandbox-failed");
+    expect(
+      nsjailEnding(observed({ exitCode: 255, log: `${LAUNCH_FAILED}${line("I", "pid=7758 ([STANDALONE MODE]) exited with status: 255, (PIDs left: 0)")}` })),
+    ).toBe("sandbox-failed");
     expect(nsjailEnding(observed({ exitCode: 255, log: LAUNCH_FAILED }))).toBe("sandbox-failed");
   });
 

@@ -43,8 +43,7 @@ export function nsjailEnding(observation: NsjailObservation): ProcessEnding | "s
   // with 128+n (os._exit(137)); only its log tells them apart, so the status counts only without it.
   const exitedItself = /exited with status/.test(log);
   const signal =
-    killedBy ??
-    (!exitedItself && observation.exitCode !== null && observation.exitCode > 128 ? SIGNAL_NAMES[observation.exitCode - 128] ?? null : null);
+    killedBy ?? (!exitedItself && observation.exitCode !== null && observation.exitCode > 128 ? (SIGNAL_NAMES[observation.exitCode - 128] ?? null) : null);
   const hitWallLimit = /run time >= time limit/.test(log);
   const memoryLimitHit = observation.oomKilled === true;
   // The interpreter is PID 1 of its pid namespace, so nothing in the jail can SIGKILL it; our

@@ -84,10 +84,7 @@ export class PrewarmedPool implements SandboxPort {
   /** Starts sandboxes while the pool is short and a CPU slot is idle (neither running a script nor starting one). */
   private refill(): void {
     if (this.closed) return;
-    while (
-      this.ready.length + this.refilling < this.options.size &&
-      this.running + this.refilling < this.options.cpuSlots
-    ) {
+    while (this.ready.length + this.refilling < this.options.size && this.running + this.refilling < this.options.cpuSlots) {
       this.refilling++;
       void this.startOne().then((delayMs) => {
         this.refilling--;

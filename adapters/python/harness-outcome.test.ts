@@ -43,9 +43,7 @@ describe("outcomeOf", () => {
   });
 
   it("an error report becomes that failure, with traceback, output and duration", () => {
-    const failure = failureOf(
-      outcome({ report: { kind: "error", code: "RUNTIME_ERROR", message: "ValueError: x", traceback: "tb" }, exitCode: 0 }),
-    );
+    const failure = failureOf(outcome({ report: { kind: "error", code: "RUNTIME_ERROR", message: "ValueError: x", traceback: "tb" }, exitCode: 0 }));
     expect(failure).toEqual({ code: "RUNTIME_ERROR", message: "ValueError: x", traceback: "tb", output, durationMs: 77 });
   });
 
@@ -151,9 +149,7 @@ describe("outcomeOf", () => {
     expect(failure.code).toBe("RUNTIME_ERROR");
     expect(failure.message).toBe("BlockingIOError: [Errno 11] Resource temporarily unavailable");
     expect(failure.traceback).toBe("Traceback ...");
-    expect(failureOf(outcome({ report: blamed("memory", "MEMORY_LIMIT_EXCEEDED"), limitsHit: { memory: false, processes: true } })).code).toBe(
-      "RUNTIME_ERROR",
-    );
+    expect(failureOf(outcome({ report: blamed("memory", "MEMORY_LIMIT_EXCEEDED"), limitsHit: { memory: false, processes: true } })).code).toBe("RUNTIME_ERROR");
   });
 
   it("a malformed report (the script wrote over the result channel) is RUNTIME_ERROR, never a success", () => {

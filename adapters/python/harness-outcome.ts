@@ -34,12 +34,7 @@ const SIGNAL_MEANINGS: Record<string, { code: ScriptFailureCode; message: string
 };
 
 /** Turns what the harness reported and how its process ended into the run's outcome. */
-export function outcomeOf(
-  ending: ProcessEnding,
-  output: CapturedOutput,
-  request: ExecutionRequest,
-  durationMs: number,
-): SandboxOutcome {
+export function outcomeOf(ending: ProcessEnding, output: CapturedOutput, request: ExecutionRequest, durationMs: number): SandboxOutcome {
   const { report } = ending;
   const fail = (code: ScriptFailureCode, message: string, traceback?: string) =>
     err(failure(code, message, output, traceback === undefined ? { durationMs } : { durationMs, traceback }));

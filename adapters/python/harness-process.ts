@@ -1,7 +1,7 @@
-import { execa, type ResultPromise } from "execa";
 import type { Readable, Writable } from "node:stream";
+import { execa, type ResultPromise } from "execa";
 import { CappedBuffer } from "./capped-buffer.js";
-import { encodeHarnessRequest, parseHarnessReport, type HarnessReport, type HarnessRequest } from "./harness-protocol.js";
+import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
 
 /** File descriptor the harness writes its report to (see harness.py). */
 export const RESULT_FD = 3;
@@ -44,8 +44,7 @@ export interface HarnessRun {
 
 const READY_LINE = new TextEncoder().encode('{"status":"ready"}\n');
 
-const startsWith = (bytes: Uint8Array, prefix: Uint8Array): boolean =>
-  bytes.length >= prefix.length && prefix.every((byte, i) => bytes[i] === byte);
+const startsWith = (bytes: Uint8Array, prefix: Uint8Array): boolean => bytes.length >= prefix.length && prefix.every((byte, i) => bytes[i] === byte);
 
 const SANDBOX_LOG_CAP_BYTES = 64 * 1024;
 /** How long a pipe may stay open after the harness exited and its processes were killed. */
@@ -74,9 +73,7 @@ export class HarnessProcess {
     this.stdout = new CappedBuffer(spec.maxOutputBytes);
     this.stderr = new CappedBuffer(spec.maxOutputBytes);
     this.reportBuffer = new CappedBuffer(READY_LINE.length + spec.maxReportBytes);
-    const stdio = spec.collectSandboxLog
-      ? (["pipe", "pipe", "pipe", "pipe", "pipe"] as const)
-      : (["pipe", "pipe", "pipe", "pipe"] as const);
+    const stdio = spec.collectSandboxLog ? (["pipe", "pipe", "pipe", "pipe", "pipe"] as const) : (["pipe", "pipe", "pipe", "pipe"] as const);
     this.child = execa(spec.command, spec.args, {
       stdio,
       buffer: false,

@@ -52,7 +52,7 @@ describe("parseHarnessReport", () => {
 
   it("an error report carries code, message and traceback", () => {
     const parsed = parse(
-      report({ status: "error", code: "RUNTIME_ERROR", message: "ZeroDivisionError: division by zero", traceback: "  File \"script.py\", line 2" }),
+      report({ status: "error", code: "RUNTIME_ERROR", message: "ZeroDivisionError: division by zero", traceback: '  File "script.py", line 2' }),
     );
     expect(parsed).toEqual({
       kind: "error",
@@ -62,12 +62,20 @@ describe("parseHarnessReport", () => {
     });
   });
 
-  it.each(["INVALID_REQUEST", "INVALID_ARGS", "SYNTAX_ERROR", "MAIN_NOT_FOUND", "RUNTIME_ERROR", "RESULT_NOT_JSON", "RESULT_TOO_LARGE", "SCRIPT_EXITED", "MEMORY_LIMIT_EXCEEDED", "RESOURCE_LIMIT_EXCEEDED"])(
-    "accepts the harness code %s",
-    (code) => {
-      expect(parse(report({ status: "error", code, message: "m" }))).toEqual({ kind: "error", code, message: "m" });
-    },
-  );
+  it.each([
+    "INVALID_REQUEST",
+    "INVALID_ARGS",
+    "SYNTAX_ERROR",
+    "MAIN_NOT_FOUND",
+    "RUNTIME_ERROR",
+    "RESULT_NOT_JSON",
+    "RESULT_TOO_LARGE",
+    "SCRIPT_EXITED",
+    "MEMORY_LIMIT_EXCEEDED",
+    "RESOURCE_LIMIT_EXCEEDED",
+  ])("accepts the harness code %s", (code) => {
+    expect(parse(report({ status: "error", code, message: "m" }))).toEqual({ kind: "error", code, message: "m" });
+  });
 
   it("an error without a message uses the code; a non-string traceback is left out", () => {
     expect(parse(report({ status: "error", code: "MAIN_NOT_FOUND", traceback: 42 }))).toEqual({

@@ -69,10 +69,7 @@ const ARTIFACT_ENTRY_ALLOWANCE_BYTES = 6 * 4096 + 256;
 
 /** The most a harness may write on its result channel; more means the script wrote there too. */
 export const maxReportBytes = (maxResultBytes: number, artifacts: ArtifactLimits): number =>
-  maxResultBytes +
-  artifacts.maxBytes +
-  (artifacts.maxFiles + artifacts.maxFigures) * ARTIFACT_ENTRY_ALLOWANCE_BYTES +
-  REPORT_HEADER_ALLOWANCE_BYTES;
+  maxResultBytes + artifacts.maxBytes + (artifacts.maxFiles + artifacts.maxFigures) * ARTIFACT_ENTRY_ALLOWANCE_BYTES + REPORT_HEADER_ALLOWANCE_BYTES;
 
 /** The harness's request for a run: the execution request, with what the backend fixes itself. */
 export function harnessRequestFor(

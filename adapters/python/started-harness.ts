@@ -5,7 +5,7 @@ import { err } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import type { StartedSandbox } from "../pool/prestartable-sandbox.js";
 import type { HarnessProcess, HarnessRun } from "./harness-process.js";
-import { harnessRequestFor, type ArtifactLimits, type HarnessLimits } from "./harness-protocol.js";
+import { type ArtifactLimits, type HarnessLimits, harnessRequestFor } from "./harness-protocol.js";
 
 export const outputOf = (run: HarnessRun): CapturedOutput => ({
   stdout: run.stdout.text(),
@@ -61,7 +61,10 @@ export class StartedHarness implements StartedSandbox {
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     try {
       const { maxResultBytes, artifactLimits } = this.policy;
-      const run = await this.harness.run(harnessRequestFor(request, { limits: this.policy.limits(request), maxResultBytes, artifactLimits }), request.timeoutMs);
+      const run = await this.harness.run(
+        harnessRequestFor(request, { limits: this.policy.limits(request), maxResultBytes, artifactLimits }),
+        request.timeoutMs,
+      );
       return this.policy.outcome(run, request);
     } finally {
       await this.policy.cleanUp();

@@ -1,6 +1,6 @@
-import { execa } from "execa";
-import { readdir, readFile, lstat, rm } from "node:fs/promises";
+import { lstat, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { execa } from "execa";
 
 function signalGroup(pgid: number): void {
   try {

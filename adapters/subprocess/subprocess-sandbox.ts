@@ -4,15 +4,15 @@ import { join } from "node:path";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
-import { HarnessProcess, RESULT_FD } from "../python/harness-process.js";
 import { outcomeOf } from "../python/harness-outcome.js";
-import { maxReportBytes, type ArtifactLimits, type HarnessLimits } from "../python/harness-protocol.js";
+import { HarnessProcess, RESULT_FD } from "../python/harness-process.js";
+import { type ArtifactLimits, type HarnessLimits, maxReportBytes } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
-import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
-import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
-import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { cpuSecondsFor, MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../python/run-limits.js";
+import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
+import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
+import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
 
 export interface SubprocessSandboxOptions {
   readonly runtime: HarnessRuntime;
@@ -102,8 +102,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
       maxResultBytes: this.options.maxResultBytes,
       artifactLimits: this.options.artifactLimits,
       limits: (request) => subprocessLimits(request, uid !== undefined),
-      outcome: (run, request) =>
-        run.startError ? notStarted(run) : outcomeOf(run, outputOf(run), request, run.durationMs),
+      outcome: (run, request) => (run.startError ? notStarted(run) : outcomeOf(run, outputOf(run), request, run.durationMs)),
       cleanUp,
     });
   }

@@ -1,5 +1,5 @@
-import { createServer, type Server, type Socket } from "node:net";
 import { rm } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
 import { CappedBuffer } from "../python/capped-buffer.js";
 
 /** What the run said of its own set-up before the script's first line (zygote.py, step 5). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { zygoteEnding, type ZygoteRunObservation } from "./zygote-ending.js";
+import { type ZygoteRunObservation, zygoteEnding } from "./zygote-ending.js";
 
 const observed = (fields: Partial<ZygoteRunObservation>): ZygoteRunObservation => ({
   setup: { ready: true },

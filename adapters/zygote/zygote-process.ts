@@ -1,5 +1,5 @@
-import { execa, type ResultPromise } from "execa";
 import type { Readable, Writable } from "node:stream";
+import { execa, type ResultPromise } from "execa";
 import { CappedBuffer } from "../python/capped-buffer.js";
 import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { firstChild } from "./host-pid.js";

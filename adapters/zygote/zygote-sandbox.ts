@@ -2,17 +2,17 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
+import { type CapturedOutput, NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
-import { cgroupSlots, joinSlotArgv, type CgroupSlot } from "../nsjail/cgroup-slots.js";
+import { type CgroupSlot, cgroupSlots, joinSlotArgv } from "../nsjail/cgroup-slots.js";
 import { jailEnvironment, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import {
   allowing,
-  childSeccompRules,
   type ChildSeccompRule,
+  childSeccompRules,
   parseSeccompPolicy,
   renderKafel,
   seccompStrings,
@@ -22,15 +22,15 @@ import { outcomeOf } from "../python/harness-outcome.js";
 import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { encodeHarnessRequest, harnessRequestFor, maxReportBytes, parseHarnessReport } from "../python/harness-protocol.js";
 import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../python/run-limits.js";
-import { NOT_STARTED_MESSAGE } from "../python/started-harness.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS } from "../python/script-environment.js";
+import { NOT_STARTED_MESSAGE } from "../python/started-harness.js";
 import { HeldUids } from "./held-uids.js";
 import { childWithNamespacePid } from "./host-pid.js";
 import { RunChannel, type RunSetup } from "./run-channel.js";
 import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-argv.js";
 import { zygoteEnding } from "./zygote-ending.js";
-import { ZygoteProcess, type ForkedRun, type RunExit } from "./zygote-process.js";
+import { type ForkedRun, type RunExit, ZygoteProcess } from "./zygote-process.js";
 
 /** What a jail per run is given, but the limits of pre-started jails (a fork server's runs are all forked on demand). */
 export interface ZygoteSandboxOptions extends Omit<NsjailSandboxOptions, "memoryLimitMb" | "maxTimeoutMs"> {

@@ -1,18 +1,18 @@
 import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
-import { NO_OUTPUT, type CapturedOutput } from "../../domain/captured-output.js";
+import { type CapturedOutput, NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { FAILURE_CODES } from "../../domain/failure-code.js";
-import { ERROR_CODES, type ErrorCode, ROUTING_ERROR_CODES } from "../../openapi/error-codes.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import { ERROR_CODES, type ErrorCode, ROUTING_ERROR_CODES } from "../../openapi/error-codes.js";
 import { ERROR_EXAMPLES } from "../../openapi/error-examples.js";
 import { executeRequestSchema, executeSuccessSchema, type HealthBody } from "../../openapi/schemas.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
-import { createApp, type AppDeps } from "./app.js";
-import { maxBodyBytes } from "./execute.js";
 import { playgroundBundleDir, projectRoot } from "../project-paths.js";
+import { type AppDeps, createApp } from "./app.js";
+import { maxBodyBytes } from "./execute.js";
 import { loadPlaygroundAssets } from "./playground.js";
 import { loadSwaggerAssets } from "./swagger-assets.js";
 
@@ -134,7 +134,10 @@ describe("POST /execute", () => {
 
     it("files reach the sandbox with utf-8 as the default encoding", async () => {
       const { app, calls } = appWith();
-      const files = [{ path: "data/in.csv", content: "a\n1\n" }, { path: "b.bin", content: "AAE=", encoding: "base64" }];
+      const files = [
+        { path: "data/in.csv", content: "a\n1\n" },
+        { path: "b.bin", content: "AAE=", encoding: "base64" },
+      ];
       expect((await postJson(app, { script: "x", files })).status).toBe(200);
       expect(calls[0]?.files).toEqual([
         { path: "data/in.csv", content: "a\n1\n", encoding: "utf-8" },
@@ -145,8 +148,22 @@ describe("POST /execute", () => {
     it.each<[string, unknown, string]>([
       ["an absolute path", [{ path: "/etc/passwd", content: "" }], 'files.0.path: "/etc/passwd" is absolute'],
       ["a path with ..", [{ path: "a/../../x", content: "" }], 'files.0.path: "a/../../x" contains ".."'],
-      ["a repeated path", [{ path: "a", content: "" }, { path: "a", content: "" }], 'files.1.path: "a" repeats files[0].path'],
-      ["a file that is also a directory", [{ path: "d", content: "" }, { path: "d/x", content: "" }], 'files.0.path: "d" is a file, but files[1].path "d/x" needs it'],
+      [
+        "a repeated path",
+        [
+          { path: "a", content: "" },
+          { path: "a", content: "" },
+        ],
+        'files.1.path: "a" repeats files[0].path',
+      ],
+      [
+        "a file that is also a directory",
+        [
+          { path: "d", content: "" },
+          { path: "d/x", content: "" },
+        ],
+        'files.0.path: "d" is a file, but files[1].path "d/x" needs it',
+      ],
       ["invalid base64", [{ path: "a", content: "not base64!", encoding: "base64" }], "files.0.content: is not valid base64"],
       ["an unknown encoding", [{ path: "a", content: "", encoding: "hex" }], "files.0.encoding"],
       ["a file without content", [{ path: "a" }], "files.0.content"],
@@ -175,10 +192,22 @@ describe("POST /execute", () => {
     it("files over MAX_INPUT_FILES_BYTES once decoded: 413; at the limit they run", async () => {
       const { app, calls } = appWith();
       const bytes = (n: number) => Buffer.alloc(n, 7).toString("base64");
-      const over = await postJson(app, { script: "x", files: [{ path: "a", content: bytes(600), encoding: "base64" }, { path: "b", content: "é".repeat(201) }] });
+      const over = await postJson(app, {
+        script: "x",
+        files: [
+          { path: "a", content: bytes(600), encoding: "base64" },
+          { path: "b", content: "é".repeat(201) },
+        ],
+      });
       expect(over.status).toBe(413);
       expect((await errorBody(over)).error).toContain(`${600 + 402} bytes once decoded, over the limit of ${LIMITS.maxInputFilesBytes} bytes`);
-      const atLimit = await postJson(app, { script: "x", files: [{ path: "a", content: bytes(598), encoding: "base64" }, { path: "b", content: "é".repeat(201) }] });
+      const atLimit = await postJson(app, {
+        script: "x",
+        files: [
+          { path: "a", content: bytes(598), encoding: "base64" },
+          { path: "b", content: "é".repeat(201) },
+        ],
+      });
       expect(atLimit.status).toBe(200);
       expect(calls).toHaveLength(1);
     });

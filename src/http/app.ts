@@ -3,11 +3,11 @@ import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { executeRoute, healthRoute, metricsRoute } from "../../openapi/routes.js";
 import type { HealthBody } from "../../openapi/schemas.js";
+import { runPythonServers } from "../mcp/run-python-server.js";
 import type { Execute } from "../observability/observe-executions.js";
 import { accessLog, type RequestLogEntry } from "./access-log.js";
 import { requireApiKeys, type UnauthorizedEvent } from "./auth.js";
 import { serveDocs } from "./docs.js";
-import { runPythonServers } from "../mcp/run-python-server.js";
 import { type ExecuteLimits, executeBodyChecks, executeHandler, maxBodyBytes } from "./execute.js";
 import { installMcpEndpoint } from "./mcp-endpoint.js";
 import { installPlayground, type PlaygroundAssets } from "./playground.js";
@@ -77,7 +77,10 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     if (error instanceof HTTPException && error.status === 400) return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");
     // Hono's JSON validator is stricter about media-type parameters than requireJson ("application/json;").
     if (error instanceof HTTPException && error.status === 415) {
-      return errorResponse("UNSUPPORTED_MEDIA_TYPE", `Content-Type must be application/json without malformed parameters, got "${c.req.header("content-type")}"`);
+      return errorResponse(
+        "UNSUPPORTED_MEDIA_TYPE",
+        `Content-Type must be application/json without malformed parameters, got "${c.req.header("content-type")}"`,
+      );
     }
     deps.onInternalError?.(error, c.get("requestId"));
     return errorResponse("INTERNAL", "Internal error");

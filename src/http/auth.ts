@@ -64,10 +64,7 @@ function bearerAuth(keys: readonly string[], onRejected?: (reason: AuthRejection
     const reason: AuthRejection = token === undefined ? "missing" : "invalid";
     onRejected?.(reason, c);
     const response = errorResponse("UNAUTHORIZED", "A valid API key is required: send Authorization: Bearer <key>");
-    response.headers.set(
-      "www-authenticate",
-      reason === "missing" ? 'Bearer realm="python-exec"' : 'Bearer realm="python-exec", error="invalid_token"',
-    );
+    response.headers.set("www-authenticate", reason === "missing" ? 'Bearer realm="python-exec"' : 'Bearer realm="python-exec", error="invalid_token"');
     return response;
   };
 }

@@ -1,5 +1,5 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { SERVICE } from "../service.js";
 import type { SwaggerAssets } from "./swagger-assets.js";
 

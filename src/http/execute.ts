@@ -27,8 +27,7 @@ export interface ExecuteLimits extends BodyLimits {
  * may at most double when escaped, and so may the files' contents (base64 adds a third), plus
  * each file's path and the other fields. The limits themselves are checked once parsed.
  */
-export const maxBodyBytes = (limits: BodyLimits): number =>
-  2 * limits.maxScriptBytes + 2 * limits.maxInputFilesBytes + limits.maxInputFiles * 2048 + 64 * 1024;
+export const maxBodyBytes = (limits: BodyLimits): number => 2 * limits.maxScriptBytes + 2 * limits.maxInputFilesBytes + limits.maxInputFiles * 2048 + 64 * 1024;
 
 const requireJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("content-type") ?? "";

@@ -1,6 +1,6 @@
 import { StreamableHTTPTransport } from "@hono/mcp";
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { errorResponse } from "./responses.js";

@@ -13,12 +13,7 @@ type ServerLimits = Pick<Config, "maxConnections" | "headersTimeoutMs" | "reques
  * file descriptors the sandboxes need), a client that is slow to send its headers or its
  * request is cut off with a 408, and an idle keep-alive connection is closed.
  */
-export function serveApp(
-  fetch: Fetch,
-  listen: { port: number; host: string },
-  limits: ServerLimits,
-  onListening?: (address: AddressInfo) => void,
-): Server {
+export function serveApp(fetch: Fetch, listen: { port: number; host: string }, limits: ServerLimits, onListening?: (address: AddressInfo) => void): Server {
   const server = serve(
     {
       fetch,

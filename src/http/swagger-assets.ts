@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 
 /** The Swagger UI files the /docs page loads, served by the service itself: no CDN, works offline. */
 const ASSETS: Record<string, string> = {

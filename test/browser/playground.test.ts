@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { browserTestsRun, elsewhere, launchChromium, openPage, pageUrl, warnIfSkipped } from "../support/browser.js";
-import { listen, type Listening } from "../support/listening.js";
+import { type Listening, listen } from "../support/listening.js";
 import { appOver, realSubprocessSandbox, testConfig } from "../support/real-app.js";
 
 warnIfSkipped("playground");

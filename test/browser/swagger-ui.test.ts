@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { REQUEST_EXAMPLES } from "../../openapi/request-examples.js";
 import { browserTestsRun, elsewhere, launchChromium, openPage as openIsolatedPage, pageUrl, warnIfSkipped } from "../support/browser.js";
-import { listen, type Listening } from "../support/listening.js";
+import { type Listening, listen } from "../support/listening.js";
 import { appOver, realSubprocessSandbox, testConfig } from "../support/real-app.js";
 
 /**
@@ -36,7 +36,7 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
 
   const openPage = () => openIsolatedPage(browser, baseUrl);
 
-  it("runs a script through \"Try it out\" on POST /execute and shows the live 200 response", async () => {
+  it('runs a script through "Try it out" on POST /execute and shows the live 200 response', async () => {
     const { page, requests, pageErrors } = await openPage();
     await page.goto(`${baseUrl}/docs`);
 
@@ -115,7 +115,9 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
 
     expect(failed).toEqual([]);
     const paths = requests.map((url) => new URL(url).pathname);
-    expect(paths).toEqual(expect.arrayContaining(["/docs", "/openapi.json", "/docs/assets/swagger-ui-dist/swagger-ui-bundle.js", "/docs/assets/swagger-ui-dist/swagger-ui.css"]));
+    expect(paths).toEqual(
+      expect.arrayContaining(["/docs", "/openapi.json", "/docs/assets/swagger-ui-dist/swagger-ui-bundle.js", "/docs/assets/swagger-ui-dist/swagger-ui.css"]),
+    );
     expect(elsewhere(requests, baseUrl)).toEqual([]);
   });
 });

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends, closeSandboxes, realApp } from "../support/backends.js";
-import { type App, type ExecuteResponseBody, execute, expectStatus, postRaw, py } from "../support/requests.js";
 import { decodePng } from "../support/png.js";
+import { type App, type ExecuteResponseBody, execute, expectStatus, postRaw, py } from "../support/requests.js";
 
 const MIB = 1024 * 1024;
 const DEFAULT_MAX_OUTPUT_FILES = 100;
@@ -89,12 +89,15 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("a failed run still gives back the files it wrote before failing", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             with open("partial.csv", "w") as f:
                 f.write("a,b\n1,2\n")
             raise ValueError("halfway")
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RUNTIME_ERROR");
       expect(res.body.files).toEqual([{ path: "partial.csv", size: 8, mediaType: "text/csv", encoding: "utf-8", content: "a,b\n1,2\n" }]);
@@ -163,7 +166,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
         String.raw`{"script": "def main(**kwargs):\n    return {k: [type(v).__name__, v] for k, v in kwargs.items()}", "args": {"f": 1.0, "i": 1, "big": 18446744073709551617, "s": "x", "l": [1.5, null], "o": {"k": true}}}`,
       );
       expectStatus(res, 200);
-      expect(res.text).toContain('"result":{"f":["float",1.0],"i":["int",1],"big":["int",18446744073709551617],"s":["str","x"],"l":["list",[1.5,null]],"o":["dict",{"k":true}]}');
+      expect(res.text).toContain(
+        '"result":{"f":["float",1.0],"i":["int",1],"big":["int",18446744073709551617],"s":["str","x"],"l":["list",[1.5,null]],"o":["dict",{"k":true}]}',
+      );
     });
 
     it("async main() gets its args too; an empty args object calls main() with none", async () => {
@@ -210,7 +215,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
 
   describe("figures", () => {
     it("a shown figure and one left open come back as PNGs of the stated size, shown first", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import matplotlib.pyplot as plt
 
         def main():
@@ -220,7 +227,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
             plt.figure(figsize=(2, 5), dpi=50)
             plt.bar(["a", "b"], [3, 1])
             return {"open after show": len(plt.get_fignums())}
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ "open after show": 1 });
       expect(res.body.stderr).toBe("");
@@ -264,7 +272,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("past MAX_FIGURES the rest are left out and figuresTruncated says so", async () => {
-      const res = await execute(cappedApp, py`
+      const res = await execute(
+        cappedApp,
+        py`
         import matplotlib.pyplot as plt
 
         def main():
@@ -272,7 +282,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
                 plt.figure(figsize=(1, 1), dpi=20)
                 plt.plot([0, n])
             return len(plt.get_fignums())
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toBe(4);
       expect(res.body.figures).toHaveLength(2);
@@ -282,12 +293,15 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
 
   describe("limits on the files given back", () => {
     it("past MAX_OUTPUT_FILES_BYTES the rest are listed with their size only; past MAX_OUTPUT_FILES they are not listed", async () => {
-      const res = await execute(cappedApp, py`
+      const res = await execute(
+        cappedApp,
+        py`
         def main():
             for name, size in [("a.txt", 400), ("b.txt", 700), ("c.txt", 10), ("d.txt", 1)]:
                 with open(name, "w") as f:
                     f.write("x" * size)
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.files).toEqual([
         { path: "a.txt", size: 400, mediaType: "text/plain", encoding: "utf-8", content: "x".repeat(400) },
@@ -298,7 +312,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("directories nested deeper than 64 levels are not looked into, and the list says it is truncated", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import os
 
         def main():
@@ -308,7 +324,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
                 os.mkdir(path)
                 with open(os.path.join(path, f"{level:02}.txt"), "w") as f:
                     f.write(str(level))
-      `);
+      `,
+      );
       expectStatus(res, 200);
       // "d/01.txt" sorts before "d/d/02.txt": the files come level by level, down to the 64th.
       expect(pathsOf(res.body)).toEqual(Array.from({ length: 64 }, (_, i) => `${"d/".repeat(i + 1)}${String(i + 1).padStart(2, "0")}.txt`));
@@ -316,7 +333,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("thousands of small files: the list stops at MAX_OUTPUT_FILES, sorted by path", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import os
 
         def main():
@@ -330,7 +349,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
             except OSError as e:
                 return {"written": written, "stopped by": e.strerror}
             return {"written": written}
-      `);
+      `,
+      );
       expectStatus(res, 200);
       // The jail's work dir has 4096 inodes; the subprocess backend writes all 5000.
       const { written } = res.body.result as { written: number };
@@ -347,7 +367,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
 
   describe("what is never followed or read", () => {
     it("symlinks (to a file or a directory outside the work dir, or inside it) and fifos are not listed, and the run ends", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import os
 
         def main():
@@ -360,7 +382,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
             os.symlink("..", "sub/up")
             os.mkfifo("waiting.fifo")
             return sorted(os.listdir("."))
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual(["inside-link.txt", "passwd.txt", "real.txt", "sub", "usr-dir", "waiting.fifo"]);
       expect(res.body.files).toEqual([{ path: "real.txt", size: 4, mediaType: "text/plain", encoding: "utf-8", content: "mine" }]);
@@ -380,7 +403,12 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
       ["new\nline", "control character"],
       ["", "is empty"],
     ])("%j is a 400 INVALID_REQUEST naming it; nothing runs", async (path, reason) => {
-      const res = await execute(app, 'print("ran")\ndef main():\n    return 1\n', { files: [{ path: "ok.txt", content: "" }, { path, content: "x" }] });
+      const res = await execute(app, 'print("ran")\ndef main():\n    return 1\n', {
+        files: [
+          { path: "ok.txt", content: "" },
+          { path, content: "x" },
+        ],
+      });
       expectStatus(res, 400);
       expect(res.body.code).toBe("INVALID_REQUEST");
       expect(res.body.error).toContain(`files.1.path: `);
@@ -390,7 +418,12 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("a repeated path is a 400 naming it", async () => {
-      const res = await execute(app, "def main():\n    return 1\n", { files: [{ path: "a.txt", content: "1" }, { path: "a.txt", content: "2" }] });
+      const res = await execute(app, "def main():\n    return 1\n", {
+        files: [
+          { path: "a.txt", content: "1" },
+          { path: "a.txt", content: "2" },
+        ],
+      });
       expectStatus(res, 400);
       expect(res.body.error).toContain('files.1.path: "a.txt" repeats files[0].path');
     });
@@ -406,7 +439,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name: a
 
   it("the limits hold, the server's memory stays bounded, and the answer is never a 5xx", async () => {
     const rssBefore = process.memoryUsage().rss;
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import os
 
       def main():
@@ -417,7 +452,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name: a
                   for _ in range(64):
                       f.write(block)
           return sum(os.path.getsize(f"big/{name}") for name in os.listdir("big"))
-    `);
+    `,
+    );
     const rssGrowth = process.memoryUsage().rss - rssBefore;
     expect(res.status).toBeLessThan(500);
     const files = filesOf(res.body);

@@ -4,12 +4,13 @@
  * a line `# HTTP <status> <json>`: the answer must have that status and contain that JSON (each
  * object's listed members, each array element by element).
  */
-import type { AddressInfo } from "node:net";
+
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { execFile } from "node:child_process";
-import { serve, type ServerType } from "@hono/node-server";
+import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../../src/project-paths.js";
 import { backends, closeSandboxes, realApp } from "../support/backends.js";
@@ -55,9 +56,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     const app = await realApp({}, backend);
     if (!("fetch" in app)) throw new Error("a pool-less app serves fetch");
     server = await new Promise<ServerType>((resolve) => {
-      const started = serve({ fetch: app.fetch as (request: Request) => Promise<Response>, port: 0, hostname: "127.0.0.1" }, () =>
-        resolve(started),
-      );
+      const started = serve({ fetch: app.fetch as (request: Request) => Promise<Response>, port: 0, hostname: "127.0.0.1" }, () => resolve(started));
     });
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

@@ -17,12 +17,15 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
   describe("SYNTAX_ERROR (400)", () => {
     it("names line and column, and nothing of the script ran", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         print("top level never runs")
 
         def main():
             return (1 +
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("SYNTAX_ERROR");
       expect(res.body.error).toMatch(/script\.py, line 4, column \d+/);
@@ -74,14 +77,17 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
   describe("RUNTIME_ERROR (400)", () => {
     it("an exception in main: the traceback shows the script's frames with line numbers, no harness frames", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def divide(a, b):
             return a / b
 
         def main():
             print("before the error")
             return divide(1, 0)
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RUNTIME_ERROR");
       expect(res.body.error).toBe("ZeroDivisionError: division by zero");
@@ -96,14 +102,17 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("an exception at import time points at the module-level line", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import json
         print("loading")
         config = json.loads("{not json")
 
         def main():
             return config
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RUNTIME_ERROR");
       expect(res.body.error).toMatch(/^json\.decoder\.JSONDecodeError: /);
@@ -113,12 +122,15 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("an exception raised inside a library keeps the library frames after the script's", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import statistics
 
         def main():
             return statistics.mean([])
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RUNTIME_ERROR");
       expect(res.body.error).toMatch(/^statistics\.StatisticsError: mean requires at least one data point/);
@@ -129,13 +141,16 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("chained exceptions show both, each from the script's frames", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             try:
                 {}["key"]
             except KeyError as exc:
                 raise ValueError("lookup failed") from exc
-      `);
+      `,
+      );
       expect(res.body.code).toBe("RUNTIME_ERROR");
       expect(res.body.error).toBe("ValueError: lookup failed");
       expect(res.body.traceback).toContain('File "script.py", line 3, in main');
@@ -159,7 +174,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("a million-frame RecursionError is reported as such, not timed out formatting its traceback", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import sys
         sys.setrecursionlimit(10**6)
 
@@ -168,7 +185,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
         def main():
             return f(0)
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RUNTIME_ERROR");
       expect(res.body.error).toMatch(/^RecursionError/);
@@ -208,13 +226,16 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
   describe("MEMORY_LIMIT_EXCEEDED (400)", () => {
     it("a numpy array far over the limit", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import numpy as np
 
         def main():
             print("allocating")
             return np.ones(1 << 31).sum()
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
       expect(res.body.error).toContain("Memory limit exceeded");
@@ -222,12 +243,15 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("growing a string until memory runs out", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             chunks = []
             while True:
                 chunks.append("x" * (16 << 20))
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
       expect(res.body.error).toContain("Memory limit exceeded");
@@ -261,7 +285,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
   describe("RESOURCE_LIMIT_EXCEEDED (400)", () => {
     it("recursion through C code that overflows the stack (SIGSEGV), prints kept", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import sys
         sys.setrecursionlimit(10**6)
 
@@ -272,7 +298,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
         def main():
             print("about to recurse")
             return repr(Loop())
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
       expect(res.body.error).toContain("SIGSEGV");
@@ -280,14 +307,17 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("a file written past the file-size limit", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             chunk = b"x" * (1 << 20)
             with open("big.bin", "wb") as f:
                 for _ in range(100):
                     f.write(chunk)
             return "wrote 100 MiB"
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
       expect(res.body.error).toMatch(/^File size limit exceeded/);
@@ -302,20 +332,25 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     itAsRoot("a fork bomb hitting the process limit", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import os
 
         def main():
             while True:
                 os.fork()
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
       expect(res.body.error).toMatch(/^Process limit exceeded/);
     });
 
     itAsRoot("too many threads", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import threading
 
         def main():
@@ -326,21 +361,25 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
                 thread.start()
                 threads.append(thread)
             return len(threads)
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
       expect(res.body.error).toMatch(/^Process limit exceeded/);
     });
 
     it("a script that handles the error itself keeps its result", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             try:
                 with open("big.bin", "wb") as f:
                     f.write(b"x" * (100 << 20))
             except OSError as exc:
                 return exc.strerror
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toBe("File too large");
     });

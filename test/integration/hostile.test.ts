@@ -35,16 +35,16 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
    * its initial environment. Every jail's work dir is /sandbox/work, so there the run's
    * processes are the ones that see its file of a unique name.
    */
-  const processesOfRun = (cwd: string, mark: string) =>
-    jailed ? processesSeeing(join(cwd, mark)) : processesMatching(`HOME=${cwd}\0`);
-  const survivorsOfRun = (cwd: string, mark: string) =>
-    jailed ? survivorsSeeing(join(cwd, mark)) : survivorsMatching(`HOME=${cwd}\0`);
+  const processesOfRun = (cwd: string, mark: string) => (jailed ? processesSeeing(join(cwd, mark)) : processesMatching(`HOME=${cwd}\0`));
+  const survivorsOfRun = (cwd: string, mark: string) => (jailed ? survivorsSeeing(join(cwd, mark)) : survivorsMatching(`HOME=${cwd}\0`));
 
   describe("nothing is left running after the response", () => {
     itAsRoot("a guarded fork bomb runs into the process limit, times out, and every process is gone", async () => {
       const mark = `run-${uniqueMarker()}`;
       // It never ends by itself: the limit must only leave room for 64 forks on a busy machine.
-      const res = await execute(await realApp({ EXECUTION_TIMEOUT_MS: slowed(8000) }, backend), py`
+      const res = await execute(
+        await realApp({ EXECUTION_TIMEOUT_MS: slowed(8000) }, backend),
+        py`
         import os
         import time
 
@@ -64,7 +64,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
                         said.add("limit")
                         print("limit hit", flush=True)
                     time.sleep(0.01)
-      `);
+      `,
+      );
       expectStatus(res, 408);
       expect(res.body.code).toBe("TIMEOUT");
       const [workDir, ...events] = (res.body.stdout as string).trimEnd().split("\n");
@@ -78,7 +79,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       const mark = `run-${uniqueMarker()}`;
       // The script holds main() open until the test has seen the child running and removed
       // the file `hold` from the work dir (no /proc in a jail: the script cannot look itself).
-      const pending = execute(app, py`
+      const pending = execute(
+        app,
+        py`
         import os
         import signal
         import time
@@ -106,7 +109,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
             while os.path.exists("hold") and time.monotonic() < deadline:
                 time.sleep(0.02)
             return {"pid": pid, "detached": os.getsid(pid) != os.getsid(0), "released": not os.path.exists("hold"), "cwd": os.getcwd()}
-      `);
+      `,
+      );
       let sleeping = await processesMatching(`sleep\0${marker}`);
       for (let i = 0; i < 400 && sleeping.length === 0; i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -130,7 +134,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
     itAsRoot("a detached Python child that ignores SIGTERM and closed stdio (keeping the result pipe) does not survive either", async () => {
       const mark = `run-${uniqueMarker()}`;
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import os
         import signal
         import time
@@ -145,7 +151,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
                 while True:
                     time.sleep(1)
             return os.getcwd()
-      `);
+      `,
+      );
       expectStatus(res, 200);
       // The run ended when the harness did, not when the time limit reached the child holding its pipes.
       expect(res.body.durationMs).toBeLessThan(testConfig().executionTimeoutMs);
@@ -153,14 +160,17 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("a background thread still running after main() returned does not hold the response", async () => {
-      const res = await execute(shortApp, py`
+      const res = await execute(
+        shortApp,
+        py`
         import threading
         import time
 
         def main():
             threading.Thread(target=time.sleep, args=(3600,)).start()
             return "returned"
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toBe("returned");
     });
@@ -192,7 +202,10 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       const secret = `secret-${uniqueMarker()}`;
       process.env.SECRET_TOKEN_FOR_TEST = secret;
       try {
-        const res = await execute<{ env: Record<string, string>; cwd: string }>(app, "import os\ndef main():\n    return {'env': dict(os.environ), 'cwd': os.getcwd()}\n");
+        const res = await execute<{ env: Record<string, string>; cwd: string }>(
+          app,
+          "import os\ndef main():\n    return {'env': dict(os.environ), 'cwd': os.getcwd()}\n",
+        );
         expectStatus(res, 200);
         const env = res.body.result.env as Record<string, string>;
         expect(env).not.toHaveProperty("SECRET_TOKEN_FOR_TEST");
@@ -207,7 +220,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     itAsRoot("the server process cannot be read or signalled from the script", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import os
         import signal
 
@@ -225,7 +240,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
                 "read_environ": attempt(lambda: open(f"/proc/{server}/environ", "rb").read()),
                 "signal": attempt(lambda: os.kill(server, 0)),
             }
-      `);
+      `,
+      );
       expectStatus(res, 200);
       if (jailed) {
         // The server is outside the jail's pid namespace (and there is no /proc): it does not exist for the script.
@@ -274,7 +290,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
   describe("stdin is empty", () => {
     it("input() raises EOFError, reads return nothing", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import os
         import sys
 
@@ -285,7 +303,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
             except EOFError:
                 got = "EOFError"
             return {"input": got, "read": sys.stdin.read(), "fd0": os.read(0, 100).decode()}
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ input: "EOFError", read: "", fd0: "" });
       expect(res.body.stdout).toBe("prompt> ");
@@ -326,7 +345,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     itAsRoot("nothing a run writes, in its work dir or the shared temp dirs, is visible to the next run", async () => {
       const name = `left-by-a-run-${uniqueMarker()}`;
       const places = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"].filter((dir) => existsSync(dir));
-      const writer = await execute(app, py`
+      const writer = await execute(
+        app,
+        py`
         import os
 
         def main():
@@ -339,7 +360,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
                 except OSError:
                     pass
             return written
-      `);
+      `,
+      );
       expectStatus(writer, 200);
       const written = writer.body.result as string[];
       // The jail has no shared temp dir at all: the work dir is the only writable place.
@@ -347,12 +369,15 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       else expect(written).toContain("/tmp");
       try {
         expect([...written, ...places].filter((dir) => existsSync(join(dir, name)))).toEqual([]);
-        const reader = await execute(app, py`
+        const reader = await execute(
+          app,
+          py`
           import os
 
           def main():
               return [d for d in [os.getcwd(), *${JSON.stringify(written)}] if os.path.exists(os.path.join(d, "${name}"))]
-        `);
+        `,
+        );
         expectStatus(reader, 200);
         expect(reader.body.result).toEqual([]);
       } finally {

@@ -4,10 +4,10 @@
  */
 import { rm, writeFile } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
+import { SubprocessSandbox } from "../../adapters/subprocess/subprocess-sandbox.js";
 import { composeApp } from "../../src/compose.js";
 import { maxBodyBytes } from "../../src/http/execute.js";
 import { artifactLimitsOf } from "../../src/sandbox-factory.js";
-import { SubprocessSandbox } from "../../adapters/subprocess/subprocess-sandbox.js";
 import { realApp } from "../support/backends.js";
 import { appOver, realSubprocessSandbox, runtime, silentLogger, testConfig } from "../support/real-app.js";
 import { type App, execute, expectStatus, postRaw, py, uniqueMarker } from "../support/requests.js";

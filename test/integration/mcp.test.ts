@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { composeApp } from "../../src/compose.js";
 import { maxBodyBytes } from "../../src/http/execute.js";
+import { type Listening, listen } from "../support/listening.js";
 import { capturingLogger, sample } from "../support/observing.js";
-import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
-import { listen, type Listening } from "../support/listening.js";
 import { decodePng } from "../support/png.js";
+import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
 
 /** The pandas script of seeds.test.ts's "an nsjail README" example, as that README sends it. */
 const SEED_SCRIPT =

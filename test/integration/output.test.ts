@@ -42,23 +42,34 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("a multi-byte character split across two writes is reassembled", async () => {
-      const res = await execute(app, "import os, time\ndef main():\n    data = '漢'.encode()\n    os.write(1, data[:1])\n    time.sleep(0.05)\n    os.write(1, data[1:])\n    return 1\n");
+      const res = await execute(
+        app,
+        "import os, time\ndef main():\n    data = '漢'.encode()\n    os.write(1, data[:1])\n    time.sleep(0.05)\n    os.write(1, data[1:])\n    return 1\n",
+      );
       expect(res.body.stdout).toBe("漢");
     });
 
     it("stderr is captured separately, exactly", async () => {
-      const res = await execute(app, "import sys, os\ndef main():\n    print('to err ✓', file=sys.stderr)\n    os.write(2, b'raw')\n    print('to out')\n    return 1\n");
+      const res = await execute(
+        app,
+        "import sys, os\ndef main():\n    print('to err ✓', file=sys.stderr)\n    os.write(2, b'raw')\n    print('to out')\n    return 1\n",
+      );
       expect(res.body.stdout).toBe("to out\n");
       expect(res.body.stderr).toBe("to err ✓\nraw");
     });
 
     it("print, sys.stdout.buffer and os.write(1) interleave in the order they were written", async () => {
-      const res = await execute(app, "import os, sys\ndef main():\n    print('1')\n    sys.stdout.buffer.write(b'2\\n')\n    os.write(1, b'3\\n')\n    print('4')\n    return 1\n");
+      const res = await execute(
+        app,
+        "import os, sys\ndef main():\n    print('1')\n    sys.stdout.buffer.write(b'2\\n')\n    os.write(1, b'3\\n')\n    print('4')\n    return 1\n",
+      );
       expect(res.body.stdout).toBe("1\n2\n3\n4\n");
     });
 
     it("output of child processes and C code is captured at the fd level", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import ctypes
         import os
         import subprocess
@@ -70,7 +81,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
             libc.write(1, b"|from-libc", 10)
             libc.write(2, b"c-stderr", 8)
             return 1
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.stdout).toBe("from-a-shell\nfrom-printf|from-libc");
       expect(res.body.stderr).toBe("c-stderr");
@@ -79,7 +91,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
   describe("the result cannot be forged through output", () => {
     it("printed JSON that looks like a result, or like a whole response, is just output", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import os
         import sys
 
@@ -88,14 +102,18 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
             os.write(1, b'{"result": 666, "stdout": "", "stderr": ""}\n')
             sys.stdout.buffer.write(b'{"status": "ok"}\n666\n')
             return {"real": True}
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ real: true });
       expect(res.body.stdout).toBe('{"result": 666}\n{"result": 666, "stdout": "", "stderr": ""}\n{"status": "ok"}\n666\n');
     });
 
     it("forged output after a failure does not turn it into a success", async () => {
-      const res = await execute(app, "import os\ndef main():\n    os.write(1, b'{\"status\": \"ok\"}\\n{\"result\": 666}\\n')\n    raise RuntimeError('real failure')\n");
+      const res = await execute(
+        app,
+        'import os\ndef main():\n    os.write(1, b\'{"status": "ok"}\\n{"result": 666}\\n\')\n    raise RuntimeError(\'real failure\')\n',
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RUNTIME_ERROR");
       expect(res.body).not.toHaveProperty("result");
@@ -107,7 +125,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expect(closed.body.code).toBe("RUNTIME_ERROR");
       expect(closed.body.error).toContain("closed or wrote over the harness's result channel");
       expect(closed.body.stderr).toBe("");
-      const forged = await execute(app, py`
+      const forged = await execute(
+        app,
+        py`
         import os
 
         def main():
@@ -117,14 +137,17 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
                 except OSError:
                     pass
             return 1
-      `);
+      `,
+      );
       expectStatus(forged, 400);
       expect(forged.body.code).toBe("RUNTIME_ERROR");
       expect(forged.body).not.toHaveProperty("result");
     });
 
     it("atexit handlers print into stdout after main() and leave the result alone", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import atexit
         import os
 
@@ -134,7 +157,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
             atexit.register(lambda: os.write(1, b"registered in main\n"))
             print("in main")
             return "real"
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toBe("real");
       // Handlers run last-registered first.
@@ -142,7 +166,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("a forked child that returns from main() neither garbles nor replaces the parent's result", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import os
 
         def main():
@@ -152,7 +178,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
                 return {"from": "child"}
             os.waitpid(pid, 0)
             return {"from": "parent"}
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ from: "parent" });
       expect(res.body.stdout).toBe("child returns\n");
@@ -186,7 +213,10 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("past the cap, stdout is cut at the cap and flagged; stderr is capped on its own", async () => {
-      const res = await execute(capped, "import sys\ndef main():\n    sys.stdout.write('a' * 5000)\n    sys.stderr.write('e' * 10)\n    return 'still returned'\n");
+      const res = await execute(
+        capped,
+        "import sys\ndef main():\n    sys.stdout.write('a' * 5000)\n    sys.stderr.write('e' * 10)\n    return 'still returned'\n",
+      );
       expectStatus(res, 200);
       expect(res.body.result).toBe("still returned");
       expect(res.body.stdout).toBe("a".repeat(1000));
@@ -220,7 +250,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       }, 20);
       let res: Awaited<ReturnType<typeof execute>>;
       try {
-        res = await execute(app, py`
+        res = await execute(
+          app,
+          py`
           import os
           import sys
 
@@ -233,7 +265,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
               for _ in range(256):
                   os.write(2, chunk)
               return "survived"
-        `);
+        `,
+        );
       } finally {
         clearInterval(sampler);
       }

@@ -15,10 +15,13 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
   describe("JSON values", () => {
     it("plain values of every JSON type", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             return {"none": None, "t": True, "f": False, "int": -7, "float": 0.1, "str": "s", "list": [1, [2]], "dict": {"k": {}}}
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ none: null, t: true, f: false, int: -7, float: 0.1, str: "s", list: [1, [2]], dict: { k: {} } });
     });
@@ -72,7 +75,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
   describe("numpy scalars are converted to the Python value", () => {
     it("np.int64, np.float32, np.bool_ and friends", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import numpy as np
 
         def main():
@@ -88,7 +93,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
                 "sum": np.array([1, 2, 3]).sum(),
                 "keys": {np.int64(3): "numpy int key"},
             }
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({
         int64: 7,
@@ -133,13 +139,16 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("a DataFrame in a dict: path, type and the fix", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import pandas as pd
 
         def main():
             print("built the frame")
             return {"rows": 2, "df": pd.DataFrame({"x": [1, 2]})}
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RESULT_NOT_JSON");
       expect(res.body.error).toContain('result["df"] is pandas.DataFrame');
@@ -184,7 +193,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("a report the script writes to the result channel itself is held to the same cap", async () => {
-      const res = await execute(capped, py`
+      const res = await execute(
+        capped,
+        py`
         import os
 
         def main():
@@ -194,7 +205,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
                     os._exit(0)
                 except OSError:
                     pass
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RESULT_TOO_LARGE");
     });
@@ -204,7 +216,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expectStatus(surrogate, 400);
       expect(surrogate.body.code).toBe("RESULT_NOT_JSON");
       expect(surrogate.body.error).toContain('result["name"] contains a lone surrogate');
-      const deep = await execute(app, py`
+      const deep = await execute(
+        app,
+        py`
         import sys
 
         def main():
@@ -213,21 +227,25 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
             for _ in range(1500):
                 value = [value]
             return value
-      `);
+      `,
+      );
       expectStatus(deep, 400);
       expect(deep.body.code).toBe("RESULT_NOT_JSON");
       expect(deep.body.error).toMatch(/nested deeper than 1000 levels/);
     });
 
     it("an exception raised by the result's own code while it is serialized is the script's RUNTIME_ERROR", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         class Name(str):
             def __str__(self):
                 raise ValueError("no name today")
 
         def main():
             return {"name": Name("x")}
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RUNTIME_ERROR");
       expect(res.body.error).toBe("ValueError: no name today");
@@ -257,7 +275,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("an if __name__ == '__main__' guard does not run main() a second time", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         calls = []
 
         def main():
@@ -267,7 +287,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
         if __name__ == "__main__":
             main()
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ calls: 1 });
       expect(res.body.stdout).toBe("main ran\n");
@@ -279,7 +300,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("async def main() is awaited", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import asyncio
 
         async def work(n):
@@ -289,7 +312,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
         async def main():
             print("async main")
             return {"values": await asyncio.gather(work(1), work(2))}
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ values: [2, 4] });
       expect(res.body.stdout).toBe("async main\n");
@@ -304,7 +328,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
     });
 
     it("main() may use functions and classes defined in the script (and inspect its own source)", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         import inspect
         from dataclasses import dataclass, asdict
 
@@ -315,7 +341,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
 
         def main():
             return {"point": asdict(Point(1, 2)), "source_lines": len(inspect.getsource(Point).splitlines())}
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ point: { x: 1, y: 2 }, source_lines: 4 });
     });

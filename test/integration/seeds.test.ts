@@ -154,9 +154,12 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
 
   describe("a Flask + nsjail README", () => {
     it("hello world", async () => {
-      const res = await postRaw(app, String.raw`{
+      const res = await postRaw(
+        app,
+        String.raw`{
     "script": "def main():\n  return {\"msg\": \"Hello, world!\"}"
-  }`);
+  }`,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ msg: "Hello, world!" });
       expect(res.body.stdout).toBe("");
@@ -216,20 +219,26 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
 
   describe("a list of nsjail test cases", () => {
     it("missing main(): a script with only some_function", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def some_function():
             return {"data": "test"}
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("MAIN_NOT_FOUND");
       expect(res.body.stdout).toBe("");
     });
 
     it("a set returned: RESULT_NOT_JSON naming the type and a fix", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             return set([1, 2, 3])  # Sets are not JSON serializable
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("RESULT_NOT_JSON");
       expect(res.body.error).toContain("result is set");
@@ -237,11 +246,14 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("the memory-hungry list: MEMORY_LIMIT_EXCEEDED, not a crash", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             large_list = list(range(100000000))  # Tries to allocate too much memory
             return {"data": large_list}
-      `);
+      `,
+      );
       expectStatus(res, 400);
       expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
       expect(res.body.error).toContain("Memory limit exceeded");
@@ -249,19 +261,24 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("basic calculation", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             x = 10
             y = 20
             return {"sum": x + y, "product": x * y}
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ sum: 10 + 20, product: 10 * 20 });
       expect(res.body.stdout).toBe("");
     });
 
     it("pandas DataFrame operations", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             import pandas as pd
             df = pd.DataFrame({
@@ -272,13 +289,16 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
                 "mean_A": float(df['A'].mean()),
                 "sum_B": float(df['B'].sum())
             }
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.text).toContain('"result":{"mean_A":2.0,"sum_B":15.0}');
     });
 
     it("numpy computations", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             import numpy as np
             arr = np.array([1, 2, 3, 4, 5])
@@ -286,7 +306,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
                 "mean": float(np.mean(arr)),
                 "std": float(np.std(arr))
             }
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ mean: 3, std: Math.sqrt(2) });
     });
@@ -303,19 +324,24 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("basic JSON return", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             return {
                 "status": "success",
                 "data": [1, 2, 3, 4, 5],
                 "message": "Script executed successfully"
             }
-      `);
+      `,
+      );
       expect(res.body.result).toEqual({ status: "success", data: [1, 2, 3, 4, 5], message: "Script executed successfully" });
     });
 
     it("pandas and numpy together", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             import pandas as pd
             import numpy as np
@@ -337,7 +363,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
             }
 
             return result
-      `);
+      `,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({
         total_records: 3,
@@ -349,7 +376,9 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("mathematical operations on random data", async () => {
-      const res = await execute(app, py`
+      const res = await execute(
+        app,
+        py`
         def main():
             import numpy as np
 
@@ -364,7 +393,8 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
             }
 
             return stats
-      `);
+      `,
+      );
       expectStatus(res, 200);
       const stats = res.body.result as Record<string, number>;
       expect(Object.keys(stats).sort()).toEqual(["max", "mean", "median", "min", "std"]);
@@ -376,9 +406,12 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
     });
 
     it("the README's request with a single-quoted dict", async () => {
-      const res = await postRaw(app, String.raw`{
+      const res = await postRaw(
+        app,
+        String.raw`{
     "script": "def main():\n    return {'message': 'Hello, World!', 'number': 42}"
-  }`);
+  }`,
+      );
       expectStatus(res, 200);
       expect(res.body.result).toEqual({ message: "Hello, World!", number: 42 });
       // Unlike that README's sample response, the result is not echoed into stdout.

@@ -7,10 +7,10 @@
  */
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nsjailModes } from "../support/nsjail.js";
 import { processesSeeing } from "../support/processes.js";
 import { appOver } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
-import { nsjailModes } from "../support/nsjail.js";
 
 const modes = await nsjailModes({ POOL_SIZE: "0" });
 

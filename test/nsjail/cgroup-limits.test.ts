@@ -9,13 +9,13 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
-import { parseMountinfo } from "../../adapters/nsjail/mountinfo.js";
 import { slotName } from "../../adapters/nsjail/cgroup-slots.js";
+import { parseMountinfo } from "../../adapters/nsjail/mountinfo.js";
 import { SANDBOX_UID_COUNT } from "../../adapters/python/sandbox-uids.js";
+import { nsjailModes } from "../support/nsjail.js";
 import { survivorsMatching } from "../support/processes.js";
 import { appOver, slowed, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
-import { nsjailModes } from "../support/nsjail.js";
 
 const modes = await nsjailModes({ POOL_SIZE: "0" });
 
@@ -70,16 +70,21 @@ function cgroupTree(root = "/sys/fs/cgroup", relative = ""): string[] {
 
 /** memory's num_cgroups in /proc/cgroups: live groups and dying ones the kernel still keeps. */
 function memoryCgroupCount(): number {
-  const line = readFileSync("/proc/cgroups", "utf8").split("\n").find((l) => l.startsWith("memory\t"));
+  const line = readFileSync("/proc/cgroups", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("memory\t"));
   return Number(line?.split("\t")[2]);
 }
 
 function rootCgroupStat(): Record<string, number> {
   return Object.fromEntries(
-    readFileSync("/sys/fs/cgroup/cgroup.stat", "utf8").trim().split("\n").map((l) => {
-      const [key, value] = l.split(" ");
-      return [key, Number(value)];
-    }),
+    readFileSync("/sys/fs/cgroup/cgroup.stat", "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => {
+        const [key, value] = l.split(" ");
+        return [key, Number(value)];
+      }),
   );
 }
 
@@ -132,14 +137,17 @@ describe.each(modes)("nsjail ($mode) cgroup limits", ({ sandbox }) => {
   it("stops a fork bomb with the cgroup's pids limit", async () => {
     const marker = `9${uniqueMarker().slice(-8)}.5`;
     const refusals = slotCounter("pids", "pids.events", "max");
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import os
 
       def main():
           while True:
               if os.fork() == 0:
                   os.execv("/bin/sleep", ["sleep", "${marker}"])
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(400);
     expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
     expect(slotCounter("pids", "pids.events", "max")).toBeGreaterThan(refusals);

@@ -7,17 +7,17 @@
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { blockDevicesOf } from "../../adapters/nsjail/block-devices.js";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { ZygoteSandbox, type ZygoteSandboxOptions } from "../../adapters/zygote/zygote-sandbox.js";
+import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { artifactLimitsOf } from "../../src/sandbox-factory.js";
+import { nsjailModes } from "../support/nsjail.js";
 import { processesSeeing, survivorsSeeing } from "../support/processes.js";
 import { appOver, runtime, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
-import { nsjailModes } from "../support/nsjail.js";
 
 const available = (await nsjailModes({ POOL_SIZE: "0" }).then(async (modes) => {
   await Promise.all(modes.map(({ sandbox }) => sandbox.close()));

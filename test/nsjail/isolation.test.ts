@@ -9,14 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
+import { ZygoteSandbox } from "../../adapters/zygote/zygote-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
-import { artifactLimitsOf } from "../../src/sandbox-factory.js";
+import { artifactLimitsOf, startSandbox } from "../../src/sandbox-factory.js";
+import { nsjailModes } from "../support/nsjail.js";
 import { survivorsMatching } from "../support/processes.js";
 import { appOver, runtime, silentLogger, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
-import { ZygoteSandbox } from "../../adapters/zygote/zygote-sandbox.js";
-import { nsjailModes } from "../support/nsjail.js";
-import { startSandbox } from "../../src/sandbox-factory.js";
 
 const modes = await nsjailModes();
 
@@ -43,7 +42,9 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
   });
 
   it("has no network interface up and cannot connect anywhere, not even to the host's loopback", async () => {
-    const res = await execute<{ interfaces: string[]; results: Record<string, string>; dns: string }>(app, py`
+    const res = await execute<{ interfaces: string[]; results: Record<string, string>; dns: string }>(
+      app,
+      py`
       import socket
 
       def attempt(host, port):
@@ -79,7 +80,8 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
           except OSError as e:
               dns = type(e).__name__
           return {"interfaces": names, "results": results, "dns": dns}
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result.interfaces).toEqual(["lo"]);
     for (const outcome of Object.values(res.body.result.results)) expect(outcome).toMatch(/^OSError: errno 101$/);
@@ -90,7 +92,9 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
 
   it("cannot read the host's secrets, the project's source or the host's home", async () => {
     const source = join(projectRoot(), "src", "main.ts");
-    const res = await execute<{ "/": string[]; "/usr/local": string[]; [path: string]: string | string[] }>(app, py`
+    const res = await execute<{ "/": string[]; "/usr/local": string[]; [path: string]: string | string[] }>(
+      app,
+      py`
       import os
 
       def main():
@@ -107,7 +111,8 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
           out["/"] = sorted(os.listdir("/"))
           out["/usr/local"] = sorted(os.listdir("/usr/local"))
           return out
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     const { "/": rootListing, "/usr/local": usrLocal, ...paths } = res.body.result;
     expect(usrLocal).toEqual([]);
@@ -116,7 +121,9 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
   });
 
   it("can write only its work dir and its cache dir", async () => {
-    const res = await execute<{ cwd: string; cache: string; out: Record<string, string> }>(app, py`
+    const res = await execute<{ cwd: string; cache: string; out: Record<string, string> }>(
+      app,
+      py`
       import os
 
       def main():
@@ -129,7 +136,8 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
               except OSError as e:
                   out[directory] = type(e).__name__
           return {"cwd": os.getcwd(), "cache": os.environ["MPLCONFIGDIR"], "out": out}
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     const { cwd, cache, out } = res.body.result;
     expect([cwd, cache]).toEqual(["/sandbox/work", "/sandbox/cache"]);
@@ -144,7 +152,9 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
     const marker = uniqueMarker();
     const write = await execute(app, `def main():\n    open("/sandbox/cache/${marker}", "w").write("x")\n`);
     expect(write.status, write.text).toBe(200);
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import os
 
       def main():
@@ -157,33 +167,42 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
           except OSError as e:
               filled = e.strerror
           return {"seen": seen, "filled": filled}
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result).toEqual({ seen: false, filled: "No space left on device" });
   });
 
   it("does not show one run's files to the next", async () => {
     const marker = uniqueMarker();
-    const write = await execute(app, py`
+    const write = await execute(
+      app,
+      py`
       import os
 
       def main():
           open("left-behind.txt", "w").write("${marker}")
           return sorted(os.listdir("."))
-    `);
+    `,
+    );
     expect(write.body.result).toEqual(["left-behind.txt"]);
-    const read = await execute(app, py`
+    const read = await execute(
+      app,
+      py`
       import os
 
       def main():
           return sorted(os.listdir("."))
-    `);
+    `,
+    );
     expect(read.status, read.text).toBe(200);
     expect(read.body.result).toEqual([]);
   });
 
   it("caps the work dir's size: filling it is RESOURCE_LIMIT_EXCEEDED", async () => {
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       def main():
           chunk = b"x" * (1 << 20)
           for name in ("a.bin", "b.bin"):
@@ -191,19 +210,23 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
                   for _ in range(40):
                       f.write(chunk)
           return "wrote 80 MiB"
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(400);
     expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
     expect(res.body.error).toContain("Disk space limit of the work dir exceeded");
   });
 
   it("runs as an unprivileged user without capabilities", async () => {
-    const res = await execute<{ uid: number; euid: number; gid: number; groups: number[] }>(app, py`
+    const res = await execute<{ uid: number; euid: number; gid: number; groups: number[] }>(
+      app,
+      py`
       import os
 
       def main():
           return {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups()}
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result.uid).not.toBe(0);
     expect(res.body.result.euid).not.toBe(0);
@@ -211,7 +234,9 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
   });
 
   it("is refused mount, ptrace, unshare and setns by the seccomp policy", async () => {
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import ctypes
       import os
 
@@ -227,7 +252,8 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
               "unshare": errno_of(libc.unshare(0x10000000)),
               "setns": errno_of(libc.setns(0, 0)),
           }
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result).toEqual({
       mount: "Operation not permitted",
@@ -239,18 +265,23 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
 
   it("kills a memory bomb as MEMORY_LIMIT_EXCEEDED", async () => {
     // The full time limit: on a loaded machine filling 512 MiB can take seconds.
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       def main():
           large_list = list(range(100000000))
           return {"data": large_list}
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(400);
     expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
     expect(res.body.error).toContain("Memory limit exceeded");
   });
 
   it("reports a script killed by the hard CPU-time limit as a TIMEOUT, never as a memory error", async () => {
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import resource, signal
 
       def main():
@@ -258,15 +289,24 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
           resource.setrlimit(resource.RLIMIT_CPU, (1, 2))
           while True:
               pass
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(408);
     expect(res.body.code).toBe("TIMEOUT");
     expect(res.body.error).toMatch(/CPU time limit/);
   });
 
   it.each([
-    ["a non-blocking read with nothing to read (EAGAIN)", "import socket\ndef main():\n    a, b = socket.socketpair()\n    a.setblocking(False)\n    return a.recv(1)\n", /BlockingIOError/],
-    ["mlock over RLIMIT_MEMLOCK (ENOMEM)", "import ctypes, mmap\ndef main():\n    m = mmap.mmap(-1, 1 << 20)\n    buf = ctypes.c_char.from_buffer(m)\n    if ctypes.CDLL(None, use_errno=True).mlock(ctypes.addressof(buf), 1 << 20) != 0:\n        raise OSError(ctypes.get_errno(), 'mlock failed')\n", /OSError: \[Errno 12\]/],
+    [
+      "a non-blocking read with nothing to read (EAGAIN)",
+      "import socket\ndef main():\n    a, b = socket.socketpair()\n    a.setblocking(False)\n    return a.recv(1)\n",
+      /BlockingIOError/,
+    ],
+    [
+      "mlock over RLIMIT_MEMLOCK (ENOMEM)",
+      "import ctypes, mmap\ndef main():\n    m = mmap.mmap(-1, 1 << 20)\n    buf = ctypes.c_char.from_buffer(m)\n    if ctypes.CDLL(None, use_errno=True).mlock(ctypes.addressof(buf), 1 << 20) != 0:\n        raise OSError(ctypes.get_errno(), 'mlock failed')\n",
+      /OSError: \[Errno 12\]/,
+    ],
   ])("reports %s as the script's RUNTIME_ERROR: the cgroup saw no limit hit", async (_name, script, message) => {
     const res = await execute(app, script);
     expect(res.status, res.text).toBe(400);
@@ -277,7 +317,9 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
   it("contains a fork bomb and leaves no process behind", async () => {
     const marker = `9${uniqueMarker().slice(-8)}.5`;
     // The full time limit: under CPU emulation 64 forks and execs take tens of seconds.
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import os
 
       def main():
@@ -287,14 +329,19 @@ describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
               if pid == 0:
                   os.execv("/bin/sleep", ["sleep", "${marker}"])
               started += 1
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(400);
     expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
     expect(await survivorsMatching(marker)).toEqual([]);
   });
 
   it("never shows nsjail's own log in a response", async () => {
-    for (const script of ["import os\ndef main():\n    os._exit(3)", "def main():\n    return 1 / 0", "import ctypes\ndef main():\n    return ctypes.string_at(0)"]) {
+    for (const script of [
+      "import os\ndef main():\n    os._exit(3)",
+      "def main():\n    return 1 / 0",
+      "import ctypes\ndef main():\n    return ctypes.string_at(0)",
+    ]) {
       const res = await execute(app, script);
       expect(res.status).toBe(400);
       expect(res.text).not.toMatch(/\[[IWEF]\]\[|STANDALONE|nsjail|Mount:|Uid map/);

@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blockDevicesOf } from "../../adapters/nsjail/block-devices.js";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
+import { nsjailModes } from "../support/nsjail.js";
 import { appOver, runtime, testConfig } from "../support/real-app.js";
 import { type App, execute, py } from "../support/requests.js";
-import { nsjailModes } from "../support/nsjail.js";
 
 const modes = await nsjailModes();
 
@@ -27,8 +27,7 @@ function memoryCgroupCount(): number {
 /** The slot groups that exist now, in every hierarchy: the only cgroups runs may add. */
 function slotGroupCount(): number {
   const mode = detectCgroups({ prepare: false }).mode;
-  const parents =
-    mode.version === "v1" ? [mode.memoryMount, mode.pidsMount].map((m) => join(m, mode.parent)) : mode.version === "v2" ? [mode.mount] : [];
+  const parents = mode.version === "v1" ? [mode.memoryMount, mode.pidsMount].map((m) => join(m, mode.parent)) : mode.version === "v2" ? [mode.mount] : [];
   return parents.flatMap((parent) => readdirSync(parent).filter((entry) => entry.startsWith("uid-"))).length;
 }
 
@@ -70,7 +69,9 @@ describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
   });
 
   it("cannot use inotify or fanotify, which count against host root and see other runs' opens", async () => {
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import ctypes, os
 
       libc = ctypes.CDLL(None, use_errno=True)
@@ -84,7 +85,8 @@ describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
               "inotify_init": outcome(libc.syscall(253)),
               "fanotify_init": outcome(libc.fanotify_init(0, 0)),
           }
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result).toEqual({
       inotify_init1: "Operation not permitted",
@@ -96,7 +98,9 @@ describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
   it("can queue only a few signals, so host root's RLIMIT_SIGPENDING is not used up", async () => {
     // Real-time signals queue one entry per send; kill() and I/O signals are exempt from the
     // sender's RLIMIT_SIGPENDING, so they are refused outright. Standard signals coalesce.
-    const res = await execute<{ limit: [number, number]; [name: string]: unknown }>(app, py`
+    const res = await execute<{ limit: [number, number]; [name: string]: unknown }>(
+      app,
+      py`
       import ctypes, fcntl, os, resource, signal, threading
 
       libc = ctypes.CDLL(None, use_errno=True)
@@ -124,14 +128,17 @@ describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
               "pending": sorted(int(s) for s in signal.sigpending()),
               "limit": resource.getrlimit(resource.RLIMIT_SIGPENDING),
           }
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result).toMatchObject({ kill: 1, tgkill: 1, sigqueue: 1, F_SETSIG: 1, "F_SETSIG high bits": 1, pending: [10] });
     expect(res.body.result.limit[1]).toBeLessThanOrEqual(64);
   });
 
   it("can create sockets of AF_UNIX, AF_INET and AF_INET6 only; AF_VSOCK and every other family is refused", async () => {
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import socket
 
       def main():
@@ -150,13 +157,16 @@ describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
           except OSError as e:
               vsock = e.errno
           return {"allowed": allowed, "vsock": vsock}
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result).toEqual({ allowed: [1, 2, 10], vsock: 97 });
   });
 
   it("cannot evict the shared page cache with POSIX_FADV_DONTNEED", async () => {
-    const res = await execute(app, py`
+    const res = await execute(
+      app,
+      py`
       import os
 
       def main():
@@ -166,7 +176,8 @@ describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
               return "evicted"
           except OSError as e:
               return e.errno
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result).toBe(1); // EPERM
   });
@@ -190,7 +201,9 @@ describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
   });
 
   it("sees no host path of the checkout in what the jail mounts of the venv", async () => {
-    const res = await execute<{ found: string[]; scanned: number; top: string[] }>(app, py`
+    const res = await execute<{ found: string[]; scanned: number; top: string[] }>(
+      app,
+      py`
       import os
 
       def main():
@@ -206,7 +219,8 @@ describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
                           found.append(path)
                   scanned += 1
           return {"found": found[:10], "scanned": scanned, "top": sorted(os.listdir("/sandbox/venv"))}
-    `);
+    `,
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.result.found).toEqual([]);
     expect(res.body.result.scanned).toBeGreaterThan(1000);

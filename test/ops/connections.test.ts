@@ -90,7 +90,7 @@ describe("connections", () => {
     const { url, port } = await start({ HEADERS_TIMEOUT_MS: "300", REQUEST_TIMEOUT_MS: "600" });
     const slow = await rawClient(
       port,
-      "POST /execute HTTP/1.1\r\nHost: pyexec.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"script\": ",
+      'POST /execute HTTP/1.1\r\nHost: pyexec.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"script": ',
     );
     await slow.closed;
     expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);

@@ -15,9 +15,7 @@ import { execute } from "../support/requests.js";
 
 const REQUEST = { script: "def main(): return 1", timeoutMs: 1000, memoryMb: 64 };
 const SUCCESS: SandboxOutcome = ok({ resultJson: "1", output: NO_OUTPUT, durationMs: 1 });
-const KILLED: SandboxOutcome = err(
-  failure("RESOURCE_LIMIT_EXCEEDED", "killed by SIGKILL", { ...NO_OUTPUT, stdout: "partial\n" }),
-);
+const KILLED: SandboxOutcome = err(failure("RESOURCE_LIMIT_EXCEEDED", "killed by SIGKILL", { ...NO_OUTPUT, stdout: "partial\n" }));
 
 describe("Drain", () => {
   test("serving: executions go through", async () => {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Service as KnativeService } from "@kubernetes-models/knative/serving.knative.dev/v1/Service";
@@ -103,7 +103,19 @@ describe("the validators themselves", () => {
     const deployment = (await kubernetesManifests()).flatMap((entry) => entry.docs).find((doc) => doc.kind === "Deployment")!;
     const container = deployment.spec.template.spec.containers[0];
     const typo = join(workDir, "typo.yaml");
-    await writeFile(typo, stringify({ ...deployment, spec: { ...deployment.spec, template: { ...deployment.spec.template, spec: { ...deployment.spec.template.spec, containers: [{ ...container, livenesProbe: container.livenessProbe }] } } } }));
+    await writeFile(
+      typo,
+      stringify({
+        ...deployment,
+        spec: {
+          ...deployment.spec,
+          template: {
+            ...deployment.spec.template,
+            spec: { ...deployment.spec.template.spec, containers: [{ ...container, livenesProbe: container.livenessProbe }] },
+          },
+        },
+      }),
+    );
     const typoResult = await kubernetesValidate([typo]);
     expect(typoResult.code).not.toBe(0);
     expect(typoResult.output).toMatch(/'livenesProbe' was unexpected/);
@@ -126,10 +138,14 @@ describe("deploy/kubernetes", () => {
   test.each([[OLDEST_KUBERNETES], ["latest"]])("every manifest validates strictly against Kubernetes %s", async (version) => {
     const manifests = await kubernetesManifests();
     const resources = manifests.reduce((count, entry) => count + entry.docs.length, 0);
-    expect(manifests.map((entry) => entry.file.split("/").pop())).toEqual(
-      expect.arrayContaining(["deployment.yaml", "hpa.yaml", "service.yaml"]),
+    expect(manifests.map((entry) => entry.file.split("/").pop())).toEqual(expect.arrayContaining(["deployment.yaml", "hpa.yaml", "service.yaml"]));
+    expectAllPassed(
+      await kubernetesValidate(
+        manifests.map((entry) => entry.file),
+        version === "latest" ? undefined : version,
+      ),
+      resources,
     );
-    expectAllPassed(await kubernetesValidate(manifests.map((entry) => entry.file), version === "latest" ? undefined : version), resources);
   });
 
   test("the Deployment, Service, HPA and NetworkPolicy fit together and with the server's configuration", async () => {

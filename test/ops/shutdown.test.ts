@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { buildServer, startServer, type RunningServer } from "../support/built-server.js";
+import { buildServer, type RunningServer, startServer } from "../support/built-server.js";
 import { processesIn, survivors } from "../support/processes.js";
 
 // The built server (`npm run build`, `node dist/src/main.js`) receives a real SIGTERM while a

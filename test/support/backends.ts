@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { PrewarmedPool } from "../../adapters/pool/prewarmed-pool.js";
+import type { SandboxPort } from "../../domain/sandbox.port.js";
 import type { SandboxMode } from "../../src/config.js";
 import { pooled, startSandbox } from "../../src/sandbox-factory.js";
 import { nsjailSandbox } from "./nsjail.js";
@@ -77,9 +77,7 @@ const pools = new WeakMap<App, PrewarmedPool>();
 export async function realApp(env: Record<string, string> = {}, backend: Backend = BACKENDS.subprocess): Promise<App> {
   const config = testConfig({ SANDBOX_BACKEND: backend.kind, SANDBOX_MODE: backend.mode, POOL_SIZE: backend.pooled ? "1" : "0", ...env });
   const sandbox =
-    backend.kind === "nsjail"
-      ? (await startSandbox(config, runtime(), silentLogger)).sandbox
-      : pooled(realSubprocessSandbox(config), config, silentLogger);
+    backend.kind === "nsjail" ? (await startSandbox(config, runtime(), silentLogger)).sandbox : pooled(realSubprocessSandbox(config), config, silentLogger);
   opened.push(sandbox);
   const app = await appOver(sandbox, config);
   if (!(sandbox instanceof PrewarmedPool)) return app;

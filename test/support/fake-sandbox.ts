@@ -1,8 +1,8 @@
+import type { PrestartableSandbox, StartedSandbox } from "../../adapters/pool/prestartable-sandbox.js";
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
-import type { PrestartableSandbox, StartedSandbox } from "../../adapters/pool/prestartable-sandbox.js";
 
 /** Which sandbox ran a request: a cold one, or the n-th pre-started one (from 1). */
 export type RanIn = "cold" | number;

@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
+import { type ServerType, serve } from "@hono/node-server";
 
 /** An app served on a free loopback port, for clients that need real HTTP (a browser, an MCP client). */
 export interface Listening {

@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 /** A pino logger whose JSON lines land in `lines`, as they would on stdout. */
 export function capturingLogger(level = "debug"): { logger: Logger; lines: Record<string, unknown>[]; raw: string[] } {

@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { composeApp } from "../../src/compose.js";
-import { loadConfig, type Config } from "../../src/config.js";
+import { type Config, loadConfig } from "../../src/config.js";
 import { harnessRuntime, projectRoot } from "../../src/project-paths.js";
 import { subprocessSandbox } from "../../src/sandbox-factory.js";
 
@@ -11,8 +11,7 @@ export const silentLogger = pino({ level: "silent" });
  * A configuration as the server would read it from these variables (defaults for the rest;
  * the default time limit scaled by TEST_SLOWDOWN, see slowed()).
  */
-export const testConfig = (env: Record<string, string> = {}): Config =>
-  loadConfig({ EXECUTION_TIMEOUT_MS: slowed(loadConfig({}).executionTimeoutMs), ...env });
+export const testConfig = (env: Record<string, string> = {}): Config => loadConfig({ EXECUTION_TIMEOUT_MS: slowed(loadConfig({}).executionTimeoutMs), ...env });
 
 export const runtime = () => harnessRuntime(projectRoot(), undefined);
 
