@@ -40,8 +40,12 @@ export interface ZygoteSandboxOptions extends Omit<NsjailSandboxOptions, "memory
   readonly maxAgeMs?: number;
 }
 
-/** The top of the sandbox uid range is for the fork servers themselves; their runs get the rest. */
-const ZYGOTE_UID_COUNT = 8;
+/**
+ * The top of the sandbox uid range is for the fork servers themselves; their runs get the rest.
+ * The fork servers of every server process on the host draw from it (a live one and its successor
+ * each): a dev server beside parallel test workers needs more than a handful.
+ */
+const ZYGOTE_UID_COUNT = 32;
 const DEFAULT_MAX_FORKS = 1000;
 const DEFAULT_MAX_AGE_MS = 15 * 60 * 1000;
 /** A fork server's own cgroup: the interpreter with numpy and pandas, and its children until each is moved into its run's. */
