@@ -51,6 +51,8 @@ export class RunChannel {
     this.connected = new Promise((resolve) => (this.resolveConnected = resolve));
     this.setup = new Promise((resolve) => (this.resolveSetup = resolve));
     server.on("connection", (socket) => this.accept(socket));
+    // A failed accept() (EMFILE under fd pressure) costs that connection only, never the server process.
+    server.on("error", () => undefined);
   }
 
   /** Listens at `path` (a fresh name in a directory only the fork server's uid can enter). */

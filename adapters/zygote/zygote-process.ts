@@ -180,9 +180,9 @@ export class ZygoteProcess {
   async kill(): Promise<void> {
     const pid = this.child.pid;
     if (pid !== undefined && !this.exitedFlag) {
-      process.kill(pid, "SIGTERM");
+      signal(pid, "SIGTERM");
       const late = setTimeout(() => {
-        if (!this.exitedFlag) process.kill(pid, "SIGKILL");
+        if (!this.exitedFlag) signal(pid, "SIGKILL");
       }, TERM_GRACE_MS);
       await this.exited;
       clearTimeout(late);
@@ -215,5 +215,14 @@ export class ZygoteProcess {
       run.forked({ lost: reason });
       run.ended({ kind: "lost", reason });
     }
+  }
+}
+
+/** A signal to nsjail, which may have exited (ESRCH) before its exit event arrived. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone: its exit event follows.
   }
 }

@@ -53,6 +53,8 @@ const ZYGOTE_SLOT = { memoryMb: 1024, maxPids: 1024, cpuCores: availableParallel
 const MIB = 1024 * 1024;
 /** From fork order to the run's connections: far more than it takes even on a loaded host. */
 const SETUP_TIMEOUT_MS = 20_000;
+/** From a fork server's start to its "ready": its imports take tens of seconds on an emulated or crowded CPU. */
+const READY_TIMEOUT_MS = 180_000;
 /** How long the fork server has to kill and reap a run whose time is up before the server kills it through its cgroup. */
 const KILL_GRACE_MS = 1000;
 /** How long the output streams may stay open after the run's processes are gone. */
@@ -177,10 +179,17 @@ export class ZygoteSandbox implements SandboxPort {
       return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
     }
     const name = `run-${++this.runCount}`;
-    const channel = await RunChannel.open(join(zygote.spec.channelsDir, name), {
-      maxOutputBytes: this.options.maxOutputBytes,
-      maxReportBytes: maxReportBytes(this.options.maxResultBytes, this.options.artifactLimits),
-    });
+    let channel: RunChannel;
+    try {
+      // The fork server may have died and its channel directory gone with it.
+      channel = await RunChannel.open(join(zygote.spec.channelsDir, name), {
+        maxOutputBytes: this.options.maxOutputBytes,
+        maxReportBytes: maxReportBytes(this.options.maxResultBytes, this.options.artifactLimits),
+      });
+    } catch (error) {
+      this.retire(zygote);
+      return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
+    }
     const inside = insideUid(uid, this.runUidRange());
     const fork = zygote.fork({ run: name, uid: inside, gid: inside });
     const forked = await beforeDeadline(fork.forked, "the fork server did not fork the run in time");
@@ -206,12 +215,15 @@ export class ZygoteSandbox implements SandboxPort {
       failure = forked.lost;
     }
     // Nothing of the script ran: the run is given up, and a fork server that failed it is not
-    // trusted with the next one.
-    await channel.close();
-    await slot.killAll();
+    // trusted with the next one. It is retired first: emptying the slot may wait for it to reap.
     fork.done();
     this.retire(zygote);
-    return { kind: "lost", reason: `${failure}\n${zygote.log()}` };
+    await channel.close();
+    const emptied = await slot.killAll().then(
+      () => "",
+      (error: unknown) => `\n${error instanceof Error ? error.message : String(error)}`,
+    );
+    return { kind: "lost", reason: `${failure}${emptied}\n${zygote.log()}` };
   }
 
   /** Hands the script over, waits for the run to end (or its time limit) and makes sure nothing of it is left. */
@@ -238,6 +250,8 @@ export class ZygoteSandbox implements SandboxPort {
       // the run is gone; then its control channel is closed too.
       exit = await fork.ended;
       durationMs = Math.round(performance.now() - startedAt);
+      // The run ended within its time: waiting for its set-up message below is no part of it.
+      clearTimeout(timer);
       setup = await channel.setup;
     } finally {
       clearTimeout(timer);
@@ -300,6 +314,7 @@ export class ZygoteSandbox implements SandboxPort {
    */
   private async readyZygote(): Promise<ZygoteProcess> {
     for (;;) {
+      if (this.closed) throw new Error("the sandbox is shut down");
       if (this.current === undefined) {
         this.current = this.next ?? this.startZygote();
         this.next = undefined;
@@ -313,7 +328,7 @@ export class ZygoteSandbox implements SandboxPort {
         throw error;
       }
       if (this.usable(zygote)) {
-        if (this.nearlySpent(zygote) && this.next === undefined) this.startSuccessor();
+        if (this.nearlySpent(zygote) && this.next === undefined && !this.closed) this.startSuccessor();
         return zygote;
       }
       if (this.current === pending) this.current = undefined;
@@ -358,11 +373,19 @@ export class ZygoteSandbox implements SandboxPort {
     const policy = this.derivedPolicy();
     const zygoteUid = this.zygoteUids.acquire();
     const channelsDir = join(this.workDir, `zygote-${++this.zygoteCount}`);
-    mkdirSync(channelsDir, { mode: 0o700 });
-    chownSync(channelsDir, zygoteUid, zygoteUid);
     const { runtime } = this.options;
-    const slot = this.slots(zygoteUid);
-    slot.prepare({ ...ZYGOTE_SLOT, ...this.ioLimit() });
+    let slot: CgroupSlot;
+    try {
+      mkdirSync(channelsDir, { mode: 0o700 });
+      chownSync(channelsDir, zygoteUid, zygoteUid);
+      slot = this.slots(zygoteUid);
+      await slot.killAll();
+      slot.prepare({ ...ZYGOTE_SLOT, ...this.ioLimit() });
+    } catch (error) {
+      rmSync(channelsDir, { recursive: true, force: true });
+      this.zygoteUids.release(zygoteUid);
+      throw error;
+    }
     const zygote = ZygoteProcess.start({
       ...joinSlotArgv(
         slot.procsFiles,
@@ -391,6 +414,10 @@ export class ZygoteSandbox implements SandboxPort {
     void zygote.exited.then(async () => {
       try {
         await slot.killAll();
+      } catch (error) {
+        this.options.onSandboxLog(`the fork server's cgroup could not be emptied: ${error instanceof Error ? error.message : String(error)}`, {
+          code: "SANDBOX_UNAVAILABLE",
+        });
       } finally {
         this.live.delete(zygote);
         this.retiring.delete(zygote);
@@ -398,11 +425,17 @@ export class ZygoteSandbox implements SandboxPort {
         this.zygoteUids.release(zygoteUid);
       }
     });
-    try {
-      await zygote.ready();
-    } catch (error) {
+    const ready = await beforeDeadline(
+      zygote.ready().then(
+        () => ({}),
+        (error: unknown) => ({ lost: error instanceof Error ? error.message : String(error) }),
+      ),
+      "the fork server was not ready in time",
+      READY_TIMEOUT_MS,
+    );
+    if ("lost" in ready) {
       await zygote.kill();
-      throw error;
+      throw new Error(ready.lost);
     }
     if (this.closed) {
       await zygote.kill();
@@ -418,7 +451,7 @@ export class ZygoteSandbox implements SandboxPort {
   }
 
   private stopIfIdle(zygote: ZygoteProcess): void {
-    if (this.retiring.has(zygote) && zygote.inFlight === 0) void zygote.kill();
+    if (this.retiring.has(zygote) && zygote.inFlight === 0) zygote.kill().catch(() => undefined);
   }
 
   private ioLimit(): { ioBytesPerSecond?: number } {
