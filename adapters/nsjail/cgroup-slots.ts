@@ -124,9 +124,10 @@ abstract class Slot implements CgroupSlot {
   }
 
   async killAll(): Promise<void> {
-    for (let waited = 0; ; waited += EMPTY_POLL_MS) {
+    const deadline = performance.now() + EMPTY_WAIT_MS;
+    for (;;) {
       if (this.pids().length === 0 && this.taskCount() === 0) return;
-      if (waited >= EMPTY_WAIT_MS) throw new Error(`cgroup slot ${this.procsFiles[0]} still holds processes after SIGKILL`);
+      if (performance.now() >= deadline) throw new Error(`cgroup slot ${this.procsFiles[0]} still holds processes after SIGKILL`);
       this.killEverything();
       await new Promise((resolve) => setTimeout(resolve, EMPTY_POLL_MS));
     }
