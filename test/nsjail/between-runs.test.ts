@@ -8,7 +8,7 @@
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nsjailModes } from "../support/nsjail.js";
-import { processesSeeing } from "../support/processes.js";
+import { processesOfRun } from "../support/processes.js";
 import { appOver } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
 
@@ -128,11 +128,7 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
           return created
     `,
     );
-    let holders = await processesSeeing(`/sandbox/work/left-${marker}`);
-    for (let i = 0; i < 400 && holders.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      holders = await processesSeeing(`/sandbox/work/left-${marker}`);
-    }
+    const holders = await processesOfRun(`left-${marker}`);
     expect(holders.length).toBeGreaterThan(0);
     try {
       const second = await execute(app, `${LOOK_AROUND(marker, key)}\n\ndef main():\n    return look_around()\n`);
@@ -166,11 +162,7 @@ describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
           return got
     `,
     );
-    let holders = await processesSeeing(`/sandbox/work/held-${marker}`);
-    for (let i = 0; i < 400 && holders.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      holders = await processesSeeing(`/sandbox/work/held-${marker}`);
-    }
+    const holders = await processesOfRun(`held-${marker}`);
     expect(holders.length).toBeGreaterThan(0);
     try {
       const second = await execute(

@@ -15,7 +15,7 @@ import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { nsjailModes } from "../support/nsjail.js";
-import { processesSeeing, survivorsSeeing } from "../support/processes.js";
+import { processesOfRun, survivorsSeeing } from "../support/processes.js";
 import { appOver, runtime, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
 
@@ -84,16 +84,6 @@ async function forkServersSettled(expected: (pids: number[]) => boolean): Promis
     pids = await forkServers();
   }
   return pids;
-}
-
-/** The processes of the run that made the file `mark` in its work dir, once there are any (polled for up to 20 s). */
-async function processesOfRun(mark: string) {
-  let run = await processesSeeing(`/sandbox/work/${mark}`);
-  for (let i = 0; i < 400 && run.length === 0; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    run = await processesSeeing(`/sandbox/work/${mark}`);
-  }
-  return run;
 }
 
 const HELLO = "def main():\n    return 'hello'\n";
