@@ -6,8 +6,8 @@
  * nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
  */
 import { rm } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nsjailModes } from "../support/nsjail.js";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { processesOfRun } from "../support/processes.js";
 import { appOver } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
@@ -101,7 +101,7 @@ const NOTHING_REACHED = {
 /** POSIX message queues cannot even be made: RLIMIT_MSGQUEUE is 0 (nsjail.cfg). */
 const CREATED = { shm: true, sem: true, msg: true, mq: 24 }; // EMFILE
 
-describe.each(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
+eachMode(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
   let app: App;
   beforeAll(async () => {
     app = await appOver(sandbox);

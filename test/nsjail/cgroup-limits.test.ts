@@ -7,12 +7,12 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { slotName } from "../../adapters/nsjail/cgroup-slots.js";
 import { parseMountinfo } from "../../adapters/nsjail/mountinfo.js";
 import { SANDBOX_UID_COUNT } from "../../adapters/python/sandbox-uids.js";
-import { nsjailModes } from "../support/nsjail.js";
+import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { survivorsMatching } from "../support/processes.js";
 import { appOver, slowed, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
@@ -88,7 +88,7 @@ function rootCgroupStat(): Record<string, number> {
   );
 }
 
-describe.each(modes)("nsjail ($mode) cgroup limits", ({ sandbox }) => {
+eachMode(modes)("nsjail ($mode) cgroup limits", ({ sandbox }) => {
   let app: App;
 
   beforeAll(async () => {

@@ -5,21 +5,21 @@
  */
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
 import { ZygoteSandbox } from "../../adapters/zygote/zygote-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { artifactLimitsOf, startSandbox } from "../../src/sandbox-factory.js";
-import { nsjailModes } from "../support/nsjail.js";
+import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { survivorsMatching } from "../support/processes.js";
 import { appOver, runtime, silentLogger, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
 
 const modes = await nsjailModes();
 
-describe.each(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
+eachMode(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
   let app: App;
   let hostPort: number;
   let hostServer: Server;

@@ -7,10 +7,10 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { blockDevicesOf } from "../../adapters/nsjail/block-devices.js";
 import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
-import { nsjailModes } from "../support/nsjail.js";
+import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { appOver, runtime, testConfig } from "../support/real-app.js";
 import { type App, execute, py } from "../support/requests.js";
 
@@ -34,7 +34,7 @@ function slotGroupCount(): number {
 /** Drops a file's pages from the page cache, so the next read charges them to the reader's cgroup. */
 const evictFromPageCache = (file: string) => execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
 
-describe.each(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
+eachMode(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
   let app: App;
 
   beforeAll(async () => {

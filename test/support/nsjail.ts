@@ -1,3 +1,4 @@
+import { describe, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { SANDBOX_MODES, type SandboxMode } from "../../src/config.js";
 import { startSandbox } from "../../src/sandbox-factory.js";
@@ -33,4 +34,15 @@ export async function nsjailModes(env: Record<string, string> = {}): Promise<{ m
     modes.push({ mode, sandbox });
   }
   return modes;
+}
+
+/**
+ * `describe.each(modes)`, or where nsjail cannot run here (no modes) one skipped suite in its
+ * place: a file that registers no suite at all is a failure, not a skip.
+ */
+export function eachMode<T extends { mode: SandboxMode }>(modes: readonly T[]): (name: string, body: (mode: T) => void) => void {
+  return (name, body) => {
+    if (modes.length > 0) describe.each(modes)(name, body);
+    else describe.skip(name, () => it.skip("needs nsjail, which cannot run here (see the warning above)", () => undefined));
+  };
 }
