@@ -16,6 +16,11 @@ export async function listen(app: { fetch: (request: Request) => Response | Prom
   return {
     port,
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // A browser or client still open holds keep-alive connections that close() alone waits for.
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ("closeAllConnections" in server) server.closeAllConnections();
+      }),
   };
 }
