@@ -7,6 +7,7 @@ import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
+import { message } from "../nsjail/cgroup-preparation.js";
 import { type CgroupSlot, cgroupSlots, joinSlotArgv } from "../nsjail/cgroup-slots.js";
 import { jailEnvironment, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import {
@@ -176,7 +177,7 @@ export class ZygoteSandbox implements SandboxPort {
       await slot.killAll();
       slot.prepare({ memoryMb: request.memoryMb, maxPids: MAX_PROCESSES, cpuCores: 1, ...this.ioLimit() });
     } catch (error) {
-      return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
+      return { kind: "lost", reason: message(error) };
     }
     const name = `run-${++this.runCount}`;
     let channel: RunChannel;
@@ -188,7 +189,7 @@ export class ZygoteSandbox implements SandboxPort {
       });
     } catch (error) {
       this.retire(zygote);
-      return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
+      return { kind: "lost", reason: message(error) };
     }
     const inside = insideUid(uid, this.runUidRange());
     const fork = zygote.fork({ run: name, uid: inside, gid: inside });
@@ -209,7 +210,7 @@ export class ZygoteSandbox implements SandboxPort {
         if (!("lost" in connected)) return { kind: "started", channel, zygote, slot, fork };
         failure = connected.lost;
       } catch (error) {
-        failure = error instanceof Error ? error.message : String(error);
+        failure = message(error);
       }
     } else {
       failure = forked.lost;
@@ -221,7 +222,7 @@ export class ZygoteSandbox implements SandboxPort {
     await channel.close();
     const emptied = await slot.killAll().then(
       () => "",
-      (error: unknown) => `\n${error instanceof Error ? error.message : String(error)}`,
+      (error: unknown) => `\n${message(error)}`,
     );
     return { kind: "lost", reason: `${failure}${emptied}\n${zygote.log()}` };
   }
@@ -349,7 +350,7 @@ export class ZygoteSandbox implements SandboxPort {
     this.next = next;
     next.catch((error: unknown) => {
       if (this.next === next) this.next = undefined;
-      this.options.onSandboxLog(error instanceof Error ? error.message : String(error), { code: "SANDBOX_UNAVAILABLE" });
+      this.options.onSandboxLog(message(error), { code: "SANDBOX_UNAVAILABLE" });
     });
   }
 
@@ -415,7 +416,7 @@ export class ZygoteSandbox implements SandboxPort {
       try {
         await slot.killAll();
       } catch (error) {
-        this.options.onSandboxLog(`the fork server's cgroup could not be emptied: ${error instanceof Error ? error.message : String(error)}`, {
+        this.options.onSandboxLog(`the fork server's cgroup could not be emptied: ${message(error)}`, {
           code: "SANDBOX_UNAVAILABLE",
         });
       } finally {
@@ -428,7 +429,7 @@ export class ZygoteSandbox implements SandboxPort {
     const ready = await beforeDeadline(
       zygote.ready().then(
         () => ({}),
-        (error: unknown) => ({ lost: error instanceof Error ? error.message : String(error) }),
+        (error: unknown) => ({ lost: message(error) }),
       ),
       "the fork server was not ready in time",
       READY_TIMEOUT_MS,
