@@ -129,6 +129,8 @@ def prepare_interpreter():
 
 
 def seed_matplotlib_cache():
+    if "matplotlib.font_manager" in sys.modules:
+        return  # a fork of an interpreter that holds the font list already: nothing reads the file
     target = os.environ.get("MPLCONFIGDIR")
     try:
         names = os.listdir(BUILT_CACHE_DIR) if target else []
