@@ -170,7 +170,9 @@ function nsjailSandbox(
     // A fork server's children are limited by the cgroups they are moved into; without cgroups
     // (an address-space limit cannot be set below what the fork server already mapped) each run
     // needs a jail of its own.
-    if (cgroups.mode.version !== "none") return { backend: new ZygoteSandbox(jail), enforcement };
+    if (cgroups.mode.version !== "none") {
+      return { backend: new ZygoteSandbox({ ...jail, memoryLimitMb: config.memoryLimitMb, spares: config.poolSize }), enforcement };
+    }
     logger.warn("SANDBOX_MODE=zygote needs cgroups: running a jail per run instead");
   }
   const backend = new NsjailSandbox({ ...jail, memoryLimitMb: config.memoryLimitMb, maxTimeoutMs: config.executionTimeoutMs });

@@ -52,6 +52,25 @@ describe("cgroup v1 slots", () => {
     expect(read(dir("blkio"), "blkio.throttle.read_bps_device")).toBe("254:0 1000000");
   });
 
+  it("writes only limits that differ from the ones it wrote last (nothing else writes a slot's limits)", () => {
+    const { slot, memory } = newSlot();
+    slot.prepare(limits);
+    writeFileSync(join(memory, "memory.limit_in_bytes"), "as the kernel left it");
+    slot.prepare({ ...limits });
+    expect(read("memory", "NSJAIL", "uid-920001", "memory.limit_in_bytes")).toBe("as the kernel left it");
+    writeFileSync(join(memory, "memory.limit_in_bytes"), "0");
+    slot.prepare({ ...limits, memoryMb: 128 });
+    expect(read("memory", "NSJAIL", "uid-920001", "memory.limit_in_bytes")).toBe(String(128 * 1024 * 1024));
+  });
+
+  it("moves a process into every hierarchy, each time it is asked to", async () => {
+    const { slot } = newSlot();
+    await slot.attach(4242);
+    await slot.attach(4343);
+    slot.close();
+    for (const file of slot.procsFiles) expect(readFileSync(file, "utf8")).toBe("4343");
+  });
+
   it("counts only the OOM kills since the run's prepare()", () => {
     const { slot, memory } = newSlot();
     slot.prepare(limits);

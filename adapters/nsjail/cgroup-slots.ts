@@ -7,11 +7,11 @@
  * Uids are leased host-wide and handed out most-recently-freed first, so the number of slots
  * stays at the peak number of jails alive at once.
  *
- * Per run the slot's limits are written afresh and its OOM-kill counter is noted, the jail is
- * started inside the slot (see joinSlotArgv), and afterwards the counter tells exactly whether
- * the kernel's OOM killer ended something in the run.
+ * Per run the slot's limits are written and its OOM-kill counter is noted, the jail is started
+ * inside the slot (see joinSlotArgv) or its process moved in (attach), and afterwards the counter
+ * tells exactly whether the kernel's OOM killer ended something in the run.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, write, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NsjailCgroupMode } from "./nsjail-argv.js";
 
@@ -44,10 +44,17 @@ interface Counters extends MemoryCounters {
 export interface CgroupSlot {
   /** The cgroup.procs files a process writes its pid into to enter the slot (one per hierarchy). */
   readonly procsFiles: readonly string[];
-  /** Sets the next run's limits and notes the OOM-kill counter (killing anything left in the slot). */
+  /**
+   * Sets the next run's limits and notes the OOM-kill counter; anything left of an earlier run
+   * is for killAll() to end first (a run's process forked ahead may already wait in the slot).
+   * Only the server writes a slot's limits: limits equal to the ones this object wrote last are
+   * not written again.
+   */
   prepare(limits: SlotLimits): void;
-  /** Moves a process (host pid) into the slot. */
-  attach(pid: number): void;
+  /** Moves a process (host pid) into the slot; the cgroup.procs files stay open for the next move. */
+  attach(pid: number): Promise<void>;
+  /** Closes the files attach() keeps open; no attach may be under way. */
+  close(): void;
   /** The kernel's OOM killer ended a process of this slot since prepare(). */
   oomKilled(): boolean;
   /** Which of the slot's limits something ran into since prepare() (a refused fork, a charge over the limit). */
@@ -78,6 +85,8 @@ export function cgroupSlots(mode: NsjailCgroupMode, devices: readonly string[] =
 
 abstract class Slot implements CgroupSlot {
   private before: Counters = { oomKills: 0, memoryMax: 0, pidsMax: 0 };
+  private written: SlotLimits | undefined;
+  private procsFds: number[] | undefined;
   abstract readonly procsFiles: readonly string[];
   /** The slot's group in the hierarchy of the pids controller. */
   protected abstract readonly pidsGroup: string;
@@ -104,14 +113,25 @@ abstract class Slot implements CgroupSlot {
   }
 
   prepare(limits: SlotLimits): void {
-    // Left by a server that died holding this uid; they must not share the next run's limits.
-    if (this.pids().length > 0) this.killEverything();
-    this.writeLimits(limits);
+    if (!sameLimits(this.written, limits)) {
+      this.written = undefined;
+      this.writeLimits(limits);
+      this.written = limits;
+    }
     this.before = this.counters();
   }
 
-  attach(pid: number): void {
-    for (const file of this.procsFiles) writeFileSync(file, String(pid));
+  async attach(pid: number): Promise<void> {
+    // Not synchronous: a cgroup v1 move can wait for an RCU grace period (about a millisecond
+    // on a loaded host, measured), which the event loop need not wait for.
+    this.procsFds ??= this.procsFiles.map((file) => openSync(file, "w"));
+    const text = String(pid);
+    await Promise.all(this.procsFds.map((fd) => new Promise<void>((resolve, reject) => write(fd, text, 0, (error) => (error ? reject(error) : resolve())))));
+  }
+
+  close(): void {
+    for (const fd of this.procsFds ?? []) closeSync(fd);
+    this.procsFds = undefined;
   }
 
   oomKilled(): boolean {
@@ -226,6 +246,10 @@ class V2Slot extends Slot {
     if (existsSync(kill)) writeFileSync(kill, "1");
     else for (const pid of this.pids()) killQuietly(pid);
   }
+}
+
+function sameLimits(a: SlotLimits | undefined, b: SlotLimits): boolean {
+  return a !== undefined && a.memoryMb === b.memoryMb && a.maxPids === b.maxPids && a.cpuCores === b.cpuCores && a.ioBytesPerSecond === b.ioBytesPerSecond;
 }
 
 function ensureDir(dir: string): string {

@@ -1,5 +1,4 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type CapturedOutput, NO_OUTPUT } from "../../domain/captured-output.js";
@@ -33,8 +32,10 @@ import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-ar
 import { zygoteEnding } from "./zygote-ending.js";
 import { type ForkedRun, type RunExit, ZygoteProcess } from "./zygote-process.js";
 
-/** What a jail per run is given, but the limits of pre-started jails (a fork server's runs are all forked on demand). */
-export interface ZygoteSandboxOptions extends Omit<NsjailSandboxOptions, "memoryLimitMb" | "maxTimeoutMs"> {
+/** What a jail per run is given, and how many runs' processes to fork ahead of their requests. */
+export interface ZygoteSandboxOptions extends Omit<NsjailSandboxOptions, "maxTimeoutMs"> {
+  /** Runs' processes forked ahead, each waiting in its slot for a request (none by default). */
+  readonly spares?: number;
   /** A fork server is replaced after this many runs. */
   readonly maxForks?: number;
   /** A fork server is replaced after this long. */
@@ -47,7 +48,7 @@ export interface ZygoteSandboxOptions extends Omit<NsjailSandboxOptions, "memory
  * each): a dev server beside parallel test workers needs more than a handful.
  */
 const ZYGOTE_UID_COUNT = 32;
-const DEFAULT_MAX_FORKS = 1000;
+const DEFAULT_MAX_FORKS = 10_000;
 const DEFAULT_MAX_AGE_MS = 15 * 60 * 1000;
 /** A fork server's own cgroup: the interpreter with numpy and pandas, and its children until each is moved into its run's. */
 const ZYGOTE_SLOT = { memoryMb: 1024, maxPids: 1024, cpuCores: availableParallelism() };
@@ -64,7 +65,19 @@ const RETRY = "; retry the request";
 /** A fork server's successor is started when it has used this share of its runs or its time. */
 const NEARLY = 0.9;
 
-type Started = { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; slot: CgroupSlot; fork: ForkedRun } | { kind: "lost"; reason: string };
+/** A run's process, forked, in its uid's slot and connected, waiting for its request. */
+interface StartedRun {
+  readonly kind: "started";
+  readonly uid: number;
+  readonly channel: RunChannel;
+  readonly zygote: ZygoteProcess;
+  readonly slot: CgroupSlot;
+  readonly fork: ForkedRun;
+}
+/** Why a run could not start; nothing of its script ran. */
+type Lost = { readonly kind: "lost"; readonly reason: string };
+type Started = StartedRun | Lost;
+type SlotLimits = Parameters<CgroupSlot["prepare"]>[0];
 
 /**
  * The nsjail backend with a fork server: one long-lived jail (nsjail.cfg) whose interpreter has
@@ -72,6 +85,10 @@ type Started = { kind: "started"; channel: RunChannel; zygote: ZygoteProcess; sl
  * a uid, a work dir and a seccomp policy of its own before the script runs (zygote.py). A run
  * costs a fork, not an interpreter. The fork server is replaced after `maxForks` runs or
  * `maxAgeMs`, and whenever it dies.
+ *
+ * With `spares`, that many runs' processes are forked, moved into their slots and connected
+ * before any request needs them (Android's pool of unspecialized zygote children): a request
+ * then waits only for its script, and the machine forks while it would otherwise wait.
  */
 export class ZygoteSandbox implements SandboxPort {
   readonly backend = "nsjail";
@@ -79,6 +96,8 @@ export class ZygoteSandbox implements SandboxPort {
   private readonly runUids: HeldUids;
   private readonly zygoteUids: SandboxUids;
   private readonly slots: (uid: number) => CgroupSlot;
+  /** The slots of the runs' uids, kept as long as the uids are held. */
+  private readonly runSlots = new Map<number, CgroupSlot>();
   private readonly workDir: string;
   /** What every fork server is started with, derived from nsjail.cfg when the first one starts. */
   private policy: { configPath: string; zygoteSeccomp: string; childSeccomp: ChildSeccompRule[] } | undefined;
@@ -94,7 +113,12 @@ export class ZygoteSandbox implements SandboxPort {
   private readonly retiring = new Set<ZygoteProcess>();
   /** Runs not yet over, their slots' clean-up included. */
   private readonly running = new Set<Promise<SandboxOutcome>>();
+  /** Runs' processes forked ahead, the oldest first. */
+  private readonly spares: StartedRun[] = [];
+  /** Spares being forked, and runs being given up (close() waits for both). */
+  private readonly pending = new Set<Promise<void>>();
   private runCount = 0;
+  private pendingSpares = 0;
   private zygoteCount = 0;
   private closed = false;
 
@@ -127,27 +151,114 @@ export class ZygoteSandbox implements SandboxPort {
   }
 
   private async runOnce(request: ExecutionRequest): Promise<SandboxOutcome> {
-    const uid = this.runUids.acquire();
-    try {
-      for (let attempt = 1; ; attempt++) {
-        const started = await this.start(uid, request);
-        // Nothing of the script ran yet: a fork server that died meanwhile costs one retry.
-        if (started.kind === "lost") {
-          if (attempt < 2 && !this.closed) continue;
-          this.options.onSandboxLog(started.reason, { code: "SANDBOX_UNAVAILABLE" });
-          return unavailable(`${NOT_STARTED_MESSAGE}${RETRY}`, NO_OUTPUT);
-        }
-        try {
-          return await this.finish(started, request);
-        } finally {
-          started.fork.done();
-          await started.channel.close();
-          if (!this.usable(started.zygote)) this.retire(started.zygote);
-        }
-      }
-    } finally {
-      this.runUids.release(uid);
+    for (let attempt = 1; ; attempt++) {
+      const started = await this.startedFor(request);
+      this.refillSpares();
+      const outcome = started.kind === "lost" ? started : await this.finished(started, request);
+      // Nothing of the script ran yet: a fork server that died meanwhile costs one retry.
+      if (!("kind" in outcome)) return outcome;
+      if (attempt < 2 && !this.closed) continue;
+      this.options.onSandboxLog(outcome.reason, { code: "SANDBOX_UNAVAILABLE" });
+      return unavailable(`${NOT_STARTED_MESSAGE}${RETRY}`, NO_OUTPUT);
     }
+  }
+
+  private async finished(started: StartedRun, request: ExecutionRequest): Promise<SandboxOutcome | Lost> {
+    try {
+      return await this.finish(started, request);
+    } finally {
+      started.fork.done();
+      await started.channel.close();
+      if (!this.usable(started.zygote)) this.retire(started.zygote);
+      this.runUids.release(started.uid);
+    }
+  }
+
+  /** A spare given this request's limits, or a run's process forked for it now. */
+  private async startedFor(request: ExecutionRequest): Promise<Started> {
+    const limits = this.runLimits(request.memoryMb);
+    const spare = this.takeSpare();
+    if (spare === undefined) return this.startRun(limits);
+    try {
+      spare.slot.prepare(limits);
+      return spare;
+    } catch (error) {
+      this.giveUp(spare);
+      return { kind: "lost", reason: message(error) };
+    }
+  }
+
+  /** Forks a run's process under a uid of its own; the uid goes back if it is lost. */
+  private async startRun(limits: SlotLimits): Promise<Started> {
+    const uid = this.runUids.acquire();
+    const started = await this.start(uid, limits);
+    if (started.kind === "lost") this.runUids.release(uid);
+    return started;
+  }
+
+  private takeSpare(): StartedRun | undefined {
+    for (let spare = this.spares.shift(); spare !== undefined; spare = this.spares.shift()) {
+      if (this.usable(spare.zygote)) return spare;
+      this.giveUp(spare);
+    }
+    return undefined;
+  }
+
+  /** Forks spares until there are `spares` of them (ready or being forked). */
+  private refillSpares(): void {
+    while (!this.closed && this.spares.length + this.pendingSpares < (this.options.spares ?? 0)) {
+      this.pendingSpares++;
+      this.track(
+        this.startRun(this.runLimits(this.options.memoryLimitMb)).then((started) => {
+          this.pendingSpares--;
+          if (started.kind === "lost") this.options.onSandboxLog(started.reason, { code: "SANDBOX_UNAVAILABLE" });
+          else if (this.closed || !this.usable(started.zygote)) this.giveUp(started);
+          else this.addSpare(started);
+        }),
+      );
+    }
+  }
+
+  private addSpare(spare: StartedRun): void {
+    this.spares.push(spare);
+    // A spare whose process ends while it waits (its fork server died) is no use to a request.
+    void spare.fork.ended.then(() => {
+      const index = this.spares.indexOf(spare);
+      if (index < 0) return;
+      this.spares.splice(index, 1);
+      this.giveUp(spare);
+    });
+  }
+
+  /**
+   * A run's process no request will have: the fork server kills it (its unreaped child, so the
+   * pid is certainly its), then its slot is emptied and its uid goes back.
+   */
+  private giveUp(run: StartedRun): void {
+    this.track(
+      (async () => {
+        run.fork.kill();
+        await beforeDeadline(run.fork.ended, "", KILL_GRACE_MS);
+        run.fork.done();
+        await run.channel.close();
+        if (!this.usable(run.zygote)) this.retire(run.zygote);
+        try {
+          await run.slot.killAll();
+          this.runUids.release(run.uid);
+        } catch (error) {
+          this.options.onSandboxLog(`a spare's cgroup could not be emptied: ${message(error)}`, { code: "SANDBOX_UNAVAILABLE" });
+        }
+      })(),
+    );
+  }
+
+  private track(work: Promise<void>): void {
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  private runLimits(memoryMb: number): SlotLimits {
+    return { memoryMb, maxPids: MAX_PROCESSES, cpuCores: 1, ...this.ioLimit() };
   }
 
   /** Stops every fork server, and with them every run still going (a shutdown past its grace period). */
@@ -158,6 +269,10 @@ export class ZygoteSandbox implements SandboxPort {
     await Promise.all([...this.live].map((zygote) => zygote.kill()));
     // Their runs end as lost; each empties its slot before its uid may be leased again.
     await Promise.allSettled([...this.running]);
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    for (const spare of this.spares.splice(0)) this.giveUp(spare);
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    for (const slot of this.runSlots.values()) slot.close();
     this.runUids.releaseAll();
     rmSync(this.workDir, { recursive: true, force: true });
   }
@@ -167,15 +282,15 @@ export class ZygoteSandbox implements SandboxPort {
    * its channels, so that everything the run forks and allocates is counted there, and waits
    * until the channels are in.
    */
-  private async start(uid: number, request: ExecutionRequest): Promise<Started> {
+  private async start(uid: number, limits: SlotLimits): Promise<Started> {
     let zygote: ZygoteProcess;
     let slot: CgroupSlot;
     try {
       zygote = await this.readyZygote();
-      slot = this.slots(uid);
+      slot = this.runSlot(uid);
       // A run whose processes outlived the last wait must not share this one's limits.
       await slot.killAll();
-      slot.prepare({ memoryMb: request.memoryMb, maxPids: MAX_PROCESSES, cpuCores: 1, ...this.ioLimit() });
+      slot.prepare(limits);
     } catch (error) {
       return { kind: "lost", reason: message(error) };
     }
@@ -199,7 +314,7 @@ export class ZygoteSandbox implements SandboxPort {
       const hostPid = zygote.pythonPid === undefined ? undefined : childWithNamespacePid(zygote.pythonPid, forked.pid);
       try {
         if (hostPid === undefined) throw new Error(`the run's process (pid ${forked.pid} in the fork server) is not among its children`);
-        await attach(slot, hostPid);
+        await slot.attach(hostPid);
         const connected = await beforeDeadline(
           Promise.race([
             channel.connected.then(() => ({})),
@@ -207,7 +322,7 @@ export class ZygoteSandbox implements SandboxPort {
           ]),
           "the run did not connect in time",
         );
-        if (!("lost" in connected)) return { kind: "started", channel, zygote, slot, fork };
+        if (!("lost" in connected)) return { kind: "started", uid, channel, zygote, slot, fork };
         failure = connected.lost;
       } catch (error) {
         failure = message(error);
@@ -228,7 +343,7 @@ export class ZygoteSandbox implements SandboxPort {
   }
 
   /** Hands the script over, waits for the run to end (or its time limit) and makes sure nothing of it is left. */
-  private async finish({ channel, zygote, slot, fork }: Extract<Started, { kind: "started" }>, request: ExecutionRequest): Promise<SandboxOutcome> {
+  private async finish({ channel, zygote, slot, fork }: StartedRun, request: ExecutionRequest): Promise<SandboxOutcome | Lost> {
     const startedAt = performance.now();
     let timedOut = false;
     // The timeout's kill, if it started. It must be over before the slot is emptied for the last
@@ -271,6 +386,8 @@ export class ZygoteSandbox implements SandboxPort {
     const report = channel.report.truncated ? ({ kind: "malformed" } as const) : parseHarnessReport(channel.report.bytes(), this.options.maxResultBytes);
     const ending = zygoteEnding({ setup, exit, report, timedOut, oomKilled, limitsHit });
     if ("failed" in ending) {
+      // A run forked ahead whose fork server died before the run said it was ready: its script never started.
+      if (exit.kind === "lost" && !("ready" in setup)) return { kind: "lost", reason: `${ending.failed}\n${zygote.log()}` };
       this.options.onSandboxLog(`${ending.failed}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
       const message = exit.kind === "lost" ? `The sandbox stopped while the script ran${RETRY}` : NOT_STARTED_MESSAGE;
       return unavailable(message, output);
@@ -335,6 +452,15 @@ export class ZygoteSandbox implements SandboxPort {
       if (this.current === pending) this.current = undefined;
       this.retire(zygote);
     }
+  }
+
+  private runSlot(uid: number): CgroupSlot {
+    let slot = this.runSlots.get(uid);
+    if (slot === undefined) {
+      slot = this.slots(uid);
+      this.runSlots.set(uid, slot);
+    }
+    return slot;
   }
 
   private usable(zygote: ZygoteProcess): boolean {
@@ -448,6 +574,10 @@ export class ZygoteSandbox implements SandboxPort {
   /** No new run goes to this fork server; it is stopped as soon as no run of it is left. */
   private retire(zygote: ZygoteProcess): void {
     this.retiring.add(zygote);
+    for (const spare of this.spares.filter((s) => s.zygote === zygote)) {
+      this.spares.splice(this.spares.indexOf(spare), 1);
+      this.giveUp(spare);
+    }
     this.stopIfIdle(zygote);
   }
 
@@ -466,14 +596,6 @@ export class ZygoteSandbox implements SandboxPort {
 
 function unavailable(message: string, output: CapturedOutput): SandboxOutcome {
   return err(failure("SANDBOX_UNAVAILABLE", message, output));
-}
-
-/**
- * CgroupSlot.attach without holding up the event loop: a cgroup v1 move can wait for an RCU
- * grace period, milliseconds on a busy host, and the server moves a process per run.
- */
-async function attach(slot: CgroupSlot, pid: number): Promise<void> {
-  await Promise.all(slot.procsFiles.map((file) => writeFile(file, String(pid))));
 }
 
 /** The promise's value, or a lost reason once `ms` have passed. */

@@ -28,7 +28,7 @@ const opened: SandboxPort[] = [];
 
 /** A fork-server sandbox as the server builds it, with these replacement limits. */
 async function forkServerApp(
-  limits: Pick<ZygoteSandboxOptions, "maxForks" | "maxAgeMs"> = {},
+  limits: Pick<ZygoteSandboxOptions, "maxForks" | "maxAgeMs" | "spares"> = {},
   log: string[] = [],
   env: Record<string, string> = {},
 ): Promise<App> {
@@ -46,6 +46,7 @@ async function forkServerApp(
     preloadModules: config.preloadModules,
     serverEnv: {},
     uidBase: config.sandboxUidBase,
+    memoryLimitMb: config.memoryLimitMb,
     onSandboxLog: (text, context) => log.push(`${context.code}: ${text}`),
     ...limits,
   });
@@ -87,6 +88,23 @@ async function forkServersSettled(expected: (pids: number[]) => boolean): Promis
 }
 
 const HELLO = "def main():\n    return 'hello'\n";
+
+/** The processes a fork server forked and has not reaped (runs' processes and spares), once there are `count`. */
+async function childrenOf(server: number, count: number): Promise<number[]> {
+  const read = () =>
+    readFile(`/proc/${server}/task/${server}/children`, "utf8").then(
+      (text) => text.split(" ").filter(Boolean).map(Number),
+      () => [],
+    );
+  let children = await read();
+  for (let i = 0; i < 200 && children.length !== count; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    children = await read();
+  }
+  return children;
+}
+
+const alive = (pid: number) => readProc(String(pid), "stat").then((stat) => stat !== "" && !/^\d+ \(.*\) Z/.test(stat));
 
 describe.runIf(available)("nsjail fork server", () => {
   // One test's fork servers at a time: forkServers() finds every one of this process.
@@ -252,6 +270,54 @@ describe.runIf(available)("nsjail fork server", () => {
     expect(servers).toHaveLength(1);
     expect(servers).not.toContain(stalled);
   }, 120_000);
+
+  it("forks runs' processes ahead of their requests, each in a slot of its own, and a request is served by one of them", async () => {
+    const app = await forkServerApp({ spares: 2 });
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    const spares = await childrenOf(server!, 2);
+    expect(spares).toHaveLength(2);
+    const slots = await Promise.all(spares.map((pid) => readProc(String(pid), "cgroup")));
+    for (const slot of slots) expect(slot).toMatch(/\/uid-\d+\n/);
+    expect(new Set(slots).size).toBe(2);
+    const mark = `run-${uniqueMarker()}`;
+    const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(1)\n    return 7\n`);
+    const run = await processesOfRun(mark);
+    expect(run.map(({ pid }) => pid)).toHaveLength(1);
+    expect(spares).toContain(run[0]!.pid);
+    const res = await pending;
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result).toBe(7);
+  });
+
+  it("a spare forked with the largest memory limit runs a request under the request's own", async () => {
+    const app = await forkServerApp({ spares: 1 });
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    expect(await childrenOf(server!, 1)).toHaveLength(1);
+    const res = await execute(app, "def main():\n    b = bytearray(96 * 1024 * 1024)\n    return len(b)\n", { memoryMb: 64 });
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
+    const roomy = await execute(app, "def main():\n    b = bytearray(96 * 1024 * 1024)\n    return len(b)\n", { memoryMb: 256 });
+    expect(roomy.body.result, roomy.text).toBe(96 * 1024 * 1024);
+  });
+
+  it("spares of a fork server that dies are given up: the next request is served, and close() leaves none", async () => {
+    const app = await forkServerApp({ spares: 2 });
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [dying] = await forkServers();
+    const spares = await childrenOf(dying!, 2);
+    expect(spares).toHaveLength(2);
+    process.kill(dying!, "SIGKILL");
+    const next = await execute(app, HELLO);
+    expect(next.status, next.text).toBe(200);
+    for (const pid of spares) expect(await alive(pid)).toBe(false);
+    const [replacement] = await forkServersSettled((pids) => pids.length === 1 && !pids.includes(dying!));
+    const newSpares = await childrenOf(replacement!, 2);
+    expect(newSpares).toHaveLength(2);
+    await opened.splice(0).map((sandbox) => sandbox.close())[0];
+    for (const pid of [replacement!, ...newSpares]) expect(await alive(pid)).toBe(false);
+  });
 
   it("a fork server is stopped after its number of runs, and the next run gets a new one", async () => {
     const app = await forkServerApp({ maxForks: 3 });

@@ -369,13 +369,11 @@ eachMode(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
       artifactLimits: artifactLimitsOf(config),
       preloadModules: config.preloadModules,
       uidBase: config.sandboxUidBase,
+      memoryLimitMb: config.memoryLimitMb,
       serverEnv: {},
       onSandboxLog: (log: string, context: { code: string }) => serverLog.push(`${context.code}: ${log}`),
     };
-    const broken =
-      mode === "zygote"
-        ? new ZygoteSandbox(shared)
-        : new NsjailSandbox({ ...shared, memoryLimitMb: config.memoryLimitMb, maxTimeoutMs: config.executionTimeoutMs });
+    const broken = mode === "zygote" ? new ZygoteSandbox(shared) : new NsjailSandbox({ ...shared, maxTimeoutMs: config.executionTimeoutMs });
     const res = await execute(await appOver(broken, config), "def main():\n    return 1\n");
     expect(res.status, res.text).toBe(503);
     expect(res.body.code).toBe("SANDBOX_UNAVAILABLE");

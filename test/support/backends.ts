@@ -11,7 +11,8 @@ import type { App } from "./requests.js";
  * A sandbox backend an integration suite runs over. The pooled ones hand every request of a
  * suite a sandbox that was pre-started before it (POOL_SIZE=1, and each request first waits
  * for the pool to be full), as production does by default. "nsjail" is a jail per run,
- * "nsjail zygote" a fork server's child per run (SANDBOX_MODE).
+ * "nsjail zygote" a fork server's child per run (SANDBOX_MODE), with one run's process forked
+ * ahead (POOL_SIZE=1), as production does by default.
  */
 export interface Backend {
   readonly name: BackendName;
@@ -75,7 +76,8 @@ const pools = new WeakMap<App, PrewarmedPool>();
  * the server builds it (startSandbox, whose startup probe runs one jailed script).
  */
 export async function realApp(env: Record<string, string> = {}, backend: Backend = BACKENDS.subprocess): Promise<App> {
-  const config = testConfig({ SANDBOX_BACKEND: backend.kind, SANDBOX_MODE: backend.mode, POOL_SIZE: backend.pooled ? "1" : "0", ...env });
+  const spares = backend.pooled || backend.mode === "zygote";
+  const config = testConfig({ SANDBOX_BACKEND: backend.kind, SANDBOX_MODE: backend.mode, POOL_SIZE: spares ? "1" : "0", ...env });
   const sandbox =
     backend.kind === "nsjail" ? (await startSandbox(config, runtime(), silentLogger)).sandbox : pooled(realSubprocessSandbox(config), config, silentLogger);
   opened.push(sandbox);
