@@ -180,10 +180,10 @@ async function idleMemory(serverPid: number): Promise<MemoryFigure> {
   const tree = await processTree(serverPid);
   const byPid = new Map(tree.map((entry) => [entry.pid, entry]));
   const sandbox = (entry: (typeof tree)[number]) => {
-    if (entry.cmdline.includes("\0--preload")) return true;
-    if (!entry.cmdline.includes("\0--child-seccomp\0")) return false;
-    // The fork server's nsjail, or the interpreter nsjail started; not a run forked from that.
-    return isNsjail(entry.cmdline) || isNsjail(byPid.get(entry.parent)?.cmdline ?? "");
+    // The fork server's nsjail, or the interpreter nsjail started; not a run's process forked
+    // from that (its spares, reported by the child's figure). Checked first: it has --preload too.
+    if (entry.cmdline.includes("\0--child-seccomp\0")) return isNsjail(entry.cmdline) || isNsjail(byPid.get(entry.parent)?.cmdline ?? "");
+    return entry.cmdline.includes("\0--preload");
   };
   const figure = { pss: 0, rss: 0, processes: 0 };
   for (const entry of tree.filter(sandbox)) {

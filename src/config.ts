@@ -209,7 +209,7 @@ export const VARIABLES = {
     min: 0,
     max: 256,
     default: CPUS,
-    doc: "pre-started sandboxes kept ready (subprocess, and nsjail with `SANDBOX_MODE=jail-per-run`); `0` turns the pool off",
+    doc: "pre-started sandboxes kept ready (subprocess, and nsjail with `SANDBOX_MODE=jail-per-run`), or with the fork server its runs' processes forked ahead; `0` turns either off",
   }),
   poolCpuSlots: integer("POOL_CPU_SLOTS", {
     min: 1,
