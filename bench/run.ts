@@ -173,18 +173,15 @@ const isNsjail = (cmdline: string) => argv0(cmdline).endsWith("/nsjail");
 
 /**
  * Memory of a server's idle sandboxes: the proportional set size of its pre-started jails
- * (nsjail and the interpreter started with --preload), or of its fork server (nsjail and
- * zygote.py's interpreter, not the runs it forked).
+ * (nsjail and the interpreter started with --preload), or of its fork server (nsjail,
+ * zygote.py's interpreter and the spares it forked ahead).
  */
 async function idleMemory(serverPid: number): Promise<MemoryFigure> {
   const tree = await processTree(serverPid);
-  const byPid = new Map(tree.map((entry) => [entry.pid, entry]));
-  const sandbox = (entry: (typeof tree)[number]) => {
-    // The fork server's nsjail, or the interpreter nsjail started; not a run's process forked
-    // from that (its spares, reported by the child's figure). Checked first: it has --preload too.
-    if (entry.cmdline.includes("\0--child-seccomp\0")) return isNsjail(entry.cmdline) || isNsjail(byPid.get(entry.parent)?.cmdline ?? "");
-    return entry.cmdline.includes("\0--preload");
-  };
+  // Every process with --preload: the pre-started jails' nsjail and interpreter, or the fork
+  // server's nsjail, its interpreter and its spares (forks of it). The fork server shares its
+  // pages with its spares, so only their sum tells what the idle family holds.
+  const sandbox = (entry: (typeof tree)[number]) => entry.cmdline.includes("\0--preload");
   const figure = { pss: 0, rss: 0, processes: 0 };
   for (const entry of tree.filter(sandbox)) {
     const memory = await memoryOf(entry.pid);
@@ -207,13 +204,18 @@ async function runningChildMemory(server: RunningServer): Promise<ProcessMemory>
   await sleep(1500);
   const tree = await processTree(server.pid);
   const byPid = new Map(tree.map((entry) => [entry.pid, entry]));
-  const run = tree.find((entry) => {
+  const children = tree.filter((entry) => {
     const parent = byPid.get(entry.parent);
     return (
       parent !== undefined && !isNsjail(parent.cmdline) && parent.cmdline.includes("\0--child-seccomp\0") && isNsjail(byPid.get(parent.parent)?.cmdline ?? "")
     );
   });
-  const memory = await memoryOf(run?.pid ?? "");
+  // The run's process beside the spares waiting for their requests: the one that holds the most.
+  let memory: ProcessMemory | undefined;
+  for (const child of children) {
+    const candidate = await memoryOf(child.pid);
+    if (candidate && (!memory || candidate.private > memory.private)) memory = candidate;
+  }
   if ((await answer).status !== 200 || !memory) throw new Error("could not sample a running fork-server child");
   return memory;
 }

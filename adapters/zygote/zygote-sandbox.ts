@@ -209,12 +209,14 @@ export class ZygoteSandbox implements SandboxPort {
     while (!this.closed && this.spares.length + this.pendingSpares < (this.options.spares ?? 0)) {
       this.pendingSpares++;
       this.track(
-        this.startRun(this.runLimits(this.options.memoryLimitMb)).then((started) => {
-          this.pendingSpares--;
-          if (started.kind === "lost") this.options.onSandboxLog(started.reason, { code: "SANDBOX_UNAVAILABLE" });
-          else if (this.closed || !this.usable(started.zygote)) this.giveUp(started);
-          else this.addSpare(started);
-        }),
+        this.startRun(this.runLimits(this.options.memoryLimitMb))
+          .then((started) => {
+            if (started.kind === "lost") {
+              if (!this.closed) this.options.onSandboxLog(started.reason, { code: "SANDBOX_UNAVAILABLE" });
+            } else if (this.closed || !this.usable(started.zygote)) this.giveUp(started);
+            else this.addSpare(started);
+          })
+          .finally(() => this.pendingSpares--),
       );
     }
   }
@@ -252,9 +254,11 @@ export class ZygoteSandbox implements SandboxPort {
     );
   }
 
+  /** Work no request waits for: close() waits for it, and what fails of it is logged, never thrown. */
   private track(work: Promise<void>): void {
-    this.pending.add(work);
-    void work.finally(() => this.pending.delete(work));
+    const tracked = work.catch((error: unknown) => this.options.onSandboxLog(message(error), { code: "SANDBOX_UNAVAILABLE" }));
+    this.pending.add(tracked);
+    void tracked.finally(() => this.pending.delete(tracked));
   }
 
   private runLimits(memoryMb: number): SlotLimits {
