@@ -572,7 +572,30 @@ export class ZygoteSandbox implements SandboxPort {
       await zygote.kill();
       throw new Error("the sandbox is shut down");
     }
+    this.renewOnTime(zygote);
     return zygote;
+  }
+
+  /**
+   * A fork server is renewed on time even when no request comes: its successor is started when
+   * it is nearly too old and takes over (with spares of its own) once it is, so the first request
+   * after a quiet spell does not wait for a new fork server's imports.
+   */
+  private renewOnTime(zygote: ZygoteProcess): void {
+    const succeed = () => {
+      // Not when it is itself the successor, nor when it has one already.
+      if (!this.closed && this.usable(zygote) && this.next === undefined) this.startSuccessor();
+    };
+    const takeOver = () => {
+      if (this.closed || !zygote.alive) return;
+      this.retire(zygote);
+      this.track(this.readyZygote().then(() => this.refillSpares()));
+    };
+    const timers = [setTimeout(succeed, this.maxAgeMs * NEARLY - zygote.age), setTimeout(takeOver, this.maxAgeMs - zygote.age)];
+    for (const timer of timers) timer.unref();
+    void zygote.exited.then(() => {
+      for (const timer of timers) clearTimeout(timer);
+    });
   }
 
   /** No new run goes to this fork server; it is stopped as soon as no run of it is left. */
