@@ -119,6 +119,49 @@ describe("AdmissionGate", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("a waiter whose signal is aborted leaves the queue at once, and the slot it waited for goes to the next", async () => {
+    const g = gate({ maxConcurrent: 1, maxQueued: 1, maxWaitMs: 60_000 });
+    const holder = admitted(await g.acquire());
+    const client = new AbortController();
+    const leaving = track(g.acquire(client.signal));
+    await flush();
+    expect(g.queued).toBe(1);
+    // The queue is full until it leaves.
+    await expect(g.acquire()).resolves.toEqual({ admitted: false, reason: "queue-full" });
+
+    client.abort();
+    await flush();
+    expect(leaving.settled).toEqual({ admitted: false, reason: "cancelled" });
+    expect(g.queued).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    const next = track(g.acquire());
+    holder.release();
+    await flush();
+    expect(next.settled?.admitted).toBe(true);
+    expect(g.running).toBe(1);
+  });
+
+  it("a request whose signal is already aborted is not admitted, even to a free slot", async () => {
+    const g = gate({ maxConcurrent: 2 });
+    await expect(g.acquire(AbortSignal.abort())).resolves.toEqual({ admitted: false, reason: "cancelled" });
+    expect(g.running).toBe(0);
+  });
+
+  it("an abort after a waiter was admitted changes nothing: the admission holds its slot until released", async () => {
+    const g = gate({ maxConcurrent: 1, maxWaitMs: 60_000 });
+    const holder = admitted(await g.acquire());
+    const client = new AbortController();
+    const waiter = track(g.acquire(client.signal));
+    holder.release();
+    await flush();
+    client.abort();
+    await flush();
+    expect(waiter.settled?.admitted).toBe(true);
+    expect(g.running).toBe(1);
+    admitted(waiter.settled).release();
+    expect(g.running).toBe(0);
+  });
+
   it("a second release of the same admission is harmless", async () => {
     const g = gate({ maxConcurrent: 2, maxQueued: 5 });
     const first = admitted(await g.acquire());

@@ -1,7 +1,7 @@
 /**
  * Admission control: at most `maxConcurrent` runs at once, at most `maxQueued` waiting.
  * A request that finds the queue full, or waits longer than `maxWaitMs`, is refused
- * instead of hanging.
+ * instead of hanging; one whose signal is aborted while it waits leaves the queue.
  */
 export interface AdmissionLimits {
   readonly maxConcurrent: number;
@@ -9,7 +9,9 @@ export interface AdmissionLimits {
   readonly maxWaitMs: number;
 }
 
-export type Admission = { readonly admitted: true; release(): void } | { readonly admitted: false; readonly reason: "queue-full" | "waited-too-long" };
+export type Admission =
+  | { readonly admitted: true; release(): void }
+  | { readonly admitted: false; readonly reason: "queue-full" | "waited-too-long" | "cancelled" };
 
 interface Waiter {
   grant(): void;
@@ -29,7 +31,8 @@ export class AdmissionGate {
     return this.waiting.length;
   }
 
-  acquire(): Promise<Admission> {
+  acquire(signal?: AbortSignal): Promise<Admission> {
+    if (signal?.aborted) return Promise.resolve({ admitted: false, reason: "cancelled" });
     if (this.runningCount < this.limits.maxConcurrent) {
       this.runningCount++;
       return Promise.resolve(this.admitted());
@@ -38,18 +41,24 @@ export class AdmissionGate {
       return Promise.resolve({ admitted: false, reason: "queue-full" });
     }
     return new Promise((resolve) => {
+      const leave = (reason: "waited-too-long" | "cancelled") => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", cancel);
+        const index = this.waiting.indexOf(waiter);
+        if (index >= 0) this.waiting.splice(index, 1);
+        resolve({ admitted: false, reason });
+      };
+      const cancel = () => leave("cancelled");
       const waiter: Waiter = {
         grant: () => {
           clearTimeout(timer);
+          signal?.removeEventListener("abort", cancel);
           this.runningCount++;
           resolve(this.admitted());
         },
       };
-      const timer = setTimeout(() => {
-        const index = this.waiting.indexOf(waiter);
-        if (index >= 0) this.waiting.splice(index, 1);
-        resolve({ admitted: false, reason: "waited-too-long" });
-      }, this.limits.maxWaitMs);
+      const timer = setTimeout(() => leave("waited-too-long"), this.limits.maxWaitMs);
+      signal?.addEventListener("abort", cancel, { once: true });
       this.waiting.push(waiter);
     });
   }

@@ -120,6 +120,51 @@ describe("ExecuteScript", () => {
     await expect(b).resolves.toMatchObject({ ok: true, value: { resultJson: '"b"' } });
   });
 
+  it("a queued request whose client goes away is CANCELLED and never reaches the sandbox", async () => {
+    const sandbox = new FakeSandbox();
+    const g = gate(1, 1, 60_000);
+    const useCase = new ExecuteScript(sandbox, g, 1);
+    const running = useCase.execute({ ...request, script: "a" });
+    const client = new AbortController();
+    const queued = useCase.execute({ ...request, script: "b", signal: client.signal });
+    await vi.waitFor(() => expect(g.queued).toBe(1));
+
+    client.abort();
+    const outcome = await queued;
+    expect(outcome.ok ? "ok" : [outcome.error.code, outcome.error.message]).toEqual(["CANCELLED", expect.stringMatching(/went away.*not run/)]);
+    expect(g.queued).toBe(0);
+    sandbox.pending[0]!.finish();
+    await running;
+    expect(sandbox.requests.map((r) => r.script)).toEqual(["a"]);
+  });
+
+  it("a run whose client went away is CANCELLED, whatever the sandbox made of it being stopped, and keeps its output", async () => {
+    const client = new AbortController();
+    const sandbox = new FakeSandbox(async () => {
+      client.abort();
+      return err(failure("TIMEOUT", "Script execution timed out", output, { durationMs: 40 }));
+    });
+    const useCase = new ExecuteScript(sandbox, gate(), 1);
+    const outcome = await useCase.execute({ ...request, signal: client.signal });
+    expect(outcome.ok ? "ok" : outcome.error).toEqual({ code: "CANCELLED", message: expect.stringMatching(/went away.*stopped/), output, durationMs: 40 });
+    // The sandbox was handed the signal with the request, to stop the run by.
+    expect(sandbox.requests[0]!.signal).toBe(client.signal);
+  });
+
+  it("a run that succeeded is its success even if its client went away meanwhile", async () => {
+    const client = new AbortController();
+    const success = ok({ resultJson: "1", output, durationMs: 1 });
+    const useCase = new ExecuteScript(
+      new FakeSandbox(async () => {
+        client.abort();
+        return success;
+      }),
+      gate(),
+      1,
+    );
+    await expect(useCase.execute({ ...request, signal: client.signal })).resolves.toBe(success);
+  });
+
   it.each([
     ["rejects", () => Promise.reject(new Error("spawn EACCES"))],
     [

@@ -17,6 +17,11 @@ export interface ExecutionRequest {
    */
   readonly argsJson?: string;
   readonly files?: readonly InputFile[];
+  /**
+   * Aborted when whoever asked has gone (the client closed its connection, or cancelled an MCP
+   * call): a request still waiting leaves the queue, and a run is stopped as at its time limit.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The least memory a run may ask for: below it the interpreter cannot even start. */

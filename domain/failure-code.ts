@@ -14,7 +14,7 @@ export const REPORTED_FAILURE_CODES = [
 ] as const;
 
 /** Stable machine codes of every way an execution can fail once it reaches the use case. */
-export const FAILURE_CODES = [...REPORTED_FAILURE_CODES, "TIMEOUT", "BUSY", "SANDBOX_UNAVAILABLE", "INTERNAL"] as const;
+export const FAILURE_CODES = [...REPORTED_FAILURE_CODES, "TIMEOUT", "BUSY", "SANDBOX_UNAVAILABLE", "CANCELLED", "INTERNAL"] as const;
 
 export type FailureCode = (typeof FAILURE_CODES)[number];
 

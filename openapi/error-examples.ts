@@ -38,5 +38,6 @@ export const ERROR_EXAMPLES: Record<ErrorCode, ErrorBody> = {
   TIMEOUT: example("TIMEOUT", "Script execution timed out: the wall-clock limit of 30000 ms was reached", { stdout: "Sleeping...\n" }),
   BUSY: example("BUSY", "Server busy: all sandboxes are busy and the queue is full; retry later"),
   SANDBOX_UNAVAILABLE: example("SANDBOX_UNAVAILABLE", "The sandbox could not be started"),
+  CANCELLED: example("CANCELLED", "The request was cancelled (its client went away): its run was stopped", { stdout: "Sleeping...\n" }),
   INTERNAL: example("INTERNAL", "Internal error"),
 };

@@ -12,6 +12,7 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   413: "The script, the body or the input files are over the configured maximum",
   415: "The body is not application/json",
   429: "All sandboxes are busy and the queue is full; see Retry-After",
+  499: "The client went away before the answer: the request left the queue or its run was stopped (seen only in logs and metrics)",
   500: "A bug in the service",
   503: "The sandbox backend cannot start sandboxes",
 };

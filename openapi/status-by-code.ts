@@ -20,5 +20,7 @@ export const STATUS_BY_CODE = {
   TIMEOUT: 408,
   BUSY: 429,
   SANDBOX_UNAVAILABLE: 503,
+  // No client reads it (it has gone); logs and metrics do. The status is nginx's for the same case.
+  CANCELLED: 499,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;

@@ -1,7 +1,9 @@
 import type { Readable, Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { CappedBuffer } from "./capped-buffer.js";
 import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
+import { atDeadline } from "./run-deadline.js";
 
 /** File descriptor the harness writes its report to (see harness.py). */
 export const RESULT_FD = 3;
@@ -163,17 +165,17 @@ export class HarnessProcess {
     return parseHarnessReport(afterReady, this.spec.maxResultBytes);
   }
 
-  /** Hands the harness its script and waits for the run to end, killing it at the time limit. */
-  async run(request: HarnessRequest, timeoutMs: number): Promise<HarnessRun> {
+  /** Hands the harness its script and waits for the run to end, killing it at its deadline (see atDeadline). */
+  async run(request: HarnessRequest, deadline: Pick<ExecutionRequest, "timeoutMs" | "signal">): Promise<HarnessRun> {
     if (this.handedOver) throw new Error("a harness process runs exactly one script");
     this.handedOver = true;
     const startedAt = performance.now();
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const clearDeadline = atDeadline(deadline, () => {
       timedOut = true;
       // A failure to kill is reported by the kill that follows the exit.
       this.killAll().catch(() => undefined);
-    }, timeoutMs);
+    });
     const stdin = this.child.stdin;
     if (stdin) {
       stdin.on("error", () => undefined); // EPIPE when the harness is already gone
@@ -181,7 +183,7 @@ export class HarnessProcess {
     }
     const ending = await this.ended;
     const durationMs = Math.round(performance.now() - startedAt);
-    clearTimeout(timer);
+    clearDeadline();
     await this.killAll();
     await this.drainStreams();
     return {

@@ -61,10 +61,7 @@ export class StartedHarness implements StartedSandbox {
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     try {
       const { maxResultBytes, artifactLimits } = this.policy;
-      const run = await this.harness.run(
-        harnessRequestFor(request, { limits: this.policy.limits(request), maxResultBytes, artifactLimits }),
-        request.timeoutMs,
-      );
+      const run = await this.harness.run(harnessRequestFor(request, { limits: this.policy.limits(request), maxResultBytes, artifactLimits }), request);
       return this.policy.outcome(run, request);
     } finally {
       await this.policy.cleanUp();

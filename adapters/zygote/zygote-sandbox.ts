@@ -21,6 +21,7 @@ import {
 import { outcomeOf } from "../python/harness-outcome.js";
 import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { encodeHarnessRequest, harnessRequestFor, maxReportBytes, parseHarnessReport } from "../python/harness-protocol.js";
+import { atDeadline } from "../python/run-deadline.js";
 import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../python/run-limits.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS } from "../python/script-environment.js";
@@ -354,10 +355,10 @@ export class ZygoteSandbox implements SandboxPort {
     // time: the uid and its slot then go to the next run, whose processes a kill still sweeping
     // the slot would kill. A failure to kill is reported by the kill after the exit.
     let timeoutKill: Promise<void> = Promise.resolve();
-    const timer = setTimeout(() => {
+    const clearDeadline = atDeadline(request, () => {
       timedOut = true;
       timeoutKill = this.killAtTimeLimit(fork, zygote, slot).catch(() => undefined);
-    }, request.timeoutMs);
+    });
     let exit: RunExit;
     let setup: RunSetup;
     let durationMs: number;
@@ -371,10 +372,10 @@ export class ZygoteSandbox implements SandboxPort {
       exit = await fork.ended;
       durationMs = Math.round(performance.now() - startedAt);
       // The run ended within its time: waiting for its set-up message below is no part of it.
-      clearTimeout(timer);
+      clearDeadline();
       setup = await channel.setup;
     } finally {
-      clearTimeout(timer);
+      clearDeadline();
       await timeoutKill;
     }
     await slot.killAll();

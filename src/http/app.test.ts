@@ -27,13 +27,14 @@ beforeAll(async () => {
   playgroundAssets = await loadPlaygroundAssets(playgroundBundleDir(projectRoot()));
 });
 
-/** The app over a fake execute function: no sandbox, no Python, no socket. */
+/** The app over a fake execute function: no sandbox, no Python, no socket. `calls` are the requests without their signals. */
 function appWith(execute: (request: ExecutionRequest) => Promise<SandboxOutcome> = async () => ok({ resultJson: "null", output: NO_OUTPUT, durationMs: 1 })) {
-  const calls: ExecutionRequest[] = [];
+  const calls: Omit<ExecutionRequest, "signal">[] = [];
   const internalErrors: unknown[] = [];
   const app = createApp({
     execute: (request) => {
-      calls.push(request);
+      const { signal: _, ...call } = request;
+      calls.push(call);
       return execute(request);
     },
     health: () => HEALTH,
@@ -84,6 +85,25 @@ describe("POST /execute", () => {
       durationMs: 42,
     });
     expect(calls).toEqual([{ script: "def main(): ...", timeoutMs: LIMITS.maxTimeoutMs, memoryMb: LIMITS.maxMemoryMb }]);
+  });
+
+  it("hands the run the request's signal: a client that goes away cancels it", async () => {
+    const client = new AbortController();
+    const { app } = appWith(
+      (request) =>
+        new Promise((resolve) => {
+          request.signal?.addEventListener("abort", () => resolve(err(failure("CANCELLED", "gone", NO_OUTPUT))));
+          client.abort();
+        }),
+    );
+    const response = await app.request("/execute", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"script":"x"}',
+      signal: client.signal,
+    });
+    expect(response.status).toBe(499);
+    expect(await errorBody(response)).toMatchObject({ code: "CANCELLED" });
   });
 
   it.each(["null", "0", '"text"', "[1,2]"])("200 with the JSON value %s as the result", async (resultJson) => {
@@ -263,8 +283,8 @@ describe("POST /execute", () => {
     });
   });
 
-  it("every code has a status: 400, 401, 404, 405, 408, 413, 415, 429, 500 and 503 are all in use", () => {
-    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 404, 405, 408, 413, 415, 429, 500, 503]));
+  it("every code has a status: 400, 401, 404, 405, 408, 413, 415, 429, 499, 500 and 503 are all in use", () => {
+    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 404, 405, 408, 413, 415, 429, 499, 500, 503]));
     expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...ERROR_CODES].sort());
   });
 
@@ -510,7 +530,7 @@ describe("GET /openapi.json", () => {
 
   it("documents 200 and every error status, each with examples", () => {
     const responses = doc.paths["/execute"].post.responses as Json;
-    expect(Object.keys(responses).sort()).toEqual(["200", "400", "401", "408", "413", "415", "429", "500", "503"]);
+    expect(Object.keys(responses).sort()).toEqual(["200", "400", "401", "408", "413", "415", "429", "499", "500", "503"]);
 
     const success = responses["200"].content["application/json"];
     for (const example of Object.values(success.examples as Json) as Json[]) {

@@ -85,14 +85,17 @@ export function executionRequestOf(
   });
 }
 
-/** Runs a valid body as executionRequestOf reads it, the args as the client spelled them; the outcome is the response. */
+/**
+ * Runs a valid body as executionRequestOf reads it, the args as the client spelled them; the
+ * outcome is the response. The run is cancelled if the client closes its connection first.
+ */
 export function executeHandler(execute: Execute, limits: ExecuteLimits): RouteHandler<ReturnType<typeof executeRoute>> {
   return async (c) => {
     const body = c.req.valid("json");
     const argsJson = body.args === undefined ? undefined : exactFieldJson(await c.req.text(), "args");
     const request = executionRequestOf(body, limits, argsJson);
     if (!request.ok) return errorResponse(request.error.code, request.error.message) as never;
-    const outcome = await execute(request.value, { requestId: c.get("requestId") });
+    const outcome = await execute({ ...request.value, signal: c.req.raw.signal }, { requestId: c.get("requestId") });
     return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;
   };
 }

@@ -38,10 +38,10 @@ export function runPythonServers(deps: RunPythonDeps): (requestId: string) => Mc
     server.registerTool(
       RUN_PYTHON,
       { title: "Run Python", description: DESCRIPTION, inputSchema, annotations: { destructiveHint: false, idempotentHint: false } },
-      async (body) => {
+      async (body, { signal }) => {
         const request = executionRequestOf(body, deps.limits);
         if (!request.ok) return refusalResult(request.error);
-        return toolResult(await deps.execute(request.value, { requestId }));
+        return toolResult(await deps.execute({ ...request.value, signal }, { requestId }));
       },
     );
     return server;

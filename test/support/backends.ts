@@ -84,9 +84,9 @@ export async function realApp(env: Record<string, string> = {}, backend: Backend
   const app = await appOver(sandbox, config);
   if (!(sandbox instanceof PrewarmedPool)) return app;
   const waitingForThePool: App = {
-    async request(path, init) {
+    async request(input, init) {
       await sandbox.whenFull();
-      return app.request(path, init);
+      return app.request(input, init);
     },
   };
   pools.set(waitingForThePool, sandbox);

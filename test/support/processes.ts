@@ -71,12 +71,15 @@ export const survivorsMatching = (needle: string) => survivors(() => processesMa
 /** The processes still seeing `path` (see processesSeeing) once the kernel had time to tear them down. */
 export const survivorsSeeing = (path: string) => survivors(() => processesSeeing(path));
 
-/** The processes of the jailed run that made the file `mark` in its work dir, once there are any (polled for up to 20 s). */
-export async function processesOfRun(mark: string): Promise<Found> {
-  let run = await processesSeeing(`/sandbox/work/${mark}`);
-  for (let i = 0; i < 400 && run.length === 0; i++) {
+/** What `find` finds once it finds anything (polled for up to 20 s). */
+export async function appearing(find: () => Promise<Found>): Promise<Found> {
+  let found = await find();
+  for (let i = 0; i < 400 && found.length === 0; i++) {
     await new Promise((resolve) => setTimeout(resolve, 50));
-    run = await processesSeeing(`/sandbox/work/${mark}`);
+    found = await find();
   }
-  return run;
+  return found;
 }
+
+/** The processes of the jailed run that made the file `mark` in its work dir, once there are any (polled for up to 20 s). */
+export const processesOfRun = (mark: string): Promise<Found> => appearing(() => processesSeeing(`/sandbox/work/${mark}`));

@@ -1,9 +1,9 @@
 import { expect } from "vitest";
 import type { ErrorBody, ExecuteSuccessBody } from "../../openapi/schemas.js";
 
-/** What the tests need of the app: requests through `app.request()`, no socket. */
+/** What the tests need of the app: requests through `app.request()`, no socket (see listen() for one). */
 export interface App {
-  request(path: string, init?: RequestInit): Response | Promise<Response>;
+  request(input: string | Request, init?: RequestInit): Response | Promise<Response>;
 }
 
 /**
