@@ -61,6 +61,8 @@ export interface CgroupSlot {
   limitsHit(): LimitsHit;
   /** Kills every process in the slot and waits until it is empty. */
   killAll(): Promise<void>;
+  /** Nothing is left in the slot: no process, and no exited one the pids controller still counts. */
+  isEmpty(): boolean;
 }
 
 const MIB = 1024 * 1024;
@@ -143,10 +145,14 @@ abstract class Slot implements CgroupSlot {
     return { memory: now.memoryMax > this.before.memoryMax || now.oomKills > this.before.oomKills, processes: now.pidsMax > this.before.pidsMax };
   }
 
+  isEmpty(): boolean {
+    return this.pids().length === 0 && this.taskCount() === 0;
+  }
+
   async killAll(): Promise<void> {
     const deadline = performance.now() + EMPTY_WAIT_MS;
     for (;;) {
-      if (this.pids().length === 0 && this.taskCount() === 0) return;
+      if (this.isEmpty()) return;
       if (performance.now() >= deadline) throw new Error(`cgroup slot ${this.procsFiles[0]} still holds processes after SIGKILL`);
       this.killEverything();
       await new Promise((resolve) => setTimeout(resolve, EMPTY_POLL_MS));

@@ -12,6 +12,7 @@ import { notStarted, outputOf, StartedHarness } from "../python/started-harness.
 import { type CgroupSlot, cgroupSlots, joinSlotArgv } from "./cgroup-slots.js";
 import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
 import { nsjailEnding } from "./nsjail-ending.js";
+import { SlotQuarantine } from "./slot-quarantine.js";
 
 export interface NsjailSandboxOptions {
   readonly runtime: HarnessRuntime;
@@ -63,11 +64,13 @@ export class NsjailSandbox implements PrestartableSandbox {
   readonly isolation: string;
   private readonly uids: SandboxUids;
   private readonly slots: ((uid: number) => CgroupSlot) | undefined;
+  private readonly quarantine: SlotQuarantine;
   /** Every jail started and not yet finished: running a script or waiting for one. */
   private readonly live = new Set<HarnessProcess>();
 
   constructor(private readonly options: NsjailSandboxOptions) {
     this.uids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT);
+    this.quarantine = new SlotQuarantine((message) => options.onSandboxLog(message, { code: "SANDBOX_UNAVAILABLE" }));
     this.slots = cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []);
     const limits =
       options.cgroup.version === "none"
@@ -89,6 +92,7 @@ export class NsjailSandbox implements PrestartableSandbox {
   /** Kills every jail still running or waiting (a shutdown past its grace period). */
   async close(): Promise<void> {
     await Promise.all([...this.live].map((harness) => harness.discard()));
+    this.quarantine.close();
   }
 
   private async start(jail: { preload: boolean; memoryMb: number; timeoutMs: number }): Promise<StartedHarness> {
@@ -107,7 +111,7 @@ export class NsjailSandbox implements PrestartableSandbox {
         ...(this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {}),
       });
     } catch (error) {
-      this.uids.release(uid);
+      this.releaseUid(uid, slot);
       throw error;
     }
     const args = buildNsjailArgv({
@@ -150,9 +154,13 @@ export class NsjailSandbox implements PrestartableSandbox {
       outcome: (run, request) => jailOutcome(run, request, slot, this.options),
       cleanUp: () => {
         this.live.delete(harness);
-        this.uids.release(uid);
+        this.releaseUid(uid, slot);
       },
     });
+  }
+
+  private releaseUid(uid: number, slot: CgroupSlot | undefined): void {
+    this.quarantine.releaseWhenEmpty(slot, () => this.uids.release(uid));
   }
 
   /** SIGTERM lets nsjail kill its jail; SIGKILL only if it does not. Then nothing may be left in the slot. */

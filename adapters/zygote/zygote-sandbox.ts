@@ -18,6 +18,7 @@ import {
   seccompStrings,
   withoutSeccompStrings,
 } from "../nsjail/seccomp-policy.js";
+import { SlotQuarantine } from "../nsjail/slot-quarantine.js";
 import { outcomeOf } from "../python/harness-outcome.js";
 import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { encodeHarnessRequest, harnessRequestFor, maxReportBytes, parseHarnessReport } from "../python/harness-protocol.js";
@@ -99,6 +100,7 @@ export class ZygoteSandbox implements SandboxPort {
   private readonly slots: (uid: number) => CgroupSlot;
   /** The slots of the runs' uids, kept as long as the uids are held. */
   private readonly runSlots = new Map<number, CgroupSlot>();
+  private readonly quarantine: SlotQuarantine;
   private readonly workDir: string;
   /** What every fork server is started with, derived from nsjail.cfg when the first one starts. */
   private policy: { configPath: string; zygoteSeccomp: string; childSeccomp: ChildSeccompRule[] } | undefined;
@@ -129,6 +131,7 @@ export class ZygoteSandbox implements SandboxPort {
     const slots = cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []);
     if (slots === undefined) throw new Error("a fork server's runs need cgroups: their memory and process limits are their cgroup's");
     this.slots = slots;
+    this.quarantine = new SlotQuarantine((message) => options.onSandboxLog(message, { code: "SANDBOX_UNAVAILABLE" }));
     this.maxForks = options.maxForks ?? DEFAULT_MAX_FORKS;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.workDir = mkdtempSync(join(tmpdir(), "pyexec-zygote-"));
@@ -171,8 +174,13 @@ export class ZygoteSandbox implements SandboxPort {
       started.fork.done();
       await started.channel.close();
       if (!this.usable(started.zygote)) this.retire(started.zygote);
-      this.runUids.release(started.uid);
+      this.releaseRunUid(started.uid);
     }
+  }
+
+  /** A run's uid goes to the next run once its slot is empty (see SlotQuarantine). */
+  private releaseRunUid(uid: number): void {
+    this.quarantine.releaseWhenEmpty(this.runSlots.get(uid), () => this.runUids.release(uid));
   }
 
   /** A spare given this request's limits, or a run's process forked for it now. */
@@ -193,7 +201,7 @@ export class ZygoteSandbox implements SandboxPort {
   private async startRun(limits: SlotLimits): Promise<Started> {
     const uid = this.runUids.acquire();
     const started = await this.start(uid, limits);
-    if (started.kind === "lost") this.runUids.release(uid);
+    if (started.kind === "lost") this.releaseRunUid(uid);
     return started;
   }
 
@@ -245,12 +253,9 @@ export class ZygoteSandbox implements SandboxPort {
         run.fork.done();
         await run.channel.close();
         if (!this.usable(run.zygote)) this.retire(run.zygote);
-        try {
-          await run.slot.killAll();
-          this.runUids.release(run.uid);
-        } catch (error) {
-          this.options.onSandboxLog(`a spare's cgroup could not be emptied: ${message(error)}`, { code: "SANDBOX_UNAVAILABLE" });
-        }
+        // A slot that cannot be emptied is quarantined, and says so.
+        await run.slot.killAll().catch(() => undefined);
+        this.releaseRunUid(run.uid);
       })(),
     );
   }
@@ -278,6 +283,7 @@ export class ZygoteSandbox implements SandboxPort {
     for (const spare of this.spares.splice(0)) this.giveUp(spare);
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     for (const slot of this.runSlots.values()) slot.close();
+    this.quarantine.close();
     this.runUids.releaseAll();
     rmSync(this.workDir, { recursive: true, force: true });
   }

@@ -1,0 +1,63 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { CgroupSlot } from "./cgroup-slots.js";
+import { SlotQuarantine } from "./slot-quarantine.js";
+
+/** A slot that is empty or not as the test says; nothing else of it is used. */
+function slot(state: { empty: boolean }): CgroupSlot {
+  return { procsFiles: ["/cgroup/uid-7/cgroup.procs"], isEmpty: () => state.empty } as Partial<CgroupSlot> as CgroupSlot;
+}
+
+describe("SlotQuarantine", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("gives a uid back at once when its slot is empty, or when it has none, and says nothing", () => {
+    const stuck: string[] = [];
+    const quarantine = new SlotQuarantine((message) => stuck.push(message));
+    const released: string[] = [];
+    quarantine.releaseWhenEmpty(slot({ empty: true }), () => released.push("empty"));
+    quarantine.releaseWhenEmpty(undefined, () => released.push("none"));
+    expect(released).toEqual(["empty", "none"]);
+    expect(stuck).toEqual([]);
+    expect(quarantine.size).toBe(0);
+  });
+
+  it("keeps the uid of a slot that cannot be emptied out of use, says so, and gives it back once the slot is empty", async () => {
+    const stuck: string[] = [];
+    const quarantine = new SlotQuarantine((message) => stuck.push(message));
+    const state = { empty: false };
+    let released = 0;
+    quarantine.releaseWhenEmpty(slot(state), () => released++);
+    expect(released).toBe(0);
+    expect(stuck).toEqual([expect.stringMatching(/uid-7.*could not be emptied.*kept out of use/)]);
+    expect(quarantine.size).toBe(1);
+
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(released).toBe(0);
+    expect(quarantine.size).toBe(1);
+
+    state.empty = true;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(released).toBe(1);
+    expect(quarantine.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(stuck).toHaveLength(1);
+  });
+
+  it("stops looking when closed: nothing is released after, and no timer is left", async () => {
+    const quarantine = new SlotQuarantine(() => undefined);
+    const state = { empty: false };
+    let released = 0;
+    quarantine.releaseWhenEmpty(slot(state), () => released++);
+    await vi.advanceTimersByTimeAsync(10_000);
+    quarantine.close();
+    state.empty = true;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(released).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});

@@ -1,0 +1,50 @@
+import type { CgroupSlot } from "./cgroup-slots.js";
+
+/** How often a quarantined slot is looked at again. */
+const RECHECK_MS = 5_000;
+
+/**
+ * Gives a sandbox uid back only once its cgroup slot is empty. A slot that could not be emptied
+ * (a process stuck in the kernel, an exited one nobody reaps) keeps its uid out of use, looked at
+ * again every few seconds, instead of handing it to the next run, which would wait for the slot
+ * and fail. Uids are reused most recently freed first: without this every later run would.
+ */
+export class SlotQuarantine {
+  private readonly waiting = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly onStuck: (message: string) => void) {}
+
+  /** Uids kept out of use now. */
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /** Calls `release` now if the slot is empty (or there is none), else once it is. */
+  releaseWhenEmpty(slot: CgroupSlot | undefined, release: () => void): void {
+    if (slot === undefined || slot.isEmpty()) {
+      release();
+      return;
+    }
+    this.onStuck(`cgroup slot ${slot.procsFiles[0]} could not be emptied: its uid is kept out of use until it is`);
+    let timer: NodeJS.Timeout;
+    const recheck = () => {
+      this.waiting.delete(timer);
+      if (slot.isEmpty()) release();
+      else timer = this.waitFor(recheck);
+    };
+    timer = this.waitFor(recheck);
+  }
+
+  /** Stops looking: what is still quarantined stays out of use (its host-wide lease ends with this process). */
+  close(): void {
+    for (const timer of this.waiting) clearTimeout(timer);
+    this.waiting.clear();
+  }
+
+  private waitFor(recheck: () => void): NodeJS.Timeout {
+    const timer = setTimeout(recheck, RECHECK_MS);
+    timer.unref();
+    this.waiting.add(timer);
+    return timer;
+  }
+}
