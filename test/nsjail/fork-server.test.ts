@@ -16,7 +16,7 @@ import { projectRoot } from "../../src/project-paths.js";
 import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { nsjailModes } from "../support/nsjail.js";
 import { processesOfRun, survivorsSeeing } from "../support/processes.js";
-import { appOver, runtime, testConfig } from "../support/real-app.js";
+import { appOver, runtime, slowed, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
 
 const available = (await nsjailModes({ POOL_SIZE: "0" }).then(async (modes) => {
@@ -357,7 +357,8 @@ describe.runIf(available)("nsjail fork server", () => {
   });
 
   it("an idle fork server is renewed at its age limit without a request: its successor, with its spares, serves the next one", async () => {
-    const app = await forkServerApp({ maxAgeMs: 6000, spares: 1 });
+    // Longer than a fork server takes to start, or each would be too old once ready.
+    const app = await forkServerApp({ maxAgeMs: Number(slowed(6000)), spares: 1 });
     expect((await execute(app, HELLO)).status).toBe(200);
     const [first] = await forkServers();
     // It is stopped at its age limit, likely before its successor has done its imports (which
