@@ -10,6 +10,8 @@ export interface SandboxPort {
   readonly backend: string;
   /** What this backend isolates a script from, in a sentence, for operators to see. */
   readonly isolation: string;
+  /** Sandboxes started ahead and waiting for a script, for a backend that starts them ahead. */
+  readonly readyCount?: number;
   /** Runs the script once; never throws for anything the script does. */
   run(request: ExecutionRequest): Promise<SandboxOutcome>;
   /** Releases whatever the backend holds (pre-started sandboxes, temp dirs) and kills runs still in flight. */

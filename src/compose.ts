@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import { PrewarmedPool } from "../adapters/pool/prewarmed-pool.js";
 import { AdmissionGate } from "../domain/admission.js";
 import { ExecuteScript } from "../domain/execute-script.use-case.js";
 import type { SandboxPort } from "../domain/sandbox.port.js";
@@ -23,7 +22,7 @@ export async function composeApp(config: Config, sandbox: SandboxPort, info: Run
   const metrics = new ServiceMetrics({
     running: () => gate.running,
     queued: () => gate.queued,
-    ...(sandbox instanceof PrewarmedPool ? { poolReady: () => sandbox.readyCount } : {}),
+    ...(config.poolSize > 0 && sandbox.readyCount !== undefined ? { poolReady: () => sandbox.readyCount } : {}),
   });
   const drain = new Drain(RETRY_AFTER_SECONDS);
   const useCase = new ExecuteScript(drain.guardSandbox(sandbox), gate, RETRY_AFTER_SECONDS, (error) =>

@@ -143,6 +143,11 @@ export class ZygoteSandbox implements SandboxPort {
       `cgroup ${options.cgroup.version} memory and pids limits`;
   }
 
+  /** Runs' processes forked ahead, in their slots and connected, waiting for a request. */
+  get readyCount(): number {
+    return this.spares.length;
+  }
+
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     if (this.closed) return unavailable("The sandbox is shut down", NO_OUTPUT);
     const running = this.runOnce(request);

@@ -53,7 +53,8 @@ export class ServiceMetrics {
       });
     liveGauge("running_sandboxes", "Sandboxes running a script now", sources.running);
     liveGauge("queue_depth", "Execution requests waiting for a free sandbox", sources.queued);
-    if (sources.poolReady) liveGauge("pool_ready_sandboxes", "Pre-started sandboxes waiting in the pool for a script", sources.poolReady);
+    if (sources.poolReady)
+      liveGauge("pool_ready_sandboxes", "Sandboxes started ahead and waiting for a script (the pool's, or the fork server's spares)", sources.poolReady);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 

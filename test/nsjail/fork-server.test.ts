@@ -15,6 +15,7 @@ import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { artifactLimitsOf } from "../../src/sandbox-factory.js";
 import { nsjailModes } from "../support/nsjail.js";
+import { until } from "../support/observing.js";
 import { processesOfRun, survivorsSeeing } from "../support/processes.js";
 import { appOver, runtime, slowed, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
@@ -105,6 +106,9 @@ async function childrenOf(server: number, count: number, withinMs = 10_000): Pro
   }
   return children;
 }
+
+/** Waits until the sandbox opened last has `count` spares ready for a request (forked, in their slots, connected). */
+const sparesReady = (count: number, withinMs?: number) => until(() => opened.at(-1)?.readyCount === count, withinMs);
 
 const alive = (pid: number) => readProc(String(pid), "stat").then((stat) => stat !== "" && !/^\d+ \(.*\) Z/.test(stat));
 
@@ -284,6 +288,7 @@ describe.runIf(available)("nsjail fork server", () => {
     const app = await forkServerApp({ spares: 2 });
     expect((await execute(app, HELLO)).status).toBe(200);
     const [server] = await forkServers();
+    await sparesReady(2);
     const spares = await childrenOf(server!, 2);
     expect(spares).toHaveLength(2);
     const slots = await Promise.all(spares.map((pid) => readProc(String(pid), "cgroup")));
@@ -366,7 +371,10 @@ describe.runIf(available)("nsjail fork server", () => {
     const renewed = await forkServersSettled((pids) => pids.length === 1 && !pids.includes(first!), 120_000);
     expect(renewed).toHaveLength(1);
     expect(renewed).not.toContain(first);
-    const [spare] = await childrenOf(renewed[0]!, 1, 120_000);
+    // A spare is a child of its fork server some time before it is ready (on an emulated CPU,
+    // seconds): a request sent meanwhile gets a process forked for it.
+    await sparesReady(1, 120_000);
+    const [spare] = await childrenOf(renewed[0]!, 1);
     expect(spare).toBeDefined();
     const mark = `run-${uniqueMarker()}`;
     const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(1)\n    return 7\n`);
