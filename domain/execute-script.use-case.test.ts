@@ -138,7 +138,7 @@ describe("ExecuteScript", () => {
     expect(sandbox.requests.map((r) => r.script)).toEqual(["a"]);
   });
 
-  it("a run whose client went away is CANCELLED, whatever the sandbox made of it being stopped, and keeps its output", async () => {
+  it("a run whose client went away is CANCELLED when the sandbox stopped it (a TIMEOUT), and keeps its output", async () => {
     const client = new AbortController();
     const sandbox = new FakeSandbox(async () => {
       client.abort();
@@ -149,6 +149,37 @@ describe("ExecuteScript", () => {
     expect(outcome.ok ? "ok" : outcome.error).toEqual({ code: "CANCELLED", message: expect.stringMatching(/went away.*stopped/), output, durationMs: 40 });
     // The sandbox was handed the signal with the request, to stop the run by.
     expect(sandbox.requests[0]!.signal).toBe(client.signal);
+  });
+
+  it("a run whose client went away keeps a failure other than its stop: the sandbox's own trouble is not hidden", async () => {
+    const client = new AbortController();
+    const unavailable = err(failure("SANDBOX_UNAVAILABLE", "The sandbox stopped while the script ran", output));
+    const useCase = new ExecuteScript(
+      new FakeSandbox(async () => {
+        client.abort();
+        return unavailable;
+      }),
+      gate(),
+      1,
+    );
+    await expect(useCase.execute({ ...request, signal: client.signal })).resolves.toBe(unavailable);
+  });
+
+  it("a request whose client went away as it was admitted is CANCELLED without reaching the sandbox, and frees its slot", async () => {
+    const client = new AbortController();
+    const sandbox = new FakeSandbox();
+    const g = gate();
+    const useCase = new ExecuteScript(sandbox, g, 1);
+    const acquire = g.acquire.bind(g);
+    vi.spyOn(g, "acquire").mockImplementationOnce(async (signal) => {
+      const admission = await acquire(signal);
+      client.abort();
+      return admission;
+    });
+    const outcome = await useCase.execute({ ...request, signal: client.signal });
+    expect(outcome.ok ? "ok" : [outcome.error.code, outcome.error.message]).toEqual(["CANCELLED", expect.stringMatching(/went away.*not run/)]);
+    expect(sandbox.requests).toEqual([]);
+    expect(g.running).toBe(0);
   });
 
   it("a run that succeeded is its success even if its client went away meanwhile", async () => {

@@ -27,9 +27,11 @@ export class ExecuteScript {
       return err(failure("BUSY", `Server busy: ${why}; retry later`, NO_OUTPUT, { retryAfterSeconds: this.retryAfterSeconds }));
     }
     try {
+      // It went away while the slot was being handed over.
+      if (request.signal?.aborted) return err(failure("CANCELLED", `${CANCELLED_MESSAGE}: it was not run`, NO_OUTPUT));
       const outcome = await this.sandbox.run(request);
-      // The sandbox stopped the run as at its time limit; what it says of the ending is not why.
-      if (request.signal?.aborted && !outcome.ok)
+      // The sandbox stopped the run as at its time limit: that TIMEOUT is the cancellation.
+      if (request.signal?.aborted && !outcome.ok && outcome.error.code === "TIMEOUT")
         return err(failure("CANCELLED", `${CANCELLED_MESSAGE}: its run was stopped`, outcome.error.output, durationOf(outcome.error)));
       return outcome;
     } catch (cause) {

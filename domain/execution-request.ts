@@ -18,8 +18,8 @@ export interface ExecutionRequest {
   readonly argsJson?: string;
   readonly files?: readonly InputFile[];
   /**
-   * Aborted when whoever asked has gone (the client closed its connection, or cancelled an MCP
-   * call): a request still waiting leaves the queue, and a run is stopped as at its time limit.
+   * Aborted when whoever asked has gone (the client closed its connection): a request still
+   * waiting leaves the queue, and a run is stopped as at its time limit.
    */
   readonly signal?: AbortSignal;
 }

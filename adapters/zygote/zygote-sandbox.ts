@@ -166,7 +166,7 @@ export class ZygoteSandbox implements SandboxPort {
       const outcome = started.kind === "lost" ? started : await this.finished(started, request);
       // Nothing of the script ran yet: a fork server that died meanwhile costs one retry.
       if (!("kind" in outcome)) return outcome;
-      if (attempt < 2 && !this.closed) continue;
+      if (attempt < 2 && !this.closed && !request.signal?.aborted) continue;
       this.options.onSandboxLog(outcome.reason, { code: "SANDBOX_UNAVAILABLE" });
       return unavailable(`${NOT_STARTED_MESSAGE}${RETRY}`, NO_OUTPUT);
     }

@@ -3,9 +3,11 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
 import { errorResponse } from "./responses.js";
 
 const MCP_PATH = "/mcp";
+const CLIENT_GONE = STATUS_BY_CODE.CANCELLED;
 
 /**
  * The MCP endpoint: Streamable HTTP, stateless. Each POST gets an MCP server and a transport of
@@ -13,7 +15,8 @@ const MCP_PATH = "/mcp";
  * transport), answered with plain JSON rather than an event stream, and closed once answered.
  * There are no sessions to resume and no server-initiated messages, so GET and DELETE are 405
  * (the app's handler for a known path with another method). A client that closes its connection
- * first closes the server, which aborts its tool call's signal and so cancels the run.
+ * first closes the server, which aborts its tool call's signal and so cancels the run. An MCP
+ * notifications/cancelled cannot: it comes in a POST of its own, to a server that never saw the call.
  */
 export function installMcpEndpoint(app: OpenAPIHono, deps: { newServer: (requestId: string) => McpServer; maxBodyBytes: number }): void {
   app.post(
@@ -23,21 +26,20 @@ export function installMcpEndpoint(app: OpenAPIHono, deps: { newServer: (request
       onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${deps.maxBodyBytes} bytes`),
     }),
     async (c) => {
+      const signal = c.req.raw.signal;
+      if (signal.aborted) return new Response(null, { status: CLIENT_GONE });
       const server = deps.newServer(c.get("requestId"));
       const transport = new StreamableHTTPTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       await server.connect(transport);
-      const signal = c.req.raw.signal;
       // The transport never answers a call its closed server has given up: the answer is this.
-      const gone = new Promise<Response>((resolve) => {
-        const close = () => {
-          void server.close();
-          resolve(new Response(null, { status: 499 }));
-        };
-        if (signal.aborted) close();
-        else signal.addEventListener("abort", close, { once: true });
-      });
+      const gone = Promise.withResolvers<Response>();
+      const close = () => {
+        void server.close();
+        gone.resolve(new Response(null, { status: CLIENT_GONE }));
+      };
+      signal.addEventListener("abort", close, { once: true });
       try {
-        const response = await Promise.race([transport.handleRequest(c), gone]);
+        const response = await Promise.race([transport.handleRequest(c), gone.promise]);
         if (!response) throw new Error("the MCP transport returned no response");
         return response;
       } catch (error) {
@@ -45,6 +47,7 @@ export function installMcpEndpoint(app: OpenAPIHono, deps: { newServer: (request
         if (error instanceof HTTPException) return error.getResponse();
         throw error;
       } finally {
+        signal.removeEventListener("abort", close);
         await server.close();
       }
     },
