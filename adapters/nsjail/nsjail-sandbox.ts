@@ -91,7 +91,7 @@ export class NsjailSandbox implements PrestartableSandbox {
 
   /** Kills every jail still running or waiting (a shutdown past its grace period). */
   async close(): Promise<void> {
-    await Promise.all([...this.live].map((harness) => harness.discard()));
+    await Promise.allSettled([...this.live].map((harness) => harness.discard()));
     this.quarantine.close();
   }
 

@@ -48,16 +48,29 @@ describe("SlotQuarantine", () => {
     expect(stuck).toHaveLength(1);
   });
 
-  it("stops looking when closed: nothing is released after, and no timer is left", async () => {
-    const quarantine = new SlotQuarantine(() => undefined);
-    const state = { empty: false };
-    let released = 0;
-    quarantine.releaseWhenEmpty(slot(state), () => released++);
+  it("when closed, gives back what is empty by then and stops looking at the rest: no timer is left", async () => {
+    const stuck: string[] = [];
+    const quarantine = new SlotQuarantine((message) => stuck.push(message));
+    const emptied = { empty: false };
+    const stillStuck = { empty: false };
+    const released: string[] = [];
+    quarantine.releaseWhenEmpty(slot(emptied), () => released.push("emptied"));
+    quarantine.releaseWhenEmpty(slot(stillStuck), () => released.push("still stuck"));
     await vi.advanceTimersByTimeAsync(10_000);
+    emptied.empty = true;
     quarantine.close();
-    state.empty = true;
+    expect(released).toEqual(["emptied"]);
+    stillStuck.empty = true;
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(released).toBe(0);
+    expect(released).toEqual(["emptied"]);
     expect(vi.getTimerCount()).toBe(0);
+
+    // After close, an empty slot's uid still goes back at once; a stuck one's is only reported.
+    quarantine.releaseWhenEmpty(slot({ empty: true }), () => released.push("late, empty"));
+    quarantine.releaseWhenEmpty(slot({ empty: false }), () => released.push("late, stuck"));
+    expect(released).toEqual(["emptied", "late, empty"]);
+    expect(stuck).toHaveLength(3);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(quarantine.size).toBe(0);
   });
 });

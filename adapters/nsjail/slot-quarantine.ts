@@ -10,7 +10,8 @@ const RECHECK_MS = 5_000;
  * and fail. Uids are reused most recently freed first: without this every later run would.
  */
 export class SlotQuarantine {
-  private readonly waiting = new Set<NodeJS.Timeout>();
+  private readonly waiting = new Map<NodeJS.Timeout, { slot: CgroupSlot; release: () => void }>();
+  private closed = false;
 
   constructor(private readonly onStuck: (message: string) => void) {}
 
@@ -19,32 +20,36 @@ export class SlotQuarantine {
     return this.waiting.size;
   }
 
-  /** Calls `release` now if the slot is empty (or there is none), else once it is. */
+  /** Calls `release` now if the slot is empty (or there is none), else once it is (never after close()). */
   releaseWhenEmpty(slot: CgroupSlot | undefined, release: () => void): void {
     if (slot === undefined || slot.isEmpty()) {
       release();
       return;
     }
     this.onStuck(`cgroup slot ${slot.procsFiles[0]} could not be emptied: its uid is kept out of use until it is`);
-    let timer: NodeJS.Timeout;
-    const recheck = () => {
-      this.waiting.delete(timer);
-      if (slot.isEmpty()) release();
-      else timer = this.waitFor(recheck);
-    };
-    timer = this.waitFor(recheck);
+    if (!this.closed) this.waitFor(slot, release);
   }
 
-  /** Stops looking: what is still quarantined stays out of use (its host-wide lease ends with this process). */
+  /**
+   * Stops looking, after a last look: a uid whose slot is still not empty stays out of use (its
+   * host-wide lease ends with this process).
+   */
   close(): void {
-    for (const timer of this.waiting) clearTimeout(timer);
+    this.closed = true;
+    for (const [timer, { slot, release }] of this.waiting) {
+      clearTimeout(timer);
+      if (slot.isEmpty()) release();
+    }
     this.waiting.clear();
   }
 
-  private waitFor(recheck: () => void): NodeJS.Timeout {
-    const timer = setTimeout(recheck, RECHECK_MS);
+  private waitFor(slot: CgroupSlot, release: () => void): void {
+    const timer = setTimeout(() => {
+      this.waiting.delete(timer);
+      if (slot.isEmpty()) release();
+      else this.waitFor(slot, release);
+    }, RECHECK_MS);
     timer.unref();
-    this.waiting.add(timer);
-    return timer;
+    this.waiting.set(timer, { slot, release });
   }
 }

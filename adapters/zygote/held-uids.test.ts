@@ -37,13 +37,15 @@ describe("HeldUids", () => {
     expect(leases.leased.size).toBe(4);
   });
 
-  it("gives every lease back at once", () => {
+  it("gives back at once the lease of every uid given back, and keeps the one never given back", () => {
     const leases = fakeLeases();
     const uids = new HeldUids(leases);
-    const a = uids.acquire();
-    uids.acquire();
+    const [a, kept, c] = [uids.acquire(), uids.acquire(), uids.acquire()];
     uids.release(a);
-    uids.releaseAll();
-    expect(leases.leased.size).toBe(0);
+    uids.release(c);
+    uids.releaseIdle();
+    expect(leases.leased).toEqual(new Set([kept]));
+    // The kept one is not handed out again.
+    expect(uids.acquire()).not.toBe(kept);
   });
 });

@@ -3,8 +3,9 @@ import type { SandboxUids } from "../python/sandbox-uids.js";
 /**
  * Sandbox uids leased host-wide once and then kept between runs: the uid a run gives back goes
  * to the next one (whose cgroup slot is emptied first, as for any new lease), without the
- * lease's file-system round trip on every run. They are all given back by releaseAll(). At most
- * as many are held as runs were ever alive at once.
+ * lease's file-system round trip on every run. releaseIdle() gives back the leases of those
+ * given back; one never given back (its slot could not be emptied) stays leased until this
+ * process ends. At most as many are held as runs were ever alive at once.
  */
 export class HeldUids {
   private readonly idle: number[] = [];
@@ -24,9 +25,10 @@ export class HeldUids {
     if (this.held.has(uid) && !this.idle.includes(uid)) this.idle.push(uid);
   }
 
-  releaseAll(): void {
-    for (const uid of this.held) this.leases.release(uid);
-    this.held.clear();
-    this.idle.length = 0;
+  releaseIdle(): void {
+    for (const uid of this.idle.splice(0)) {
+      this.leases.release(uid);
+      this.held.delete(uid);
+    }
   }
 }

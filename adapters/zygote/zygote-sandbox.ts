@@ -289,7 +289,7 @@ export class ZygoteSandbox implements SandboxPort {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     for (const slot of this.runSlots.values()) slot.close();
     this.quarantine.close();
-    this.runUids.releaseAll();
+    this.runUids.releaseIdle();
     rmSync(this.workDir, { recursive: true, force: true });
   }
 
