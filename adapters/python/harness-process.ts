@@ -1,9 +1,8 @@
 import type { Readable, Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
-import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { CappedBuffer } from "./capped-buffer.js";
 import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
-import { atDeadline } from "./run-deadline.js";
+import { atDeadline, type RunDeadline } from "./run-deadline.js";
 
 /** File descriptor the harness writes its report to (see harness.py). */
 export const RESULT_FD = 3;
@@ -166,7 +165,7 @@ export class HarnessProcess {
   }
 
   /** Hands the harness its script and waits for the run to end, killing it at its deadline (see atDeadline). */
-  async run(request: HarnessRequest, deadline: Pick<ExecutionRequest, "timeoutMs" | "signal">): Promise<HarnessRun> {
+  async run(request: HarnessRequest, deadline: RunDeadline): Promise<HarnessRun> {
     if (this.handedOver) throw new Error("a harness process runs exactly one script");
     this.handedOver = true;
     const startedAt = performance.now();

@@ -12,7 +12,7 @@ import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
 import { cgroupSlots } from "../../adapters/nsjail/cgroup-slots.js";
 import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { processesOfRun } from "../support/processes.js";
-import { appOver } from "../support/real-app.js";
+import { appOver, slowed } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
 
 const modes = await nsjailModes({ POOL_SIZE: "0" });
@@ -43,13 +43,13 @@ async function holdExitedProcessIn(uid: number): Promise<ChildProcess> {
   return parent;
 }
 
-/** A script that makes `mark` in its work dir and lasts a moment, so its processes can be found. */
-const marking = (mark: string) => py`
+/** A script that makes `mark` in its work dir and lasts `seconds`, so its processes can be found. */
+const marking = (mark: string, seconds = 1) => py`
   import time
 
   def main():
       open("${mark}", "w").close()
-      time.sleep(1)
+      time.sleep(${seconds})
       return "${mark}"
 `;
 
@@ -64,7 +64,8 @@ eachMode(modes)("nsjail ($mode): a run's slot that cannot be emptied", ({ sandbo
 
   it("keeps its uid out of use: the runs after it get other uids, and succeed", async () => {
     const mark = `run-${uniqueMarker()}`;
-    const pending = execute(app, marking(mark));
+    // Long enough for the helper to put its process into the slot while the run still holds it.
+    const pending = execute(app, marking(mark, Number(slowed(5000)) / 1000));
     const [process] = await processesOfRun(mark);
     const stuckUid = hostUid(process!.pid);
     const holder = await holdExitedProcessIn(stuckUid);
