@@ -73,4 +73,23 @@ describe("SlotQuarantine", () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(quarantine.size).toBe(0);
   });
+
+  it("when closed, a slot that cannot be read is reported and does not keep the others from their last look", async () => {
+    const stuck: string[] = [];
+    const quarantine = new SlotQuarantine((message) => stuck.push(message));
+    const unreadable = { empty: false };
+    const emptied = { empty: false };
+    const released: string[] = [];
+    const broken = slot(unreadable);
+    quarantine.releaseWhenEmpty(broken, () => released.push("unreadable"));
+    quarantine.releaseWhenEmpty(slot(emptied), () => released.push("emptied"));
+    broken.isEmpty = () => {
+      throw new Error("EIO");
+    };
+    emptied.empty = true;
+    quarantine.close();
+    expect(released).toEqual(["emptied"]);
+    expect(stuck.at(-1)).toMatch(/uid-7.*could not be looked at on close.*EIO/);
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });

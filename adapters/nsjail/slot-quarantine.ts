@@ -15,7 +15,7 @@ export class SlotQuarantine {
 
   constructor(private readonly onStuck: (message: string) => void) {}
 
-  /** Uids kept out of use now. */
+  /** Uids still being looked at (kept out of use until their slot is empty). */
   get size(): number {
     return this.waiting.size;
   }
@@ -36,11 +36,16 @@ export class SlotQuarantine {
    */
   close(): void {
     this.closed = true;
-    for (const [timer, { slot, release }] of this.waiting) {
-      clearTimeout(timer);
-      if (slot.isEmpty()) release();
-    }
+    const waiting = [...this.waiting];
     this.waiting.clear();
+    for (const [timer] of waiting) clearTimeout(timer);
+    for (const [, { slot, release }] of waiting) {
+      try {
+        if (slot.isEmpty()) release();
+      } catch (error) {
+        this.onStuck(`cgroup slot ${slot.procsFiles[0]} could not be looked at on close: ${String(error)}`);
+      }
+    }
   }
 
   private waitFor(slot: CgroupSlot, release: () => void): void {

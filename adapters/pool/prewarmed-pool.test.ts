@@ -120,4 +120,14 @@ describe("PrewarmedPool", () => {
     expect(backend.discarded).toBe(3);
     expect(pool.readyCount).toBe(0);
   });
+
+  it("closes its backend even when discarding what is waiting fails", async () => {
+    const backend = fakeBackend();
+    const pool = new PrewarmedPool(backend, { size: 2, cpuSlots: 2 });
+    await pool.whenFull();
+    backend.failDiscards = true;
+    await pool.close();
+    expect(backend.discarded).toBe(2);
+    expect(backend.closed).toBe(true);
+  });
 });

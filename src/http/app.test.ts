@@ -670,6 +670,23 @@ describe("GET / (the playground)", () => {
   });
 });
 
+describe("POST /mcp", () => {
+  it("answers a call whose client has already gone with 499 and runs nothing", async () => {
+    const { app, calls } = appWith();
+    const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "run_python", arguments: { script: "def main():\n    return 1" } } };
+    const response = await app.request(
+      new Request("http://localhost/mcp", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify(call),
+        signal: AbortSignal.abort(),
+      }),
+    );
+    expect(response.status).toBe(STATUS_BY_CODE.CANCELLED);
+    expect(calls).toEqual([]);
+  });
+});
+
 describe("unknown routes", () => {
   it.each([
     ["GET", "/nope"],

@@ -38,6 +38,8 @@ export function installMcpEndpoint(app: OpenAPIHono, deps: { newServer: (request
         gone.resolve(new Response(null, { status: CLIENT_GONE }));
       };
       signal.addEventListener("abort", close, { once: true });
+      // Gone while the server was connecting: the listener came too late to hear it.
+      if (signal.aborted) close();
       try {
         const response = await Promise.race([transport.handleRequest(c), gone.promise]);
         if (!response) throw new Error("the MCP transport returned no response");

@@ -17,7 +17,8 @@ export interface PendingRun {
  * The one hand-written sandbox of the domain, pool and HTTP-layer tests. With an `answer`,
  * each run ends with what it returns; without one, each run waits in `pending` until the test
  * finishes it. It records every request, and its pre-started sandboxes can each run once, die
- * while waiting (a test sets `alive` false) or fail to start (`failNextPrestarts`).
+ * while waiting (a test sets `alive` false), fail to start (`failNextPrestarts`) or to be
+ * discarded (`failDiscards`).
  */
 export class FakeSandbox implements PrestartableSandbox {
   readonly backend = "fake";
@@ -30,6 +31,8 @@ export class FakeSandbox implements PrestartableSandbox {
   coldRuns = 0;
   discarded = 0;
   failNextPrestarts = 0;
+  /** Makes every discard of a pre-started sandbox fail (after counting it). */
+  failDiscards = false;
   closed = false;
 
   constructor(
@@ -63,6 +66,7 @@ export class FakeSandbox implements PrestartableSandbox {
       },
       discard: async () => {
         this.discarded++;
+        if (this.failDiscards) throw new Error("cannot discard");
       },
     };
   }
