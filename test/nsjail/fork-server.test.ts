@@ -108,7 +108,7 @@ async function childrenOf(server: number, count: number, withinMs = 10_000): Pro
 }
 
 /** Waits until the sandbox opened last has `count` spares ready for a request (forked, in their slots, connected). */
-const sparesReady = (count: number, withinMs?: number) => until(() => opened.at(-1)?.readyCount === count, withinMs);
+const sparesReady = (count: number, withinMs = Number(slowed(10_000))) => until(() => opened.at(-1)?.readyCount === count, withinMs);
 
 const alive = (pid: number) => readProc(String(pid), "stat").then((stat) => stat !== "" && !/^\d+ \(.*\) Z/.test(stat));
 
@@ -307,9 +307,17 @@ describe.runIf(available)("nsjail fork server", () => {
   it("a spare forked with the largest memory limit runs a request under the request's own", async () => {
     const app = await forkServerApp({ spares: 1 });
     expect((await execute(app, HELLO)).status).toBe(200);
+    await sparesReady(1);
     const [server] = await forkServers();
-    expect(await childrenOf(server!, 1)).toHaveLength(1);
-    const res = await execute(app, "def main():\n    b = bytearray(96 * 1024 * 1024)\n    return len(b)\n", { memoryMb: 64 });
+    const [spare] = await childrenOf(server!, 1);
+    const mark = `run-${uniqueMarker()}`;
+    const pending = execute(
+      app,
+      `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(1)\n    b = bytearray(96 * 1024 * 1024)\n    return len(b)\n`,
+      { memoryMb: 64 },
+    );
+    expect((await processesOfRun(mark)).map(({ pid }) => pid)).toEqual([spare]);
+    const res = await pending;
     expect(res.status, res.text).toBe(400);
     expect(res.body.code).toBe("MEMORY_LIMIT_EXCEEDED");
     const roomy = await execute(app, "def main():\n    b = bytearray(96 * 1024 * 1024)\n    return len(b)\n", { memoryMb: 256 });
