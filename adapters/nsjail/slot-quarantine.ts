@@ -38,8 +38,8 @@ export class SlotQuarantine {
     this.closed = true;
     const waiting = [...this.waiting];
     this.waiting.clear();
-    for (const [timer] of waiting) clearTimeout(timer);
-    for (const [, { slot, release }] of waiting) {
+    for (const [timer, { slot, release }] of waiting) {
+      clearTimeout(timer);
       try {
         if (slot.isEmpty()) release();
       } catch (error) {

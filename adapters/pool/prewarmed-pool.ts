@@ -67,12 +67,10 @@ export class PrewarmedPool implements SandboxPort {
   async close(): Promise<void> {
     this.closed = true;
     const waiting = this.ready.splice(0);
-    try {
-      await Promise.allSettled(waiting.map((sandbox) => sandbox.discard()));
-      this.wakeIdleWaiters();
-    } finally {
-      await this.backendSandbox.close();
-    }
+    // A discard that fails must not keep the backend open.
+    await Promise.allSettled(waiting.map((sandbox) => sandbox.discard()));
+    this.wakeIdleWaiters();
+    await this.backendSandbox.close();
   }
 
   /** The first live sandbox that fits the request; dead ones found on the way are thrown away. */
