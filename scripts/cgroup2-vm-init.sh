@@ -57,10 +57,12 @@ cd /srv/python-exec-service || report 0 1
 # that set a short time limit scale it, so that it does not fire before what they test.
 export REQUIRE_NSJAIL=1 CI=true NO_COLOR=1 TEST_SLOWDOWN=8
 node=node_modules/node/bin/node
+# Test and hook timeouts are vitest.config.ts's, scaled by TEST_SLOWDOWN. The progress reporter
+# prints each test as it starts and ends, and names one still going after minutes.
 vitest() { # report-file vitest-arguments...
   local report=$1; shift
-  "$node" node_modules/vitest/vitest.mjs run --testTimeout=900000 --hookTimeout=900000 \
-    --reporter=default --reporter=json --outputFile.json="$report" "$@" </dev/null
+  "$node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=./test/support/progress-reporter.ts \
+    --reporter=json --outputFile.json="$report" "$@" </dev/null
 }
 started=$(date +%s)
 reports=()

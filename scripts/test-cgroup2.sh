@@ -82,12 +82,33 @@ timeout "$VM_TIMEOUT_S" qemu-system-x86_64 \
 vm_status=${PIPESTATUS[0]}
 log "the VM ran $(( $(date +%s) - vm_started )) s (qemu exit status $vm_status); $(( $(date +%s) - started )) s in all"
 
+# What the progress reporter (test/support/progress-reporter.ts) saw start and never end: the
+# test files still loading and the tests still running when the VM stopped.
+unfinished() {
+  awk '
+    /^\[progress\] (loading|started) / { what = $2; sub(/^\[progress\] [a-z]+ /, ""); going[$0] = what; order[++n] = $0; next }
+    /^\[progress\] loaded / { sub(/^\[progress\] loaded /, ""); delete going[$0]; next }
+    /^\[progress\] (passed|failed|skipped|pending) / { sub(/^\[progress\] [a-z]+ /, ""); sub(/ \([0-9]+ ms\).*$/, ""); delete going[$0] }
+    END { for (i = 1; i <= n; i++) if (order[i] in going) { print going[order[i]] " " order[i]; delete going[order[i]] } }
+  ' "$console"
+}
+explain_failure() {
+  log "the console's last 60 lines:"
+  tail -n 60 "$console" >&2
+  local going
+  going=$(unfinished)
+  if [ -n "$going" ]; then log "started and never finished:"; echo "$going" >&2
+  else log "every test started has finished"; fi
+}
+
 result=$(grep -a '^CGROUP2-VM-RESULT ' "$console" | tail -1)
 passed=$(sed -n 's/.*passed=\([0-9]*\).*/\1/p' <<<"$result")
 failed=$(sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$result")
 if [ -z "$passed" ] || [ -z "$failed" ]; then
   [ "$vm_status" = 124 ] && log "the VM did not finish within $VM_TIMEOUT_S s"
+  explain_failure
   fail "the VM reported no result"
 fi
+[ "$failed" = 0 ] || explain_failure
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -19,6 +19,7 @@ import { until } from "../support/observing.js";
 import { processesOfRun, survivorsSeeing } from "../support/processes.js";
 import { appOver, runtime, slowed, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
+import { scaled, testTimeout } from "../support/slowdown.js";
 
 const available = (await nsjailModes({ POOL_SIZE: "0" }).then(async (modes) => {
   await Promise.all(modes.map(({ sandbox }) => sandbox.close()));
@@ -108,7 +109,7 @@ async function childrenOf(server: number, count: number, withinMs = 10_000): Pro
 }
 
 /** Waits until the sandbox opened last has `count` spares ready for a request (forked, in their slots, connected). */
-const sparesReady = (count: number, withinMs = Number(slowed(10_000))) => until(() => opened.at(-1)?.readyCount === count, withinMs);
+const sparesReady = (count: number, withinMs = scaled(10_000)) => until(() => opened.at(-1)?.readyCount === count, withinMs);
 
 const alive = (pid: number) => readProc(String(pid), "stat").then((stat) => stat !== "" && !/^\d+ \(.*\) Z/.test(stat));
 
@@ -259,7 +260,10 @@ describe.runIf(available)("nsjail fork server", () => {
     expect(servers).not.toContain(dying);
   });
 
-  it("a fork server that stalls is stopped: its run ends after its time limit with a clear 503, and the next run gets a new one", async () => {
+  // Its timeout: the fork server's deadlines to kill and reap its run (1 s, 20 s), then a new one's start.
+  it("a fork server that stalls is stopped: its run ends after its time limit with a clear 503, and the next run gets a new one", {
+    timeout: testTimeout(45_000, 15_000),
+  }, async () => {
     const log: string[] = [];
     const app = await forkServerApp({}, log);
     expect((await execute(app, HELLO)).status).toBe(200);
@@ -282,7 +286,7 @@ describe.runIf(available)("nsjail fork server", () => {
     const servers = await forkServersSettled((pids) => !pids.includes(stalled!));
     expect(servers).toHaveLength(1);
     expect(servers).not.toContain(stalled);
-  }, 120_000);
+  });
 
   it("forks runs' processes ahead of their requests, each in a slot of its own, and a request is served by one of them", async () => {
     const app = await forkServerApp({ spares: 2 });
@@ -369,24 +373,26 @@ describe.runIf(available)("nsjail fork server", () => {
     expect(last).not.toContain(first);
   });
 
-  it("an idle fork server is renewed at its age limit without a request: its successor, with its spares, serves the next one", async () => {
+  it("an idle fork server is renewed at its age limit without a request: its successor, with its spares, serves the next one", {
+    timeout: testTimeout(0, 40_000),
+  }, async () => {
     // Longer than a fork server takes to start, or each would be too old once ready.
     const app = await forkServerApp({ maxAgeMs: Number(slowed(6000)), spares: 1 });
     expect((await execute(app, HELLO)).status).toBe(200);
     const [first] = await forkServers();
     // It is stopped at its age limit, likely before its successor has done its imports (which
     // take long on an emulated CPU): the successor's spare comes once they are done.
-    const renewed = await forkServersSettled((pids) => pids.length === 1 && !pids.includes(first!), 120_000);
+    const renewed = await forkServersSettled((pids) => pids.length === 1 && !pids.includes(first!), scaled(15_000));
     expect(renewed).toHaveLength(1);
     expect(renewed).not.toContain(first);
     // A spare is a child of its fork server some time before it is ready (on an emulated CPU,
     // seconds): a request sent meanwhile gets a process forked for it.
-    await sparesReady(1, 120_000);
+    await sparesReady(1, scaled(15_000));
     const [spare] = await childrenOf(renewed[0]!, 1);
     expect(spare).toBeDefined();
     const mark = `run-${uniqueMarker()}`;
     const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(1)\n    return 7\n`);
     expect((await processesOfRun(mark)).map(({ pid }) => pid)).toEqual([spare]);
     expect((await pending).body.result).toBe(7);
-  }, 300_000);
+  });
 });

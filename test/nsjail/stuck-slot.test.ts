@@ -14,6 +14,7 @@ import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { processesOfRun } from "../support/processes.js";
 import { appOver, slowed } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
+import { testTimeout } from "../support/slowdown.js";
 
 const modes = await nsjailModes({ POOL_SIZE: "0" });
 
@@ -62,7 +63,8 @@ eachMode(modes)("nsjail ($mode): a run's slot that cannot be emptied", ({ sandbo
     await sandbox.close();
   });
 
-  it("keeps its uid out of use: the runs after it get other uids, and succeed", async () => {
+  // Its timeout: the slot's 30 s wait to be empty and the quarantine's 5 s looks, then the runs.
+  it("keeps its uid out of use: the runs after it get other uids, and succeed", { timeout: testTimeout(40_000, 20_000) }, async () => {
     const mark = `run-${uniqueMarker()}`;
     // Long enough for the helper to put its process into the slot while the run still holds it.
     const pending = execute(app, marking(mark, Number(slowed(5000)) / 1000));
@@ -86,5 +88,5 @@ eachMode(modes)("nsjail ($mode): a run's slot that cannot be emptied", ({ sandbo
     } finally {
       holder.kill("SIGKILL");
     }
-  }, 180_000);
+  });
 });

@@ -3,6 +3,7 @@ import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { SANDBOX_MODES, type SandboxMode } from "../../src/config.js";
 import { startSandbox } from "../../src/sandbox-factory.js";
 import { runtime, silentLogger, testConfig } from "./real-app.js";
+import { scaled } from "./slowdown.js";
 
 /**
  * The real nsjail backend (pool included unless POOL_SIZE is given), or the reason it cannot
@@ -10,14 +11,36 @@ import { runtime, silentLogger, testConfig } from "./real-app.js";
  * skipping it.
  */
 export async function nsjailSandbox(env: Record<string, string> = {}): Promise<SandboxPort | string> {
+  let sandbox: SandboxPort;
   try {
-    const { sandbox } = await startSandbox(testConfig({ SANDBOX_BACKEND: "nsjail", ...env }), runtime(), silentLogger);
-    return sandbox;
+    sandbox = (await startedInTime(startSandbox(testConfig({ SANDBOX_BACKEND: "nsjail", ...env }), runtime(), silentLogger), env)).sandbox;
   } catch (error) {
+    if (error instanceof StartTimeout) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     if (process.env.REQUIRE_NSJAIL === "1") throw new Error(`REQUIRE_NSJAIL=1 but nsjail is unavailable: ${reason}`);
     console.warn(`\n*** SKIPPING nsjail tests: ${reason} ***\n`);
     return reason;
+  }
+  return sandbox;
+}
+
+/** A start that took too long is a failure wherever it happens, never a reason to skip. */
+class StartTimeout extends Error {}
+
+/**
+ * Suites start their sandboxes as their file loads, where no test or hook timeout applies: a
+ * start that never ends would hold the whole run. It is bounded like a test instead.
+ */
+async function startedInTime<T>(starting: Promise<T>, env: Record<string, string>): Promise<T> {
+  const limitMs = scaled(60_000);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StartTimeout(`nsjail (${JSON.stringify(env)}) did not start within ${limitMs} ms`)), limitMs);
+  });
+  try {
+    return await Promise.race([starting, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -4,6 +4,7 @@ import { composeApp } from "../../src/compose.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { harnessRuntime, projectRoot } from "../../src/project-paths.js";
 import { subprocessSandbox } from "../../src/sandbox-factory.js";
+import { scaled } from "./slowdown.js";
 
 export const silentLogger = pino({ level: "silent" });
 
@@ -24,13 +25,8 @@ export async function appOver(sandbox: SandboxPort, config: Config = testConfig(
 }
 
 /**
- * A short time limit a test sets (in ms, as the variable's text), scaled by TEST_SLOWDOWN: how
- * many times slower than a native machine this one starts and runs scripts (1 unless set; the
- * emulated VM of `npm run test:cgroup2` sets it). The limit still has to stop the script; it
- * must only not fire before the script has reached what the test is about.
+ * A short time limit a test sets (in ms, as the variable's text), scaled by TEST_SLOWDOWN (see
+ * slowdown()). The limit still has to stop the script; it must only not fire before the script
+ * has reached what the test is about.
  */
-export function slowed(ms: number): string {
-  const factor = Number(process.env.TEST_SLOWDOWN ?? "1");
-  if (!(factor >= 1)) throw new Error(`TEST_SLOWDOWN must be a number >= 1: ${process.env.TEST_SLOWDOWN}`);
-  return String(Math.round(ms * factor));
-}
+export const slowed = (ms: number): string => String(scaled(ms));

@@ -1,0 +1,90 @@
+import { execFileSync } from "node:child_process";
+import type { Reporter, TestCase, TestModule } from "vitest/node";
+
+/**
+ * A reporter for long runs whose output is only read afterwards (the cgroup v2 VM's console):
+ * one line as each test starts and ends, and, every minute, the name of whatever has been
+ * going for longer than a few minutes (a test, or a test file still being loaded) with the
+ * processes using the most CPU and the kernel's last errors, so a hang shows where it is and
+ * what it does. Lines start with `[progress]`; scripts/test-cgroup2.sh reads them back.
+ */
+export default class ProgressReporter implements Reporter {
+  /** What has started and not ended, by vitest's id: its label and when it started. */
+  private readonly going = new Map<string, { label: string; since: number }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly stalledAfterMs = 180_000,
+    private readonly checkEveryMs = 60_000,
+  ) {}
+
+  /** Before the global set-up (vitest.config.ts), which may hang as well as a test can. */
+  onInit(): void {
+    this.timer = setInterval(() => this.nameStalled(), this.checkEveryMs);
+    this.timer.unref();
+    this.start(GLOBAL_SETUP, "the global set-up", "loading");
+  }
+
+  onTestModuleQueued(module: TestModule): void {
+    if (this.going.delete(GLOBAL_SETUP)) print("loaded the global set-up");
+    this.start(module.id, module.relativeModuleId, "loading");
+  }
+
+  onTestModuleCollected(module: TestModule): void {
+    this.end(module.id);
+    print(`loaded ${module.relativeModuleId}`);
+  }
+
+  onTestCaseReady(test: TestCase): void {
+    this.start(test.id, labelOf(test), "started");
+  }
+
+  onTestCaseResult(test: TestCase): void {
+    this.end(test.id);
+    const result = test.result();
+    const ms = Math.round(test.diagnostic()?.duration ?? 0);
+    const firstError = result.state === "failed" ? `: ${result.errors?.[0]?.message?.split("\n")[0] ?? "failed"}` : "";
+    print(`${result.state} ${labelOf(test)} (${ms} ms)${firstError}`);
+  }
+
+  onTestRunEnd(): void {
+    clearInterval(this.timer);
+  }
+
+  private start(id: string, label: string, what: "loading" | "started"): void {
+    this.going.set(id, { label: `${what} ${label}`, since: performance.now() });
+    print(`${what} ${label}`);
+  }
+
+  private end(id: string): void {
+    this.going.delete(id);
+  }
+
+  private nameStalled(): void {
+    const now = performance.now();
+    const stalled = [...this.going.values()].filter(({ since }) => now - since >= this.stalledAfterMs);
+    for (const { label, since } of stalled) print(`still going after ${Math.round((now - since) / 1000)} s: ${label}`);
+    if (stalled.length > 0) {
+      print(`what the machine is doing:\n${commandOutput("ps", ["-eo", "pid,ppid,stat,pcpu,etime,args", "--sort=-pcpu"], 12)}`);
+      print(`the kernel's last errors and warnings:\n${commandOutput("dmesg", ["--level=emerg,alert,crit,err,warn"], 12, true)}`);
+    }
+  }
+}
+
+/** The first lines (or the last, with `tail`) of a command's output, or why there is none. */
+function commandOutput(command: string, args: string[], lines: number, tail = false): string {
+  try {
+    const all = execFileSync(command, args, { encoding: "utf8", timeout: 10_000 }).trimEnd().split("\n");
+    return (tail ? all.slice(-lines) : all.slice(0, lines)).join("\n");
+  } catch (error) {
+    return `(${command} failed: ${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+const GLOBAL_SETUP = "global set-up";
+
+const labelOf = (test: TestCase): string => `${test.module.relativeModuleId} > ${test.fullName}`;
+
+function print(line: string): void {
+  process.stdout.write(`[progress] ${line}\n`);
+}
