@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from "../adapters/python/sandbox-uids.js";
+import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from "../adapters/run/sandbox-uids.js";
 import { MIN_MEMORY_MB } from "../domain/execution-request.js";
 
 /**

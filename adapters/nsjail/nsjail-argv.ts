@@ -1,5 +1,5 @@
 import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
-import { MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../python/run-limits.js";
+import { MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../run/run-limits.js";
 
 /**
  * Builds the command line of one nsjail run: the static policy comes from nsjail.cfg, and

@@ -1,18 +1,18 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import { type CgroupSlot, cgroupSlots, joinSlotArgv } from "../cgroups/cgroup-slots.js";
 import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
 import { outcomeOf } from "../python/harness-outcome.js";
 import { HarnessProcess, type HarnessRun, RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { type ArtifactLimits, maxReportBytes } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
-import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../python/run-limits.js";
-import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
-import { type CgroupSlot, cgroupSlots, joinSlotArgv } from "./cgroup-slots.js";
+import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../run/run-limits.js";
+import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
+import { SlotQuarantine } from "../run/slot-quarantine.js";
 import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
 import { nsjailEnding } from "./nsjail-ending.js";
-import { SlotQuarantine } from "./slot-quarantine.js";
 
 export interface NsjailSandboxOptions {
   readonly runtime: HarnessRuntime;

@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import type { CapturedOutput } from "../../domain/captured-output.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import { cpuSecondsFor } from "../run/run-limits.js";
 import { outcomeOf, type ProcessEnding } from "./harness-outcome.js";
 import { type HarnessReport, RESULT_CHANNEL_LOST_EXIT } from "./harness-protocol.js";
-import { cpuSecondsFor } from "./run-limits.js";
 
 describe("cpuSecondsFor", () => {
   it.each([

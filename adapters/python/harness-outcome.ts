@@ -4,8 +4,8 @@ import { failure } from "../../domain/execution-result.js";
 import type { ScriptFailureCode } from "../../domain/failure-code.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
+import { cpuSecondsFor } from "../run/run-limits.js";
 import { type HarnessReport, RESULT_CHANNEL_LOST_EXIT } from "./harness-protocol.js";
-import { cpuSecondsFor } from "./run-limits.js";
 
 /** How the sandboxed process ended, as seen from outside. */
 export interface ProcessEnding {

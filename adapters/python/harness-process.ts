@@ -1,8 +1,8 @@
 import type { Readable, Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
+import { atDeadline, type RunDeadline } from "../run/run-deadline.js";
 import { CappedBuffer } from "./capped-buffer.js";
 import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
-import { atDeadline, type RunDeadline } from "./run-deadline.js";
 
 /** File descriptor the harness writes its report to (see harness.py). */
 export const RESULT_FD = 3;

@@ -8,10 +8,10 @@ import { outcomeOf } from "../python/harness-outcome.js";
 import { HarnessProcess, RESULT_FD } from "../python/harness-process.js";
 import { type ArtifactLimits, type HarnessLimits, maxReportBytes } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
-import { cpuSecondsFor, MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../python/run-limits.js";
-import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
+import { cpuSecondsFor, MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../run/run-limits.js";
+import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
 import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
 
 export interface SubprocessSandboxOptions {

@@ -9,7 +9,7 @@ import { readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from "../../adapters/python/sandbox-uids.js";
+import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from "../../adapters/run/sandbox-uids.js";
 import { backends, closeSandboxes, realApp } from "../support/backends.js";
 import { processesMatching, processesSeeing, survivorsMatching, survivorsSeeing } from "../support/processes.js";
 import { slowed, testConfig } from "../support/real-app.js";

@@ -7,10 +7,10 @@
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { blockDevicesOf } from "../../adapters/nsjail/block-devices.js";
-import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
+import { blockDevicesOf } from "../../adapters/cgroups/block-devices.js";
+import { detectCgroups } from "../../adapters/cgroups/cgroup.js";
+import { ZygoteSandbox, type ZygoteSandboxOptions } from "../../adapters/fork-server/zygote-sandbox.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
-import { ZygoteSandbox, type ZygoteSandboxOptions } from "../../adapters/zygote/zygote-sandbox.js";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { artifactLimitsOf } from "../../src/sandbox-factory.js";

@@ -6,18 +6,21 @@
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
+import { detectCgroups } from "../../adapters/cgroups/cgroup.js";
+import { ZygoteSandbox } from "../../adapters/fork-server/zygote-sandbox.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
-import { ZygoteSandbox } from "../../adapters/zygote/zygote-sandbox.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { artifactLimitsOf, startSandbox } from "../../src/sandbox-factory.js";
 import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { survivorsMatching } from "../support/processes.js";
-import { appOver, runtime, silentLogger, testConfig } from "../support/real-app.js";
+import { appOver, runtime, silentLogger, slowed, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
+import { scaled } from "../support/slowdown.js";
 
 const modes = await nsjailModes();
+/** How long a run that cannot be killed may hold its answer after its time limit (docs/sandbox.md). */
+const UNKILLABLE_RUN_GRACE_MS = 2000;
 
 eachMode(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
   let app: App;
@@ -334,6 +337,71 @@ eachMode(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
     expect(res.status, res.text).toBe(400);
     expect(res.body.code).toBe("RESOURCE_LIMIT_EXCEEDED");
     expect(await survivorsMatching(marker)).toEqual([]);
+  });
+
+  // An attack found by hand: threads in the kernel's uninterruptible sleep, which no kill ends
+  // until their IO is done. O_DIRECT reads of a file of the runtime into one 8 MiB memfd mapped
+  // many times, throttled by the slot's IO limit: tens of seconds of D state for 8 MiB. Where the
+  // runtime is on no block device (the VM's initramfs) the reads are plain ones until the limit.
+  it("answers a run the kernel cannot kill yet with TIMEOUT within its limit plus the grace, and no other run suffers", async () => {
+    const timeoutMs = Number(slowed(2000));
+    const attack = execute(
+      app,
+      py`
+      import mmap, os, stat, threading
+
+      CHUNK = 8 << 20
+
+      def largest_file(root):
+          best, size = None, -1
+          for directory, _, names in os.walk(root):
+              for name in names:
+                  path = os.path.join(directory, name)
+                  try:
+                      info = os.stat(path, follow_symlinks=False)
+                  except OSError:
+                      continue
+                  if stat.S_ISREG(info.st_mode) and info.st_size > size:
+                      best, size = path, info.st_size
+          return best, size
+
+      def main():
+          path, size = largest_file("/usr/lib")
+          memory = os.memfd_create("buffer")
+          os.ftruncate(memory, CHUNK)
+          views = [mmap.mmap(memory, CHUNK) for _ in range(32)]
+          try:
+              f = os.open(path, os.O_RDONLY | os.O_DIRECT)
+          except OSError:
+              f = os.open(path, os.O_RDONLY)
+          span = CHUNK * len(views)
+
+          def read_all():
+              while True:
+                  for offset in range(0, max(size - span, 1), span):
+                      os.preadv(f, views, offset)
+
+          for _ in range(20):
+              threading.Thread(target=read_all, daemon=True).start()
+          threading.Event().wait()
+    `,
+      { timeoutMs },
+    );
+    const started = performance.now();
+    // Runs in flight meanwhile, and runs after it, get their normal answers.
+    const during = await Promise.all([1, 2, 3].map((n) => execute(app, `import time\ndef main():\n    time.sleep(0.5)\n    return ${n}\n`)));
+    expect(during.map((res) => res.body.result)).toEqual([1, 2, 3]);
+    const res = await attack;
+    const answeredAfterMs = performance.now() - started;
+    expect(res.status, res.text).toBe(408);
+    expect(res.body.code).toBe("TIMEOUT");
+    // Not a timing threshold on speed: without the grace the answer waits for the kernel (tens of seconds).
+    expect(answeredAfterMs).toBeLessThan(timeoutMs + UNKILLABLE_RUN_GRACE_MS + scaled(5000));
+    for (let n = 0; n < 3; n++) {
+      const after = await execute(app, `def main():\n    return ${n}\n`);
+      expect(after.status, after.text).toBe(200);
+      expect(after.body.result).toBe(n);
+    }
   });
 
   it("never shows nsjail's own log in a response", async () => {

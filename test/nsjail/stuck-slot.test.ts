@@ -8,8 +8,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { detectCgroups } from "../../adapters/nsjail/cgroup.js";
-import { cgroupSlots } from "../../adapters/nsjail/cgroup-slots.js";
+import { detectCgroups } from "../../adapters/cgroups/cgroup.js";
+import { cgroupSlots } from "../../adapters/cgroups/cgroup-slots.js";
 import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { processesOfRun } from "../support/processes.js";
 import { appOver, slowed } from "../support/real-app.js";

@@ -40,8 +40,10 @@ export default class ProgressReporter implements Reporter {
   }
 
   onTestCaseResult(test: TestCase): void {
-    this.end(test.id);
     const result = test.result();
+    // Tests filtered out or skipped are reported at the end of their file, never started: not news.
+    if (!this.going.has(test.id) && result.state === "skipped") return;
+    this.end(test.id);
     const ms = Math.round(test.diagnostic()?.duration ?? 0);
     const firstError = result.state === "failed" ? `: ${result.errors?.[0]?.message?.split("\n")[0] ?? "failed"}` : "";
     print(`${result.state} ${labelOf(test)} (${ms} ms)${firstError}`);

@@ -14,9 +14,9 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { NsjailCgroupMode } from "../nsjail/nsjail-argv.js";
 import { enableControllers, ensureGroup, message, probeSwapMax, readWords } from "./cgroup-preparation.js";
 import { type CgroupMount, parseMountinfo } from "./mountinfo.js";
-import type { NsjailCgroupMode } from "./nsjail-argv.js";
 
 export interface CgroupDetection {
   /** What to pass to buildNsjailArgv; version "none" when no cgroup setup is usable. */

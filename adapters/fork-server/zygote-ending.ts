@@ -1,5 +1,5 @@
 import { constants } from "node:os";
-import type { LimitsHit } from "../nsjail/cgroup-slots.js";
+import type { LimitsHit } from "../cgroups/cgroup-slots.js";
 import type { ProcessEnding } from "../python/harness-outcome.js";
 import type { HarnessReport } from "../python/harness-protocol.js";
 import type { RunSetup } from "./run-channel.js";

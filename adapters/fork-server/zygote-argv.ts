@@ -15,7 +15,7 @@
  */
 import { jailedPython, venvMountArgs } from "../nsjail/nsjail-argv.js";
 import type { ChildSeccompRule } from "../nsjail/seccomp-policy.js";
-import { MAX_FILE_BYTES, MAX_OPEN_FILES } from "../python/run-limits.js";
+import { MAX_FILE_BYTES, MAX_OPEN_FILES } from "../run/run-limits.js";
 
 export const ZYGOTE_CHANNELS_DIR = "/sandbox/channels";
 export const ZYGOTE_PROC_DIR = "/sandbox/proc";

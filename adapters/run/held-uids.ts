@@ -1,4 +1,4 @@
-import type { SandboxUids } from "../python/sandbox-uids.js";
+import type { SandboxUids } from "./sandbox-uids.js";
 
 /**
  * Sandbox uids leased host-wide once and then kept between runs: the uid a run gives back goes

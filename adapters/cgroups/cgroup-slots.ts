@@ -13,7 +13,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, write, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { NsjailCgroupMode } from "./nsjail-argv.js";
+import type { NsjailCgroupMode } from "../nsjail/nsjail-argv.js";
 
 interface SlotLimits {
   readonly memoryMb: number;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { CgroupSlot } from "./cgroup-slots.js";
+import type { CgroupSlot } from "../cgroups/cgroup-slots.js";
 import { SlotQuarantine } from "./slot-quarantine.js";
 
 /** A slot that is empty or not as the test says; nothing else of it is used. */

@@ -1,4 +1,4 @@
-import type { CgroupSlot } from "./cgroup-slots.js";
+import type { CgroupSlot } from "../cgroups/cgroup-slots.js";
 
 /** How often a quarantined slot is looked at again. */
 const RECHECK_MS = 5_000;

@@ -6,8 +6,8 @@ import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
-import { message } from "../nsjail/cgroup-preparation.js";
-import { type CgroupSlot, cgroupSlots, joinSlotArgv } from "../nsjail/cgroup-slots.js";
+import { message } from "../cgroups/cgroup-preparation.js";
+import { type CgroupSlot, cgroupSlots, joinSlotArgv } from "../cgroups/cgroup-slots.js";
 import { jailEnvironment, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import {
   allowing,
@@ -18,16 +18,16 @@ import {
   seccompStrings,
   withoutSeccompStrings,
 } from "../nsjail/seccomp-policy.js";
-import { SlotQuarantine } from "../nsjail/slot-quarantine.js";
 import { outcomeOf } from "../python/harness-outcome.js";
 import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { encodeHarnessRequest, harnessRequestFor, maxReportBytes, parseHarnessReport } from "../python/harness-protocol.js";
-import { atDeadline } from "../python/run-deadline.js";
-import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../python/run-limits.js";
-import { SANDBOX_UID_COUNT, SandboxUids } from "../python/sandbox-uids.js";
 import { PYTHON_FLAGS } from "../python/script-environment.js";
 import { NOT_STARTED_MESSAGE } from "../python/started-harness.js";
-import { HeldUids } from "./held-uids.js";
+import { HeldUids } from "../run/held-uids.js";
+import { atDeadline } from "../run/run-deadline.js";
+import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../run/run-limits.js";
+import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
+import { SlotQuarantine } from "../run/slot-quarantine.js";
 import { childWithNamespacePid } from "./host-pid.js";
 import { RunChannel, type RunSetup } from "./run-channel.js";
 import { buildZygoteArgv, insideUid, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-argv.js";
