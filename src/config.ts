@@ -169,6 +169,14 @@ export const VARIABLES = {
     default: 30_000,
     doc: "wall-clock limit per run, and the maximum for `timeoutMs`",
   }),
+  endGraceMs: integer("END_GRACE_MS", {
+    min: 0,
+    max: 600_000,
+    default: 2000,
+    doc:
+      "how long after its time limit (or its own end) a run's processes have to be gone before it is answered anyway; " +
+      "what the kernel cannot kill yet stays in the run's cgroup slot, whose uid is kept out of use until it is empty",
+  }),
   memoryLimitMb: integer("MEMORY_LIMIT_MB", { min: MIN_MEMORY_MB, max: 65_536, default: 512, doc: "memory per run, and the maximum for `memoryMb`" }),
   maxScriptBytes: integer("MAX_SCRIPT_BYTES", { min: 1, max: 64 * 1024 * 1024, default: 262_144, doc: "largest accepted script" }),
   maxOutputBytes: integer("MAX_OUTPUT_BYTES", {

@@ -124,6 +124,7 @@ export function subprocessSandbox(config: Config, runtime: HarnessRuntime, logge
     memoryLimitMb: config.memoryLimitMb,
     uidBase: config.sandboxUidBase,
     serverEnv: process.env,
+    endGraceMs: config.endGraceMs,
   });
 }
 
@@ -164,6 +165,7 @@ function nsjailSandbox(
     preloadModules: config.preloadModules,
     serverEnv: process.env,
     uidBase: config.sandboxUidBase,
+    endGraceMs: config.endGraceMs,
     onSandboxLog: (log: string, context: { code: string }) => logger.warn({ nsjailLog: log, ...context }, "nsjail reported a failed run"),
   };
   if (config.sandboxMode === "zygote") {
@@ -171,7 +173,7 @@ function nsjailSandbox(
     // (an address-space limit cannot be set below what the fork server already mapped) each run
     // needs a jail of its own.
     if (cgroups.mode.version !== "none") {
-      return { backend: new ZygoteSandbox({ ...jail, memoryLimitMb: config.memoryLimitMb, spares: config.poolSize }), enforcement };
+      return { backend: new ZygoteSandbox({ ...jail, memoryLimitMb: config.memoryLimitMb }), enforcement };
     }
     logger.warn("SANDBOX_MODE=zygote needs cgroups: running a jail per run instead");
   }
@@ -211,9 +213,9 @@ export async function startSandbox(config: Config, runtime: HarnessRuntime, logg
   return { sandbox: pooled(backend, config, logger), info: { ...probed, ...SUBPROCESS_ENFORCEMENT } };
 }
 
-/** Wraps a backend in a pool of pre-started sandboxes unless POOL_SIZE is 0 (a fork server needs none). */
-export function pooled(backend: PrestartableSandbox | ZygoteSandbox, config: Config, logger: Logger): SandboxPort {
-  if (config.poolSize === 0 || backend instanceof ZygoteSandbox) return backend;
+/** Wraps a backend in a pool of pre-started sandboxes (jails, or a fork server's runs forked ahead) unless POOL_SIZE is 0. */
+export function pooled(backend: PrestartableSandbox, config: Config, logger: Logger): SandboxPort {
+  if (config.poolSize === 0) return backend;
   return new PrewarmedPool(backend, {
     size: config.poolSize,
     cpuSlots: config.poolCpuSlots,

@@ -15,7 +15,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, write, writeF
 import { join } from "node:path";
 import type { NsjailCgroupMode } from "../nsjail/nsjail-argv.js";
 
-interface SlotLimits {
+export interface SlotLimits {
   readonly memoryMb: number;
   /** Processes and threads, the jail's supervisor included. */
   readonly maxPids: number;
@@ -59,8 +59,12 @@ export interface CgroupSlot {
   oomKilled(): boolean;
   /** Which of the slot's limits something ran into since prepare() (a refused fork, a charge over the limit). */
   limitsHit(): LimitsHit;
-  /** Kills every process in the slot and waits until it is empty. */
+  /** Kills every process in the slot and waits until it is empty; throws if it is not within 30 s. */
   killAll(): Promise<void>;
+  /** Kills every process in the slot, again and again, until it is empty or `withinMs` have passed: whether it is empty. */
+  emptied(withinMs: number): Promise<boolean>;
+  /** Kills every process in the slot now (v2: cgroup.kill; v1: each pid it lists). */
+  killEverything(): void;
   /** Nothing is left in the slot: no process, and no exited one the pids controller still counts. */
   isEmpty(): boolean;
 }
@@ -110,7 +114,7 @@ abstract class Slot implements CgroupSlot {
     return readCount(join(this.pidsGroup, "pids.current"));
   }
 
-  protected killEverything(): void {
+  killEverything(): void {
     for (const pid of this.pids()) killQuietly(pid);
   }
 
@@ -150,10 +154,14 @@ abstract class Slot implements CgroupSlot {
   }
 
   async killAll(): Promise<void> {
-    const deadline = performance.now() + EMPTY_WAIT_MS;
+    if (!(await this.emptied(EMPTY_WAIT_MS))) throw new Error(`cgroup slot ${this.procsFiles[0]} still holds processes after SIGKILL`);
+  }
+
+  async emptied(withinMs: number): Promise<boolean> {
+    const deadline = performance.now() + withinMs;
     for (;;) {
-      if (this.isEmpty()) return;
-      if (performance.now() >= deadline) throw new Error(`cgroup slot ${this.procsFiles[0]} still holds processes after SIGKILL`);
+      if (this.isEmpty()) return true;
+      if (performance.now() >= deadline) return false;
       this.killEverything();
       await new Promise((resolve) => setTimeout(resolve, EMPTY_POLL_MS));
     }
@@ -247,7 +255,7 @@ class V2Slot extends Slot {
     return { oomKills: counter(memoryEvents, "oom_kill"), memoryMax: counter(memoryEvents, "max") };
   }
 
-  protected override killEverything(): void {
+  override killEverything(): void {
     const kill = join(this.dir, "cgroup.kill");
     if (existsSync(kill)) writeFileSync(kill, "1");
     else for (const pid of this.pids()) killQuietly(pid);

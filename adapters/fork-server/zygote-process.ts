@@ -68,6 +68,13 @@ export class ZygoteProcess {
   private pythonPidValue: number | undefined;
   /** Resolves when nsjail has exited, and with it the fork server and every run it forked. */
   readonly exited: Promise<void>;
+  /** Resolves once it takes no new run: retired, or exited. */
+  readonly unusable: Promise<void>;
+  private retiredFlag = false;
+  private markRetired!: () => void;
+  /** Pings not yet answered, by number. */
+  private readonly pings = new Map<number, (answered: boolean) => void>();
+  private pingCount = 0;
 
   private constructor(readonly spec: ZygoteSpec) {
     this.child = execa(spec.command, spec.args, {
@@ -99,6 +106,12 @@ export class ZygoteProcess {
         run.ended({ kind: "lost", reason: "the fork server exited" });
       }
       this.runs.clear();
+    });
+    const retired = new Promise<void>((resolve) => (this.markRetired = resolve));
+    this.unusable = Promise.race([retired, this.exited]);
+    void this.exited.then(() => {
+      for (const answer of this.pings.values()) answer(false);
+      this.pings.clear();
     });
     this.readyPromise = new Promise<void>((resolve, reject) => {
       replies?.on("data", (chunk: Buffer) => {
@@ -171,6 +184,32 @@ export class ZygoteProcess {
     };
   }
 
+  /** It takes no new run (its runs in flight go on). */
+  retire(): void {
+    this.retiredFlag = true;
+    this.markRetired();
+  }
+
+  get retired(): boolean {
+    return this.retiredFlag;
+  }
+
+  /** Asks the fork server whether it still reads its orders: whether it answers within `withinMs`. */
+  answers(withinMs: number): Promise<boolean> {
+    if (this.exitedFlag) return Promise.resolve(false);
+    const ping = ++this.pingCount;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => answer(false), withinMs);
+      const answer = (answered: boolean) => {
+        clearTimeout(timer);
+        this.pings.delete(ping);
+        resolve(answered);
+      };
+      this.pings.set(ping, answer);
+      this.child.stdin?.write(`${JSON.stringify({ ping })}\n`);
+    });
+  }
+
   /** Everything the fork server and nsjail wrote, capped (for the server log). */
   log(): string {
     return this.output.text();
@@ -200,6 +239,10 @@ export class ZygoteProcess {
     if (message.status === "ready" && !this.readyResolved) {
       this.readyResolved = true;
       ready();
+      return;
+    }
+    if (typeof message.pong === "number") {
+      this.pings.get(message.pong)?.(true);
       return;
     }
     const run = typeof message.run === "string" ? this.runs.get(message.run) : undefined;

@@ -1,16 +1,17 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
-import { type CgroupSlot, cgroupSlots, joinSlotArgv } from "../cgroups/cgroup-slots.js";
+import { cgroupSlots, joinSlotArgv } from "../cgroups/cgroup-slots.js";
 import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
 import { outcomeOf } from "../python/harness-outcome.js";
-import { HarnessProcess, type HarnessRun, RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { type HarnessExit, HarnessProcess, type HarnessRun, RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { type ArtifactLimits, maxReportBytes } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
+import { RunLeases } from "../run/run-leases.js";
+import { type RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
 import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../run/run-limits.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
-import { SlotQuarantine } from "../run/slot-quarantine.js";
 import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
 import { nsjailEnding } from "./nsjail-ending.js";
 
@@ -36,6 +37,8 @@ export interface NsjailSandboxOptions {
   readonly serverEnv: Readonly<Record<string, string | undefined>>;
   /** First of the host uids jails are mapped to (SANDBOX_UID_COUNT of them). */
   readonly uidBase: number;
+  /** How long after its time limit (or its end) a run's processes have to be gone before it is answered anyway (RunLifecycle). */
+  readonly endGraceMs: number;
   /** nsjail's own log of a run that went wrong; for the server log, never for a response. */
   readonly onSandboxLog: (log: string, context: { code: string }) => void;
 }
@@ -62,16 +65,20 @@ const isAlive = (pid: number): boolean => {
 export class NsjailSandbox implements PrestartableSandbox {
   readonly backend = "nsjail";
   readonly isolation: string;
-  private readonly uids: SandboxUids;
-  private readonly slots: ((uid: number) => CgroupSlot) | undefined;
-  private readonly quarantine: SlotQuarantine;
+  private readonly leases: RunLeases;
+  private readonly lifecycle: RunLifecycle;
   /** Every jail started and not yet finished: running a script or waiting for one. */
   private readonly live = new Set<HarnessProcess>();
 
   constructor(private readonly options: NsjailSandboxOptions) {
-    this.uids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT);
-    this.quarantine = new SlotQuarantine((message) => options.onSandboxLog(message, { code: "SANDBOX_UNAVAILABLE" }));
-    this.slots = cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []);
+    const log = (message: string) => options.onSandboxLog(message, { code: "SANDBOX_UNAVAILABLE" });
+    this.leases = new RunLeases({
+      uids: new SandboxUids(options.uidBase, SANDBOX_UID_COUNT),
+      slots: cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []),
+      uidsStayHeld: false,
+      onStuck: log,
+    });
+    this.lifecycle = new RunLifecycle({ leases: this.leases, endGraceMs: options.endGraceMs, onLog: log });
     const limits =
       options.cgroup.version === "none"
         ? "memory and processes limited by rlimits only (no usable cgroups)"
@@ -91,29 +98,21 @@ export class NsjailSandbox implements PrestartableSandbox {
 
   /** Kills every jail still running or waiting (a shutdown past its grace period). */
   async close(): Promise<void> {
+    this.lifecycle.close();
     await Promise.allSettled([...this.live].map((harness) => harness.discard()));
-    this.quarantine.close();
+    this.leases.close();
   }
 
   private async start(jail: { preload: boolean; memoryMb: number; timeoutMs: number }): Promise<StartedHarness> {
     const { runtime } = this.options;
-    const uid = this.uids.acquire();
-    let slot: CgroupSlot | undefined;
-    try {
-      slot = this.slots?.(uid);
-      // A run whose processes outlived the last wait must not share this one's limits.
-      await slot?.killAll();
-      slot?.prepare({
-        memoryMb: jail.memoryMb,
-        // nsjail itself stays in the slot beside the jail's processes.
-        maxPids: MAX_PROCESSES + 1,
-        cpuCores: 1,
-        ...(this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {}),
-      });
-    } catch (error) {
-      this.releaseUid(uid, slot);
-      throw error;
-    }
+    const lease = await this.leases.lease({
+      memoryMb: jail.memoryMb,
+      // nsjail itself stays in the slot beside the jail's processes.
+      maxPids: MAX_PROCESSES + 1,
+      cpuCores: 1,
+      ...(this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {}),
+    });
+    const { slot } = lease;
     const args = buildNsjailArgv({
       configPath: this.options.configPath,
       pythonExecutable: runtime.pythonBin,
@@ -125,7 +124,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       ...(slot === undefined ? { addressSpaceLimitMb: jail.memoryMb } : {}),
       // With a slot, its pids.max (which counts refused forks) must be the limit a fork bomb meets.
       maxPids: slot === undefined ? MAX_PROCESSES : MAX_PROCESSES_BACKSTOP,
-      outsideUid: uid,
+      outsideUid: lease.uid,
       logFd: SANDBOX_LOG_FD,
       passFds: [RESULT_FD],
       // A waiting jail has no deadline of its own: the server's timer starts at the hand-over.
@@ -142,42 +141,40 @@ export class NsjailSandbox implements PrestartableSandbox {
       maxResultBytes: this.options.maxResultBytes,
       preload: jail.preload,
       collectSandboxLog: true,
-      killAll: (pid) => this.stop(pid, slot),
+      killAll: stopNsjail,
     });
     this.live.add(harness);
-    return new StartedHarness(harness, {
+    return new StartedHarness(harness, lease, {
       memoryMb: jail.memoryMb,
       maxResultBytes: this.options.maxResultBytes,
       artifactLimits: this.options.artifactLimits,
+      lifecycle: this.lifecycle,
       // The cgroup limits memory and processes; the harness adds the CPU-time limit.
       limits: (request) => ({ cpuSeconds: cpuSecondsFor(request.timeoutMs) }),
-      outcome: (run, request) => jailOutcome(run, request, slot, this.options),
+      outcome: (run, end, request) => jailOutcome(run, end, request, this.options),
       cleanUp: () => {
         this.live.delete(harness);
-        this.releaseUid(uid, slot);
+        this.leases.release(lease);
       },
     });
   }
+}
 
-  private releaseUid(uid: number, slot: CgroupSlot | undefined): void {
-    this.quarantine.releaseWhenEmpty(slot, () => this.uids.release(uid));
+/**
+ * SIGTERM lets nsjail kill its jail; SIGKILL only if it does not. The jail's processes are the
+ * slot's to empty (RunLifecycle); without a slot, nsjail's end ends its pid namespace.
+ */
+async function stopNsjail(pid: number): Promise<void> {
+  if (!isAlive(pid)) return;
+  process.kill(pid, "SIGTERM");
+  for (let waited = 0; waited < TERM_GRACE_MS && isAlive(pid); waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
-
-  /** SIGTERM lets nsjail kill its jail; SIGKILL only if it does not. Then nothing may be left in the slot. */
-  private async stop(pid: number, slot: CgroupSlot | undefined): Promise<void> {
-    if (isAlive(pid)) {
-      process.kill(pid, "SIGTERM");
-      for (let waited = 0; waited < TERM_GRACE_MS && isAlive(pid); waited += 20) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      if (isAlive(pid)) process.kill(pid, "SIGKILL");
-    }
-    await slot?.killAll();
-  }
+  if (isAlive(pid)) process.kill(pid, "SIGKILL");
 }
 
 /** What a jail's run amounted to, from its report, its exit and nsjail's own log. */
-function jailOutcome(run: HarnessRun, request: ExecutionRequest, slot: CgroupSlot | undefined, options: NsjailSandboxOptions): SandboxOutcome {
+function jailOutcome(run: HarnessRun, end: RunEnd<HarnessExit>, request: ExecutionRequest, options: NsjailSandboxOptions): SandboxOutcome {
   const ending = run.startError
     ? "sandbox-failed"
     : nsjailEnding({
@@ -186,8 +183,8 @@ function jailOutcome(run: HarnessRun, request: ExecutionRequest, slot: CgroupSlo
         signal: run.signal,
         timedOut: run.timedOut,
         log: run.sandboxLog,
-        oomKilled: slot?.oomKilled(),
-        limitsHit: slot?.limitsHit(),
+        oomKilled: end.oomKilled,
+        limitsHit: end.limitsHit,
       });
   if (ending === "sandbox-failed") {
     options.onSandboxLog(run.startError ?? run.sandboxLog, { code: "SANDBOX_UNAVAILABLE" });

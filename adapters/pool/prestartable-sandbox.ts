@@ -7,6 +7,8 @@ import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
 export interface StartedSandbox {
   /** False once the sandbox died while waiting; it must then be discarded, not used. */
   readonly alive: boolean;
+  /** Resolves once it can no longer be used (it died, or what it runs on was retired), if the backend can tell. */
+  readonly gone?: Promise<void>;
   /** Whether this sandbox can serve the request (limits fixed at its start may not fit). */
   accepts(request: ExecutionRequest): boolean;
   run(request: ExecutionRequest): Promise<SandboxOutcome>;

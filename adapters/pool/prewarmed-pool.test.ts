@@ -4,6 +4,7 @@ import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { FakeSandbox } from "../../test/support/fake-sandbox.js";
+import { until } from "../../test/support/observing.js";
 import { PrewarmedPool } from "./prewarmed-pool.js";
 
 const request: ExecutionRequest = { script: "def main(): return 1", timeoutMs: 1000, memoryMb: 64 };
@@ -129,5 +130,16 @@ describe("PrewarmedPool", () => {
     await pool.close();
     expect(backend.discarded).toBe(2);
     expect(backend.closed).toBe(true);
+  });
+
+  it("replaces a ready sandbox as soon as it says it can no longer be used, without waiting for a request", async () => {
+    const backend = fakeBackend();
+    const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 1 });
+    await pool.whenFull();
+    backend.prestarted[0]!.goAway();
+    await until(() => backend.prestarted.length === 2 && pool.readyCount === 1);
+    expect(backend.discarded).toBe(1);
+    expect(resultOf(await pool.run(request))).toBe('"warm:2"');
+    await pool.close();
   });
 });

@@ -101,12 +101,24 @@ export class PrewarmedPool implements SandboxPort {
     try {
       const sandbox = await this.backendSandbox.prestart();
       if (this.closed) await sandbox.discard();
-      else this.ready.push(sandbox);
+      else this.keep(sandbox);
       return 0;
     } catch (error) {
       this.options.onError?.(error);
       return RETRY_AFTER_FAILURE_MS;
     }
+  }
+
+  /** A ready sandbox that becomes unusable while it waits is thrown away and replaced at once. */
+  private keep(sandbox: StartedSandbox): void {
+    this.ready.push(sandbox);
+    void sandbox.gone?.then(() => {
+      const index = this.ready.indexOf(sandbox);
+      if (index < 0) return;
+      this.ready.splice(index, 1);
+      void sandbox.discard().catch((error: unknown) => this.options.onError?.(error));
+      this.refill();
+    });
   }
 
   private wakeIdleWaiters(): void {

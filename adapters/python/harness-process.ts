@@ -1,6 +1,5 @@
 import type { Readable, Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
-import { atDeadline, type RunDeadline } from "../run/run-deadline.js";
 import { CappedBuffer } from "./capped-buffer.js";
 import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
 
@@ -25,8 +24,16 @@ export interface HarnessProcessSpec {
   readonly preload: boolean;
   /** Collect the backend's own log from SANDBOX_LOG_FD (never shown to the client). */
   readonly collectSandboxLog?: boolean;
-  /** Kills the sandbox and everything it started; called on timeout and after the harness exits. */
+  /** Kills the sandbox and everything it started outside a cgroup slot's reach; called at the deadline and after the harness exits. */
   readonly killAll: (pid: number) => Promise<void>;
+}
+
+/** How the harness process ended. */
+export interface HarnessExit {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** It could not be started at all. */
+  readonly startError?: string;
 }
 
 /** Everything observed about one finished harness process. */
@@ -48,7 +55,7 @@ const READY_LINE = new TextEncoder().encode('{"status":"ready"}\n');
 const startsWith = (bytes: Uint8Array, prefix: Uint8Array): boolean => bytes.length >= prefix.length && prefix.every((byte, i) => bytes[i] === byte);
 
 const SANDBOX_LOG_CAP_BYTES = 64 * 1024;
-/** How long a pipe may stay open after the harness exited and its processes were killed. */
+/** How long a discarded harness's pipes may stay open after it exited. */
 const DRAIN_GRACE_MS = 1000;
 
 /**
@@ -64,7 +71,7 @@ export class HarnessProcess {
   private readyLineSeen = false;
   private readonly readyWaiters: (() => void)[] = [];
   private readonly streamsDone: Promise<void>;
-  private readonly ended: Promise<{ exitCode: number | null; signal: string | null; startError?: string }>;
+  private readonly ended: Promise<HarnessExit>;
   private exitedFlag = false;
   private handedOver = false;
   /** The kills started so far, one after another; see killAll(). */
@@ -164,37 +171,39 @@ export class HarnessProcess {
     return parseHarnessReport(afterReady, this.spec.maxResultBytes);
   }
 
-  /** Hands the harness its script and waits for the run to end, killing it at its deadline (see atDeadline). */
-  async run(request: HarnessRequest, deadline: RunDeadline): Promise<HarnessRun> {
+  /** Hands the harness its one script (see RunLifecycle for the rest of the run). */
+  handOver(request: HarnessRequest): void {
     if (this.handedOver) throw new Error("a harness process runs exactly one script");
     this.handedOver = true;
-    const startedAt = performance.now();
-    let timedOut = false;
-    const clearDeadline = atDeadline(deadline, () => {
-      timedOut = true;
-      // A failure to kill is reported by the kill that follows the exit.
-      this.killAll().catch(() => undefined);
-    });
     const stdin = this.child.stdin;
     if (stdin) {
       stdin.on("error", () => undefined); // EPIPE when the harness is already gone
       stdin.end(encodeHarnessRequest(request));
     }
-    const ending = await this.ended;
-    const durationMs = Math.round(performance.now() - startedAt);
-    clearDeadline();
-    await this.killAll();
-    await this.drainStreams();
+  }
+
+  /** Resolves when the harness process (nsjail, for a jail) has exited. */
+  get exit(): Promise<HarnessExit> {
+    return this.ended;
+  }
+
+  /** Kills the sandbox and everything it started (the backend's killAll); see killAll(). */
+  stop(): Promise<void> {
+    return this.killAll();
+  }
+
+  /** What was observed of the run once it is over (or given up). */
+  observed(end: { exit: HarnessExit | undefined; timedOut: boolean; durationMs: number }): HarnessRun {
     return {
       report: this.report(),
-      exitCode: ending.exitCode,
-      signal: ending.signal,
-      timedOut,
+      exitCode: end.exit?.exitCode ?? null,
+      signal: end.exit?.signal ?? null,
+      timedOut: end.timedOut,
       stdout: this.stdout,
       stderr: this.stderr,
       sandboxLog: this.sandboxLog.text(),
-      ...(ending.startError ? { startError: ending.startError } : {}),
-      durationMs,
+      ...(end.exit?.startError ? { startError: end.exit.startError } : {}),
+      durationMs: end.durationMs,
     };
   }
 
@@ -203,7 +212,7 @@ export class HarnessProcess {
     this.handedOver = true;
     await this.killAll();
     await this.ended;
-    await this.drainStreams();
+    await this.drain(DRAIN_GRACE_MS);
   }
 
   /**
@@ -220,10 +229,11 @@ export class HarnessProcess {
     return kill;
   }
 
-  private async drainStreams(): Promise<void> {
+  /** Waits at most `graceMs` for the output streams to close, then stops reading them. */
+  async drain(graceMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<"late">((resolve) => {
-      timer = setTimeout(() => resolve("late"), DRAIN_GRACE_MS);
+      timer = setTimeout(() => resolve("late"), graceMs);
     });
     const outcome = await Promise.race([this.streamsDone, grace]);
     clearTimeout(timer);

@@ -4,7 +4,9 @@ import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import type { StartedSandbox } from "../pool/prestartable-sandbox.js";
-import type { HarnessProcess, HarnessRun } from "./harness-process.js";
+import type { RunLease } from "../run/run-leases.js";
+import type { LiveRun, RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
+import type { HarnessExit, HarnessProcess, HarnessRun } from "./harness-process.js";
 import { type ArtifactLimits, type HarnessLimits, harnessRequestFor } from "./harness-protocol.js";
 
 export const outputOf = (run: HarnessRun): CapturedOutput => ({
@@ -26,20 +28,27 @@ export interface StartedHarnessPolicy {
   readonly memoryMb: number;
   readonly maxResultBytes: number;
   readonly artifactLimits: ArtifactLimits;
+  /** The run's life once its script is handed over. */
+  readonly lifecycle: RunLifecycle;
   /** The limits the harness applies to itself when the script arrives. */
   limits(request: ExecutionRequest): HarnessLimits;
   /** What the run amounted to, from the backend's view of how it ended. */
-  outcome(run: HarnessRun, request: ExecutionRequest): SandboxOutcome;
-  /** Gives back what the sandbox held (work dir, uid) once it is over. */
+  outcome(run: HarnessRun, end: RunEnd<HarnessExit>, request: ExecutionRequest): SandboxOutcome;
+  /** Gives back what the sandbox held (its lease, work dir, files) once it is over. */
   cleanUp(): Promise<void> | void;
 }
 
 /** One started sandbox of any backend, waiting for its single script. */
 export class StartedHarness implements StartedSandbox {
+  readonly gone: Promise<void>;
+
   constructor(
     private readonly harness: HarnessProcess,
+    private readonly lease: RunLease | undefined,
     private readonly policy: StartedHarnessPolicy,
-  ) {}
+  ) {
+    this.gone = harness.exit.then(() => undefined);
+  }
 
   get alive(): boolean {
     return !this.harness.exited;
@@ -59,12 +68,19 @@ export class StartedHarness implements StartedSandbox {
   }
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    const { harness, policy } = this;
     try {
-      const { maxResultBytes, artifactLimits } = this.policy;
-      const run = await this.harness.run(harnessRequestFor(request, { limits: this.policy.limits(request), maxResultBytes, artifactLimits }), request);
-      return this.policy.outcome(run, request);
+      const { maxResultBytes, artifactLimits } = policy;
+      const harnessRequest = harnessRequestFor(request, { limits: policy.limits(request), maxResultBytes, artifactLimits });
+      const live: LiveRun<HarnessExit> = {
+        handOver: () => harness.handOver(harnessRequest),
+        ended: harness.exit,
+        stop: () => harness.stop(),
+        drain: (graceMs) => harness.drain(graceMs),
+      };
+      return await policy.lifecycle.finish(live, this.lease, request, (end) => policy.outcome(harness.observed(end), end, request));
     } finally {
-      await this.policy.cleanUp();
+      await policy.cleanUp();
     }
   }
 

@@ -343,6 +343,8 @@ class ForkServer:
                         order = json.loads(line)
                         if "kill" in order:
                             self.kill(order["kill"])
+                        elif "ping" in order:
+                            send(self.replies, {"pong": order["ping"]})
                         else:
                             self.fork(order)
                 else:

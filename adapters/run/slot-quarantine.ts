@@ -2,6 +2,12 @@ import type { CgroupSlot } from "../cgroups/cgroup-slots.js";
 
 /** How often a quarantined slot is looked at again. */
 const RECHECK_MS = 5_000;
+/**
+ * Uids one server process keeps out of use at most while their slots empty. Each such slot may
+ * hold up to its run's memory limit until its processes are gone; past this bound a run is
+ * answered only once its slot is empty (see RunLifecycle).
+ */
+export const MAX_QUARANTINED_UIDS = 8;
 
 /**
  * Gives a sandbox uid back only once its cgroup slot is empty. A slot that could not be emptied
@@ -13,11 +19,19 @@ export class SlotQuarantine {
   private readonly waiting = new Map<NodeJS.Timeout, { slot: CgroupSlot; release: () => void }>();
   private closed = false;
 
-  constructor(private readonly onStuck: (message: string) => void) {}
+  constructor(
+    private readonly onStuck: (message: string) => void,
+    private readonly capacity = MAX_QUARANTINED_UIDS,
+  ) {}
 
   /** Uids still being looked at (kept out of use until their slot is empty). */
   get size(): number {
     return this.waiting.size;
+  }
+
+  /** No more uids may be kept out of use: the next stuck slot's run must wait for it. */
+  get full(): boolean {
+    return this.waiting.size >= this.capacity;
   }
 
   /** Calls `release` now if the slot is empty (or there is none), else once it is (never after close()). */
@@ -26,7 +40,7 @@ export class SlotQuarantine {
       release();
       return;
     }
-    this.onStuck(`cgroup slot ${slot.procsFiles[0]} could not be emptied: its uid is kept out of use until it is`);
+    this.onStuck(`cgroup slot ${slot.procsFiles[0]} could not be emptied: its uid is kept out of use until it is (${this.waiting.size + 1} kept out)`);
     if (!this.closed) this.waitFor(slot, release);
   }
 

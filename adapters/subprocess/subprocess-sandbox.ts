@@ -10,6 +10,8 @@ import { type ArtifactLimits, type HarnessLimits, maxReportBytes } from "../pyth
 import type { HarnessRuntime } from "../python/harness-runtime.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
+import { RunLeases } from "../run/run-leases.js";
+import { RunLifecycle } from "../run/run-lifecycle.js";
 import { cpuSecondsFor, MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../run/run-limits.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
 import { killEverythingOf, killProcessGroup, removeFilesOwnedBy } from "./process-reaper.js";
@@ -28,6 +30,8 @@ export interface SubprocessSandboxOptions {
   /** First of the host uids runs are given (SANDBOX_UID_COUNT of them). */
   readonly uidBase: number;
   readonly serverEnv: Readonly<Record<string, string | undefined>>;
+  /** How long after its time limit (or its end) a run's processes have to be gone before it is answered anyway (RunLifecycle). */
+  readonly endGraceMs: number;
 }
 
 function subprocessLimits(request: ExecutionRequest, dedicatedUid: boolean): HarnessLimits {
@@ -48,12 +52,15 @@ function subprocessLimits(request: ExecutionRequest, dedicatedUid: boolean): Har
 export class SubprocessSandbox implements PrestartableSandbox {
   readonly backend = "subprocess";
   readonly isolation = "rlimits, a fresh temp dir and a scrubbed environment only: not a security boundary";
-  private readonly uids: SandboxUids;
+  private readonly leases: RunLeases;
+  private readonly lifecycle: RunLifecycle;
   /** Every harness started and not yet cleaned up: running a script or waiting for one. */
   private readonly live = new Set<HarnessProcess>();
 
   constructor(private readonly options: SubprocessSandboxOptions) {
-    this.uids = new SandboxUids(options.uidBase, SANDBOX_UID_COUNT);
+    // No cgroup slots: a run's processes are found by its uid (killEverythingOf).
+    this.leases = new RunLeases({ uids: new SandboxUids(options.uidBase, SANDBOX_UID_COUNT), slots: undefined, uidsStayHeld: false, onStuck: () => undefined });
+    this.lifecycle = new RunLifecycle({ leases: this.leases, endGraceMs: options.endGraceMs, onLog: () => undefined });
   }
 
   /** Starts a harness that waits for its script; `preload` imports the preload modules first. */
@@ -65,7 +72,8 @@ export class SubprocessSandbox implements PrestartableSandbox {
     const workDir = join(runDir, "work");
     const cacheDir = join(runDir, "cache");
     await chmod(runDir, 0o711);
-    const uid = dedicatedUids ? this.uids.acquire() : undefined;
+    const lease = dedicatedUids ? await this.leases.lease({ memoryMb: this.options.memoryLimitMb, maxPids: MAX_PROCESSES, cpuCores: 1 }) : undefined;
+    const uid = lease?.uid;
     for (const dir of [workDir, cacheDir]) {
       await mkdir(dir, { mode: 0o700 });
       if (uid !== undefined) await chown(dir, uid, uid);
@@ -92,17 +100,18 @@ export class SubprocessSandbox implements PrestartableSandbox {
     const cleanUp = async () => {
       this.live.delete(harness);
       await rm(runDir, { recursive: true, force: true });
-      if (uid !== undefined) {
-        await removeFilesOwnedBy(uid);
-        this.uids.release(uid);
+      if (lease !== undefined) {
+        await removeFilesOwnedBy(lease.uid);
+        this.leases.release(lease);
       }
     };
-    return new StartedHarness(harness, {
+    return new StartedHarness(harness, lease, {
       memoryMb: this.options.memoryLimitMb,
       maxResultBytes: this.options.maxResultBytes,
       artifactLimits: this.options.artifactLimits,
+      lifecycle: this.lifecycle,
       limits: (request) => subprocessLimits(request, uid !== undefined),
-      outcome: (run, request) => (run.startError ? notStarted(run) : outcomeOf(run, outputOf(run), request, run.durationMs)),
+      outcome: (run, _end, request) => (run.startError ? notStarted(run) : outcomeOf(run, outputOf(run), request, run.durationMs)),
       cleanUp,
     });
   }
@@ -119,6 +128,8 @@ export class SubprocessSandbox implements PrestartableSandbox {
 
   /** Kills every harness still running or waiting (a shutdown past its grace period), so none outlives the server. */
   async close(): Promise<void> {
+    this.lifecycle.close();
     await Promise.all([...this.live].map((harness) => harness.discard()));
+    this.leases.close();
   }
 }

@@ -209,6 +209,7 @@ describe("SANDBOX_UNAVAILABLE (503)", () => {
       dedicatedUids: process.getuid?.() === 0,
       uidBase: config.sandboxUidBase,
       serverEnv: {},
+      endGraceMs: config.endGraceMs,
     });
     const res = await execute(await appOver(broken, config), QUICK);
     expectStatus(res, 503);

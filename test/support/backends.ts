@@ -83,10 +83,15 @@ export async function realApp(env: Record<string, string> = {}, backend: Backend
   opened.push(sandbox);
   const app = await appOver(sandbox, config);
   if (!(sandbox instanceof PrewarmedPool)) return app;
-  const waitingForThePool: App = {
+  const waitingForThePool: App & { fetch(request: Request): Promise<Response> } = {
     async request(input, init) {
       await sandbox.whenFull();
       return app.request(input, init);
+    },
+    // A real server too (test/integration/docs-examples.test.ts serves it on a port).
+    async fetch(request) {
+      await sandbox.whenFull();
+      return app.fetch(request);
     },
   };
   pools.set(waitingForThePool, sandbox);

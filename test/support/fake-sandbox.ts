@@ -26,8 +26,8 @@ export class FakeSandbox implements PrestartableSandbox {
   /** Every request run, cold or pre-started, in order. */
   readonly requests: ExecutionRequest[] = [];
   readonly pending: PendingRun[] = [];
-  /** Each pre-started sandbox, in the order they were started. */
-  readonly prestarted: { alive: boolean; used: boolean }[] = [];
+  /** Each pre-started sandbox, in the order they were started; `goAway()` makes one unusable and says so (`gone`). */
+  readonly prestarted: { alive: boolean; used: boolean; goAway(): void }[] = [];
   coldRuns = 0;
   discarded = 0;
   failNextPrestarts = 0;
@@ -51,13 +51,23 @@ export class FakeSandbox implements PrestartableSandbox {
       this.failNextPrestarts--;
       throw new Error("cannot start");
     }
-    const state = { alive: true, used: false };
+    let goAway!: () => void;
+    const gone = new Promise<void>((resolve) => (goAway = resolve));
+    const state = {
+      alive: true,
+      used: false,
+      goAway: () => {
+        state.alive = false;
+        goAway();
+      },
+    };
     this.prestarted.push(state);
     const id = this.prestarted.length;
     return {
       get alive() {
         return state.alive;
       },
+      gone,
       accepts: (request) => this.fits(request),
       run: async (request) => {
         if (state.used) throw new Error("a sandbox was reused");

@@ -1,0 +1,105 @@
+import type { CgroupSlot, SlotLimits } from "../cgroups/cgroup-slots.js";
+import { SlotQuarantine } from "./slot-quarantine.js";
+
+/** A run's host uid and its cgroup slot (none on a host without usable cgroups), held together. */
+export interface RunLease {
+  readonly uid: number;
+  readonly slot: CgroupSlot | undefined;
+}
+
+/** A lease on a host with cgroups: what the fork server's runs, and fork servers themselves, need. */
+export interface SlottedLease extends RunLease {
+  readonly slot: CgroupSlot;
+}
+
+/** Where uids come from: leased host-wide per run (SandboxUids), or held between runs (HeldUids). */
+export interface UidSource {
+  acquire(): number;
+  release(uid: number): void;
+}
+
+export interface RunLeasesOptions {
+  readonly uids: UidSource;
+  /** Each uid's slot; undefined where the host has no usable cgroups. */
+  readonly slots: ((uid: number) => CgroupSlot) | undefined;
+  /**
+   * The uids stay this process's between runs (HeldUids): their slots' objects are kept, with the
+   * limits they wrote. Leased host-wide per run, another process may write a slot meanwhile.
+   */
+  readonly uidsStayHeld: boolean;
+  /** Told of a slot that could not be emptied (its uid is kept out of use). */
+  readonly onStuck: (message: string) => void;
+}
+
+/**
+ * The one place where a run's uid and slot are taken and given back. Taken, the slot is emptied
+ * of anything an earlier holder left and given the run's limits before anything of the run
+ * starts; given back, the uid goes to the next run only once its slot is empty (SlotQuarantine).
+ */
+export class RunLeases {
+  private readonly quarantine: SlotQuarantine;
+  private readonly heldSlots = new Map<number, CgroupSlot>();
+
+  constructor(private readonly options: RunLeasesOptions) {
+    this.quarantine = new SlotQuarantine(options.onStuck);
+  }
+
+  /** A uid and its slot, emptied and set to these limits. */
+  async lease(limits: SlotLimits): Promise<RunLease> {
+    const uid = this.options.uids.acquire();
+    let slot: CgroupSlot | undefined;
+    try {
+      slot = this.slotOf(uid);
+      // What outlived an earlier holder must not share this run's limits.
+      await slot?.killAll();
+      slot?.prepare(limits);
+      return { uid, slot };
+    } catch (error) {
+      this.release({ uid, slot });
+      throw error;
+    }
+  }
+
+  /** A lease that certainly has a slot; throws on a host without cgroups. */
+  async leaseWithSlot(limits: SlotLimits): Promise<SlottedLease> {
+    if (this.options.slots === undefined) throw new Error("no usable cgroups on this host: a run here needs a cgroup slot");
+    return (await this.lease(limits)) as SlottedLease;
+  }
+
+  /** Gives the uid back: now if its slot is empty, else once it is. */
+  release({ uid, slot }: RunLease): void {
+    this.quarantine.releaseWhenEmpty(slot, () => {
+      if (!this.options.uidsStayHeld && slot !== undefined) {
+        this.heldSlots.delete(uid);
+        slot.close();
+      }
+      this.options.uids.release(uid);
+    });
+  }
+
+  /** No more uids may be kept out of use: a run whose slot cannot be emptied must wait for it. */
+  get quarantineFull(): boolean {
+    return this.quarantine.full;
+  }
+
+  /** Uids kept out of use until their slots are empty. */
+  get quarantined(): number {
+    return this.quarantine.size;
+  }
+
+  /** A last look at the quarantined slots, then every slot's open files closed. */
+  close(): void {
+    this.quarantine.close();
+    for (const slot of this.heldSlots.values()) slot.close();
+    this.heldSlots.clear();
+  }
+
+  private slotOf(uid: number): CgroupSlot | undefined {
+    let slot = this.heldSlots.get(uid);
+    if (slot === undefined && this.options.slots !== undefined) {
+      slot = this.options.slots(uid);
+      this.heldSlots.set(uid, slot);
+    }
+    return slot;
+  }
+}

@@ -1,0 +1,147 @@
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+import type { LimitsHit } from "../cgroups/cgroup-slots.js";
+import { atDeadline } from "./run-deadline.js";
+import type { RunLease, RunLeases } from "./run-leases.js";
+
+/**
+ * A run's processes, started in their lease and waiting for the script: what differs between a
+ * jail per run, a fork server's child and a plain subprocess. Everything else of a run's life
+ * (its deadline, the kill, the wait for its processes to go, the answer, the lease given back)
+ * is RunLifecycle's, the same for every backend.
+ */
+export interface LiveRun<Exit> {
+  /** Gives the harness its request: the time limit counts from here. */
+  handOver(): void;
+  /** The run's own process ended and was reaped, and how. */
+  readonly ended: Promise<Exit>;
+  /**
+   * Stops the run the backend's own exact way (the fork server's kill order; SIGTERM, then
+   * SIGKILL, to nsjail; the uid's processes of a subprocess), at the deadline and again once the
+   * run has ended; what it kills outside the run's slot must be dead when it resolves.
+   */
+  stop(): Promise<void> | void;
+  /** Waits at most `graceMs` for the output streams to close, then stops reading them. */
+  drain(graceMs: number): Promise<void>;
+  /** The run is answered while its process has not ended: it could not be killed yet. */
+  abandoned?(): void;
+}
+
+/** How a run ended, as the lifecycle saw it; the backend turns it into the outcome. */
+export interface RunEnd<Exit> {
+  /** How the run's own process ended; undefined when it had not by the end of its grace. */
+  readonly exit: Exit | undefined;
+  readonly timedOut: boolean;
+  /** From the hand-over to the end (or to the end of the grace). */
+  readonly durationMs: number;
+  /** The slot's kernel counters since the lease; undefined without a slot. */
+  readonly oomKilled: boolean | undefined;
+  readonly limitsHit: LimitsHit | undefined;
+}
+
+/** How long a backend's own kill has before every process of the run's slot is killed directly. */
+const KILL_GRACE_MS = 1000;
+/** How long the output streams may stay open once the run's processes are gone. */
+const DRAIN_GRACE_MS = 1000;
+/** How often a run whose slot cannot be emptied while the quarantine is full looks again. */
+const FULL_QUARANTINE_RECHECK_MS = 1000;
+
+export interface RunLifecycleOptions {
+  readonly leases: RunLeases | undefined;
+  /**
+   * How long after its time limit (or its own end) a run's processes have to be gone before the
+   * run is answered anyway. What is left of it cannot be killed yet (threads in uninterruptible
+   * sleep): it stays confined to its slot's limits, and the slot's uid is kept out of use until
+   * the slot is empty.
+   */
+  readonly endGraceMs: number;
+  /** For the server log, never for a response. */
+  readonly onLog: (message: string) => void;
+}
+
+/**
+ * The one life of a run, whatever backend started it: hand-over, the deadline, the backend's
+ * own kill at the deadline and every process of the slot killed a second later, the wait for
+ * the run's process and then its slot to be gone, the answer, and the lease given back.
+ *
+ * A run is answered at most `endGraceMs` after its time limit or its own end, whichever is
+ * first, even when the kernel cannot end its processes yet; their slot and uid then stay out of
+ * use until they are gone. Only when as many slots as the quarantine holds are already waiting
+ * does the answer wait for the slot too, so one host keeps a bounded number of such runs.
+ */
+export class RunLifecycle {
+  private closed = false;
+
+  constructor(private readonly options: RunLifecycleOptions) {}
+
+  async finish<Exit, Outcome>(
+    live: LiveRun<Exit>,
+    lease: RunLease | undefined,
+    request: ExecutionRequest,
+    outcome: (end: RunEnd<Exit>) => Outcome,
+  ): Promise<Outcome> {
+    const slot = lease?.slot;
+    const { endGraceMs } = this.options;
+    const startedAt = performance.now();
+    let timedOutAt: number | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    let giveUp!: (exit: undefined) => void;
+    const givenUp = new Promise<undefined>((resolve) => (giveUp = resolve));
+    // The deadline's stop must be over before the lease is given back: the next run under the
+    // uid must not meet a kill still sweeping it.
+    let stopping: Promise<void> = Promise.resolve();
+    const clearDeadline = atDeadline(request, () => {
+      timedOutAt = performance.now();
+      stopping = stopped(live);
+      timers.push(
+        setTimeout(() => slot?.killEverything(), KILL_GRACE_MS),
+        setTimeout(() => giveUp(undefined), endGraceMs),
+      );
+    });
+    let exit: Exit | undefined;
+    let durationMs: number;
+    try {
+      live.handOver();
+      exit = await Promise.race([live.ended, givenUp]);
+      durationMs = Math.round(performance.now() - startedAt);
+    } finally {
+      clearDeadline();
+    }
+    await stopping;
+    await stopped(live);
+    const answerBy = (timedOutAt ?? performance.now()) + endGraceMs;
+    let emptied = exit !== undefined && ((await slot?.emptied(answerBy - performance.now())) ?? true);
+    for (const timer of timers) clearTimeout(timer);
+    if (!emptied) emptied = await this.waitWhileQuarantineFull(lease);
+    if (exit === undefined) live.abandoned?.();
+    await live.drain(emptied ? DRAIN_GRACE_MS : 0);
+    const end: RunEnd<Exit> = { exit, timedOut: timedOutAt !== undefined, durationMs, oomKilled: slot?.oomKilled(), limitsHit: slot?.limitsHit() };
+    const result = outcome(end);
+    if (lease !== undefined) this.options.leases?.release(lease);
+    return result;
+  }
+
+  /** Runs still waiting for a full quarantine are answered at once. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** With the quarantine full, the answer waits until the slot is empty (or the backend closes): whether it is. */
+  private async waitWhileQuarantineFull(lease: RunLease | undefined): Promise<boolean> {
+    const { leases, onLog } = this.options;
+    if (lease?.slot === undefined || leases === undefined || !leases.quarantineFull) return false;
+    onLog(`${leases.quarantined} sandbox uids are kept out of use already: this run is answered once its cgroup slot is empty`);
+    while (!this.closed && leases.quarantineFull) {
+      if (await lease.slot.emptied(FULL_QUARANTINE_RECHECK_MS)) return true;
+    }
+    return lease.slot.isEmpty();
+  }
+}
+
+/** The backend's stop, which reports its own failures: a failure to kill shows as a slot that is not empty. */
+async function stopped(live: LiveRun<unknown>): Promise<void> {
+  try {
+    await live.stop();
+  } catch {
+    // Reported by the slot that stays full, or by the backend itself.
+  }
+}
