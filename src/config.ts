@@ -262,8 +262,10 @@ export const VARIABLES = {
   sandboxIoMbPerSec: integer("SANDBOX_IO_MB_PER_SEC", {
     min: 0,
     max: 1_000_000,
-    default: 100,
-    doc: "block IO each jail may do on the disk holding the runtime, in MiB/s; `0` leaves it unthrottled",
+    default: 0,
+    doc:
+      "block IO each jail may do on the disk holding the runtime, in MiB/s; `0` (the default) leaves it unthrottled: " +
+      "a limit slows every cold read and keeps a run's threads unkillable for as long as their throttled reads take ([sandbox.md](sandbox.md#disk-io))",
   }),
   maxConnections: integer("MAX_CONNECTIONS", {
     min: 1,

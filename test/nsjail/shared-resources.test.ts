@@ -11,10 +11,12 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { blockDevicesOf } from "../../adapters/cgroups/block-devices.js";
 import { detectCgroups } from "../../adapters/cgroups/cgroup.js";
 import { eachMode, nsjailModes } from "../support/nsjail.js";
-import { appOver, runtime, testConfig } from "../support/real-app.js";
+import { appOver, runtime } from "../support/real-app.js";
 import { type App, execute, py } from "../support/requests.js";
 
-const modes = await nsjailModes();
+/** The per-run IO limit is off by default (docs/sandbox.md says why); here it is on, to show it holds. */
+const IO_MB_PER_SEC = 100;
+const modes = await nsjailModes({ SANDBOX_IO_MB_PER_SEC: String(IO_MB_PER_SEC) });
 
 /** The kernel's count of memory cgroups, the dying ones included (their ids end at 65535). */
 function memoryCgroupCount(): number {
@@ -182,12 +184,12 @@ eachMode(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
     expect(res.body.result).toBe(1); // EPERM
   });
 
-  it("throttles each run's block IO on the disk that holds the runtime", async () => {
+  it("throttles each run's block IO on the disk that holds the runtime, when SANDBOX_IO_MB_PER_SEC is set", async () => {
     const res = await execute(app, "def main():\n    return 1\n");
     expect(res.status, res.text).toBe(200);
     const devices = blockDevicesOf([runtime().venvDir, "/usr"]);
     const mode = detectCgroups({ prepare: false }).mode;
-    const bytesPerSecond = testConfig().sandboxIoMbPerSec * 1024 * 1024;
+    const bytesPerSecond = IO_MB_PER_SEC * 1024 * 1024;
     if (devices.length === 0 || mode.version === "none") return expect(devices.length === 0 || mode.version === "none").toBe(true);
     const slots = mode.version === "v1" ? join(mode.blkioMount ?? "", mode.parent) : mode.mount;
     const file = mode.version === "v1" ? "blkio.throttle.read_bps_device" : "io.max";
