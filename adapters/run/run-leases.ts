@@ -39,6 +39,8 @@ export interface RunLeasesOptions {
 export class RunLeases {
   private readonly quarantine: SlotQuarantine;
   private readonly heldSlots = new Map<number, CgroupSlot>();
+  /** Leases not yet given back: each is given back once, whoever calls (a later lease of the same uid is another). */
+  private readonly leased = new Set<RunLease>();
 
   constructor(private readonly options: RunLeasesOptions) {
     this.quarantine = new SlotQuarantine(options.onStuck);
@@ -50,12 +52,19 @@ export class RunLeases {
     let slot: CgroupSlot | undefined;
     try {
       slot = this.slotOf(uid);
-      // What outlived an earlier holder must not share this run's limits.
-      await slot?.killAll();
-      slot?.prepare(limits);
-      return { uid, slot };
     } catch (error) {
-      this.release({ uid, slot });
+      this.options.uids.release(uid);
+      throw error;
+    }
+    const lease: RunLease = { uid, slot };
+    this.leased.add(lease);
+    try {
+      // What outlived an earlier holder must not share this run's limits.
+      await lease.slot?.killAll();
+      lease.slot?.prepare(limits);
+      return lease;
+    } catch (error) {
+      this.release(lease);
       throw error;
     }
   }
@@ -67,7 +76,9 @@ export class RunLeases {
   }
 
   /** Gives the uid back: now if its slot is empty, else once it is. */
-  release({ uid, slot }: RunLease): void {
+  release(lease: RunLease): void {
+    if (!this.leased.delete(lease)) return;
+    const { uid, slot } = lease;
     this.quarantine.releaseWhenEmpty(slot, () => {
       if (!this.options.uidsStayHeld && slot !== undefined) {
         this.heldSlots.delete(uid);

@@ -46,6 +46,7 @@ const DRAIN_GRACE_MS = 1000;
 const FULL_QUARANTINE_RECHECK_MS = 1000;
 
 export interface RunLifecycleOptions {
+  /** Whose quarantine bounds the runs answered before their slots are empty. */
   readonly leases: RunLeases | undefined;
   /**
    * How long after its time limit (or its own end) a run's processes have to be gone before the
@@ -61,7 +62,8 @@ export interface RunLifecycleOptions {
 /**
  * The one life of a run, whatever backend started it: hand-over, the deadline, the backend's
  * own kill at the deadline and every process of the slot killed a second later, the wait for
- * the run's process and then its slot to be gone, the answer, and the lease given back.
+ * the run's process and then its slot to be gone, and the answer. The backend then gives the
+ * lease back (RunLeases.release), after whatever else it must clean up under the uid.
  *
  * A run is answered at most `endGraceMs` after its time limit or its own end, whichever is
  * first, even when the kernel cannot end its processes yet; their slot and uid then stay out of
@@ -111,13 +113,10 @@ export class RunLifecycle {
     const answerBy = (timedOutAt ?? performance.now()) + endGraceMs;
     let emptied = exit !== undefined && ((await slot?.emptied(answerBy - performance.now())) ?? true);
     for (const timer of timers) clearTimeout(timer);
-    if (!emptied) emptied = await this.waitWhileQuarantineFull(lease);
     if (exit === undefined) live.abandoned?.();
+    if (!emptied) emptied = await this.waitWhileQuarantineFull(lease);
     await live.drain(emptied ? DRAIN_GRACE_MS : 0);
-    const end: RunEnd<Exit> = { exit, timedOut: timedOutAt !== undefined, durationMs, oomKilled: slot?.oomKilled(), limitsHit: slot?.limitsHit() };
-    const result = outcome(end);
-    if (lease !== undefined) this.options.leases?.release(lease);
-    return result;
+    return outcome({ exit, timedOut: timedOutAt !== undefined, durationMs, oomKilled: slot?.oomKilled(), limitsHit: slot?.limitsHit() });
   }
 
   /** Runs still waiting for a full quarantine are answered at once. */
