@@ -170,7 +170,8 @@ export const VARIABLES = {
     doc: "wall-clock limit per run, and the maximum for `timeoutMs`",
   }),
   endGraceMs: integer("END_GRACE_MS", {
-    min: 0,
+    // Above the second a run's own kill has before its slot is killed (adapters/run/run-lifecycle.ts).
+    min: 1500,
     max: 600_000,
     default: 2000,
     doc:

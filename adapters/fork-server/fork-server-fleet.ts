@@ -246,7 +246,11 @@ export class ForkServerFleet {
       // A slot that is still not empty then keeps its uid out of use (the quarantine says so).
       await lease.slot.emptied(EMPTY_WAIT_MS);
       this.live.delete(zygote);
-      rmSync(channelsDir, { recursive: true, force: true });
+      try {
+        rmSync(channelsDir, { recursive: true, force: true });
+      } catch (error) {
+        this.options.onSandboxLog(`a fork server's channel directory could not be removed: ${message(error)}`, { code: "SANDBOX_UNAVAILABLE" });
+      }
       this.leases.release(lease);
     });
     const ready = await beforeDeadline(

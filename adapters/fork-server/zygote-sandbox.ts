@@ -52,6 +52,8 @@ interface ForkContext {
   limits(memoryMb: number): SlotLimits;
   /** Runs the request on a process forked for it (one whose fork server died before its script started is no use). */
   runCold(request: ExecutionRequest): Promise<SandboxOutcome>;
+  /** Work close() must wait for. */
+  track<T>(work: Promise<T>): Promise<T>;
 }
 
 /** Why a run could not start or be handed its script; nothing of its script ran. */
@@ -102,6 +104,7 @@ export class ZygoteSandbox implements PrestartableSandbox {
       started: new Set(),
       limits: (memoryMb) => this.runLimits(memoryMb),
       runCold: (request) => this.run(request),
+      track: (work) => this.tracked(work),
     };
     this.isolation =
       "a fork server's child per run, in user, mount, pid, net, ipc, uts and cgroup namespaces of its own; no network; seccomp; " +
@@ -189,6 +192,8 @@ export class ZygoteSandbox implements PrestartableSandbox {
     }
     const inside = insideUid(lease.uid, this.runUidRange());
     const fork = zygote.fork({ run: name, uid: inside, gid: inside });
+    // Its last run: it takes no other, and its runs forked ahead say so to the pool at once.
+    if (!this.fleet.usable(zygote)) this.fleet.retire(zygote);
     const forked = await beforeDeadline(fork.forked, "the fork server did not fork the run in time", SETUP_TIMEOUT_MS);
     let failure: string | undefined;
     if ("pid" in forked) {
@@ -251,7 +256,7 @@ class StartedFork implements StartedSandbox {
   }
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
-    const outcome = await this.runOnce(request);
+    const outcome = await this.context.track(this.runOnce(request));
     // Its fork server died before the script started: a run forked for the request instead.
     return "kind" in outcome ? this.context.runCold(request) : outcome;
   }

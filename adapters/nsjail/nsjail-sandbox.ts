@@ -141,7 +141,8 @@ export class NsjailSandbox implements PrestartableSandbox {
       maxResultBytes: this.options.maxResultBytes,
       preload: jail.preload,
       collectSandboxLog: true,
-      killAll: stopNsjail,
+      // Once nsjail has exited its pid may be another process's: the slot is emptied instead.
+      killAll: (pid) => (harness.exited ? Promise.resolve() : stopNsjail(pid)),
     });
     this.live.add(harness);
     return new StartedHarness(harness, lease, {

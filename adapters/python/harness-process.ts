@@ -57,6 +57,8 @@ const startsWith = (bytes: Uint8Array, prefix: Uint8Array): boolean => bytes.len
 const SANDBOX_LOG_CAP_BYTES = 64 * 1024;
 /** How long a discarded harness's pipes may stay open after it exited. */
 const DRAIN_GRACE_MS = 1000;
+/** How long a discarded harness has to exit once killed. */
+const EXIT_WAIT_MS = 5000;
 
 /**
  * One started harness process. It may be started ahead of time (a pre-warmed sandbox) and
@@ -207,11 +209,14 @@ export class HarnessProcess {
     };
   }
 
-  /** Kills an unused pre-started sandbox. */
+  /** Kills an unused pre-started sandbox (or one still running, at shutdown), waiting a while for it to exit. */
   async discard(): Promise<void> {
     this.handedOver = true;
     await this.killAll();
-    await this.ended;
+    let timer: NodeJS.Timeout | undefined;
+    // A process the kernel cannot end yet must not hold a shutdown: its slot says it is not gone.
+    await Promise.race([this.ended, new Promise((resolve) => (timer = setTimeout(resolve, EXIT_WAIT_MS)))]);
+    clearTimeout(timer);
     await this.drain(DRAIN_GRACE_MS);
   }
 

@@ -22,6 +22,9 @@ export const NOT_STARTED_MESSAGE = "The sandbox could not be started";
 /** The outcome of a run whose sandbox never started. */
 export const notStarted = (run: HarnessRun): SandboxOutcome => err(failure("SANDBOX_UNAVAILABLE", NOT_STARTED_MESSAGE, outputOf(run)));
 
+/** How long a discarded sandbox's slot may take to empty before its uid is quarantined. */
+const DISCARD_EMPTY_WAIT_MS = 5000;
+
 /** What a backend decides about the runs of its started harnesses. */
 export interface StartedHarnessPolicy {
   /** The memory limit the sandbox was started for: only requests with that limit fit. */
@@ -87,6 +90,8 @@ export class StartedHarness implements StartedSandbox {
   async discard(): Promise<void> {
     try {
       await this.harness.discard();
+      // As after a run: what is left in the slot is killed before the uid goes back (or the quarantine keeps it).
+      await this.lease?.slot?.emptied(DISCARD_EMPTY_WAIT_MS);
     } finally {
       await this.policy.cleanUp();
     }

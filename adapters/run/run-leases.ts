@@ -1,5 +1,5 @@
 import type { CgroupSlot, SlotLimits } from "../cgroups/cgroup-slots.js";
-import { SlotQuarantine } from "./slot-quarantine.js";
+import { MAX_QUARANTINED_UIDS, SlotQuarantine } from "./slot-quarantine.js";
 
 /** A run's host uid and its cgroup slot (none on a host without usable cgroups), held together. */
 export interface RunLease {
@@ -41,6 +41,8 @@ export class RunLeases {
   private readonly heldSlots = new Map<number, CgroupSlot>();
   /** Leases not yet given back: each is given back once, whoever calls (a later lease of the same uid is another). */
   private readonly leased = new Set<RunLease>();
+  /** Leases admitted to the quarantine and not yet given back. */
+  private readonly stuck = new Set<RunLease>();
 
   constructor(private readonly options: RunLeasesOptions) {
     this.quarantine = new SlotQuarantine(options.onStuck);
@@ -78,6 +80,7 @@ export class RunLeases {
   /** Gives the uid back: now if its slot is empty, else once it is. */
   release(lease: RunLease): void {
     if (!this.leased.delete(lease)) return;
+    this.stuck.delete(lease);
     const { uid, slot } = lease;
     this.quarantine.releaseWhenEmpty(slot, () => {
       if (!this.options.uidsStayHeld && slot !== undefined) {
@@ -88,14 +91,20 @@ export class RunLeases {
     });
   }
 
-  /** No more uids may be kept out of use: a run whose slot cannot be emptied must wait for it. */
-  get quarantineFull(): boolean {
-    return this.quarantine.full;
+  /**
+   * Takes a place in the quarantine for a lease about to be given back with its slot not
+   * empty, if one is free (it counts from now, so runs answered at once cannot overfill it).
+   */
+  admitStuck(lease: RunLease): boolean {
+    if (this.stuck.has(lease)) return true;
+    if (this.quarantined >= MAX_QUARANTINED_UIDS) return false;
+    this.stuck.add(lease);
+    return true;
   }
 
-  /** Uids kept out of use until their slots are empty. */
+  /** Uids kept out of use until their slots are empty, or about to be. */
   get quarantined(): number {
-    return this.quarantine.size;
+    return this.quarantine.size + this.stuck.size;
   }
 
   /** A last look at the quarantined slots, then every slot's open files closed. */

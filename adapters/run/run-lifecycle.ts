@@ -88,33 +88,35 @@ export class RunLifecycle {
     const timers: NodeJS.Timeout[] = [];
     let giveUp!: (exit: undefined) => void;
     const givenUp = new Promise<undefined>((resolve) => (giveUp = resolve));
-    // The deadline's stop must be over before the lease is given back: the next run under the
-    // uid must not meet a kill still sweeping it.
-    let stopping: Promise<void> = Promise.resolve();
+    // The backend's stop runs once: at the deadline, or else once the run has ended (to sweep
+    // what it left outside a slot). It must be over before the lease is given back: the next run
+    // under the uid must not meet a kill still sweeping it.
+    let stopping: Promise<void> | undefined;
     const clearDeadline = atDeadline(request, () => {
       timedOutAt = performance.now();
       stopping = stopped(live);
       timers.push(
-        setTimeout(() => slot?.killEverything(), KILL_GRACE_MS),
+        setTimeout(() => killSlot(slot), KILL_GRACE_MS),
         setTimeout(() => giveUp(undefined), endGraceMs),
       );
     });
     let exit: Exit | undefined;
     let durationMs: number;
+    let emptied: boolean;
     try {
       live.handOver();
       exit = await Promise.race([live.ended, givenUp]);
       durationMs = Math.round(performance.now() - startedAt);
+      clearDeadline();
+      await (stopping ?? stopped(live));
+      const answerBy = (timedOutAt ?? performance.now()) + endGraceMs;
+      emptied = exit !== undefined && ((await slot?.emptied(answerBy - performance.now())) ?? true);
     } finally {
       clearDeadline();
+      for (const timer of timers) clearTimeout(timer);
     }
-    await stopping;
-    await stopped(live);
-    const answerBy = (timedOutAt ?? performance.now()) + endGraceMs;
-    let emptied = exit !== undefined && ((await slot?.emptied(answerBy - performance.now())) ?? true);
-    for (const timer of timers) clearTimeout(timer);
     if (exit === undefined) live.abandoned?.();
-    if (!emptied) emptied = await this.waitWhileQuarantineFull(lease);
+    if (!emptied && lease !== undefined) emptied = await this.roomInQuarantine(lease);
     await live.drain(emptied ? DRAIN_GRACE_MS : 0);
     return outcome({ exit, timedOut: timedOutAt !== undefined, durationMs, oomKilled: slot?.oomKilled(), limitsHit: slot?.limitsHit() });
   }
@@ -124,12 +126,16 @@ export class RunLifecycle {
     this.closed = true;
   }
 
-  /** With the quarantine full, the answer waits until the slot is empty (or the backend closes): whether it is. */
-  private async waitWhileQuarantineFull(lease: RunLease | undefined): Promise<boolean> {
+  /**
+   * A run answered before its slot is empty takes a place in the quarantine. With none free,
+   * the answer waits until the slot is empty, or a place frees up, or the backend closes:
+   * whether the slot is empty by then.
+   */
+  private async roomInQuarantine(lease: RunLease): Promise<boolean> {
     const { leases, onLog } = this.options;
-    if (lease?.slot === undefined || leases === undefined || !leases.quarantineFull) return false;
+    if (leases === undefined || lease.slot === undefined || leases.admitStuck(lease)) return false;
     onLog(`${leases.quarantined} sandbox uids are kept out of use already: this run is answered once its cgroup slot is empty`);
-    while (!this.closed && leases.quarantineFull) {
+    while (!this.closed && !leases.admitStuck(lease)) {
       if (await lease.slot.emptied(FULL_QUARANTINE_RECHECK_MS)) return true;
     }
     return lease.slot.isEmpty();
@@ -142,5 +148,14 @@ async function stopped(live: LiveRun<unknown>): Promise<void> {
     await live.stop();
   } catch {
     // Reported by the slot that stays full, or by the backend itself.
+  }
+}
+
+/** Every process of the slot killed directly; a slot that cannot be written shows as one that does not empty. */
+function killSlot(slot: RunLease["slot"]): void {
+  try {
+    slot?.killEverything();
+  } catch {
+    // Reported when the slot is found not empty.
   }
 }

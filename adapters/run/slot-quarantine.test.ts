@@ -92,17 +92,4 @@ describe("SlotQuarantine", () => {
     expect(stuck.at(-1)).toMatch(/uid-7.*could not be looked at on close.*EIO/);
     expect(vi.getTimerCount()).toBe(0);
   });
-
-  it("is full at its capacity, and has room again once a slot is empty", async () => {
-    const quarantine = new SlotQuarantine(() => undefined, 2);
-    const first = { empty: false };
-    quarantine.releaseWhenEmpty(slot(first), () => undefined);
-    expect(quarantine.full).toBe(false);
-    quarantine.releaseWhenEmpty(slot({ empty: false }), () => undefined);
-    expect(quarantine.full).toBe(true);
-    first.empty = true;
-    await vi.advanceTimersByTimeAsync(10_000);
-    expect(quarantine.full).toBe(false);
-    quarantine.close();
-  });
 });

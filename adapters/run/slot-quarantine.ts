@@ -5,7 +5,7 @@ const RECHECK_MS = 5_000;
 /**
  * Uids one server process keeps out of use at most while their slots empty. Each such slot may
  * hold up to its run's memory limit until its processes are gone; past this bound a run is
- * answered only once its slot is empty (see RunLifecycle).
+ * answered only once its slot is empty (RunLeases.admitStuck, RunLifecycle).
  */
 export const MAX_QUARANTINED_UIDS = 8;
 
@@ -19,19 +19,11 @@ export class SlotQuarantine {
   private readonly waiting = new Map<NodeJS.Timeout, { slot: CgroupSlot; release: () => void }>();
   private closed = false;
 
-  constructor(
-    private readonly onStuck: (message: string) => void,
-    private readonly capacity = MAX_QUARANTINED_UIDS,
-  ) {}
+  constructor(private readonly onStuck: (message: string) => void) {}
 
   /** Uids still being looked at (kept out of use until their slot is empty). */
   get size(): number {
     return this.waiting.size;
-  }
-
-  /** No more uids may be kept out of use: the next stuck slot's run must wait for it. */
-  get full(): boolean {
-    return this.waiting.size >= this.capacity;
   }
 
   /** Calls `release` now if the slot is empty (or there is none), else once it is (never after close()). */

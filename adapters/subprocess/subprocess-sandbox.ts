@@ -129,7 +129,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
   /** Kills every harness still running or waiting (a shutdown past its grace period), so none outlives the server. */
   async close(): Promise<void> {
     this.lifecycle.close();
-    await Promise.all([...this.live].map((harness) => harness.discard()));
+    await Promise.allSettled([...this.live].map((harness) => harness.discard()));
     this.leases.close();
   }
 }
