@@ -13,10 +13,14 @@ export default class ProgressReporter implements Reporter {
   private readonly going = new Map<string, { label: string; since: number }>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly stalledAfterMs = 180_000,
-    private readonly checkEveryMs = 60_000,
-  ) {}
+  private readonly stalledAfterMs: number;
+  private readonly checkEveryMs: number;
+
+  /** vitest passes the reporter's options (`{}` when none are given on the command line). */
+  constructor({ stalledAfterMs = 180_000, checkEveryMs = 60_000 }: { stalledAfterMs?: number; checkEveryMs?: number } = {}) {
+    this.stalledAfterMs = stalledAfterMs;
+    this.checkEveryMs = checkEveryMs;
+  }
 
   /** Before the global set-up (vitest.config.ts), which may hang as well as a test can. */
   onInit(): void {
@@ -67,7 +71,7 @@ export default class ProgressReporter implements Reporter {
     const stalled = [...this.going.values()].filter(({ since }) => now - since >= this.stalledAfterMs);
     for (const { label, since } of stalled) print(`still going after ${Math.round((now - since) / 1000)} s: ${label}`);
     if (stalled.length > 0) {
-      print(`what the machine is doing:\n${commandOutput("ps", ["-eo", "pid,ppid,stat,pcpu,etime,args", "--sort=-pcpu"], 12)}`);
+      print(`what the machine is doing:\n${commandOutput("top", ["-b", "-n", "1", "-w", "160", "-o", "%CPU"], 20)}`);
       print(`the kernel's last errors and warnings:\n${commandOutput("dmesg", ["--level=emerg,alert,crit,err,warn"], 12, true)}`);
     }
   }
@@ -77,7 +81,7 @@ export default class ProgressReporter implements Reporter {
 function commandOutput(command: string, args: string[], lines: number, tail = false): string {
   try {
     const all = execFileSync(command, args, { encoding: "utf8", timeout: 10_000 }).trimEnd().split("\n");
-    return (tail ? all.slice(-lines) : all.slice(0, lines)).join("\n");
+    return (tail ? all.slice(-lines) : all.slice(0, lines)).map((line) => line.slice(0, 160)).join("\n");
   } catch (error) {
     return `(${command} failed: ${error instanceof Error ? error.message : String(error)})`;
   }
