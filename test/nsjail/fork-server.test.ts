@@ -140,6 +140,16 @@ async function traceWithoutWaiting(pid: number): Promise<ChildProcess> {
   return tracer;
 }
 
+/** A fork server that has served a run, and a run of it that marks itself and sleeps past its 2 s limit. */
+async function runPastItsLimit(log: string[]) {
+  const app = await forkServerApp({}, log);
+  expect((await execute(app, HELLO)).status).toBe(200);
+  const [server] = await forkServers();
+  const mark = `run-${uniqueMarker()}`;
+  const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(60)\n`, { timeoutMs: 2000 });
+  return { app, server, mark, pending };
+}
+
 /** Whether every one of the processes is gone, waiting a while for them to go. */
 async function allGone(pids: number[]): Promise<boolean> {
   const anyAlive = async () => (await Promise.all(pids.map(alive))).some(Boolean);
@@ -287,16 +297,12 @@ describe.runIf(available)("nsjail fork server", () => {
     expect(servers).not.toContain(dying);
   });
 
-  // Its timeout: the fork server's deadlines to kill and reap its run (1 s, 20 s), then a new one's start.
+  // Its timeout: the run's 2 s limit and grace, the fork server's 10 s to answer, then a new one's start.
   it("a fork server that stalls is asked, does not answer and is stopped: its run is a TIMEOUT at its limit plus the grace, and the next run gets a new one", {
     timeout: testTimeout(30_000, 15_000),
   }, async () => {
     const log: string[] = [];
-    const app = await forkServerApp({}, log);
-    expect((await execute(app, HELLO)).status).toBe(200);
-    const [stalled] = await forkServers();
-    const mark = `run-${uniqueMarker()}`;
-    const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(60)\n`, { timeoutMs: 2000 });
+    const { app, server: stalled, mark, pending } = await runPastItsLimit(log);
     expect((await processesOfRun(mark)).length).toBeGreaterThan(0);
     // It can no longer kill nor reap the run the time limit ends.
     process.kill(stalled!, "SIGSTOP");
@@ -316,11 +322,7 @@ describe.runIf(available)("nsjail fork server", () => {
 
   it("a fork server whose run cannot be reaped is asked, answers and is kept: the run is a TIMEOUT at its limit plus the grace, its uid comes back once it is reaped", async () => {
     const log: string[] = [];
-    const app = await forkServerApp({}, log);
-    expect((await execute(app, HELLO)).status).toBe(200);
-    const [server] = await forkServers();
-    const mark = `run-${uniqueMarker()}`;
-    const pending = execute(app, `import time\n\ndef main():\n    open("${mark}", "w").close()\n    time.sleep(60)\n`, { timeoutMs: 2000 });
+    const { app, server, mark, pending } = await runPastItsLimit(log);
     const [run] = await processesOfRun(mark);
     // A tracer that never waits: the run's process, killed at its time limit, stays a zombie
     // the fork server cannot reap until the tracer is gone.
