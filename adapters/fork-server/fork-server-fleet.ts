@@ -15,9 +15,9 @@ import {
 } from "../nsjail/seccomp-policy.js";
 import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { PYTHON_FLAGS } from "../python/script-environment.js";
+import { beforeDeadline } from "../run/before-deadline.js";
 import { RunLeases } from "../run/run-leases.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
-import { beforeDeadline } from "./before-deadline.js";
 import { buildZygoteArgv, ZYGOTE_ALLOWED_SYSCALLS } from "./zygote-argv.js";
 import { ZygoteProcess } from "./zygote-process.js";
 

@@ -11,12 +11,12 @@ import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-s
 import { outcomeOf } from "../python/harness-outcome.js";
 import { encodeHarnessRequest, harnessRequestFor, maxReportBytes, parseHarnessReport } from "../python/harness-protocol.js";
 import { NOT_STARTED_MESSAGE } from "../python/started-harness.js";
+import { beforeDeadline } from "../run/before-deadline.js";
 import { HeldUids } from "../run/held-uids.js";
 import { RunLeases, type SlottedLease } from "../run/run-leases.js";
 import { type LiveRun, type RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
 import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../run/run-limits.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
-import { beforeDeadline } from "./before-deadline.js";
 import { FORK_SERVER_UID_COUNT, ForkServerFleet } from "./fork-server-fleet.js";
 import { childWithNamespacePid } from "./host-pid.js";
 import { RunChannel, type RunSetup } from "./run-channel.js";

@@ -1,5 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
+import { beforeDeadline } from "../run/before-deadline.js";
 import { CappedBuffer } from "./capped-buffer.js";
 import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
 
@@ -213,10 +214,8 @@ export class HarnessProcess {
   async discard(): Promise<void> {
     this.handedOver = true;
     await this.killAll();
-    let timer: NodeJS.Timeout | undefined;
     // A process the kernel cannot end yet must not hold a shutdown: its slot says it is not gone.
-    await Promise.race([this.ended, new Promise((resolve) => (timer = setTimeout(resolve, EXIT_WAIT_MS)))]);
-    clearTimeout(timer);
+    await beforeDeadline(this.ended, "", EXIT_WAIT_MS);
     await this.drain(DRAIN_GRACE_MS);
   }
 
