@@ -72,10 +72,13 @@ export interface CgroupSlot {
 const MIB = 1024 * 1024;
 const CFS_PERIOD_US = 100_000;
 const EMPTY_POLL_MS = 10;
-// Reaping a fork bomb's processes takes seconds on an emulated or crowded CPU.
-const EMPTY_WAIT_MS = 30_000;
+/** How long a slot may take to empty once killed: reaping a fork bomb's processes takes seconds on an emulated or crowded CPU. */
+export const SLOT_EMPTY_WAIT_MS = 30_000;
 
 export const slotName = (uid: number): string => `uid-${uid}`;
+
+/** A slot's IO limit from SANDBOX_IO_MB_PER_SEC: none at 0. */
+export const ioLimitOf = (mbPerSec: number): Pick<SlotLimits, "ioBytesPerSecond"> => (mbPerSec > 0 ? { ioBytesPerSecond: mbPerSec * MIB } : {});
 
 /** The slots of one cgroup setup; none when the host has no usable cgroups. */
 export function cgroupSlots(mode: NsjailCgroupMode, devices: readonly string[] = []): ((uid: number) => CgroupSlot) | undefined {
@@ -154,7 +157,7 @@ abstract class Slot implements CgroupSlot {
   }
 
   async killAll(): Promise<void> {
-    if (!(await this.emptied(EMPTY_WAIT_MS))) throw new Error(`cgroup slot ${this.procsFiles[0]} still holds processes after SIGKILL`);
+    if (!(await this.emptied(SLOT_EMPTY_WAIT_MS))) throw new Error(`cgroup slot ${this.procsFiles[0]} still holds processes after SIGKILL`);
   }
 
   async emptied(withinMs: number): Promise<boolean> {

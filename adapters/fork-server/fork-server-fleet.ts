@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { message } from "../cgroups/cgroup-preparation.js";
-import { type CgroupSlot, joinSlotArgv } from "../cgroups/cgroup-slots.js";
+import { type CgroupSlot, ioLimitOf, joinSlotArgv, SLOT_EMPTY_WAIT_MS } from "../cgroups/cgroup-slots.js";
 import { jailEnvironment, type NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import {
   allowing,
@@ -31,13 +31,10 @@ export const DEFAULT_MAX_FORKS = 10_000;
 export const DEFAULT_MAX_AGE_MS = 15 * 60 * 1000;
 /** A fork server's own cgroup: the interpreter with numpy and pandas, and its children until each is moved into its run's. */
 const FORK_SERVER_SLOT = { memoryMb: 1024, maxPids: 1024, cpuCores: availableParallelism() };
-const MIB = 1024 * 1024;
 /** From a fork server's start to its "ready": its imports take tens of seconds on an emulated or crowded CPU. */
 const READY_TIMEOUT_MS = 180_000;
 /** How long a fork server has to answer when asked whether it still reads its orders. */
 const ANSWER_TIMEOUT_MS = 10_000;
-/** How long a fork server's exit may take to empty its slot before the slot's uid is quarantined. */
-const EMPTY_WAIT_MS = 30_000;
 /** A fork server's successor is started when it has used this share of its runs or its time. */
 const NEARLY = 0.9;
 
@@ -205,8 +202,7 @@ export class ForkServerFleet {
 
   private async start(): Promise<ZygoteProcess> {
     const policy = this.derivedPolicy();
-    const ioLimit = this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {};
-    const lease = await this.leases.leaseWithSlot({ ...FORK_SERVER_SLOT, ...ioLimit });
+    const lease = await this.leases.leaseWithSlot({ ...FORK_SERVER_SLOT, ...ioLimitOf(this.options.ioMbPerSec) });
     const channelsDir = join(this.workDir, `zygote-${++this.count}`);
     try {
       mkdirSync(channelsDir, { mode: 0o700 });
@@ -244,7 +240,7 @@ export class ForkServerFleet {
     this.live.add(zygote);
     void zygote.exited.then(async () => {
       // A slot that is still not empty then keeps its uid out of use (the quarantine says so).
-      await lease.slot.emptied(EMPTY_WAIT_MS);
+      await lease.slot.emptied(SLOT_EMPTY_WAIT_MS);
       this.live.delete(zygote);
       try {
         rmSync(channelsDir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { failure } from "../../domain/execution-result.js";
 import { err } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { message } from "../cgroups/cgroup-preparation.js";
-import { cgroupSlots, type SlotLimits } from "../cgroups/cgroup-slots.js";
+import { cgroupSlots, ioLimitOf, SLOT_EMPTY_WAIT_MS, type SlotLimits } from "../cgroups/cgroup-slots.js";
 import type { NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
 import { outcomeOf } from "../python/harness-outcome.js";
@@ -14,7 +14,7 @@ import { NOT_STARTED_MESSAGE } from "../python/started-harness.js";
 import { beforeDeadline } from "../run/before-deadline.js";
 import { HeldUids } from "../run/held-uids.js";
 import { RunLeases, type SlottedLease } from "../run/run-leases.js";
-import { type LiveRun, type RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
+import { KILL_GRACE_MS, type LiveRun, type RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
 import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../run/run-limits.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
 import { FORK_SERVER_UID_COUNT, ForkServerFleet } from "./fork-server-fleet.js";
@@ -32,13 +32,8 @@ export interface ZygoteSandboxOptions extends Omit<NsjailSandboxOptions, "maxTim
   readonly maxAgeMs?: number;
 }
 
-const MIB = 1024 * 1024;
 /** From fork order to the run's connections: far more than it takes even on a loaded host. */
 const SETUP_TIMEOUT_MS = 20_000;
-/** How long an unused run's process has to be reaped once its fork server was told to kill it. */
-const KILL_GRACE_MS = 1000;
-/** How long a run's slot may take to empty (a fork bomb's reaping on an emulated CPU) before its uid is quarantined. */
-const EMPTY_WAIT_MS = 30_000;
 const RETRY = "; retry the request";
 
 /** What a started fork needs of the sandbox that forked it. */
@@ -152,7 +147,7 @@ export class ZygoteSandbox implements PrestartableSandbox {
   }
 
   private runLimits(memoryMb: number): SlotLimits {
-    return { memoryMb, maxPids: MAX_PROCESSES, cpuCores: 1, ...(this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {}) };
+    return { memoryMb, maxPids: MAX_PROCESSES, cpuCores: 1, ...ioLimitOf(this.options.ioMbPerSec) };
   }
 
   private runUidRange() {
@@ -226,7 +221,7 @@ export class ZygoteSandbox implements PrestartableSandbox {
     fork.done();
     this.fleet.retire(zygote);
     await channel.close();
-    const emptied = await lease.slot.emptied(EMPTY_WAIT_MS);
+    const emptied = await lease.slot.emptied(SLOT_EMPTY_WAIT_MS);
     this.leases.release(lease);
     return { kind: "lost", reason: `${failure}${emptied ? "" : "\nits cgroup slot could not be emptied"}\n${zygote.log()}` };
   }
@@ -299,7 +294,7 @@ class StartedFork implements StartedSandbox {
     if (this.over) return;
     this.parts.fork.kill();
     await beforeDeadline(this.parts.fork.ended, "", KILL_GRACE_MS);
-    await this.parts.lease.slot.emptied(EMPTY_WAIT_MS);
+    await this.parts.lease.slot.emptied(SLOT_EMPTY_WAIT_MS);
     await this.giveBack();
   }
 

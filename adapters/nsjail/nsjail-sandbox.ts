@@ -1,6 +1,6 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
-import { cgroupSlots, joinSlotArgv } from "../cgroups/cgroup-slots.js";
+import { cgroupSlots, ioLimitOf, joinSlotArgv } from "../cgroups/cgroup-slots.js";
 import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
 import { outcomeOf } from "../python/harness-outcome.js";
 import { type HarnessExit, HarnessProcess, type HarnessRun, RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
@@ -46,7 +46,6 @@ export interface NsjailSandboxOptions {
 /** The environment of a jail's interpreter: the allowlist, with the jail's own dirs. */
 export const jailEnvironment = (serverEnv: NsjailSandboxOptions["serverEnv"]): Record<string, string> =>
   scriptEnvironment({ workDir: JAIL_WORK_DIR, cacheDir: JAIL_CACHE_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv });
-const MIB = 1024 * 1024;
 const TERM_GRACE_MS = 500;
 
 const isAlive = (pid: number): boolean => {
@@ -110,7 +109,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       // nsjail itself stays in the slot beside the jail's processes.
       maxPids: MAX_PROCESSES + 1,
       cpuCores: 1,
-      ...(this.options.ioMbPerSec > 0 ? { ioBytesPerSecond: this.options.ioMbPerSec * MIB } : {}),
+      ...ioLimitOf(this.options.ioMbPerSec),
     });
     const { slot } = lease;
     const args = buildNsjailArgv({

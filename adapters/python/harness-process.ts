@@ -74,7 +74,8 @@ export class HarnessProcess {
   private readyLineSeen = false;
   private readonly readyWaiters: (() => void)[] = [];
   private readonly streamsDone: Promise<void>;
-  private readonly ended: Promise<HarnessExit>;
+  /** Resolves when the harness process (nsjail, for a jail) has exited. */
+  readonly ended: Promise<HarnessExit>;
   private exitedFlag = false;
   private handedOver = false;
   /** The kills started so far, one after another; see killAll(). */
@@ -183,11 +184,6 @@ export class HarnessProcess {
       stdin.on("error", () => undefined); // EPIPE when the harness is already gone
       stdin.end(encodeHarnessRequest(request));
     }
-  }
-
-  /** Resolves when the harness process (nsjail, for a jail) has exited. */
-  get exit(): Promise<HarnessExit> {
-    return this.ended;
   }
 
   /** Kills the sandbox and everything it started (the backend's killAll); see killAll(). */

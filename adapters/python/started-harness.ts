@@ -50,7 +50,7 @@ export class StartedHarness implements StartedSandbox {
     private readonly lease: RunLease | undefined,
     private readonly policy: StartedHarnessPolicy,
   ) {
-    this.gone = harness.exit.then(() => undefined);
+    this.gone = harness.ended.then(() => undefined);
   }
 
   get alive(): boolean {
@@ -77,7 +77,7 @@ export class StartedHarness implements StartedSandbox {
       const harnessRequest = harnessRequestFor(request, { limits: policy.limits(request), maxResultBytes, artifactLimits });
       const live: LiveRun<HarnessExit> = {
         handOver: () => harness.handOver(harnessRequest),
-        ended: harness.exit,
+        ended: harness.ended,
         stop: () => harness.stop(),
         drain: (graceMs) => harness.drain(graceMs),
       };

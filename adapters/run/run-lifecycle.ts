@@ -39,7 +39,7 @@ export interface RunEnd<Exit> {
 }
 
 /** How long a backend's own kill has before every process of the run's slot is killed directly. */
-const KILL_GRACE_MS = 1000;
+export const KILL_GRACE_MS = 1000;
 /** How long the output streams may stay open once the run's processes are gone. */
 const DRAIN_GRACE_MS = 1000;
 /** How often a run whose slot cannot be emptied while the quarantine is full looks again. */
