@@ -4,6 +4,7 @@ import { type CapturedOutput, NO_OUTPUT } from "../../domain/captured-output.js"
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { FAILURE_CODES } from "../../domain/failure-code.js";
+import { MAX_INPUT_PATH_BYTES } from "../../domain/input-files.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { ERROR_CODES, type ErrorCode, ROUTING_ERROR_CODES } from "../../openapi/error-codes.js";
@@ -12,12 +13,24 @@ import { executeRequestSchema, executeSuccessSchema, type HealthBody } from "../
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
 import { playgroundBundleDir, projectRoot } from "../project-paths.js";
 import { type AppDeps, createApp } from "./app.js";
-import { maxBodyBytes } from "./execute.js";
+import { type ExecuteLimits, maxBodyBytes } from "./execute.js";
 import { loadPlaygroundAssets } from "./playground.js";
 import { loadSwaggerAssets } from "./swagger-assets.js";
 
 const LIMITS = { maxTimeoutMs: 10_000, maxMemoryMb: 256, maxScriptBytes: 1000, maxInputFiles: 3, maxInputFilesBytes: 1000 };
 const HEALTH: HealthBody = { status: "ok", backend: "fake", isolation: "none: a test fake", python: "3.11.2", packages: { numpy: "2" } };
+/** Limits where the body cap's room for the other fields (and for the files) does not hide how the script is counted. */
+const LARGE_SCRIPT_LIMITS = { ...LIMITS, maxScriptBytes: 256 * 1024 };
+/** The same with room for files large enough that the cap's room for the other fields does not hide how they are counted. */
+const LARGE_LIMITS = { ...LARGE_SCRIPT_LIMITS, maxInputFilesBytes: 1024 * 1024 };
+
+/** `text` as a JSON string with every UTF-16 unit escaped as \uXXXX: the longest way JSON can spell it. */
+const escapedAtWorst = (text: string): string =>
+  `"${Array.from({ length: text.length }, (_, i) => `\\u${text.charCodeAt(i).toString(16).padStart(4, "0")}`).join("")}"`;
+
+/** A path of MAX_INPUT_PATH_BYTES, in names of at most 255 bytes, starting with `tag`. */
+const longestPath = (tag: string): string => [tag.padEnd(254, "a"), "b".repeat(255), "c".repeat(255), "d".repeat(255), "e"].join("/");
+
 const OUTPUT: CapturedOutput = { stdout: "printed\n", stderr: "warned\n", stdoutTruncated: false, stderrTruncated: true };
 
 let swaggerAssets: AppDeps["swaggerAssets"];
@@ -28,7 +41,10 @@ beforeAll(async () => {
 });
 
 /** The app over a fake execute function: no sandbox, no Python, no socket. `calls` are the requests without their signals. */
-function appWith(execute: (request: ExecutionRequest) => Promise<SandboxOutcome> = async () => ok({ resultJson: "null", output: NO_OUTPUT, durationMs: 1 })) {
+function appWith(
+  execute: (request: ExecutionRequest) => Promise<SandboxOutcome> = async () => ok({ resultJson: "null", output: NO_OUTPUT, durationMs: 1 }),
+  limits: ExecuteLimits = LIMITS,
+) {
   const calls: Omit<ExecutionRequest, "signal">[] = [];
   const internalErrors: unknown[] = [];
   const app = createApp({
@@ -38,7 +54,7 @@ function appWith(execute: (request: ExecutionRequest) => Promise<SandboxOutcome>
       return execute(request);
     },
     health: () => HEALTH,
-    limits: LIMITS,
+    limits,
     swaggerAssets,
     playgroundAssets,
     onInternalError: (error) => internalErrors.push(error),
@@ -232,11 +248,36 @@ describe("POST /execute", () => {
       expect(calls).toHaveLength(1);
     });
 
-    it("a body carrying MAX_INPUT_FILES_BYTES of files escaped at worst still fits the body limit", async () => {
-      const { app } = appWith();
-      const files = [{ path: "quotes.txt", content: '"'.repeat(LIMITS.maxInputFilesBytes) }];
-      expect((await postJson(app, { script: '"'.repeat(LIMITS.maxScriptBytes), files })).status).toBe(200);
-    });
+    it.each(["utf-8", "base64"] as const)(
+      "the largest script and %s files, with the longest paths, all escaped at worst, fit the body limit and run",
+      async (encoding) => {
+        const { app, calls } = appWith(undefined, LARGE_LIMITS);
+        const script = "\u0001".repeat(LARGE_LIMITS.maxScriptBytes);
+        // The decoded bytes split so that base64's padding is the most it can be in total.
+        const sizes = [349_525, 349_525, 349_526];
+        expect(sizes).toHaveLength(LARGE_LIMITS.maxInputFiles);
+        expect(sizes.reduce((a, b) => a + b)).toBe(LARGE_LIMITS.maxInputFilesBytes);
+        const files = sizes.map((size, i) => {
+          const path = longestPath(String(i));
+          const content = encoding === "utf-8" ? "\u0002".repeat(size) : Buffer.alloc(size, 0xfb).toString("base64");
+          return { path, content, encoding };
+        });
+        expect(Buffer.byteLength(files[0]?.path ?? "")).toBe(MAX_INPUT_PATH_BYTES);
+        const spelled = files.map(
+          (file) =>
+            `{${escapedAtWorst("path")}: ${escapedAtWorst(file.path)}, ${escapedAtWorst("content")}: ${escapedAtWorst(file.content)}, ${escapedAtWorst("encoding")}: ${escapedAtWorst(file.encoding)}}`,
+        );
+        const body = `{${escapedAtWorst("script")}: ${escapedAtWorst(script)}, ${escapedAtWorst("files")}: [${spelled.join(", ")}]}`;
+        const response = await post(app, body);
+        expect(response.status).toBe(200);
+        expect(calls).toEqual([{ script, timeoutMs: LIMITS.maxTimeoutMs, memoryMb: LIMITS.maxMemoryMb, files }]);
+        expect(body.length).toBeLessThanOrEqual(maxBodyBytes(LARGE_LIMITS));
+        // Over what the limits were once thought to need (twice the script and files, 2 KiB per file).
+        expect(body.length).toBeGreaterThan(
+          2 * LARGE_LIMITS.maxScriptBytes + 2 * LARGE_LIMITS.maxInputFilesBytes + LARGE_LIMITS.maxInputFiles * 2048 + 64 * 1024,
+        );
+      },
+    );
 
     it("the response carries files and figures only when the run left some", async () => {
       const artifacts = {
@@ -348,7 +389,9 @@ describe("POST /execute", () => {
 
       const response = await post(app, huge);
       expect(response.status).toBe(413);
-      expect((await errorBody(response)).code).toBe("PAYLOAD_TOO_LARGE");
+      const body = await errorBody(response);
+      expect(body.code).toBe("PAYLOAD_TOO_LARGE");
+      expect(body.error).toBe(`The request body is over the limit of ${bodyMax} bytes`);
       expect(calls).toEqual([]);
     });
 
@@ -397,10 +440,36 @@ describe("POST /execute", () => {
       expect(calls).toHaveLength(1);
     });
 
-    it("a script at MAX_SCRIPT_BYTES that doubles when escaped still fits in the body limit", async () => {
-      const { app } = appWith();
-      const response = await postJson(app, { script: '"'.repeat(LIMITS.maxScriptBytes) });
+    it("a script at MAX_SCRIPT_BYTES of non-ASCII text, every character escaped as \\uXXXX, is not refused as too large", async () => {
+      const { app, calls } = appWith(undefined, LARGE_SCRIPT_LIMITS);
+      const n = LARGE_SCRIPT_LIMITS.maxScriptBytes;
+      // é is 2 bytes, escaped \u00e9 (6); 🐍 is 4, escaped as the surrogate pair \ud83d\udc0d (12).
+      const script = "🐍".repeat(n / 8) + "é".repeat(n / 4);
+      expect(Buffer.byteLength(script)).toBe(n);
+      const body = `{"script": ${escapedAtWorst(script)}}`;
+      expect(body.length).toBeGreaterThan(3 * n);
+
+      const response = await post(app, body);
       expect(response.status).toBe(200);
+      expect(calls).toEqual([{ script, timeoutMs: LIMITS.maxTimeoutMs, memoryMb: LIMITS.maxMemoryMb }]);
+    });
+
+    it("a script at MAX_SCRIPT_BYTES of control characters escaped as \\u00XX is not refused as too large; a byte more is, once parsed", async () => {
+      const { app, calls } = appWith(undefined, LARGE_SCRIPT_LIMITS);
+      const n = LARGE_SCRIPT_LIMITS.maxScriptBytes;
+      const script = "\u0001".repeat(n);
+      const body = `{"script": ${escapedAtWorst(script)}}`;
+      expect(body.length).toBeGreaterThan(6 * n);
+
+      const atLimit = await post(app, body);
+      expect(atLimit.status).toBe(200);
+      expect(calls).toHaveLength(1);
+
+      const over = await post(app, `{"script": ${escapedAtWorst(`${script}\u0001`)}}`);
+      expect(over.status).toBe(413);
+      // The script's own limit, not the body's: the body was read and parsed.
+      expect((await errorBody(over)).error).toBe(`The script is ${n + 1} bytes, over the limit of ${n} bytes`);
+      expect(calls).toHaveLength(1);
     });
   });
 
@@ -684,6 +753,24 @@ describe("POST /mcp", () => {
     );
     expect(response.status).toBe(STATUS_BY_CODE.CANCELLED);
     expect(calls).toEqual([]);
+  });
+
+  const mcpPost = (app: App, body: string) =>
+    app.request("/mcp", { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body });
+
+  it("a run_python call with a script at MAX_SCRIPT_BYTES escaped as \\u00XX runs; a body over the limit is 413", async () => {
+    const { app, calls } = appWith(undefined, LARGE_SCRIPT_LIMITS);
+    const script = "\u0001".repeat(LARGE_SCRIPT_LIMITS.maxScriptBytes);
+    const call = `{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": ${escapedAtWorst(script)}}}}`;
+    const response = await mcpPost(app, call);
+    expect(response.status).toBe(200);
+    expect(calls).toEqual([{ script, timeoutMs: LIMITS.maxTimeoutMs, memoryMb: LIMITS.maxMemoryMb }]);
+
+    const bodyMax = maxBodyBytes(LARGE_SCRIPT_LIMITS);
+    const over = await mcpPost(app, `{"jsonrpc": "2.0", "id": 2, "method": "${"x".repeat(bodyMax)}"}`);
+    expect(over.status).toBe(413);
+    expect((await errorBody(over)).error).toBe(`The request body is over the limit of ${bodyMax} bytes`);
+    expect(calls).toHaveLength(1);
   });
 });
 

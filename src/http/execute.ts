@@ -2,7 +2,7 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
-import { inputFilesOverLimit } from "../../domain/input-files.js";
+import { inputFilesOverLimit, MAX_INPUT_PATH_BYTES } from "../../domain/input-files.js";
 import { err, ok, type Result } from "../../domain/result.js";
 import type { ErrorCode } from "../../openapi/error-codes.js";
 import type { executeRoute } from "../../openapi/routes.js";
@@ -23,11 +23,32 @@ export interface ExecuteLimits extends BodyLimits {
 }
 
 /**
- * Room for JSON escaping around the script and the input files: a script of MAX_SCRIPT_BYTES
- * may at most double when escaped, and so may the files' contents (base64 adds a third), plus
- * each file's path and the other fields. The limits themselves are checked once parsed.
+ * The most bytes JSON can spend on one byte of a string: a control character, 1 byte in UTF-8,
+ * is escaped as \u00XX, 6 bytes. So may any ASCII character be (some encoders escape + as
+ * \u002B); é, 2 bytes, is \u00e9 (6), and an astral character, 4, a surrogate pair (12).
  */
-export const maxBodyBytes = (limits: BodyLimits): number => 2 * limits.maxScriptBytes + 2 * limits.maxInputFilesBytes + limits.maxInputFiles * 2048 + 64 * 1024;
+const JSON_ESCAPE_FACTOR = 6;
+
+/** Room per input file beyond its escaped path and content: field names, quotes, the encoding, base64's padding, whitespace. */
+const FILE_FIELDS_BYTES = 1024;
+/** Room for the rest of the body: timeoutMs, memoryMb, args, whitespace. */
+const OTHER_FIELDS_BYTES = 64 * 1024;
+
+const base64Length = (bytes: number): number => 4 * Math.ceil(bytes / 3);
+
+/**
+ * The most bytes a body may take before it is parsed: enough for a script of MAX_SCRIPT_BYTES
+ * and MAX_INPUT_FILES files of the longest paths and MAX_INPUT_FILES_BYTES of contents, however
+ * the client spells them. The limits a client reads are those, in UTF-8 and decoded bytes,
+ * checked once parsed (executionRequestOf); this refuses unread only what could never pass them.
+ * Contents count at the worse of their encodings: base64, 4 characters per 3 bytes, each of them
+ * escaped at worst, is longer than utf-8 text escaped at worst.
+ */
+export const maxBodyBytes = (limits: BodyLimits): number =>
+  JSON_ESCAPE_FACTOR * limits.maxScriptBytes +
+  JSON_ESCAPE_FACTOR * Math.max(limits.maxInputFilesBytes, base64Length(limits.maxInputFilesBytes)) +
+  limits.maxInputFiles * (JSON_ESCAPE_FACTOR * MAX_INPUT_PATH_BYTES + FILE_FIELDS_BYTES) +
+  OTHER_FIELDS_BYTES;
 
 const requireJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
