@@ -4,7 +4,6 @@
  * cgroup v2 kernel by `npm run test:cgroup2`; the checks that need swap, or a machine where
  * nothing else creates cgroups meanwhile, run where those hold (the VM sets both up).
  */
-import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -12,6 +11,7 @@ import { detectCgroups } from "../../adapters/cgroups/cgroup.js";
 import { slotName } from "../../adapters/cgroups/cgroup-slots.js";
 import { parseMountinfo } from "../../adapters/cgroups/mountinfo.js";
 import { SANDBOX_UID_COUNT } from "../../adapters/run/sandbox-uids.js";
+import { evictFromPageCache, memoryCgroupCount } from "../support/memory-accounting.js";
 import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { survivorsMatching } from "../support/processes.js";
 import { appOver, slowed, testConfig } from "../support/real-app.js";
@@ -54,9 +54,6 @@ function slotCounter(controller: "memory" | "pids", file: string, key: string): 
   return sum;
 }
 
-/** Drops a file's pages from the page cache, so the next read charges them to the reader's cgroup. */
-const evictFromPageCache = (file: string) => execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
-
 /** Every cgroup directory of the v2 hierarchy, relative to its mount. */
 function cgroupTree(root = "/sys/fs/cgroup", relative = ""): string[] {
   const groups: string[] = [];
@@ -66,14 +63,6 @@ function cgroupTree(root = "/sys/fs/cgroup", relative = ""): string[] {
     groups.push(group, ...cgroupTree(root, group));
   }
   return groups;
-}
-
-/** memory's num_cgroups in /proc/cgroups: live groups and dying ones the kernel still keeps. */
-function memoryCgroupCount(): number {
-  const line = readFileSync("/proc/cgroups", "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("memory\t"));
-  return Number(line?.split("\t")[2]);
 }
 
 function rootCgroupStat(): Record<string, number> {

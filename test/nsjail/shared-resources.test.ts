@@ -4,12 +4,12 @@
  * families that leave the network namespace, the disk. Real nsjail backend, in both its modes;
  * skipped loudly where nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
  */
-import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { blockDevicesOf } from "../../adapters/cgroups/block-devices.js";
 import { detectCgroups } from "../../adapters/cgroups/cgroup.js";
+import { evictFromPageCache, memoryCgroupCount } from "../support/memory-accounting.js";
 import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { appOver, runtime } from "../support/real-app.js";
 import { type App, execute, py } from "../support/requests.js";
@@ -18,23 +18,12 @@ import { type App, execute, py } from "../support/requests.js";
 const IO_MB_PER_SEC = 100;
 const modes = await nsjailModes({ SANDBOX_IO_MB_PER_SEC: String(IO_MB_PER_SEC) });
 
-/** The kernel's count of memory cgroups, the dying ones included (their ids end at 65535). */
-function memoryCgroupCount(): number {
-  const line = readFileSync("/proc/cgroups", "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("memory\t"));
-  return Number(line?.split("\t")[2]);
-}
-
 /** The slot groups that exist now, in every hierarchy: the only cgroups runs may add. */
 function slotGroupCount(): number {
   const mode = detectCgroups({ prepare: false }).mode;
   const parents = mode.version === "v1" ? [mode.memoryMount, mode.pidsMount].map((m) => join(m, mode.parent)) : mode.version === "v2" ? [mode.mount] : [];
   return parents.flatMap((parent) => readdirSync(parent).filter((entry) => entry.startsWith("uid-"))).length;
 }
-
-/** Drops a file's pages from the page cache, so the next read charges them to the reader's cgroup. */
-const evictFromPageCache = (file: string) => execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
 
 eachMode(modes)("nsjail ($mode): what runs share", ({ sandbox }) => {
   let app: App;
