@@ -7,23 +7,19 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { browserTestsRun, elsewhere, launchChromium, openPage, pageUrl, warnIfSkipped } from "../support/browser.js";
-import { type Listening, listen } from "../support/listening.js";
-import { appOver, realSubprocessSandbox, testConfig } from "../support/real-app.js";
+import { type Served, serveApp } from "../support/real-app.js";
 
 warnIfSkipped("playground");
 
 const SCREENSHOTS = join(projectRoot(), "test-results", "playground");
 const KEY = "playground-test-key-0123";
 
-/** A served app over a sandbox of its own. */
-async function serveApp(env: Record<string, string> = {}): Promise<{ server: Listening; sandbox: SandboxPort; origin: string }> {
-  const config = testConfig(env);
-  const sandbox = realSubprocessSandbox(config);
-  const server = await listen(await appOver(sandbox, config));
-  return { server, sandbox, origin: pageUrl(server.port, "") };
+/** A served app over a sandbox of its own (serveApp), and the origin the browser reaches it at. */
+async function servePage(env: Record<string, string> = {}): Promise<Served & { origin: string }> {
+  const served = await serveApp(env);
+  return { ...served, origin: pageUrl(served.listening.port, "") };
 }
 
 /** Replaces the script in the editor with `script`, typed in as a person pasting it would. */
@@ -54,17 +50,17 @@ const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSH
 
 describe.skipIf(!browserTestsRun)("the playground in a real browser", () => {
   let browser: Browser;
-  let open: Awaited<ReturnType<typeof serveApp>>;
+  let open: Awaited<ReturnType<typeof servePage>>;
 
   beforeAll(async () => {
     await mkdir(SCREENSHOTS, { recursive: true });
-    open = await serveApp();
+    open = await servePage();
     browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await open?.server.close();
+    await open?.listening.close();
     await open?.sandbox.close();
   });
 
@@ -228,13 +224,13 @@ describe.skipIf(!browserTestsRun)("the playground in a real browser", () => {
   });
 
   describe("with API keys on", () => {
-    let keyed: Awaited<ReturnType<typeof serveApp>>;
+    let keyed: Awaited<ReturnType<typeof servePage>>;
 
     beforeAll(async () => {
-      keyed = await serveApp({ API_KEYS: KEY });
+      keyed = await servePage({ API_KEYS: KEY });
     });
     afterAll(async () => {
-      await keyed?.server.close();
+      await keyed?.listening.close();
       await keyed?.sandbox.close();
     });
 

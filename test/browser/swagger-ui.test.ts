@@ -1,10 +1,8 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { REQUEST_EXAMPLES } from "../../openapi/request-examples.js";
 import { browserTestsRun, elsewhere, launchChromium, openPage as openIsolatedPage, pageUrl, warnIfSkipped } from "../support/browser.js";
-import { type Listening, listen } from "../support/listening.js";
-import { appOver, realSubprocessSandbox, testConfig } from "../support/real-app.js";
+import { type Served, serveApp } from "../support/real-app.js";
 
 /**
  * The Swagger UI in a real browser (test/support/browser.ts), against the real app over the
@@ -15,23 +13,20 @@ warnIfSkipped("Swagger UI");
 const SCRIPT = 'def main():\n    print("hi from swagger")\n    return {"sum": 40 + 2}';
 
 describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
-  let sandbox: SandboxPort;
-  let server: Listening;
+  let served: Served;
   let browser: Browser;
   let baseUrl: string;
 
   beforeAll(async () => {
-    const config = testConfig();
-    sandbox = realSubprocessSandbox(config);
-    server = await listen(await appOver(sandbox, config));
-    baseUrl = pageUrl(server.port, "");
+    served = await serveApp();
+    baseUrl = pageUrl(served.listening.port, "");
     browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    await sandbox?.close();
+    await served?.listening.close();
+    await served?.sandbox.close();
   });
 
   const openPage = () => openIsolatedPage(browser, baseUrl);

@@ -6,34 +6,16 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SandboxPort } from "../../domain/sandbox.port.js";
-import { composeApp } from "../../src/compose.js";
 import { maxBodyBytes } from "../../src/http/execute.js";
-import { type Listening, listen } from "../support/listening.js";
-import { capturingLogger, sample } from "../support/observing.js";
+import { sample } from "../support/observing.js";
 import { decodePng } from "../support/png.js";
-import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
+import { type Served, serveApp, testConfig } from "../support/real-app.js";
 
 /** The pandas script of seeds.test.ts's "an nsjail README" example, as that README sends it. */
 const SEED_SCRIPT =
   'import numpy as np\nimport pandas as pd\n\ndef main():\n    print("Calculating...")\n    s = pd.Series([1, 3, 5, np.nan, 6, 8])\n    print(f"Series length: {len(s)}")\n    # Convert numpy types for JSON\n    return {"total": float(s.sum()), "count": int(s.count()) }';
 
 const KEY = "mcp-test-key-0123456789";
-
-interface Served {
-  readonly listening: Listening;
-  readonly sandbox: SandboxPort;
-  readonly logs: ReturnType<typeof capturingLogger>;
-  readonly metrics: () => Promise<string>;
-}
-
-async function serveApp(env: Record<string, string> = {}): Promise<Served> {
-  const config = testConfig(env);
-  const sandbox = realSubprocessSandbox(config);
-  const logs = capturingLogger("info");
-  const { app, metrics } = await composeApp(config, sandbox, { python: "test", packages: {} }, logs.logger);
-  return { listening: await listen(app), sandbox, logs, metrics: () => metrics.render() };
-}
 
 async function connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: "mcp-test", version: "1.0.0" });

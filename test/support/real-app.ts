@@ -4,6 +4,8 @@ import { composeApp } from "../../src/compose.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { harnessRuntime, projectRoot } from "../../src/project-paths.js";
 import { subprocessSandbox } from "../../src/sandbox-factory.js";
+import { type Listening, listen } from "./listening.js";
+import { capturingLogger } from "./observing.js";
 import { scaled } from "./slowdown.js";
 
 export const silentLogger = pino({ level: "silent" });
@@ -22,6 +24,28 @@ export const realSubprocessSandbox = (config: Config = testConfig()) => subproce
 export async function appOver(sandbox: SandboxPort, config: Config = testConfig()) {
   const { app } = await composeApp(config, sandbox, { python: "test", packages: {} }, silentLogger);
   return app;
+}
+
+/** An app served on a loopback port (serveApp), with what a test checks or closes of it. */
+export interface Served {
+  readonly listening: Listening;
+  readonly sandbox: SandboxPort;
+  /** The server log from info up. */
+  readonly logs: ReturnType<typeof capturingLogger>;
+  readonly metrics: () => Promise<string>;
+}
+
+/**
+ * The real app over a real subprocess sandbox of its own, configured by `env`, served on a free
+ * loopback port for clients that need real HTTP (a browser, an MCP client). The test closes
+ * `listening`, then `sandbox`.
+ */
+export async function serveApp(env: Record<string, string> = {}): Promise<Served> {
+  const config = testConfig(env);
+  const sandbox = realSubprocessSandbox(config);
+  const logs = capturingLogger("info");
+  const { app, metrics } = await composeApp(config, sandbox, { python: "test", packages: {} }, logs.logger);
+  return { listening: await listen(app), sandbox, logs, metrics: () => metrics.render() };
 }
 
 /**
