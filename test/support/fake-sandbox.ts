@@ -14,11 +14,11 @@ export interface PendingRun {
 }
 
 /**
- * The one hand-written sandbox of the domain, pool and HTTP-layer tests. With an `answer`,
- * each run ends with what it returns; without one, each run waits in `pending` until the test
- * finishes it. It records every request, and its pre-started sandboxes can each run once, die
- * while waiting (a test sets `alive` false), fail to start (`failNextPrestarts`) or to be
- * discarded (`failDiscards`).
+ * The one hand-written sandbox, of the use-case, pool, drain and metrics-gauge tests. With an
+ * `answer`, each run ends with what it returns; without one, each run waits in `pending` until
+ * the test finishes it. It records every request, and its pre-started sandboxes can each run
+ * once, die while waiting (a test sets `alive` false), fail to start (`failNextPrestarts`) or to
+ * be discarded (`failDiscards`).
  */
 export class FakeSandbox implements PrestartableSandbox {
   readonly backend = "fake";
