@@ -1,7 +1,7 @@
 import { describe, it } from "vitest";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
 import { SANDBOX_MODES, type SandboxMode } from "../../src/config.js";
-import { startSandbox } from "../../src/sandbox-factory.js";
+import { type LiveSandbox, startSandbox } from "../../src/sandbox-factory.js";
 import { runtime, silentLogger, testConfig } from "./real-app.js";
 import { scaled } from "./slowdown.js";
 
@@ -11,9 +11,15 @@ import { scaled } from "./slowdown.js";
  * skipping it.
  */
 export async function nsjailSandbox(env: Record<string, string> = {}): Promise<SandboxPort | string> {
-  let sandbox: SandboxPort;
+  const live = await liveNsjail(env);
+  return typeof live === "string" ? live : live.sandbox;
+}
+
+/** nsjailSandbox with what the server reports of it on /health (LiveSandbox.info). */
+async function liveNsjail(env: Record<string, string>): Promise<LiveSandbox | string> {
+  let live: LiveSandbox;
   try {
-    sandbox = (await startedInTime(startSandbox(testConfig({ SANDBOX_BACKEND: "nsjail", ...env }), runtime(), silentLogger), env)).sandbox;
+    live = await startedInTime(startSandbox(testConfig({ SANDBOX_BACKEND: "nsjail", ...env }), runtime(), silentLogger), env);
   } catch (error) {
     if (error instanceof StartTimeout) throw error;
     const reason = error instanceof Error ? error.message : String(error);
@@ -21,7 +27,7 @@ export async function nsjailSandbox(env: Record<string, string> = {}): Promise<S
     console.warn(`\n*** SKIPPING nsjail tests: ${reason} ***\n`);
     return reason;
   }
-  return sandbox;
+  return live;
 }
 
 /** A start that took too long is a failure wherever it happens, never a reason to skip. */
@@ -44,17 +50,24 @@ async function startedInTime<T>(starting: Promise<T>, env: Record<string, string
   }
 }
 
+/** One mode of the real nsjail backend, and what /health would report of it. */
+export interface NsjailMode {
+  readonly mode: SandboxMode;
+  readonly sandbox: SandboxPort;
+  readonly info: LiveSandbox["info"];
+}
+
 /**
  * The real nsjail backend in each of its modes (SANDBOX_MODE), for suites that run unchanged
  * over both (`describe.each(await nsjailModes())`). None where nsjail cannot run here, after a
  * loud warning (a failure under REQUIRE_NSJAIL=1, as nsjailSandbox).
  */
-export async function nsjailModes(env: Record<string, string> = {}): Promise<{ mode: SandboxMode; sandbox: SandboxPort }[]> {
-  const modes: { mode: SandboxMode; sandbox: SandboxPort }[] = [];
+export async function nsjailModes(env: Record<string, string> = {}): Promise<NsjailMode[]> {
+  const modes: NsjailMode[] = [];
   for (const mode of SANDBOX_MODES) {
-    const sandbox = await nsjailSandbox({ SANDBOX_MODE: mode, ...env });
-    if (typeof sandbox === "string") return [];
-    modes.push({ mode, sandbox });
+    const live = await liveNsjail({ SANDBOX_MODE: mode, ...env });
+    if (typeof live === "string") return [];
+    modes.push({ mode, ...live });
   }
   return modes;
 }
