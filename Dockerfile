@@ -69,7 +69,7 @@ COPY --from=python /app/.venv ./.venv
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json nsjail.cfg requirements.txt ./
-COPY adapters/python/*.py ./adapters/python/
+COPY adapters/python/sandbox_harness/*.py adapters/python/sandbox_harness/*.json ./adapters/python/sandbox_harness/
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

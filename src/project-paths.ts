@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { harnessPackageSource, harnessSnapshot } from "../adapters/python/harness-package.js";
 import type { HarnessRuntime } from "../adapters/python/harness-runtime.js";
 
 /** The repository (or image) root: the nearest directory above this file holding package.json. */
@@ -31,7 +32,6 @@ export function harnessRuntime(root: string, pythonBin: string | undefined): Har
   return {
     pythonBin: join(venvDir, "bin", basename(python)),
     venvDir,
-    harnessSource: readFileSync(join(root, "adapters", "python", "harness.py"), "utf8"),
-    zygoteSource: readFileSync(join(root, "adapters", "python", "zygote.py"), "utf8"),
+    harnessDir: harnessSnapshot(harnessPackageSource(root)),
   };
 }

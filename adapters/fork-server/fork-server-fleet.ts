@@ -13,7 +13,8 @@ import {
   seccompStrings,
   withoutSeccompStrings,
 } from "../nsjail/seccomp-policy.js";
-import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { RESULT_FD } from "../python/protocol-facts.js";
 import { PYTHON_FLAGS } from "../python/script-environment.js";
 import { beforeDeadline } from "../run/before-deadline.js";
 import { RunLeases } from "../run/run-leases.js";
@@ -221,8 +222,7 @@ export class ForkServerFleet {
           configPath: policy.configPath,
           pythonExecutable: runtime.pythonBin,
           venvDir: runtime.venvDir,
-          zygoteSource: runtime.zygoteSource,
-          harnessSource: runtime.harnessSource,
+          harnessDir: runtime.harnessDir,
           preloadModules: this.options.preloadModules,
           pythonFlags: PYTHON_FLAGS,
           env: jailEnvironment(this.options.serverEnv),

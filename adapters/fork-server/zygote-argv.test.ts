@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { harnessBootstrap, JAIL_HARNESS_DIR } from "../python/harness-package.js";
 import { buildZygoteArgv, insideUid, RUN_UID_BASE, ZYGOTE_CHANNELS_DIR, ZYGOTE_PROC_DIR, type ZygoteArgvOptions } from "./zygote-argv.js";
 
 const base: ZygoteArgvOptions = {
   configPath: "/run/x/nsjail.cfg",
   pythonExecutable: "/app/.venv/bin/python",
   venvDir: "/app/.venv",
-  zygoteSource: "print('zygote')\n",
-  harnessSource: "print('harness')\n",
+  harnessDir: "/tmp/python-exec-harness-0-0123456789abcdef",
   preloadModules: ["numpy", "pandas"],
   pythonFlags: ["-I", "-u"],
   env: { PATH: "/sandbox/venv/bin:/usr/bin:/bin", HOME: "/sandbox/work" },
@@ -44,20 +44,21 @@ describe("buildZygoteArgv", () => {
     expect(values(argv, "--time_limit")).toEqual(["0"]);
   });
 
-  it("binds the venv and the channel directory read-only and mounts /proc for the fork server only", () => {
+  it("binds the venv, the harness package and the channel directory read-only and mounts /proc for the fork server only", () => {
     const argv = buildZygoteArgv(base);
     expect(values(argv, "--bindmount_ro")).toEqual([
       "/app/.venv/lib:/sandbox/venv/lib",
       "/app/.venv/pyvenv.cfg:/sandbox/venv/pyvenv.cfg",
       "/app/.venv/bin/python:/sandbox/venv/bin/python",
       "/app/.venv/bin/python:/sandbox/venv/bin/python3",
+      `/tmp/python-exec-harness-0-0123456789abcdef:${JAIL_HARNESS_DIR}`,
       `/run/x/zygote-1:${ZYGOTE_CHANNELS_DIR}`,
     ]);
     expect(values(argv, "--bindmount")).toEqual([]);
     expect(values(argv, "--mount")).toEqual([`none:${ZYGOTE_PROC_DIR}:proc:rw`]);
   });
 
-  it("runs zygote.py with the harness, the directories and the children's seccomp rules", () => {
+  it("runs the harness package's fork server with the directories and the children's seccomp rules", () => {
     const argv = buildZygoteArgv(base);
     const command = argv.slice(argv.indexOf("--") + 1);
     expect(command).toEqual([
@@ -65,9 +66,7 @@ describe("buildZygoteArgv", () => {
       "-I",
       "-u",
       "-c",
-      "print('zygote')\n",
-      "--harness",
-      "print('harness')\n",
+      harnessBootstrap(JAIL_HARNESS_DIR, "fork_server"),
       "--preload",
       "numpy,pandas",
       "--result-fd",

@@ -1,7 +1,7 @@
 /**
  * The command line of the fork server's jail: nsjail.cfg's jail (mounts, namespaces, rlimits,
  * environment), with these differences, all needed to build each run's own namespaces from
- * inside it (zygote.py):
+ * inside it (sandbox_harness/fork_server.py):
  *   - its user namespace maps 65534 (the zygote itself) to a host uid of its own, and the whole
  *     sandbox uid range to RUN_UID_BASE..., so that it can hand each run its own host uid;
  *   - it keeps CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID and CAP_KILL, in its own user namespace only;
@@ -13,8 +13,9 @@
  *   - no time limit, no CPU limit and no process limit of its own (each run sets its own).
  * Pure: no I/O.
  */
-import { jailedPython, venvMountArgs } from "../nsjail/nsjail-argv.js";
+import { harnessMountArgs, jailedPython, venvMountArgs } from "../nsjail/nsjail-argv.js";
 import type { ChildSeccompRule } from "../nsjail/seccomp-policy.js";
+import { harnessBootstrap, JAIL_HARNESS_DIR } from "../python/harness-package.js";
 import { MAX_FILE_BYTES, MAX_OPEN_FILES } from "../run/run-limits.js";
 
 export const ZYGOTE_CHANNELS_DIR = "/sandbox/channels";
@@ -35,8 +36,8 @@ export interface ZygoteArgvOptions {
   readonly configPath: string;
   readonly pythonExecutable: string;
   readonly venvDir: string;
-  readonly zygoteSource: string;
-  readonly harnessSource: string;
+  /** The directory holding the harness package (HarnessRuntime.harnessDir). */
+  readonly harnessDir: string;
   /** What the fork server imports before it forks anything. */
   readonly preloadModules: readonly string[];
   readonly pythonFlags: readonly string[];
@@ -88,6 +89,7 @@ export function buildZygoteArgv(options: ZygoteArgvOptions): string[] {
     ...ids("--group"),
     ...ZYGOTE_CAPABILITIES.flatMap((cap) => ["--cap", cap]),
     ...venvMountArgs(options.venvDir, options.pythonExecutable),
+    ...harnessMountArgs(options.harnessDir),
     "--bindmount_ro",
     `${options.channelsDir}:${ZYGOTE_CHANNELS_DIR}`,
     "--mount",
@@ -103,9 +105,7 @@ export function buildZygoteArgv(options: ZygoteArgvOptions): string[] {
     jailedPython({ pythonExecutable: options.pythonExecutable, venvDir: options.venvDir }),
     ...options.pythonFlags,
     "-c",
-    options.zygoteSource,
-    "--harness",
-    options.harnessSource,
+    harnessBootstrap(JAIL_HARNESS_DIR, "fork_server"),
     "--preload",
     options.preloadModules.join(","),
     "--result-fd",
@@ -124,6 +124,7 @@ function validate(options: ZygoteArgvOptions): void {
   for (const [name, path] of [
     ["configPath", options.configPath],
     ["venvDir", options.venvDir],
+    ["harnessDir", options.harnessDir],
     ["channelsDir", options.channelsDir],
   ] as const) {
     if (!path.startsWith("/") || /[:,\n\0]/.test(path)) throw new Error(`${name} must be an absolute path without ':', ',' or control characters: ${path}`);
@@ -139,7 +140,6 @@ function validate(options: ZygoteArgvOptions): void {
   if (options.zygoteUid >= first && options.zygoteUid < first + count) {
     throw new Error(`the fork server's uid ${options.zygoteUid} must not be one its runs can be given`);
   }
-  if (options.zygoteSource.includes("\0") || options.harnessSource.includes("\0")) throw new Error("Python sources must not contain NUL bytes");
   if (options.preloadModules.some((name) => !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name))) throw new Error(`not module names: ${options.preloadModules.join(",")}`);
   if (options.resultFd < 3 || options.logFd < 3 || options.resultFd === options.logFd) throw new Error("the result and log fds must be distinct and >= 3");
 }

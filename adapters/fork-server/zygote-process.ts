@@ -1,7 +1,8 @@
 import type { Readable, Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
 import { CappedBuffer } from "../python/capped-buffer.js";
-import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { RESULT_FD } from "../python/protocol-facts.js";
 import { firstChild } from "./host-pid.js";
 
 // The fork server's result channel (where it says it is ready and reports its runs, zygote.py)

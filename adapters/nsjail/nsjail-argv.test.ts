@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { harnessBootstrap, JAIL_HARNESS_DIR } from "../python/harness-package.js";
 import { MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../run/run-limits.js";
 import { buildNsjailArgv, JAIL_VENV_DIR, type NsjailArgvOptions } from "./nsjail-argv.js";
 
@@ -6,7 +7,7 @@ const base: NsjailArgvOptions = {
   configPath: "/app/nsjail.cfg",
   pythonExecutable: "/app/.venv/bin/python",
   venvDir: "/app/.venv",
-  harnessSource: "print('harness')\n",
+  harnessDir: "/tmp/python-exec-harness-0-0123456789abcdef",
   env: { PATH: "/sandbox/venv/bin:/usr/bin:/bin", HOME: "/sandbox/work", LANG: "C.UTF-8" },
   timeoutMs: 5000,
   outsideUid: 920_007,
@@ -45,16 +46,17 @@ describe("buildNsjailArgv", () => {
     const argv = buildNsjailArgv(base);
     expect(argv.slice(0, 4)).toEqual(["--log_fd", "4", "--config", "/app/nsjail.cfg"]);
     const command = argv.slice(argv.indexOf("--") + 1);
-    expect(command).toEqual([`${JAIL_VENV_DIR}/bin/python3`, "-u", "-c", "print('harness')\n"]);
+    expect(command).toEqual([`${JAIL_VENV_DIR}/bin/python3`, "-u", "-c", harnessBootstrap(JAIL_HARNESS_DIR, "serve")]);
   });
 
-  it("mounts only the venv's lib, pyvenv.cfg and interpreter, read-only at a fixed path, and passes the result fd", () => {
+  it("mounts only the venv's lib, pyvenv.cfg and interpreter and the harness package, read-only at fixed paths, and passes the result fd", () => {
     const argv = buildNsjailArgv(base);
     expect(values(argv, "--bindmount_ro")).toEqual([
       "/app/.venv/lib:/sandbox/venv/lib",
       "/app/.venv/pyvenv.cfg:/sandbox/venv/pyvenv.cfg",
       "/app/.venv/bin/python:/sandbox/venv/bin/python",
       "/app/.venv/bin/python:/sandbox/venv/bin/python3",
+      `/tmp/python-exec-harness-0-0123456789abcdef:${JAIL_HARNESS_DIR}`,
     ]);
     expect(values(argv, "--bindmount")).toEqual([]);
     expect(values(argv, "--pass_fd")).toEqual(["3"]);
@@ -109,14 +111,19 @@ describe("buildNsjailArgv", () => {
     expect(() => buildNsjailArgv({ ...base, pythonExecutable: "/app/.venv2/bin/python" })).toThrow(/cannot see it/);
   });
 
-  it("takes interpreter flags, the harness source and harness arguments", () => {
-    const argv = buildNsjailArgv({
-      ...base,
-      pythonFlags: ["-I", "-u", "-B", "-X", "utf8"],
-      harnessSource: "import sys\n",
-      harnessArgs: ["--prewarm"],
-    });
-    expect(argv.slice(argv.indexOf("--") + 1)).toEqual(["/sandbox/venv/bin/python3", "-I", "-u", "-B", "-X", "utf8", "-c", "import sys\n", "--prewarm"]);
+  it("takes interpreter flags and harness arguments, and runs the harness package from its read-only mount", () => {
+    const argv = buildNsjailArgv({ ...base, pythonFlags: ["-I", "-u", "-B", "-X", "utf8"], harnessArgs: ["--prewarm"] });
+    expect(argv.slice(argv.indexOf("--") + 1)).toEqual([
+      "/sandbox/venv/bin/python3",
+      "-I",
+      "-u",
+      "-B",
+      "-X",
+      "utf8",
+      "-c",
+      harnessBootstrap(JAIL_HARNESS_DIR, "serve"),
+      "--prewarm",
+    ]);
   });
 
   it("passes other fds when asked, never the log fd", () => {
@@ -130,7 +137,7 @@ describe("buildNsjailArgv", () => {
   it("rejects what nsjail would misparse or what makes no sense", () => {
     expect(() => buildNsjailArgv({ ...base, venvDir: "/a:b/.venv", pythonExecutable: "/a:b/.venv/bin/python" })).toThrow(/':'/);
     expect(() => buildNsjailArgv({ ...base, venvDir: "relative/.venv" })).toThrow(/absolute/);
-    expect(() => buildNsjailArgv({ ...base, harnessSource: " " })).toThrow(/harnessSource/);
+    expect(() => buildNsjailArgv({ ...base, harnessDir: "/tmp/a:b" })).toThrow(/harnessDir/);
     expect(() => buildNsjailArgv({ ...base, timeoutMs: 0 })).toThrow(/timeoutMs/);
     expect(() => buildNsjailArgv({ ...base, addressSpaceLimitMb: 1.5 })).toThrow(/addressSpaceLimitMb/);
     expect(() => buildNsjailArgv({ ...base, maxPids: 0 })).toThrow(/maxPids/);

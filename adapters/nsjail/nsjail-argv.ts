@@ -1,21 +1,23 @@
-import { RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { harnessBootstrap, JAIL_HARNESS_DIR } from "../python/harness-package.js";
+import { SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { RESULT_FD } from "../python/protocol-facts.js";
 import { MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../run/run-limits.js";
 
 /**
  * Builds the command line of one nsjail run: the static policy comes from nsjail.cfg, and
- * what is only known at startup (where the interpreter and the virtualenv are, the harness)
+ * what is only known at startup (where the interpreter, the virtualenv and the harness are)
  * or per request (time and memory limits) is added here as options after `--config`, which
  * nsjail applies on top of the file. Pure: no I/O, so every choice is unit-tested.
  *
  * Inside the jail the layout is fixed, whatever the host paths are:
  *   /sandbox/venv     the virtualenv's lib/ and pyvenv.cfg, and its interpreter as bin/python3 (read-only)
+ *   /sandbox/harness  the harness package (harness-package.ts, read-only)
  *   /sandbox/work     the per-run tmpfs work dir, cwd, HOME and TMPDIR (nsjail.cfg)
  *   /sandbox/cache    a small per-run tmpfs for libraries' caches, outside the work dir (nsjail.cfg)
  *   /usr, /lib, /lib64 the system runtime (read-only, nsjail.cfg)
  */
 
 export const JAIL_VENV_DIR = "/sandbox/venv";
-export const JAIL_WORK_DIR = "/sandbox/work";
 /** The names the interpreter has in the jail's /sandbox/venv/bin (the jail's PATH). */
 const JAIL_PYTHON_NAMES = ["python", "python3"] as const;
 export const JAIL_CACHE_DIR = "/sandbox/cache";
@@ -58,8 +60,8 @@ export interface NsjailArgvOptions {
   readonly pythonExecutable: string;
   /** The virtualenv on the host; mounted read-only at /sandbox/venv. */
   readonly venvDir?: string;
-  /** The harness's source, run with `python -c`: the jail sees none of the server's files. */
-  readonly harnessSource: string;
+  /** The directory holding the harness package (HarnessRuntime.harnessDir); mounted read-only at JAIL_HARNESS_DIR. */
+  readonly harnessDir: string;
   /**
    * Extra host directories bound read-only at the same path, for an interpreter that lives
    * outside /usr (e.g. /opt/python3.11, the base of a venv made from it).
@@ -139,6 +141,7 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
   ];
 
   if (options.venvDir !== undefined) argv.push(...venvMountArgs(options.venvDir, options.pythonExecutable));
+  argv.push(...harnessMountArgs(options.harnessDir));
   for (const dir of options.runtimeMounts ?? []) {
     argv.push("--bindmount_ro", `${trimSlash(dir)}:${trimSlash(dir)}`);
   }
@@ -153,7 +156,7 @@ export function buildNsjailArgv(options: NsjailArgvOptions): string[] {
     argv.push("--env", `${name}=${value}`);
   }
 
-  argv.push("--", jailedPython(options), ...(options.pythonFlags ?? ["-u"]), "-c", options.harnessSource, ...(options.harnessArgs ?? []));
+  argv.push("--", jailedPython(options), ...(options.pythonFlags ?? ["-u"]), "-c", harnessBootstrap(JAIL_HARNESS_DIR, "serve"), ...(options.harnessArgs ?? []));
   return argv;
 }
 
@@ -167,6 +170,9 @@ export function venvMountArgs(venvDir: string, pythonExecutable: string): string
   }
   return args;
 }
+
+/** The harness package's directory, read-only at JAIL_HARNESS_DIR. */
+export const harnessMountArgs = (harnessDir: string): string[] => ["--bindmount_ro", `${trimSlash(harnessDir)}:${JAIL_HARNESS_DIR}`];
 
 /** The interpreter's path as seen from inside the jail. */
 export function jailedPython(options: Pick<NsjailArgvOptions, "pythonExecutable" | "venvDir" | "runtimeMounts">): string {
@@ -182,6 +188,7 @@ function validate(options: NsjailArgvOptions): void {
     ["configPath", options.configPath],
     ["pythonExecutable", options.pythonExecutable],
     ["venvDir", options.venvDir],
+    ["harnessDir", options.harnessDir],
     ...(options.runtimeMounts ?? []).map((dir): [string, string] => ["runtimeMounts", dir]),
   ];
   for (const [name, path] of paths) {
@@ -189,9 +196,6 @@ function validate(options: NsjailArgvOptions): void {
     if (!path.startsWith("/")) throw new Error(`${name} must be an absolute path: ${path}`);
     // nsjail splits --bindmount_ro on ':' (src:dst); a ',' would end up in mount options.
     if (/[:,\n\0]/.test(path)) throw new Error(`${name} must not contain ':', ',' or control characters: ${path}`);
-  }
-  if (options.harnessSource.trim() === "" || options.harnessSource.includes("\0")) {
-    throw new Error("harnessSource must be non-empty Python source without NUL bytes");
   }
   positiveInteger("timeoutMs", options.timeoutMs);
   if (options.addressSpaceLimitMb !== undefined) positiveInteger("addressSpaceLimitMb", options.addressSpaceLimitMb);

@@ -3,16 +3,17 @@ import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { cgroupSlots, ioLimitOf, joinSlotArgv } from "../cgroups/cgroup-slots.js";
 import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
 import { outcomeOf } from "../python/harness-outcome.js";
-import { type HarnessExit, HarnessProcess, type HarnessRun, RESULT_FD, SANDBOX_LOG_FD } from "../python/harness-process.js";
+import { type HarnessExit, HarnessProcess, type HarnessRun, SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { type ArtifactLimits, maxReportBytes } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
+import { JAIL_WORK_DIR, RESULT_FD } from "../python/protocol-facts.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
 import { RunLeases } from "../run/run-leases.js";
 import { type RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
 import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../run/run-limits.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
-import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, JAIL_WORK_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
+import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
 import { nsjailEnding } from "./nsjail-ending.js";
 
 export interface NsjailSandboxOptions {
@@ -116,7 +117,7 @@ export class NsjailSandbox implements PrestartableSandbox {
       configPath: this.options.configPath,
       pythonExecutable: runtime.pythonBin,
       venvDir: runtime.venvDir,
-      harnessSource: runtime.harnessSource,
+      harnessDir: runtime.harnessDir,
       pythonFlags: PYTHON_FLAGS,
       env: jailEnvironment(this.options.serverEnv),
       timeoutMs: jail.timeoutMs,

@@ -3,9 +3,8 @@ import { execa, type ResultPromise } from "execa";
 import { beforeDeadline } from "../run/before-deadline.js";
 import { CappedBuffer } from "./capped-buffer.js";
 import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
+import { READY_LINE, RESULT_FD } from "./protocol-facts.js";
 
-/** File descriptor the harness writes its report to (see harness.py). */
-export const RESULT_FD = 3;
 /** File descriptor a backend may ask for to collect its own log (nsjail's --log_fd). */
 export const SANDBOX_LOG_FD = 4;
 
@@ -50,8 +49,6 @@ export interface HarnessRun {
   /** From hand-over of the script to the harness's exit. */
   readonly durationMs: number;
 }
-
-const READY_LINE = new TextEncoder().encode('{"status":"ready"}\n');
 
 const startsWith = (bytes: Uint8Array, prefix: Uint8Array): boolean => bytes.length >= prefix.length && prefix.every((byte, i) => bytes[i] === byte);
 

@@ -1,14 +1,12 @@
-/** Where the interpreter is and what the harness says; found at startup, passed to every backend. */
+/** Where the interpreter and the harness are; found at startup, passed to every backend. */
 export interface HarnessRuntime {
   /** The virtualenv's python (numpy and pandas installed). */
   readonly pythonBin: string;
   /** The virtualenv directory containing pythonBin. */
   readonly venvDir: string;
   /**
-   * harness.py's source. It is handed to the interpreter with -c, so a sandbox needs no access
-   * to the server's own files: only the virtualenv must be readable by the sandbox's user.
+   * A directory holding the harness package, readable by every sandbox user (harnessSnapshot):
+   * a jail mounts it read-only, the subprocess backend puts it on the interpreter's path.
    */
-  readonly harnessSource: string;
-  /** zygote.py's source: the fork server, which runs harnessSource's per-run code in each child. */
-  readonly zygoteSource: string;
+  readonly harnessDir: string;
 }

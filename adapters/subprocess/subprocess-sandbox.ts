@@ -5,9 +5,11 @@ import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
 import { outcomeOf } from "../python/harness-outcome.js";
-import { HarnessProcess, RESULT_FD } from "../python/harness-process.js";
+import { harnessBootstrap } from "../python/harness-package.js";
+import { HarnessProcess } from "../python/harness-process.js";
 import { type ArtifactLimits, type HarnessLimits, maxReportBytes } from "../python/harness-protocol.js";
 import type { HarnessRuntime } from "../python/harness-runtime.js";
+import { RESULT_FD } from "../python/protocol-facts.js";
 import { PYTHON_FLAGS, scriptEnvironment } from "../python/script-environment.js";
 import { notStarted, outputOf, StartedHarness } from "../python/started-harness.js";
 import { RunLeases } from "../run/run-leases.js";
@@ -83,7 +85,7 @@ export class SubprocessSandbox implements PrestartableSandbox {
       args: [
         ...PYTHON_FLAGS,
         "-c",
-        runtime.harnessSource,
+        harnessBootstrap(runtime.harnessDir, "serve"),
         "--result-fd",
         String(RESULT_FD),
         ...(preload ? ["--preload", this.options.preloadModules.join(",")] : []),

@@ -1,0 +1,190 @@
+"""A fork server (zygote): one interpreter that imported numpy and pandas once and forks a
+fresh, isolated child for every run, so a run costs the script's work, not a new interpreter.
+
+The server starts it as the only process of a long-lived jail of its own (nsjail.cfg, with the
+changes listed in adapters/fork-server/zygote-argv.ts):
+  python -c <bootstrap: sandbox_harness.fork_server.main()> --preload <modules> --result-fd 3
+         --channels <dir> --proc <dir> --child-seccomp <json rules>
+
+  stdin      one JSON line per order: {"run": "<channel name>", "uid": <uid>, "gid": <gid>}
+             forks a run; {"kill": "<channel name>"} kills a run's process (its time is up);
+             {"ping": n} is answered {"pong": n}
+  result fd  the ready line once the preloaded modules are imported; then per run
+             {"run": ..., "pid": <pid here>} when forked, {"run": ..., "exitCode": n} or
+             {"run": ..., "signal": n} when it ended, or {"run": ..., "error": ...} for a
+             fork that failed. Nothing of a run's output passes here.
+
+Each run is one process, forked as pid 1 of a new pid namespace, so that when it ends every
+process it started ends with it and its exit status (reaped here) is the run's. Before the
+script runs, it runs only this package's code (forked_run.py):
+  1. it connects to the run's unix socket <channels>/<run> five times, a tag byte first on
+     each: "c" its control channel to the server, "0" to "3" the harness's stdin, stdout, stderr
+     and result channel;
+  2. it waits for "go" on the control channel: meanwhile the server moves it into the run's
+     cgroup, so everything the run forks and allocates is counted there;
+  3. it takes a mount namespace of its own: drops the channel and /proc mounts, and replaces
+     the fork server's writable tmpfs dirs (work and cache) with fresh ones of the same size
+     and inode caps;
+  4. it switches to the run's uid and takes a user namespace of its own in which that uid is
+     65534, then net, ipc, uts and cgroup namespaces owned by it;
+  5. it drops every capability, sets no_new_privs, installs the seccomp filter of nsjail.cfg
+     (on top of the fork server's own, which allows what steps 3 and 4 need), says "ready" (or
+     what failed) on the control channel, closes it, and runs the harness (serve.serve) on
+     fds 0 to 3.
+"""
+
+import gc
+import json
+import os
+import select
+import signal
+import sys
+
+from .forked_run import run_forked, send
+from .interpreter import preload_modules, prepare_interpreter
+from .isolation import CLONE_NEWPID, fresh_mounts
+from .libc import check, libc
+from .protocol import READY_LINE
+from .seccomp import seccomp_program
+
+# The script shares this interpreter: os._exit as it was before any script could replace it.
+_exit = os._exit
+
+
+def parse_args(argv):
+    options = {}
+    args = iter(argv)
+    for arg in args:
+        if arg.startswith("--"):
+            options[arg[2:]] = next(args)
+    return options
+
+
+def exit_status(status):
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status)}
+    return {"exitCode": os.WEXITSTATUS(status)}
+
+
+class ForkServer:
+    """Reads fork orders and reaps runs; a run can reach neither its command pipe nor its replies.
+
+    Its fds do not grow with the runs in flight: a SIGCHLD wakes it through one pipe, and a run's
+    process, its unreaped child, is known by its pid, which cannot be another's until reaped here."""
+
+    def __init__(self, config):
+        self.config = config
+        self.replies = config["resultFd"]
+        self.commands = b""
+        # Its own pid namespace, to return to after each fork into a new one.
+        self.own_pid_ns = os.open(os.path.join(config["proc"], "self", "ns", "pid"), os.O_RDONLY)
+        self.children_ended, wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.poll = select.poll()
+        self.poll.register(0, select.POLLIN)
+        self.poll.register(self.children_ended, select.POLLIN)
+        self.runs = {}  # pid -> run name
+
+    def serve(self):
+        while True:
+            for fd, _ in self.poll.poll():
+                if fd == 0:
+                    chunk = os.read(0, 65536)
+                    if not chunk:
+                        return
+                    self.commands += chunk
+                    while b"\n" in self.commands:
+                        line, self.commands = self.commands.split(b"\n", 1)
+                        order = json.loads(line)
+                        if "kill" in order:
+                            self.kill(order["kill"])
+                        elif "ping" in order:
+                            send(self.replies, {"pong": order["ping"]})
+                        else:
+                            self.fork(order)
+                else:
+                    self.reap()
+
+    def fork(self, order):
+        # The child is born pid 1 of a new pid namespace: when it ends, so does all it started.
+        try:
+            check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+            try:
+                pid = os.fork()
+            except OSError:
+                self.leave_new_pid_namespace()
+                raise
+        except OSError as exc:
+            send(self.replies, {"run": order["run"], "error": str(exc)})
+            return
+        if pid == 0:
+            # run_forked() ends the process. Should a script break that (os._exit replaced), the
+            # child still never goes on as the fork server: it ends as its interpreter would.
+            try:
+                run_forked(order, self.config)
+            except BaseException:
+                sys.__excepthook__(*sys.exc_info())
+                _exit(1)
+            _exit(0)
+        self.leave_new_pid_namespace()
+        self.runs[pid] = order["run"]
+        send(self.replies, {"run": order["run"], "pid": pid})
+
+    def leave_new_pid_namespace(self):
+        """The next child's pid namespace is new again only after the fork server returned to its own."""
+        check(libc.setns(self.own_pid_ns, CLONE_NEWPID), "setns(pid)")
+
+    def kill(self, name):
+        """SIGKILL to the run's process, pid 1 of its namespace: the kernel ends all it started.
+        Its pid is still its own: only reap() frees it, and not before the order is read."""
+        for pid, run_name in self.runs.items():
+            if run_name == name:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass  # the server then kills the run through its cgroup
+
+    def reap(self):
+        try:
+            while os.read(self.children_ended, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while self.runs:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return
+            name = self.runs.pop(pid, None)
+            if name is not None:
+                send(self.replies, {"run": name, **exit_status(status)})
+
+
+def single_threaded(proc):
+    """fork() copies only the calling thread: a zygote with others (a library's pool) would hand
+    its children locks held by threads that do not exist there."""
+    return len(os.listdir(os.path.join(proc, "self", "task"))) == 1
+
+
+def main():
+    options = parse_args(sys.argv[1:])
+    result_fd = int(options["result-fd"])
+    os.set_inheritable(result_fd, False)
+    # As a harness process does: once, before any fork.
+    prepare_interpreter()
+    preload_modules([name for name in options["preload"].split(",") if name])
+    if not single_threaded(options["proc"]):
+        raise SystemExit("zygote: the preloaded modules started threads; children cannot be forked safely")
+    config = {
+        "resultFd": result_fd,
+        "channels": options["channels"],
+        "proc": options["proc"],
+        "freshMounts": fresh_mounts(options["proc"]),
+        "seccomp": seccomp_program(json.loads(options["child-seccomp"])),
+    }
+    server = ForkServer(config)
+    # Every object so far stays out of the collector's reach, so children do not copy the
+    # pages a collection would write to.
+    gc.freeze()
+    os.write(result_fd, READY_LINE)
+    server.serve()

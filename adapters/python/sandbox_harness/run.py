@@ -1,0 +1,80 @@
+"""One run, start to end: the request in, the report's header and body parts out."""
+
+import os
+
+from .args import check_args_before_running
+from .budget import Budget
+from .failures import Failure, memory_failure, ran_out_of_memory, resource_failure
+from .figures import Figures
+from .input_files import write_input_files
+from .limits import apply_limits
+from .output_files import OutputFiles
+from .strict_json import serialize_result
+from .tracebacks import describe_exception, user_traceback
+from .user_script import call_main, compile_script, find_main, run_top_level
+
+
+def run(request):
+    """The report's header and the parts of its body, for report()."""
+    started_pid = os.getpid()
+    budget = Budget(request["artifactLimits"])
+    figures = Figures(budget)
+    inputs = {}
+    header, body = run_script(request, figures, inputs)
+    if os.getpid() != started_pid:
+        return header, body  # a forked child came back out of main(): it does not report
+    if header.get("code") != "MEMORY_LIMIT_EXCEEDED":
+        try:
+            figures.capture_open()
+        except Exception:
+            pass  # a figure that cannot be drawn after a failure does not hide the failure
+    try:
+        files, contents, files_truncated = OutputFiles(inputs, budget).collect()
+    except Exception:  # out of memory or descriptors, say, after the script's own failure
+        files, contents, files_truncated = [], [], True
+    if files or files_truncated:
+        header["files"] = files
+        header["filesTruncated"] = files_truncated
+    if figures.pngs or figures.truncated:
+        header["figures"] = [{"width": w, "height": h, "contentBytes": len(png)} for png, w, h in figures.pngs]
+        header["figuresTruncated"] = figures.truncated
+    return header, body + contents + [png for png, _, _ in figures.pngs]
+
+
+def run_script(request, figures, inputs):
+    """Compiles and runs the script; `inputs` receives what write_input_files() wrote."""
+    limits = request.get("limits", {})
+    memory_mb = request.get("memoryMb")
+    args = request.get("args")
+    try:
+        code = compile_script(request["script"])
+        if args is not None:
+            check_args_before_running(request["script"], args)
+        inputs.update(write_input_files(request.pop("files", None) or []))
+        figures.watch()
+        apply_limits(limits)
+        try:
+            module = run_top_level(code)
+            main = find_main(module, args)
+            value = call_main(main, args)
+        except Failure:
+            raise
+        except SystemExit as exc:
+            raise Failure("SCRIPT_EXITED", f"The script exited (sys.exit({exc.code!r})) before main() returned")
+        except MemoryError as exc:
+            raise memory_failure(memory_mb, exc)
+        except BaseException as exc:
+            if ran_out_of_memory(exc):
+                raise memory_failure(memory_mb, exc)
+            raise resource_failure(exc, limits) or Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
+        try:
+            result = serialize_result(value, request["maxResultBytes"])
+        except Failure:
+            raise
+        except MemoryError as exc:
+            raise memory_failure(memory_mb, exc)
+        except BaseException as exc:  # the result's own code (a __str__, __int__, ...) raised while it was read
+            raise Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
+        return {"status": "ok", "resultBytes": len(result)}, [result]
+    except Failure as failure:
+        return failure.header(), []

@@ -1,0 +1,70 @@
+"""A harness process: one request from stdin, one run, one report on the result fd; then it ends."""
+
+import atexit
+import json
+import os
+import sys
+
+from .interpreter import preload_modules, prepare_interpreter
+from .protocol import READY_LINE
+from .report import flush_output, report
+from .run import run
+from .safe_files import write_all
+
+
+def parse_args(argv):
+    """The result fd, and the modules to preload (None: not a pre-started harness)."""
+    result_fd, preload = None, None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--result-fd":
+            result_fd = int(next(args))
+        elif arg == "--preload":
+            preload = [name for name in next(args).split(",") if name]
+    if result_fd is None:
+        raise SystemExit("harness: --result-fd is required")
+    return result_fd, preload
+
+
+def read_request():
+    data = b""
+    while True:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return json.loads(data.decode("utf-8"))
+
+
+def main():
+    result_fd, preload = parse_args(sys.argv[1:])
+    os.set_inheritable(result_fd, False)
+    prepare_interpreter()
+    if preload is not None:
+        preload_modules(preload)
+        write_all(result_fd, READY_LINE)
+    serve(result_fd)
+
+
+def serve(result_fd):
+    """One run: the request from stdin, the script, the report on result_fd; then the process
+    ends. Every backend's sandbox runs this, the fork server's children included."""
+    harness_pid = os.getpid()
+    request = read_request()
+    header, body = run(request)
+    if os.getpid() != harness_pid:
+        # A process the script forked came back out of main() (or failed in it): only the
+        # harness itself reports, so a child can neither garble nor pre-empt the result.
+        flush_output()
+        os._exit(0)
+    report(result_fd, header, body)
+    # Exit handlers run (their prints are output like any other), but a lingering
+    # non-daemon thread must not keep the sandbox alive after main() has returned.
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        flush_output()
+        os._exit(0)
