@@ -4,7 +4,8 @@ import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { cpuSecondsFor } from "../run/run-limits.js";
 import { outcomeOf, type ProcessEnding } from "./harness-outcome.js";
-import { type HarnessReport, RESULT_CHANNEL_LOST_EXIT } from "./harness-protocol.js";
+import type { HarnessReport } from "./harness-protocol.js";
+import { RESULT_CHANNEL_LOST_EXIT } from "./protocol-facts.js";
 
 describe("cpuSecondsFor", () => {
   it.each([

@@ -5,7 +5,8 @@ import type { ScriptFailureCode } from "../../domain/failure-code.js";
 import { err, ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { cpuSecondsFor } from "../run/run-limits.js";
-import { type HarnessReport, RESULT_CHANNEL_LOST_EXIT } from "./harness-protocol.js";
+import type { HarnessReport } from "./harness-protocol.js";
+import { RESULT_CHANNEL_LOST_EXIT } from "./protocol-facts.js";
 
 /** How the sandboxed process ended, as seen from outside. */
 export interface ProcessEnding {

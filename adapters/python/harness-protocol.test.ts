@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { FAILURE_CODES, REPORTED_FAILURE_CODES } from "../../domain/failure-code.js";
 import { encodeHarnessRequest, maxReportBytes, parseHarnessReport } from "./harness-protocol.js";
+import { MAX_RESULT_DEPTH } from "./protocol-facts.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 const report = (header: unknown, body: string | Uint8Array = "") => {
@@ -14,12 +16,22 @@ const parse = (bytes: Uint8Array) => parseHarnessReport(bytes, MAX_RESULT_BYTES)
 
 describe("parseHarnessReport", () => {
   it("a forged result that is not strict JSON is malformed: non-finite numbers, lone surrogates, nesting past the harness's", () => {
-    for (const body of ['{"d": 1E400}', "[-1e999]", '"\\ud800"', '{"\\udc00": 1}', `${"[".repeat(1001)}${"]".repeat(1001)}`]) {
+    for (const body of ['{"d": 1E400}', "[-1e999]", '"\\ud800"', '{"\\udc00": 1}', `${"[".repeat(MAX_RESULT_DEPTH + 1)}${"]".repeat(MAX_RESULT_DEPTH + 1)}`]) {
       expect(parseHarnessReport(okReport(body), 1 << 20), body.slice(0, 20)).toEqual({ kind: "malformed" });
     }
-    const deepest = `${"[".repeat(1000)}${"]".repeat(1000)}`;
+    const deepest = `${"[".repeat(MAX_RESULT_DEPTH)}${"]".repeat(MAX_RESULT_DEPTH)}`;
     expect(parseHarnessReport(okReport(deepest), 1 << 20)).toEqual({ kind: "ok", resultJson: deepest });
     expect(parse(okReport('{"pair": "\\ud83d\\udc0d", "zero": -0}'))).toMatchObject({ kind: "ok" });
+  });
+
+  it("an integer of any size is the exact text the harness wrote; a float that overflows is forged", () => {
+    const huge = `1${"0".repeat(100_000)}`;
+    for (const body of [huge, `-${huge}`, `{"n": [${huge}]}`]) {
+      expect(parseHarnessReport(okReport(body), 1 << 20)).toEqual({ kind: "ok", resultJson: body });
+    }
+    for (const body of [`${huge}.0`, `${huge}e0`, "1e400"]) {
+      expect(parseHarnessReport(okReport(body), 1 << 20), body.slice(-8)).toEqual({ kind: "malformed" });
+    }
   });
 
   it("a lone surrogate in a message or traceback becomes U+FFFD", () => {
@@ -62,18 +74,7 @@ describe("parseHarnessReport", () => {
     });
   });
 
-  it.each([
-    "INVALID_REQUEST",
-    "INVALID_ARGS",
-    "SYNTAX_ERROR",
-    "MAIN_NOT_FOUND",
-    "RUNTIME_ERROR",
-    "RESULT_NOT_JSON",
-    "RESULT_TOO_LARGE",
-    "SCRIPT_EXITED",
-    "MEMORY_LIMIT_EXCEEDED",
-    "RESOURCE_LIMIT_EXCEEDED",
-  ])("accepts the harness code %s", (code) => {
+  it.each(REPORTED_FAILURE_CODES)("accepts the harness code %s", (code) => {
     expect(parse(report({ status: "error", code, message: "m" }))).toEqual({ kind: "error", code, message: "m" });
   });
 
@@ -87,10 +88,7 @@ describe("parseHarnessReport", () => {
 
   it.each([
     // Codes the harness may not claim: they belong to the server, the backend or the HTTP edge.
-    "TIMEOUT",
-    "INTERNAL",
-    "BUSY",
-    "SANDBOX_UNAVAILABLE",
+    ...FAILURE_CODES.filter((code) => !(REPORTED_FAILURE_CODES as readonly string[]).includes(code)),
     "UNAUTHORIZED",
     "NOT_A_CODE",
   ])("an error with the code %s is malformed", (code) => {

@@ -1,10 +1,11 @@
 /**
  * The harness's wire format: the request it reads on stdin and the report it writes on its
- * result channel (harness.py is the other side). What a run amounts to is harness-outcome.ts.
+ * result channel (the sandbox_harness package is the other side). What a run amounts to is harness-outcome.ts.
  */
 import type { Artifacts } from "../../domain/artifacts.js";
 import type { ExecutionRequest, InputFile } from "../../domain/execution-request.js";
 import { REPORTED_FAILURE_CODES, type ScriptFailureCode } from "../../domain/failure-code.js";
+import { MAX_PATH_BYTES, MAX_RESULT_DEPTH } from "./protocol-facts.js";
 import { readArtifacts } from "./report-artifacts.js";
 
 /** The resource limits the harness applies to itself before the script's first line runs. */
@@ -59,13 +60,10 @@ export type HarnessReport =
 
 const REPORTABLE_CODES: ReadonlySet<string> = new Set(REPORTED_FAILURE_CODES);
 
-/** Exit status of a harness that could not write its report: the script closed the channel. */
-export const RESULT_CHANNEL_LOST_EXIT = 86;
-
 /** Room on the result channel for the report's header line (message, traceback) beside the result. */
 const REPORT_HEADER_ALLOWANCE_BYTES = 256 * 1024;
-/** Room in the header for one listed file or figure: a path of up to 4096 bytes, each escaped as \uXXXX at worst. */
-const ARTIFACT_ENTRY_ALLOWANCE_BYTES = 6 * 4096 + 256;
+/** Room in the header for one listed file or figure: a path of up to MAX_PATH_BYTES, each byte escaped as \uXXXX at worst. */
+const ARTIFACT_ENTRY_ALLOWANCE_BYTES = 6 * MAX_PATH_BYTES + 256;
 
 /** The most a harness may write on its result channel; more means the script wrote there too. */
 export const maxReportBytes = (maxResultBytes: number, artifacts: ArtifactLimits): number =>
@@ -141,25 +139,30 @@ export function parseHarnessReport(bytes: Uint8Array, maxResultBytes: number): H
   return { kind: "malformed" };
 }
 
-/** Nesting the harness allows in a result (MAX_RESULT_DEPTH in harness.py). */
-const MAX_RESULT_DEPTH = 1000;
+/** A JSON number written as an integer: exact at any size (Python's json writes ints so). */
+const INTEGER_LITERAL = /^-?(0|[1-9][0-9]*)$/;
 
 /**
- * JSON that every client can read back as it was meant: finite numbers (1E400 parses as
- * Infinity), well-formed Unicode (no lone surrogate escapes), and no deeper than the harness
+ * JSON that every client can read back as it was meant: numbers that are integers or finite
+ * (1E400 parses as Infinity; an integer of 400 digits is exact text, as the harness writes
+ * it), well-formed Unicode (no lone surrogate escapes), and no deeper than the harness
  * allows. The harness only produces such results; a report the script forged need not be.
  */
 function isStrictJson(text: string): boolean {
   let value: unknown;
+  let overflows = false;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(text, (_key, parsed: unknown, context?: { source?: string }) => {
+      if (typeof parsed === "number" && !Number.isFinite(parsed) && !INTEGER_LITERAL.test(context?.source ?? "")) overflows = true;
+      return parsed;
+    });
   } catch {
     return false;
   }
+  if (overflows) return false;
   const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
     const { value: current, depth } = item;
-    if (typeof current === "number" && !Number.isFinite(current)) return false;
     if (typeof current === "string" && !current.isWellFormed()) return false;
     if (typeof current !== "object" || current === null) continue;
     if (depth >= MAX_RESULT_DEPTH) return false;

@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends, closeSandboxes, realApp } from "../support/backends.js";
 import { type App, execute, expectStatus, py } from "../support/requests.js";
 
+/** A script whose main() returns 10**power, with Python's cap on int digits lifted. */
+const hugeInteger = (power: number) => `import sys\nsys.set_int_max_str_digits(0)\ndef main():\n    return 10**${power}\n`;
+
 describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", (backend) => {
   let app: App;
   beforeAll(async () => {
@@ -43,6 +46,12 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expect(res.text).toContain(`"big":${2n ** 64n}`);
       expect(res.text).toContain(`"neg":${-(10n ** 30n)}`);
       expect(res.text).toContain(`"huge":${3n ** 100n}`);
+    });
+
+    it("an integer past a float's range (100 001 digits) reaches the client digit for digit", async () => {
+      const res = await execute(app, hugeInteger(100_000));
+      expectStatus(res, 200);
+      expect(res.text).toContain(`"result":1${"0".repeat(100_000)},`);
     });
 
     it("float spellings are kept (2.0 stays 2.0)", async () => {
@@ -190,6 +199,16 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
       expect(over.body.error).toContain("1001 bytes");
       expect(over.body.error).toContain("1000 bytes");
       expect(over.body.stdout).toBe("made it\n");
+    });
+
+    it("an integer of more digits than the cap is RESULT_TOO_LARGE, one of as many passes", async () => {
+      const fits = await execute(capped, hugeInteger(999));
+      expectStatus(fits, 200);
+      expect(fits.text).toContain(`"result":1${"0".repeat(999)},`);
+      const over = await execute(capped, hugeInteger(1000));
+      expectStatus(over, 400);
+      expect(over.body.code).toBe("RESULT_TOO_LARGE");
+      expect(over.body.error).toContain("1001 bytes");
     });
 
     it("a report the script writes to the result channel itself is held to the same cap", async () => {
