@@ -37,7 +37,9 @@ ensure_venv() {
   local dir=$1 requirements=$2 home="$PWD/$1" python
   [ "${3:-}" = sandbox ] && home=$(venv_home "$dir")
   if [ "$home" != "$PWD/$dir" ] && [ "$(readlink "$dir" || true)" != "$home" ]; then rm -rf "$dir"; fi
-  local inputs=("$requirements")
+  local inputs=("$requirements") included
+  # A requirements file that includes another (-r FILE) is made again when either changes.
+  while read -r included; do inputs+=("$included"); done < <(sed -n 's/^-r[[:space:]]*//p' "$requirements")
   [ "${3:-}" = sandbox ] && inputs+=(scripts/jail-venv.sh)
   stamp_ok "$dir/.setup-stamp" "${inputs[@]}" && return 0
   python=$(find_python)
