@@ -19,6 +19,7 @@ const built = (module: string): Promise<unknown> => import(new URL(`../dist/src/
 const { loadConfig } = (await built("config.js")) as typeof import("../src/config.js");
 const { harnessRuntime, projectRoot } = (await built("project-paths.js")) as typeof import("../src/project-paths.js");
 const { startSandbox } = (await built("sandbox-factory.js")) as typeof import("../src/sandbox-factory.js");
+const { MIB } = (await import(new URL("../dist/domain/units.js", import.meta.url).href)) as typeof import("../domain/units.js");
 
 /** Whether any thread sees `path` in its own view of the filesystem (a run's marker file in its work dir). */
 async function anyThreadSees(path: string): Promise<boolean> {
@@ -38,7 +39,6 @@ async function anyThreadSees(path: string): Promise<boolean> {
   return false;
 }
 
-const MIB = 1024 * 1024;
 const FILE = ["/usr/lib/x86_64-linux-gnu/libLLVM-15.so.1", "/usr/lib/chromium/chromium"].find((path) => existsSync(path) && statSync(path).size >= 256 * MIB);
 if (FILE === undefined) throw new Error("no file of 256 MiB or more under /usr/lib to read");
 

@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, VARIABLE_NAMES, VARIABLES } from "./config.js";
+import { JAIL_WORK_DIR } from "../adapters/python/protocol-facts.js";
+import { ConfigError, loadConfig, MAX_INPUT_FILES_BYTES_CEILING, VARIABLE_NAMES, VARIABLES } from "./config.js";
 
 /** Runs loadConfig and returns the ConfigError it throws. */
 function configError(env: Record<string, string>): ConfigError {
@@ -144,5 +146,20 @@ describe("loadConfig", () => {
 
   it("reports the first bad variable even when others are fine", () => {
     expect(configError({ PORT: "8080", SANDBOX_BACKEND: "docker", MAX_QUEUE: "3" }).variable).toBe("SANDBOX_BACKEND");
+  });
+});
+
+describe("nsjail.cfg's work dir", () => {
+  const config = readFileSync(new URL("../nsjail.cfg", import.meta.url), "utf8");
+  const tmpfsMounts = [...config.matchAll(/mount \{\s*dst: "([^"]+)"\s*fstype: "tmpfs"\s*options: "size=(\d+),/g)];
+  const workMount = tmpfsMounts.find((mount) => mount[1] === JAIL_WORK_DIR);
+
+  it("is the harness's (sandbox_harness/protocol.json): the jail's cwd and a tmpfs mount of its own", () => {
+    expect(/^cwd: "([^"]+)"$/m.exec(config)?.[1]).toBe(JAIL_WORK_DIR);
+    expect(workMount).toBeDefined();
+  });
+
+  it("holds the most input files MAX_INPUT_FILES_BYTES may allow, with room for what the script writes", () => {
+    expect(Number(workMount?.[2])).toBeGreaterThan(MAX_INPUT_FILES_BYTES_CEILING);
   });
 });

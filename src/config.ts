@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from "../adapters/run/sandbox-uids.js";
 import { MIN_MEMORY_MB } from "../domain/execution-request.js";
+import { MIB } from "../domain/units.js";
 
 /**
  * Every environment variable the server reads, declared once: its name, how a value is
@@ -141,11 +142,13 @@ function moduleNames(name: string, options: { default: readonly string[]; doc: s
   };
 }
 
+/** The most MAX_INPUT_FILES_BYTES may be: the inputs and what the script writes share the jail's work dir (nsjail.cfg). */
+export const MAX_INPUT_FILES_BYTES_CEILING = 48 * MIB;
+
 /** How the nsjail backend gives each run its jail: forked by a fork server, or a new nsjail. */
 export const SANDBOX_MODES = ["zygote", "jail-per-run"] as const;
 export type SandboxMode = (typeof SANDBOX_MODES)[number];
 
-const MIB = 1024 * 1024;
 const CPUS = { value: () => availableParallelism(), shown: "number of CPUs" };
 
 /** The variables in the order they are checked and documented; the keys are the fields of `Config`. */
@@ -190,9 +193,9 @@ export const VARIABLES = {
   maxInputFiles: integer("MAX_INPUT_FILES", { min: 0, max: 10_000, default: 100, doc: "input files per request (`files`); more is a `413`" }),
   maxInputFilesBytes: integer("MAX_INPUT_FILES_BYTES", {
     min: 0,
-    max: 48 * MIB,
+    max: MAX_INPUT_FILES_BYTES_CEILING,
     default: 8 * MIB,
-    doc: "the input files' decoded size together (at most 48 MiB: the jail's work dir holds 64); more is a `413`",
+    doc: "the input files' decoded size together; more is a `413`. Its maximum leaves room in the jail's work dir for what the script writes",
   }),
   maxOutputFiles: integer("MAX_OUTPUT_FILES", { min: 0, max: 10_000, default: 100, doc: "files listed in a response; past it `filesTruncated`" }),
   maxOutputFilesBytes: integer("MAX_OUTPUT_FILES_BYTES", {

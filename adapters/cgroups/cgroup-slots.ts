@@ -11,8 +11,10 @@
  * inside the slot (see joinSlotArgv) or its process moved in (attach), and afterwards the counter
  * tells exactly whether the kernel's OOM killer ended something in the run.
  */
+
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, write, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { MIB } from "../../domain/units.js";
 import type { NsjailCgroupMode } from "../nsjail/nsjail-argv.js";
 
 export interface SlotLimits {
@@ -69,7 +71,6 @@ export interface CgroupSlot {
   isEmpty(): boolean;
 }
 
-const MIB = 1024 * 1024;
 const CFS_PERIOD_US = 100_000;
 const EMPTY_POLL_MS = 10;
 /** How long a slot may take to empty once killed: reaping a fork bomb's processes takes seconds on an emulated or crowded CPU. */

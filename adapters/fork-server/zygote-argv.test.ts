@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { values } from "../../test/support/argv.js";
 import { harnessBootstrap, JAIL_HARNESS_DIR } from "../python/harness-package.js";
 import { buildZygoteArgv, insideUid, RUN_UID_BASE, ZYGOTE_CHANNELS_DIR, ZYGOTE_PROC_DIR, type ZygoteArgvOptions } from "./zygote-argv.js";
 
@@ -18,12 +19,6 @@ const base: ZygoteArgvOptions = {
   logFd: 4,
   resultFd: 3,
 };
-
-/** The values following each occurrence of a flag, before the jailed command. */
-function values(argv: readonly string[], flag: string): string[] {
-  const command = argv.indexOf("--");
-  return argv.flatMap((arg, i) => (arg === flag && i < command ? [argv[i + 1] ?? ""] : []));
-}
 
 describe("buildZygoteArgv", () => {
   it("maps the fork server to a uid of its own and the whole run range below RUN_UID_BASE", () => {

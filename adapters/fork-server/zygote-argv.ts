@@ -13,6 +13,7 @@
  *   - no time limit, no CPU limit and no process limit of its own (each run sets its own).
  * Pure: no I/O.
  */
+import { MIB } from "../../domain/units.js";
 import { harnessMountArgs, jailedPython, venvMountArgs } from "../nsjail/nsjail-argv.js";
 import type { ChildSeccompRule } from "../nsjail/seccomp-policy.js";
 import { harnessBootstrap, JAIL_HARNESS_DIR } from "../python/harness-package.js";
@@ -84,7 +85,7 @@ export function buildZygoteArgv(options: ZygoteArgvOptions): string[] {
     "--rlimit_nofile",
     String(MAX_OPEN_FILES),
     "--rlimit_fsize",
-    String(MAX_FILE_BYTES / (1024 * 1024)),
+    String(MAX_FILE_BYTES / MIB),
     ...ids("--user"),
     ...ids("--group"),
     ...ZYGOTE_CAPABILITIES.flatMap((cap) => ["--cap", cap]),

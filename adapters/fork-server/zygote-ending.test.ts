@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { SETUP_FAILED_EXIT } from "../python/protocol-facts.js";
 import { type ZygoteRunObservation, zygoteEnding } from "./zygote-ending.js";
 
 const observed = (fields: Partial<ZygoteRunObservation>): ZygoteRunObservation => ({
@@ -13,7 +14,7 @@ const observed = (fields: Partial<ZygoteRunObservation>): ZygoteRunObservation =
 
 describe("zygoteEnding", () => {
   it("a run whose set-up failed is the sandbox's failure, with the reason", () => {
-    expect(zygoteEnding(observed({ setup: { failed: "OSError: unshare" }, exit: { kind: "exited", exitCode: 87 } }))).toEqual({
+    expect(zygoteEnding(observed({ setup: { failed: "OSError: unshare" }, exit: { kind: "exited", exitCode: SETUP_FAILED_EXIT } }))).toEqual({
       failed: "the run's sandbox could not be set up: OSError: unshare",
     });
   });

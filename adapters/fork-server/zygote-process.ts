@@ -1,8 +1,9 @@
 import type { Readable, Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
+import { NSJAIL_TERM_GRACE_MS } from "../nsjail/nsjail-binary.js";
 import { CappedBuffer } from "../python/capped-buffer.js";
 import { SANDBOX_LOG_FD } from "../python/harness-process.js";
-import { RESULT_FD } from "../python/protocol-facts.js";
+import { READY_TEXT, RESULT_FD } from "../python/protocol-facts.js";
 import { firstChild } from "./host-pid.js";
 
 // The fork server's result channel (where it says it is ready and reports its runs, zygote.py)
@@ -47,7 +48,6 @@ interface PendingRun {
 }
 
 const LOG_CAP_BYTES = 64 * 1024;
-const TERM_GRACE_MS = 500;
 
 /**
  * One fork server: nsjail running zygote.py, started once and asked for a child per run.
@@ -223,7 +223,7 @@ export class ZygoteProcess {
       signal(pid, "SIGTERM");
       const late = setTimeout(() => {
         if (!this.exitedFlag) signal(pid, "SIGKILL");
-      }, TERM_GRACE_MS);
+      }, NSJAIL_TERM_GRACE_MS);
       await this.exited;
       clearTimeout(late);
     }
@@ -231,15 +231,15 @@ export class ZygoteProcess {
   }
 
   private onReply(line: string, ready: () => void): void {
+    if (line === READY_TEXT && !this.readyResolved) {
+      this.readyResolved = true;
+      ready();
+      return;
+    }
     let message: Record<string, unknown>;
     try {
       message = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      return;
-    }
-    if (message.status === "ready" && !this.readyResolved) {
-      this.readyResolved = true;
-      ready();
       return;
     }
     if (typeof message.pong === "number") {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { values } from "../../test/support/argv.js";
 import { harnessBootstrap, JAIL_HARNESS_DIR } from "../python/harness-package.js";
 import { MAX_FILE_BYTES, MAX_OPEN_FILES, MAX_PROCESSES } from "../run/run-limits.js";
 import { buildNsjailArgv, JAIL_VENV_DIR, type NsjailArgvOptions } from "./nsjail-argv.js";
@@ -12,16 +13,6 @@ const base: NsjailArgvOptions = {
   timeoutMs: 5000,
   outsideUid: 920_007,
 };
-
-/** The value following each occurrence of a flag. */
-function values(argv: readonly string[], flag: string): string[] {
-  const command = argv.indexOf("--");
-  const out: string[] = [];
-  argv.forEach((arg, i) => {
-    if (arg === flag && i < command) out.push(argv[i + 1] ?? "");
-  });
-  return out;
-}
 
 describe("the jail's user", () => {
   it("maps nobody inside to the jail's own unprivileged uid and gid outside", () => {

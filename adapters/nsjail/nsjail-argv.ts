@@ -1,3 +1,4 @@
+import { MIB } from "../../domain/units.js";
 import { harnessBootstrap, JAIL_HARNESS_DIR } from "../python/harness-package.js";
 import { SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { RESULT_FD } from "../python/protocol-facts.js";
@@ -105,7 +106,6 @@ export interface NsjailArgvOptions {
 const JAIL_UID = 65534;
 const DEFAULT_LOG_FD = SANDBOX_LOG_FD;
 const DEFAULT_PASS_FDS = [RESULT_FD] as const;
-const MIB = 1024 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Everything after the nsjail binary: options, `--`, then the jailed command. */

@@ -14,6 +14,7 @@ import { type RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
 import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../run/run-limits.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
 import { buildNsjailArgv, JAIL_CACHE_DIR, JAIL_VENV_DIR, type NsjailCgroupMode } from "./nsjail-argv.js";
+import { NSJAIL_TERM_GRACE_MS } from "./nsjail-binary.js";
 import { nsjailEnding } from "./nsjail-ending.js";
 
 export interface NsjailSandboxOptions {
@@ -47,7 +48,6 @@ export interface NsjailSandboxOptions {
 /** The environment of a jail's interpreter: the allowlist, with the jail's own dirs. */
 export const jailEnvironment = (serverEnv: NsjailSandboxOptions["serverEnv"]): Record<string, string> =>
   scriptEnvironment({ workDir: JAIL_WORK_DIR, cacheDir: JAIL_CACHE_DIR, pathDirs: [`${JAIL_VENV_DIR}/bin`], serverEnv });
-const TERM_GRACE_MS = 500;
 
 const isAlive = (pid: number): boolean => {
   try {
@@ -168,7 +168,7 @@ export class NsjailSandbox implements PrestartableSandbox {
 async function stopNsjail(pid: number): Promise<void> {
   if (!isAlive(pid)) return;
   process.kill(pid, "SIGTERM");
-  for (let waited = 0; waited < TERM_GRACE_MS && isAlive(pid); waited += 20) {
+  for (let waited = 0; waited < NSJAIL_TERM_GRACE_MS && isAlive(pid); waited += 20) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   if (isAlive(pid)) process.kill(pid, "SIGKILL");

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
 import { beforeDeadline } from "../run/before-deadline.js";
+import { DRAIN_GRACE_MS } from "../run/end-graces.js";
 import { CappedBuffer } from "./capped-buffer.js";
 import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
 import { READY_LINE, RESULT_FD } from "./protocol-facts.js";
@@ -53,8 +54,6 @@ export interface HarnessRun {
 const startsWith = (bytes: Uint8Array, prefix: Uint8Array): boolean => bytes.length >= prefix.length && prefix.every((byte, i) => bytes[i] === byte);
 
 const SANDBOX_LOG_CAP_BYTES = 64 * 1024;
-/** How long a discarded harness's pipes may stay open after it exited. */
-const DRAIN_GRACE_MS = 1000;
 /** How long a discarded harness has to exit once killed. */
 const EXIT_WAIT_MS = 5000;
 

@@ -6,8 +6,9 @@ import facts from "./sandbox_harness/protocol.json" with { type: "json" };
 
 /** The descriptor the harness writes its report on (and the fork server its replies). */
 export const RESULT_FD: number = facts.resultFd;
-/** What a pre-started harness (and a fork server) writes on its result channel once it is ready. */
-export const READY_LINE: Uint8Array = new TextEncoder().encode(`${facts.readyLine}\n`);
+/** What a pre-started harness (and a fork server) writes on its result channel once it is ready, without its newline. */
+export const READY_TEXT: string = facts.readyLine;
+export const READY_LINE: Uint8Array = new TextEncoder().encode(`${READY_TEXT}\n`);
 /** Exit status of a harness that could not write its report: the script closed the channel. */
 export const RESULT_CHANNEL_LOST_EXIT: number = facts.resultChannelLostExit;
 /** Exit status of a forked run whose set-up failed before its script. */

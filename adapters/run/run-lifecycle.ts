@@ -1,5 +1,6 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { LimitsHit } from "../cgroups/cgroup-slots.js";
+import { DRAIN_GRACE_MS, KILL_GRACE_MS } from "./end-graces.js";
 import { atDeadline } from "./run-deadline.js";
 import type { RunLease, RunLeases } from "./run-leases.js";
 
@@ -38,10 +39,6 @@ export interface RunEnd<Exit> {
   readonly limitsHit: LimitsHit | undefined;
 }
 
-/** How long a backend's own kill has before every process of the run's slot is killed directly. */
-export const KILL_GRACE_MS = 1000;
-/** How long the output streams may stay open once the run's processes are gone. */
-const DRAIN_GRACE_MS = 1000;
 /** How often a run whose slot cannot be emptied while the quarantine is full looks again. */
 const FULL_QUARANTINE_RECHECK_MS = 1000;
 

@@ -3,12 +3,13 @@
  * main(**args), input files in the work dir, the files a run created or changed and its
  * matplotlib figures in the response, and the limits on all of them.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MIB } from "../../domain/units.js";
 import { backends, closeSandboxes, realApp } from "../support/backends.js";
 import { decodePng } from "../support/png.js";
 import { type App, type ExecuteResponseBody, execute, expectStatus, postRaw, py } from "../support/requests.js";
 
-const MIB = 1024 * 1024;
 const DEFAULT_MAX_OUTPUT_FILES = 100;
 const DEFAULT_MAX_OUTPUT_FILES_BYTES = 8 * MIB;
 

@@ -4,6 +4,7 @@
  * cgroup v2 kernel by `npm run test:cgroup2`; the checks that need swap, or a machine where
  * nothing else creates cgroups meanwhile, run where those hold (the VM sets both up).
  */
+
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { detectCgroups } from "../../adapters/cgroups/cgroup.js";
 import { slotName } from "../../adapters/cgroups/cgroup-slots.js";
 import { parseMountinfo } from "../../adapters/cgroups/mountinfo.js";
 import { SANDBOX_UID_COUNT } from "../../adapters/run/sandbox-uids.js";
+import { MIB } from "../../domain/units.js";
 import { evictFromPageCache, memoryCgroupCount } from "../support/memory-accounting.js";
 import { eachMode, nsjailModes } from "../support/nsjail.js";
 import { survivorsMatching } from "../support/processes.js";
@@ -26,7 +28,6 @@ const meminfo = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d
 /** Set where nothing but these tests creates or removes cgroups while they run (the test VM). */
 const exclusiveCgroups = process.env.TEST_CGROUPS_EXCLUSIVE === "1";
 
-const MIB = 1024 * 1024;
 /** Where a slot's OOM-kill counter is: v2 memory.events, v1 memory.oom_control. */
 const oomKillFile = () => (detectCgroups({ prepare: false }).mode.version === "v2" ? "memory.events" : "memory.oom_control");
 
