@@ -3,6 +3,8 @@
  * Runs against the real nsjail backend in both its modes (a jail per run, and a fork server's
  * child per run); skipped loudly where nsjail cannot run, and a failure under REQUIRE_NSJAIL=1 (CI).
  */
+
+import { readdirSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -149,6 +151,40 @@ eachMode(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
     for (const [directory, outcome] of Object.entries(out)) {
       if (directory !== cwd && directory !== cache) expect(outcome, directory).not.toBe("written");
     }
+  });
+
+  it("the harness package is read-only in the jail, off the script's path, and what a later run loads", async () => {
+    const res = await execute<{ files: string[]; writes: Record<string, string>; onPath: boolean }>(
+      app,
+      py`
+      import os, sys
+
+      def main():
+          package = "/sandbox/harness/sandbox_harness"
+          writes = {}
+          for attempt, path in [("replace", package + "/run.py"), ("add", package + "/extra.py"), ("chmod", package)]:
+              try:
+                  if attempt == "chmod":
+                      os.chmod(path, 0o777)
+                  else:
+                      open(path, "w").write("raise SystemExit")
+                  writes[attempt] = "done"
+              except OSError as e:
+                  writes[attempt] = type(e).__name__
+          return {"files": sorted(os.listdir(package)), "writes": writes, "onPath": any(p.startswith("/sandbox/harness") for p in sys.path)}
+    `,
+    );
+    expect(res.status, res.text).toBe(200);
+    const { files, writes, onPath } = res.body.result;
+    expect(files).toEqual(readdirSync(join(runtime().harnessDir, "sandbox_harness")).sort());
+    expect(files).toContain("protocol.json");
+    expect(
+      Object.values(writes).every((outcome) => outcome !== "done"),
+      JSON.stringify(writes),
+    ).toBe(true);
+    expect(onPath).toBe(false);
+    const next = await execute(app, "def main():\n    return 'still the harness'\n");
+    expect(next.body.result).toBe("still the harness");
   });
 
   it("the cache dir is fresh in every jail too, and capped", async () => {
