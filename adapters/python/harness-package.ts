@@ -2,13 +2,14 @@
  * The harness is the Python package sandbox_harness/. Sandboxes load it from a read-only
  * directory: a jail (and the fork server's jail) has it bind-mounted at JAIL_HARNESS_DIR, the
  * subprocess backend reads it where it is. That directory is a snapshot of the package taken
- * when the server starts, where every sandbox user can read it (the checkout may sit below a
- * directory they cannot enter), named by its content, so servers with the same harness share one.
+ * when the server starts, in a temp dir every sandbox user can pass through (the checkout, or
+ * the server's own TMPDIR, may sit below a directory they cannot enter), named by its content,
+ * so servers with the same harness share one.
  */
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export const HARNESS_PACKAGE = "sandbox_harness";
 /** Where a jail sees the snapshot (read-only); the package is HARNESS_PACKAGE inside it. */
@@ -34,7 +35,7 @@ export const harnessPackageSource = (root: string): string => join(root, "adapte
  * A directory holding a copy of the package (HARNESS_PACKAGE/), readable by everyone and
  * writable only by this process's user; made once per content and user.
  */
-export function harnessSnapshot(source: string, parent: string = tmpdir()): string {
+export function harnessSnapshot(source: string, parent: string = sharedTempDir()): string {
   const names = readdirSync(source)
     .filter((name) => name.endsWith(".py") || name.endsWith(".json"))
     .sort();
@@ -64,6 +65,18 @@ export function harnessSnapshot(source: string, parent: string = tmpdir()): stri
     if (!ownedOnlyBy(dir, uid)) throw error;
   }
   return dir;
+}
+
+/**
+ * The temp dir if every sandbox user can pass through it to the snapshot, else /tmp, which is
+ * open to all (a TMPDIR of the server's own, 0700, is not).
+ */
+function sharedTempDir(): string {
+  const dir = tmpdir();
+  for (let path = dir; ; path = dirname(path)) {
+    if ((statSync(path).mode & 0o001) === 0) return "/tmp";
+    if (dirname(path) === path) return dir;
+  }
 }
 
 /** The snapshot and its package directory exist, and only `uid` can change them. */
