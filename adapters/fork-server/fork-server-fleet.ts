@@ -36,6 +36,8 @@ const FORK_SERVER_SLOT = { memoryMb: 1024, maxPids: 1024, cpuCores: availablePar
 const READY_TIMEOUT_MS = 180_000;
 /** How long a fork server has to answer when asked whether it still reads its orders. */
 const ANSWER_TIMEOUT_MS = 10_000;
+/** How many fork servers one run may see replaced before it is refused instead. */
+const MAX_REPLACEMENTS_PER_RUN = 2;
 /** A fork server's successor is started when it has used this share of its runs or its time. */
 const NEARLY = 0.9;
 
@@ -95,8 +97,11 @@ export class ForkServerFleet {
    * successor, started in the background once it was nearly spent, so no run waits for imports).
    */
   async ready(): Promise<ZygoteProcess> {
-    for (;;) {
+    for (let replaced = 0; ; replaced++) {
       if (this.closed) throw new Error("the sandbox is shut down");
+      // A spent one and its successor are normal; more means each new one is unusable as soon
+      // as it is ready, and starting another would only repeat its imports, for good.
+      if (replaced > MAX_REPLACEMENTS_PER_RUN) throw new Error(`${replaced} fork servers in a row were unusable as soon as they were ready`);
       if (this.current === undefined) {
         this.current = this.next ?? this.start();
         this.next = undefined;

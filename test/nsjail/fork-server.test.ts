@@ -418,6 +418,17 @@ describe.runIf(available)("nsjail fork server", () => {
     expect(last).not.toContain(first);
   });
 
+  it("fork servers that are unusable as soon as they are ready are not replaced without end: the run is refused", {
+    timeout: testTimeout(0, 30_000),
+  }, async () => {
+    // No fork server may take a run: each one started for it is spent on arrival.
+    const app = await forkServerApp({ maxForks: 0 });
+    const res = await execute(app, HELLO);
+    expect(res.status, res.text).toBe(503);
+    expect(res.body.code).toBe("SANDBOX_UNAVAILABLE");
+    expect(await forkServersSettled((pids) => pids.length === 0)).toEqual([]);
+  });
+
   it("a fork server is replaced once it is older than its age limit", async () => {
     const app = await forkServerApp({ maxAgeMs: 3000 });
     expect((await execute(app, HELLO)).status).toBe(200);
