@@ -65,6 +65,17 @@ vitest() { # report-file vitest-arguments...
     --reporter=json --outputFile.json="$report" "$@" </dev/null
 }
 started=$(date +%s)
+# A watchdog outside node: should vitest's own process be what is stuck, its progress reporter
+# is stuck with it. From the 8th minute on, every 5 minutes, what is busy and what the kernel said.
+(
+  sleep 480
+  while :; do
+    echo "[watchdog] $(($(date +%s) - started)) s in: the busiest processes"
+    ps -eo pid,ppid,stat,utime,stime,pcpu,etime,args --sort=-pcpu | head -12 | cut -c1-160
+    dmesg --level=emerg,alert,crit,err,warn | tail -5
+    sleep 300
+  done
+) &
 reports=()
 case "$suite" in
   nsjail)
