@@ -9,15 +9,13 @@ import { readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JAIL_WORK_DIR } from "../../adapters/python/protocol-facts.js";
 import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from "../../adapters/run/sandbox-uids.js";
 import { backends, closeSandboxes, realApp } from "../support/backends.js";
 import { processesMatching, processesSeeing, survivorsMatching, survivorsSeeing } from "../support/processes.js";
 import { slowed, testConfig } from "../support/real-app.js";
 import { type App, execute, expectStatus, py, uniqueMarker } from "../support/requests.js";
 import { isRoot, itAsRoot } from "../support/root.js";
-
-/** The work dir of every jail, as the script sees it (nsjail.cfg). */
-const JAIL_WORK_DIR = "/sandbox/work";
 
 describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", (backend) => {
   const jailed = backend.kind === "nsjail";

@@ -10,8 +10,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { detectCgroups } from "../../adapters/cgroups/cgroup.js";
 import { ZygoteSandbox } from "../../adapters/fork-server/zygote-sandbox.js";
+import { JAIL_CACHE_DIR } from "../../adapters/nsjail/nsjail-argv.js";
 import { findNsjailBinary } from "../../adapters/nsjail/nsjail-binary.js";
 import { NsjailSandbox } from "../../adapters/nsjail/nsjail-sandbox.js";
+import { JAIL_WORK_DIR } from "../../adapters/python/protocol-facts.js";
 import { projectRoot } from "../../src/project-paths.js";
 import { artifactLimitsOf, startSandbox } from "../../src/sandbox-factory.js";
 import { eachMode, nsjailModes } from "../support/nsjail.js";
@@ -145,7 +147,7 @@ eachMode(modes)("nsjail isolation ($mode)", ({ mode, sandbox }) => {
     );
     expect(res.status, res.text).toBe(200);
     const { cwd, cache, out } = res.body.result;
-    expect([cwd, cache]).toEqual(["/sandbox/work", "/sandbox/cache"]);
+    expect([cwd, cache]).toEqual([JAIL_WORK_DIR, JAIL_CACHE_DIR]);
     expect(out[cwd]).toBe("written");
     expect(out[cache]).toBe("written");
     for (const [directory, outcome] of Object.entries(out)) {
