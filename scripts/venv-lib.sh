@@ -39,7 +39,8 @@ ensure_venv() {
   if [ "$home" != "$PWD/$dir" ] && [ "$(readlink "$dir" || true)" != "$home" ]; then rm -rf "$dir"; fi
   local inputs=("$requirements") included
   # A requirements file that includes another (-r FILE) is made again when either changes.
-  while read -r included; do inputs+=("$included"); done < <(sed -n 's/^-r[[:space:]]*//p' "$requirements")
+  # (No process substitution: the VM's root filesystem is set up where /dev/fd is absent.)
+  for included in $(sed -n 's/^-r[[:space:]]*//p' "$requirements"); do inputs+=("$included"); done
   [ "${3:-}" = sandbox ] && inputs+=(scripts/jail-venv.sh)
   stamp_ok "$dir/.setup-stamp" "${inputs[@]}" && return 0
   python=$(find_python)
