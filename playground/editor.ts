@@ -1,7 +1,7 @@
 import { indentWithTab } from "@codemirror/commands";
 import { json } from "@codemirror/lang-json";
 import { python } from "@codemirror/lang-python";
-import { EditorState, type Extension, StateEffect, StateField } from "@codemirror/state";
+import { Annotation, EditorState, type Extension, StateEffect, StateField } from "@codemirror/state";
 import { Decoration, type DecorationSet, EditorView, keymap } from "@codemirror/view";
 import { basicSetup } from "codemirror";
 
@@ -27,29 +27,41 @@ const failingLine = StateField.define<DecorationSet>({
   provide: (field) => EditorView.decorations.from(field),
 });
 
-const editorView = (parent: HTMLElement, doc: string, extensions: Extension[], label: string): EditorView =>
+/** Marks a document the page put in (an example, a restored draft): not an edit of the user's. */
+const setByPage = Annotation.define<true>();
+
+/** Calls `onEdit` after each change of the document but those the page made. */
+const userEdits = (onEdit: () => void): Extension =>
+  EditorView.updateListener.of((update) => {
+    if (update.docChanged && !update.transactions.some((transaction) => transaction.annotation(setByPage))) onEdit();
+  });
+
+const editorView = (parent: HTMLElement, extensions: Extension[], label: string, onEdit: () => void): EditorView =>
   new EditorView({
     parent,
     state: EditorState.create({
-      doc,
-      extensions: [basicSetup, keymap.of([indentWithTab]), EditorView.contentAttributes.of({ "aria-label": label }), ...extensions],
+      extensions: [basicSetup, keymap.of([indentWithTab]), EditorView.contentAttributes.of({ "aria-label": label }), userEdits(onEdit), ...extensions],
     }),
   });
+
+const replaceDocument = (view: EditorView, doc: string, effects: StateEffect<unknown>[] = []): void =>
+  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: doc }, effects, annotations: setByPage.of(true) });
 
 /** The script editor: Python, with the failing line marked after a run that failed. */
 export class ScriptEditor {
   private readonly view: EditorView;
 
-  constructor(parent: HTMLElement, doc: string) {
-    this.view = editorView(parent, doc, [python(), failingLine], "Python script");
+  constructor(parent: HTMLElement, onEdit: () => void) {
+    this.view = editorView(parent, [python(), failingLine], "Python script", onEdit);
   }
 
   get text(): string {
     return this.view.state.doc.toString();
   }
 
+  /** Replaces the script (not an edit: onEdit does not hear it) and clears the failing line's mark. */
   set text(doc: string) {
-    this.view.dispatch({ changes: { from: 0, to: this.view.state.doc.length, insert: doc }, effects: markFailingLine.of(null) });
+    replaceDocument(this.view, doc, [markFailingLine.of(null)]);
   }
 
   markFailingLine(line: number, message: string): void {
@@ -71,16 +83,17 @@ export class ScriptEditor {
 export class JsonEditor {
   private readonly view: EditorView;
 
-  constructor(parent: HTMLElement, doc: string, label: string) {
-    this.view = editorView(parent, doc, [json()], label);
+  constructor(parent: HTMLElement, label: string, onEdit: () => void) {
+    this.view = editorView(parent, [json()], label, onEdit);
   }
 
   get text(): string {
     return this.view.state.doc.toString();
   }
 
+  /** Replaces the JSON (not an edit: onEdit does not hear it). */
   set text(doc: string) {
-    this.view.dispatch({ changes: { from: 0, to: this.view.state.doc.length, insert: doc } });
+    replaceDocument(this.view, doc);
   }
 
   focus(): void {

@@ -1,11 +1,17 @@
+import { AttachedFiles } from "./attached-files.js";
 import { bytesToBase64 } from "./base64.js";
+import { dropDraft, loadDraft, saveDraft } from "./draft.js";
 import { JsonEditor, ScriptEditor } from "./editor.js";
+import { afterEdit, exampleForm, exampleOf, limitsOf } from "./example-state.js";
 import { EXAMPLES, type Example } from "./examples.js";
 import { OutputPanel } from "./render.js";
-import { type InputFile, requestBody } from "./run-request.js";
+import { type InputFile, type RunForm, requestBody, requestHeaders } from "./run-request.js";
 
 /** The API key lives in this tab's sessionStorage only: gone when the tab closes, never sent anywhere but /execute. */
 const API_KEY_ITEM = "python-exec-service.apiKey";
+
+/** The menu's value for a form that is no example: edited, or the user's own draft. */
+const YOUR_SCRIPT = "";
 
 const byId = <T extends HTMLElement>(id: string): T => {
   const found = document.getElementById(id);
@@ -14,67 +20,101 @@ const byId = <T extends HTMLElement>(id: string): T => {
 };
 
 const runButton = byId<HTMLButtonElement>("run");
+const cancelButton = byId<HTMLButtonElement>("cancel");
 const exampleSelect = byId<HTMLSelectElement>("example");
 const authBar = byId<HTMLElement>("auth");
 const apiKeyInput = byId<HTMLInputElement>("api-key");
 const fileInput = byId<HTMLInputElement>("file-input");
-const fileList = byId<HTMLUListElement>("files");
+const filesNotKept = byId<HTMLElement>("files-not-kept");
 const timeoutInput = byId<HTMLInputElement>("timeout");
 const memoryInput = byId<HTMLInputElement>("memory");
+const limitsNote = byId<HTMLElement>("limits-note");
 const formError = byId<HTMLElement>("form-error");
 const inputs = byId<HTMLDetailsElement>("inputs");
+const yourScript = new Option("Your script", YOUR_SCRIPT);
 
-const editor = new ScriptEditor(byId("editor"), "");
-const argsEditor = new JsonEditor(byId("args"), "", "args, a JSON object");
+const editor = new ScriptEditor(byId("editor"), edited);
+const argsEditor = new JsonEditor(byId("args"), "args, a JSON object", edited);
+const attached = new AttachedFiles(byId("input-files"), edited);
 const output = new OutputPanel(byId("output"));
-let attached: InputFile[] = [];
-let running = false;
+/** The form as the page last showed it: what the next edit changes. */
+let shown: RunForm = readForm();
+/** The example whose limits the user's edit cleared, named in the form until the limits or the example change. */
+let clearedLimitsOf: Example | undefined;
+/** The run in progress, which Cancel aborts. */
+let running: AbortController | undefined;
+
+function readForm(): RunForm {
+  return { script: editor.text, args: argsEditor.text, files: attached.files, timeoutMs: timeoutInput.value, memoryMb: memoryInput.value };
+}
+
+function fill(form: RunForm): void {
+  editor.text = form.script;
+  argsEditor.text = form.args;
+  attached.files = form.files;
+  timeoutInput.value = form.timeoutMs;
+  memoryInput.value = form.memoryMb;
+  if (form.args !== "" || form.files.length > 0 || form.timeoutMs !== "" || form.memoryMb !== "") inputs.open = true;
+  showFormError(undefined);
+  output.showStatus("Press Run (Ctrl+Enter, ⌘+Enter on a Mac) to run the script.", "idle");
+}
+
+/** Which example the form is, in the menu and the address (else "Your script" and no #name), and whose its limits are. */
+function show(form: RunForm): void {
+  shown = form;
+  const example = exampleOf(form, EXAMPLES);
+  yourScript.hidden = example !== undefined;
+  exampleSelect.value = example?.id ?? YOUR_SCRIPT;
+  history.replaceState(null, "", example ? `#${example.id}` : location.pathname + location.search);
+  const limits = example && limitsOf(example);
+  if (limits) limitsNote.textContent = `The example's limit (${limits}): cleared when you change its script, args or files.`;
+  else if (clearedLimitsOf)
+    limitsNote.textContent = `The example's limit (${limitsOf(clearedLimitsOf)}) was cleared when you changed it: blank is the server's default.`;
+  limitsNote.hidden = !limits && !clearedLimitsOf;
+}
+
+function loadExample(example: Example): void {
+  clearedLimitsOf = undefined;
+  fill(exampleForm(example));
+  show(readForm());
+}
+
+/** An example chosen in the menu or named by a changed address: it replaces the draft. */
+function chooseExample(example: Example): void {
+  loadExample(example);
+  dropDraft(localStorage);
+  filesNotKept.hidden = true;
+}
+
+function edited(): void {
+  const before = shown;
+  const { form, clearedLimitsOf: cleared } = afterEdit(before, readForm(), EXAMPLES);
+  if (cleared) {
+    timeoutInput.value = form.timeoutMs;
+    memoryInput.value = form.memoryMb;
+    clearedLimitsOf = cleared;
+  } else if (form.timeoutMs !== before.timeoutMs || form.memoryMb !== before.memoryMb) {
+    clearedLimitsOf = undefined;
+  }
+  show(form);
+  filesNotKept.hidden = saveDraft(localStorage, form) !== "without-files";
+}
 
 function showFormError(message: string | undefined): void {
   formError.textContent = message ?? "";
   formError.hidden = message === undefined;
 }
 
-function renderAttached(): void {
-  fileList.replaceChildren(
-    ...attached.map((file, index) => {
-      const path = Object.assign(document.createElement("input"), { value: file.path, ariaLabel: "Path in the work dir", spellcheck: false });
-      path.addEventListener("input", () => (attached[index] = { ...file, path: path.value }));
-      const remove = Object.assign(document.createElement("button"), { type: "button", textContent: "Remove", className: "secondary" });
-      remove.addEventListener("click", () => {
-        attached.splice(index, 1);
-        renderAttached();
-      });
-      const size = file.encoding === "base64" ? Math.floor((file.content.length * 3) / 4) : new TextEncoder().encode(file.content).length;
-      const item = document.createElement("li");
-      item.append(path, Object.assign(document.createElement("span"), { className: "meta", textContent: `${size} B` }), remove);
-      return item;
-    }),
-  );
-}
-
-function loadExample(example: Example): void {
-  editor.text = example.script;
-  argsEditor.text = example.args === undefined ? "" : JSON.stringify(example.args, null, 2);
-  attached = [...(example.files ?? [])];
-  renderAttached();
-  timeoutInput.value = example.timeoutMs === undefined ? "" : String(example.timeoutMs);
-  memoryInput.value = "";
-  if (example.args !== undefined || example.files !== undefined || example.timeoutMs !== undefined) inputs.open = true;
-  exampleSelect.value = example.id;
-  showFormError(undefined);
-  output.showStatus("Press Run (Ctrl+Enter, ⌘+Enter on a Mac) to run the script.", "idle");
+function showRunning(on: boolean): void {
+  if (!on && document.activeElement === cancelButton) runButton.focus();
+  runButton.disabled = on;
+  runButton.textContent = on ? "Running…" : "Run";
+  cancelButton.hidden = !on;
 }
 
 async function run(): Promise<void> {
   if (running) return;
-  const built = requestBody({
-    script: editor.text,
-    args: argsEditor.text,
-    files: attached,
-    timeoutMs: timeoutInput.value,
-    memoryMb: memoryInput.value,
-  });
+  const built = requestBody(readForm());
   if (!built.ok) {
     inputs.open = true;
     showFormError(built.message);
@@ -82,16 +122,14 @@ async function run(): Promise<void> {
   }
   showFormError(undefined);
   editor.clearMark();
-  running = true;
-  runButton.disabled = true;
-  runButton.textContent = "Running…";
+  const controller = new AbortController();
+  running = controller;
+  showRunning(true);
   output.showStatus("Running…", "running");
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  const key = apiKeyInput.value.trim();
-  if (key !== "") headers.authorization = `Bearer ${key}`;
+  const headers = requestHeaders(apiKeyInput.value);
   const startedAt = performance.now();
   try {
-    const response = await fetch("/execute", { method: "POST", headers, body: JSON.stringify(built.body) });
+    const response = await fetch("/execute", { method: "POST", headers, body: JSON.stringify(built.body), signal: controller.signal });
     const text = await response.text();
     output.show({ status: response.status, text, roundTripMs: performance.now() - startedAt }, editor);
     if (response.status === 401) {
@@ -99,11 +137,14 @@ async function run(): Promise<void> {
       apiKeyInput.focus();
     }
   } catch (error) {
-    output.showStatus(`Could not reach the service: ${(error as Error).message}`, "failed");
+    if (controller.signal.aborted) {
+      output.showStatus(`Cancelled after ${Math.round(performance.now() - startedAt)} ms: the service stops a run whose client has gone.`, "cancelled");
+    } else {
+      output.showStatus(`Could not reach the service: ${(error as Error).message}`, "failed");
+    }
   } finally {
-    running = false;
-    runButton.disabled = false;
-    runButton.textContent = "Run";
+    running = undefined;
+    showRunning(false);
   }
 }
 
@@ -122,6 +163,7 @@ async function discoverAuth(): Promise<void> {
 }
 
 function populateExamples(): void {
+  exampleSelect.append(yourScript);
   const groups = new Map<string, HTMLOptGroupElement>();
   for (const example of EXAMPLES) {
     let group = groups.get(example.group);
@@ -134,20 +176,29 @@ function populateExamples(): void {
   }
 }
 
-populateExamples();
-// The example the address names (/#plot), else the first.
-const [first] = EXAMPLES;
-const requested = EXAMPLES.find((example) => `#${example.id}` === location.hash) ?? first;
-if (requested) loadExample(requested);
+const exampleNamed = (hash: string): Example | undefined => EXAMPLES.find((example) => `#${example.id}` === hash);
 
+populateExamples();
+// The example the address names (/#plot), else the user's draft, else the first example.
+const named = exampleNamed(location.hash);
+const draft = named ? undefined : loadDraft(localStorage);
+const [first] = EXAMPLES;
+if (named) loadExample(named);
+else if (draft) {
+  fill(draft);
+  show(draft);
+} else if (first) loadExample(first);
+
+window.addEventListener("hashchange", () => {
+  const example = exampleNamed(location.hash);
+  if (example) chooseExample(example);
+});
 exampleSelect.addEventListener("change", () => {
   const example = EXAMPLES.find((candidate) => candidate.id === exampleSelect.value);
-  if (example) {
-    loadExample(example);
-    history.replaceState(null, "", `#${example.id}`);
-  }
+  if (example) chooseExample(example);
 });
 runButton.addEventListener("click", () => void run());
+cancelButton.addEventListener("click", () => running?.abort());
 // Ctrl/Cmd+Enter runs from anywhere on the page; caught before the editors, which would insert a line.
 window.addEventListener(
   "keydown",
@@ -162,9 +213,9 @@ window.addEventListener(
 fileInput.addEventListener("change", async () => {
   const files = [...(fileInput.files ?? [])];
   fileInput.value = "";
-  attached.push(...(await Promise.all(files.map(readAttachment))));
-  renderAttached();
+  attached.add(await Promise.all(files.map(readAttachment)));
 });
+for (const limit of [timeoutInput, memoryInput]) limit.addEventListener("input", edited);
 apiKeyInput.value = sessionStorage.getItem(API_KEY_ITEM) ?? "";
 apiKeyInput.addEventListener("input", () => sessionStorage.setItem(API_KEY_ITEM, apiKeyInput.value));
 void discoverAuth();

@@ -39,8 +39,8 @@ export class OutputPanel {
 
   constructor(private readonly panel: HTMLElement) {}
 
-  /** A line of status only: before the first run, while running, or when the service could not be reached. */
-  showStatus(text: string, state: "idle" | "running" | "failed"): void {
+  /** A line of status only: before the first run, while running, when cancelled, or when the service could not be reached. */
+  showStatus(text: string, state: "idle" | "running" | "cancelled" | "failed"): void {
     this.clear();
     this.panel.append(element("p", { id: "status", className: `status ${state}` }, text));
   }

@@ -1,6 +1,6 @@
 /**
  * Bundles the playground page (playground/) for the browser: CodeMirror and the page's code in
- * one ES module, next to the page and its stylesheet, in dist/playground/. The server serves
+ * one ES module, next to the page, its stylesheet and its icon, in dist/playground/. The server serves
  * these files itself (no CDN). Run by `npm run build` and before the tests (vitest.config.ts).
  *
  *   node scripts/build-playground.ts
@@ -36,7 +36,7 @@ export async function buildPlayground(outDir = PLAYGROUND_OUT_DIR): Promise<void
     logLevel: "warning",
   });
   for (const file of bundle.outputFiles) await writeAtomically(file.path, file.contents);
-  for (const name of ["index.html", "playground.css"]) {
+  for (const name of ["index.html", "playground.css", "favicon.svg"]) {
     await writeAtomically(join(outDir, name), await readFile(join(root, "playground", name)));
   }
 }

@@ -19,6 +19,7 @@ const FILES: Record<string, string> = {
   "index.html": "text/html; charset=utf-8",
   "playground.js": "text/javascript; charset=utf-8",
   "playground.css": "text/css; charset=utf-8",
+  "favicon.svg": "image/svg+xml",
 };
 
 /** Reads the built playground (scripts/build-playground.ts); a missing file stops start-up, as a half-built image should. */
@@ -62,11 +63,14 @@ function send(c: Context, asset: PlaygroundAsset): Response {
   return new Response(asset.body as Uint8Array<ArrayBuffer>, { status: 200, headers });
 }
 
-/** The playground at GET /, its script and stylesheet under /playground/. */
+/** The playground at GET /, its script and stylesheet under /playground/, and the service's icon at /favicon.ico. */
 export function installPlayground(app: OpenAPIHono, assets: PlaygroundAssets): void {
   const page = assets.get("index.html");
-  if (!page) throw new Error("the playground assets have no index.html");
+  const icon = assets.get("favicon.svg");
+  if (!page || !icon) throw new Error("the playground assets have no index.html or favicon.svg");
   app.get("/", (c) => send(c, page));
+  // Where browsers and other clients look for a site's icon: the SVG, as image/svg+xml (an image is taken by its type, not its name).
+  app.get("/favicon.ico", (c) => send(c, icon));
   app.get("/playground/:file", (c) => {
     const file = c.req.param("file");
     const asset = file === "index.html" ? undefined : assets.get(file);

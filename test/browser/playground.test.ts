@@ -158,7 +158,7 @@ describe.skipIf(!browserTestsRun)("the playground in a real browser", () => {
     const { page, pageErrors } = await newPage();
     await page.locator("#example").selectOption("csv-aggregate");
     expect(await page.locator("#inputs").getAttribute("open")).not.toBeNull();
-    expect(await page.locator("#files input").inputValue()).toBe("sales.csv");
+    expect(await page.locator("#input-files input").inputValue()).toBe("sales.csv");
     await page.locator("#run").click();
     await expectRunOk(page, 60_000);
     // min_units=50 from args drops the south/pears row (40 units).
@@ -177,7 +177,7 @@ describe.skipIf(!browserTestsRun)("the playground in a real browser", () => {
 
     // A file attached from disk arrives byte for byte (another example first: no args, no files).
     await page.locator("#example").selectOption("hello");
-    expect(await page.locator("#files li").count()).toBe(0);
+    expect(await page.locator("#input-files li").count()).toBe(0);
     const bytes = Buffer.from([0, 1, 2, 253, 254, 255, 10, 13]);
     await page.locator("#file-input").setInputFiles({ name: "blob.bin", mimeType: "application/octet-stream", buffer: bytes });
     await typeScript(page, 'def main():\n    return list(open("blob.bin", "rb").read())\n');
