@@ -6,9 +6,19 @@ export interface InputFile {
   readonly encoding: "utf-8" | "base64";
 }
 
+/**
+ * What of the script gives the run's result. "main": main(), called after the top level (a
+ * script without one is MAIN_NOT_FOUND). "cell": as a notebook cell's, the value of the top
+ * level's last expression statement (main() is never called). "main-or-cell": main() when the
+ * top level defines one, else as a cell.
+ */
+export type EntryMode = "main" | "main-or-cell" | "cell";
+
 /** A script to run, with the limits that apply to this one run. */
 export interface ExecutionRequest {
   readonly script: string;
+  /** Absent: "main". */
+  readonly entry?: EntryMode;
   readonly timeoutMs: number;
   readonly memoryMb: number;
   /**

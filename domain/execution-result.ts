@@ -3,11 +3,22 @@ import type { CapturedOutput } from "./captured-output.js";
 import type { FailureCode } from "./failure-code.js";
 
 /**
- * main() returned a JSON value. `resultJson` is the exact JSON text the harness produced,
- * passed through unparsed so integers beyond 2^53 and float spellings survive intact.
+ * What a success's resultJson holds. "json": the value itself. "repr": a cell's value that is
+ * not JSON (or whose JSON is over the result's cap), as a JSON string holding its repr(), cut
+ * at the harness's MAX_RESULT_REPR_CHARS.
+ */
+export const RESULT_KINDS = ["json", "repr"] as const;
+export type ResultKind = (typeof RESULT_KINDS)[number];
+
+/**
+ * main() returned a JSON value, or a cell ended with one. `resultJson` is the exact JSON text
+ * the harness produced, passed through unparsed so integers beyond 2^53 and float spellings
+ * survive intact.
  */
 export interface ExecutionSuccess {
   readonly resultJson: string;
+  /** Absent: "json". */
+  readonly resultKind?: ResultKind;
   readonly output: CapturedOutput;
   readonly durationMs: number;
   /** The files and figures the run left; absent when it left none. */

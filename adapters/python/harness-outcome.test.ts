@@ -43,6 +43,13 @@ describe("outcomeOf", () => {
     });
   });
 
+  it("a cell's repr stays a repr in the success", () => {
+    expect(outcome({ report: { kind: "ok", resultJson: '"{1, 2}"', resultKind: "repr" } })).toEqual({
+      ok: true,
+      value: { resultJson: '"{1, 2}"', resultKind: "repr", output, durationMs: 77 },
+    });
+  });
+
   it("an error report becomes that failure, with traceback, output and duration", () => {
     const failure = failureOf(outcome({ report: { kind: "error", code: "RUNTIME_ERROR", message: "ValueError: x", traceback: "tb" }, exitCode: 0 }));
     expect(failure).toEqual({ code: "RUNTIME_ERROR", message: "ValueError: x", traceback: "tb", output, durationMs: 77 });

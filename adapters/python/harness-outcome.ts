@@ -41,7 +41,8 @@ export function outcomeOf(ending: ProcessEnding, output: CapturedOutput, request
     err(failure(code, message, output, traceback === undefined ? { durationMs } : { durationMs, traceback }));
 
   if (report.kind === "ok") {
-    return ok({ resultJson: report.resultJson, output, durationMs, ...(report.artifacts ? { artifacts: report.artifacts } : {}) });
+    const { resultJson, resultKind, artifacts } = report;
+    return ok({ resultJson, ...(resultKind ? { resultKind } : {}), output, durationMs, ...(artifacts ? { artifacts } : {}) });
   }
   if (report.kind === "error") {
     const { message, traceback, artifacts } = report;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { FAILURE_CODES, REPORTED_FAILURE_CODES } from "../../domain/failure-code.js";
-import { encodeHarnessRequest, maxReportBytes, parseHarnessReport } from "./harness-protocol.js";
+import { encodeHarnessRequest, harnessRequestFor, maxReportBytes, parseHarnessReport } from "./harness-protocol.js";
 import { MAX_RESULT_DEPTH } from "./protocol-facts.js";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -170,6 +171,13 @@ describe("parseHarnessReport: files and figures", () => {
   it("a report that lists nothing has no artifacts", () => {
     expect(parse(okReport("1"))).not.toHaveProperty("artifacts");
   });
+
+  it("a cell's repr is a JSON string the report names as such; the result of any other report is the value itself", () => {
+    expect(parse(okReport('"{1, 2}"', { resultKind: "repr" }))).toEqual({ kind: "ok", resultJson: '"{1, 2}"', resultKind: "repr" });
+    expect(parse(okReport('"{1, 2}"'))).toEqual({ kind: "ok", resultJson: '"{1, 2}"' });
+    expect(parse(okReport("[1, 2]", { resultKind: "repr" }))).toEqual({ kind: "malformed" });
+    expect(parse(okReport("1", { resultKind: "json" }))).toEqual({ kind: "malformed" });
+  });
 });
 
 describe("maxReportBytes", () => {
@@ -181,10 +189,24 @@ describe("maxReportBytes", () => {
   });
 });
 
+describe("harnessRequestFor", () => {
+  const fixed = { limits: {}, maxResultBytes: 10, artifactLimits: { maxFiles: 1, maxBytes: 2, maxFigures: 3 } };
+  const request: ExecutionRequest = { script: "x = 2\nx * 21", timeoutMs: 1000, memoryMb: 64 };
+
+  it("names the entry mode the request asks for, and main() where it asks for none (POST /execute's contract)", () => {
+    expect(harnessRequestFor(request, fixed).entry).toBe("main");
+    for (const entry of ["main", "main-or-cell", "cell"] as const) {
+      const encoded = new TextDecoder().decode(encodeHarnessRequest(harnessRequestFor({ ...request, entry }, fixed)));
+      expect(JSON.parse(encoded)).toEqual({ script: request.script, entry, memoryMb: 64, ...fixed });
+    }
+  });
+});
+
 describe("encodeHarnessRequest", () => {
   it("splices the args in as the client wrote them", () => {
     const request = {
       script: "s",
+      entry: "main" as const,
       limits: {},
       memoryMb: 64,
       maxResultBytes: 10,
@@ -199,6 +221,7 @@ describe("encodeHarnessRequest", () => {
   it("is the JSON the harness reads from stdin", () => {
     const request = {
       script: "print('é')",
+      entry: "main-or-cell" as const,
       limits: { cpuSeconds: 3 },
       memoryMb: 64,
       maxResultBytes: 10,

@@ -3,7 +3,8 @@
  * result channel (the sandbox_harness package is the other side). What a run amounts to is harness-outcome.ts.
  */
 import type { Artifacts } from "../../domain/artifacts.js";
-import type { ExecutionRequest, InputFile } from "../../domain/execution-request.js";
+import type { EntryMode, ExecutionRequest, InputFile } from "../../domain/execution-request.js";
+import type { ResultKind } from "../../domain/execution-result.js";
 import { REPORTED_FAILURE_CODES, type ScriptFailureCode } from "../../domain/failure-code.js";
 import { MAX_PATH_BYTES, MAX_RESULT_DEPTH } from "./protocol-facts.js";
 import { readArtifacts } from "./report-artifacts.js";
@@ -28,6 +29,7 @@ export interface ArtifactLimits {
 
 export interface HarnessRequest {
   readonly script: string;
+  readonly entry: EntryMode;
   readonly limits: HarnessLimits;
   /** The run's memory limit, for messages (the limits above or the sandbox enforce it). */
   readonly memoryMb: number;
@@ -44,7 +46,7 @@ const CONFIRMABLE_LIMITS: ReadonlySet<string> = new Set(["memory", "processes"])
 
 /** What the harness wrote on its result channel. */
 export type HarnessReport =
-  | { readonly kind: "ok"; readonly resultJson: string; readonly artifacts?: Artifacts }
+  | { readonly kind: "ok"; readonly resultJson: string; readonly resultKind?: ResultKind; readonly artifacts?: Artifacts }
   | {
       readonly kind: "error";
       readonly code: ScriptFailureCode;
@@ -76,6 +78,7 @@ export function harnessRequestFor(
 ): HarnessRequest {
   return {
     script: request.script,
+    entry: request.entry ?? "main",
     limits: fixed.limits,
     memoryMb: request.memoryMb,
     maxResultBytes: fixed.maxResultBytes,
@@ -121,7 +124,10 @@ export function parseHarnessReport(bytes: Uint8Array, maxResultBytes: number): H
     const resultJson = decoder.decode(body.subarray(0, resultBytes));
     const reported = readArtifacts(fields, body.subarray(resultBytes));
     if (!isStrictJson(resultJson) || reported === undefined || resultBytes + reported.bytes !== body.length) return { kind: "malformed" };
-    return { kind: "ok", resultJson, ...(reported.artifacts ? { artifacts: reported.artifacts } : {}) };
+    // The harness names a result's kind only for a cell's repr, which travels as a JSON string.
+    const isRepr = fields.resultKind === "repr";
+    if ((fields.resultKind !== undefined && !isRepr) || (isRepr && !resultJson.startsWith('"'))) return { kind: "malformed" };
+    return { kind: "ok", resultJson, ...(isRepr ? { resultKind: "repr" } : {}), ...(reported.artifacts ? { artifacts: reported.artifacts } : {}) };
   }
   if (fields.status === "error" && typeof fields.code === "string" && REPORTABLE_CODES.has(fields.code)) {
     const reported = readArtifacts(fields, body);

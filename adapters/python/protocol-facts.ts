@@ -19,3 +19,5 @@ export const JAIL_WORK_DIR: string = facts.workDir;
 export const MAX_PATH_BYTES: number = facts.maxPathBytes;
 /** Nesting the harness allows in a result. */
 export const MAX_RESULT_DEPTH: number = facts.maxResultDepth;
+/** A cell's value that is not JSON comes back as its repr(), cut at this many characters. */
+export const MAX_RESULT_REPR_CHARS: number = facts.maxResultReprChars;

@@ -22,3 +22,5 @@ WORK_DIR = _facts["workDir"]
 MAX_PATH_BYTES = _facts["maxPathBytes"]
 # Deeper results break the recursive JSON parsers of many clients.
 MAX_RESULT_DEPTH = _facts["maxResultDepth"]
+# A cell's value that is not JSON comes back as its repr(), cut at this many characters.
+MAX_RESULT_REPR_CHARS = _facts["maxResultReprChars"]

@@ -4,6 +4,8 @@ import os
 
 from .args import check_args_before_running
 from .budget import Budget
+from .cell_value import JSON, REPR, serialize_cell_value
+from .entry import MAIN, check_entry, main_to_call
 from .failures import Failure, memory_failure, ran_out_of_memory, resource_failure
 from .figures import Figures
 from .input_files import write_input_files
@@ -11,7 +13,7 @@ from .limits import apply_limits
 from .output_files import OutputFiles
 from .strict_json import serialize_result
 from .tracebacks import describe_exception, user_traceback
-from .user_script import call_main, compile_script, find_main, run_top_level
+from .user_script import call_main, compile_script, run_top_level
 
 
 def run(request):
@@ -46,21 +48,24 @@ def run_script(request, figures, inputs):
     limits = request.get("limits", {})
     memory_mb = request.get("memoryMb")
     args = request.get("args")
+    entry = request["entry"]
     try:
-        code = compile_script(request["script"])
+        script = compile_script(request["script"])
+        check_entry(entry, args)
         if args is not None:
             check_args_before_running(request["script"], args)
         inputs.update(write_input_files(request.pop("files", None) or []))
         figures.watch()
         apply_limits(limits)
         try:
-            module = run_top_level(code)
-            main = find_main(module, args)
-            value = call_main(main, args)
+            module, cell_value = run_top_level(script)
+            main = main_to_call(entry, module, args)
+            value = cell_value if main is None else call_main(main, args)
         except Failure:
             raise
         except SystemExit as exc:
-            raise Failure("SCRIPT_EXITED", f"The script exited (sys.exit({exc.code!r})) before main() returned")
+            before = "main() returned" if entry == MAIN else "the script's result was taken"
+            raise Failure("SCRIPT_EXITED", f"The script exited (sys.exit({exc.code!r})) before {before}")
         except MemoryError as exc:
             raise memory_failure(memory_mb, exc)
         except BaseException as exc:
@@ -68,13 +73,19 @@ def run_script(request, figures, inputs):
                 raise memory_failure(memory_mb, exc)
             raise resource_failure(exc, limits) or Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
         try:
-            result = serialize_result(value, request["maxResultBytes"])
+            if main is None:
+                result, kind = serialize_cell_value(value, request["maxResultBytes"])
+            else:
+                result, kind = serialize_result(value, request["maxResultBytes"]), JSON
         except Failure:
             raise
         except MemoryError as exc:
             raise memory_failure(memory_mb, exc)
-        except BaseException as exc:  # the result's own code (a __str__, __int__, ...) raised while it was read
+        except BaseException as exc:  # the result's own code (a __str__, __repr__, ...) raised while it was read
             raise Failure("RUNTIME_ERROR", describe_exception(exc), user_traceback(exc))
-        return {"status": "ok", "resultBytes": len(result)}, [result]
+        header = {"status": "ok", "resultBytes": len(result)}
+        if kind == REPR:
+            header["resultKind"] = REPR
+        return header, [result]
     except Failure as failure:
         return failure.header(), []

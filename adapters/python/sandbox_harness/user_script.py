@@ -1,7 +1,10 @@
-"""The script itself: compiled, its top level run as the module `script`, its main() found and called."""
+"""The script itself: compiled, its top level run as the module `script` (with the value of its
+last expression, as a notebook cell has one), its main() found and called."""
 
+import ast
 import inspect
 import linecache
+import re
 import sys
 import traceback
 import types
@@ -13,11 +16,27 @@ from .tracebacks import SCRIPT_FILENAME
 SCRIPT_MODULE_NAME = "script"
 
 
+class Script:
+    """The script compiled as a cell: `statements` to exec, then `last_expression` to eval in the
+    same namespace when the cell has a value (else None)."""
+
+    def __init__(self, statements, last_expression):
+        self.statements = statements
+        self.last_expression = last_expression
+
+
 def compile_script(source):
     # Tracebacks and inspect read source lines through linecache; "script.py" is not on disk.
     linecache.cache[SCRIPT_FILENAME] = (len(source), None, source.splitlines(True), SCRIPT_FILENAME)
     try:
-        return compile(source, SCRIPT_FILENAME, "exec", dont_inherit=True)
+        tree = compile(source, SCRIPT_FILENAME, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        last = tree.body[-1] if tree.body else None
+        if not isinstance(last, ast.Expr) or ends_with_semicolon(source, last):
+            return Script(compile(tree, SCRIPT_FILENAME, "exec", dont_inherit=True), None)
+        tree.body.pop()
+        # The nodes keep their positions, so tracebacks name the script's own lines.
+        statements = compile(tree, SCRIPT_FILENAME, "exec", dont_inherit=True)
+        return Script(statements, compile(ast.Expression(last.value), SCRIPT_FILENAME, "eval", dont_inherit=True))
     except SyntaxError as exc:
         where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
         detail = exc.msg or "invalid syntax"
@@ -30,12 +49,32 @@ def compile_script(source):
         raise Failure("SYNTAX_ERROR", f"SyntaxError: {exc}")
 
 
-def run_top_level(code):
+# Where the parser's lines end (str.splitlines also splits at "\f", "\x1c" and others).
+LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def ends_with_semicolon(source, statement):
+    """`value;`: as in a notebook, a last expression followed by ";" gives the cell no value."""
+    line = LINE_END.split(source)[statement.end_lineno - 1]
+    rest = line.encode("utf-8")[statement.end_col_offset :]  # the offset counts UTF-8 bytes
+    return rest.lstrip().startswith(b";")
+
+
+def run_top_level(script):
+    """The module the top level ran in, and the value of the cell's last expression (None: it has none)."""
     module = types.ModuleType(SCRIPT_MODULE_NAME)
     module.__file__ = SCRIPT_FILENAME
     sys.modules[SCRIPT_MODULE_NAME] = module
-    exec(code, module.__dict__)
-    return module
+    exec(script.statements, module.__dict__)
+    if script.last_expression is None:
+        return module, None
+    return module, eval(script.last_expression, module.__dict__)
+
+
+def defines_main(module):
+    """The top level bound `main` to something callable other than a class."""
+    main = module.__dict__.get("main")
+    return callable(main) and not inspect.isclass(main)
 
 
 def find_main(module, args):

@@ -41,6 +41,7 @@ def request(script, **fields):
     """A harness request as the server sends it."""
     return {
         "script": script,
+        "entry": "main",
         "limits": {},
         "memoryMb": 256,
         "maxResultBytes": 1 << 20,

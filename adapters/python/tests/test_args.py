@@ -60,7 +60,8 @@ def test_args_fit_a_main_that_takes_any_keyword():
 
 
 def script_module(source):
-    return run_top_level(compile_script(source))
+    module, _ = run_top_level(compile_script(source))
+    return module
 
 
 @pytest.mark.parametrize(
