@@ -25,14 +25,22 @@ const artifactFields = (artifacts: Artifacts | undefined) => {
   };
 };
 
+/** A success's fields beside its result. */
+export const successFields = (success: ExecutionSuccess) => ({
+  ...outputFields(success.output),
+  durationMs: success.durationMs,
+  ...artifactFields(success.artifacts),
+});
+
 /**
- * The JSON text of a success. The result is spliced in as the harness wrote it, never
- * re-serialized, so big integers and float spellings reach the client exactly.
+ * The JSON text of an object whose first member is the result, then `fields`. The result is
+ * spliced in as the harness wrote it, never re-serialized, so big integers and float spellings
+ * reach the client exactly.
  */
-export function successBody(success: ExecutionSuccess): string {
-  const rest = JSON.stringify({ ...outputFields(success.output), durationMs: success.durationMs, ...artifactFields(success.artifacts) });
-  return `{"result":${success.resultJson},${rest.slice(1)}`;
-}
+export const withResult = (resultJson: string, fields: object): string => `{"result":${resultJson},${JSON.stringify(fields).slice(1)}`;
+
+/** The JSON text of a success. */
+export const successBody = (success: ExecutionSuccess): string => withResult(success.resultJson, successFields(success));
 
 export const successResponse = (success: ExecutionSuccess): Response => new Response(successBody(success), { status: 200, headers: JSON_HEADERS });
 

@@ -1,24 +1,35 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { MAX_RESULT_REPR_CHARS } from "../../adapters/python/protocol-facts.js";
 import { executeRequestSchema } from "../../openapi/schemas.js";
 import { type ExecuteLimits, executionRequestOf } from "../http/execute.js";
 import type { Execute } from "../observability/observe-executions.js";
 import { SERVICE } from "../service.js";
+import { runPythonOutputSchema } from "./run-python-output.js";
 import { refusalResult, toolResult } from "./tool-result.js";
 
 const RUN_PYTHON = "run_python";
 
 const DESCRIPTION = [
-  "Runs a Python 3 script in a fresh, isolated sandbox and returns what its main() returned, with everything it printed.",
-  "The script must define main(); it is called once, after the top-level code, as main(**args) when args is given, and must",
-  "return a JSON value (dict, list, str, int, float, bool or None; numpy scalars are converted). numpy, pandas, matplotlib",
-  "and the standard library are available. files are written into the working directory before the",
-  "script starts; nothing persists between calls.",
-  "On success the text is JSON: {result, stdout, stderr, durationMs, files?}, files being those the script created or",
-  "changed ({path, size, mediaType, encoding, content}). Every matplotlib figure (open when main() returns, or shown",
-  "with plt.show()) follows as an image.",
-  "When the script fails the result is a tool error whose text is JSON: {error, code, stdout, stderr, traceback?},",
-  "code being e.g. SYNTAX_ERROR, RUNTIME_ERROR, INVALID_ARGS, MAIN_NOT_FOUND, RESULT_NOT_JSON, TIMEOUT or MEMORY_LIMIT_EXCEEDED.",
+  "Runs Python 3 code in a fresh, isolated sandbox, as a notebook cell or as a script with a main() function, and returns its",
+  "result with everything it printed. Nothing persists between calls.",
+  "A cell (no main): the code runs top to bottom and its result is the value of its last line when that is an expression, as",
+  "in a notebook; a cell ending in a statement (an assignment, a loop, an import, a def) or in an expression followed by ';'",
+  "has none (null). A script that defines main(): main() is called once, after the top-level code, as main(**args) when args",
+  "is given, and its return value is the result; only main() takes args.",
+  "A value that is JSON (dict, list, str, int, float, bool or None; numpy scalars are converted) is the result itself. A",
+  `cell's value that is not (a DataFrame, an array, a set, NaN, ...) comes back as its repr(), a string cut at`,
+  `${MAX_RESULT_REPR_CHARS} characters, with resultKind "repr" instead of "json"; main() must return JSON.`,
+  "numpy, pandas, matplotlib and the standard library are available; files are written into the working directory",
+  "before the code starts.",
+  "The result: {result, resultKind, stdout, stderr, stdoutTruncated, stderrTruncated, durationMs, files?, filesTruncated?},",
+  "files being those the code created or changed ({path, size, mediaType, encoding, content}). Every matplotlib figure",
+  "(open at the end, or shown with plt.show()) follows as an image.",
+  "When the code fails the result is a tool error whose text is JSON: {error, code, fix, stdout, stderr, traceback?}, fix",
+  "saying what to change; code is e.g. SYNTAX_ERROR, RUNTIME_ERROR, RESULT_NOT_JSON, INVALID_ARGS, TIMEOUT or MEMORY_LIMIT_EXCEEDED.",
 ].join(" ");
+
+const SCRIPT_DESCRIPTION =
+  "Python source: a notebook cell, whose result is the value of its last expression, or a script defining main(), whose result is what main() returns";
 
 export interface RunPythonDeps {
   readonly execute: Execute;
@@ -28,22 +39,32 @@ export interface RunPythonDeps {
 /**
  * Makes an MCP server with the one tool run_python for each HTTP request: the endpoint is
  * stateless, so every request gets a server of its own, and its runs are logged under that
- * request's id. The tool's input schema is POST /execute's request schema, so a field added
- * there is a tool argument too.
+ * request's id. The tool's input schema is POST /execute's request schema (so a field added
+ * there is a tool argument too), but its script may be a cell: the tool runs it "main-or-cell".
  */
 export function runPythonServers(deps: RunPythonDeps): (requestId: string) => McpServer {
-  const inputSchema = executeRequestSchema(deps.limits);
+  const requestSchema = executeRequestSchema(deps.limits);
+  const inputSchema = requestSchema.extend({ script: requestSchema.shape.script.meta({ description: SCRIPT_DESCRIPTION }) });
   return (requestId) => {
     const server = new McpServer({ name: SERVICE.name, title: SERVICE.title, version: SERVICE.version });
     server.registerTool(
       RUN_PYTHON,
-      { title: "Run Python", description: DESCRIPTION, inputSchema, annotations: { destructiveHint: false, idempotentHint: false } },
+      {
+        title: "Run Python",
+        description: DESCRIPTION,
+        inputSchema,
+        outputSchema: runPythonOutputSchema,
+        annotations: { destructiveHint: false, idempotentHint: false },
+      },
       async (body, { signal }) => {
+        const call = { script: body.script, limits: deps.limits };
         const request = executionRequestOf(body, deps.limits);
-        if (!request.ok) return refusalResult(request.error);
-        return toolResult(await deps.execute({ ...request.value, signal }, { requestId }));
+        if (!request.ok) return refusalResult(request.error, call);
+        return toolResult(await deps.execute({ ...request.value, entry: "main-or-cell", signal }, { requestId }), call);
       },
     );
+    // The one tool is the whole list, for good: no client need listen for changes to it.
+    server.server.registerCapabilities({ tools: { listChanged: false } });
     return server;
   };
 }

@@ -50,6 +50,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote"))("$name", 
   describe("MAIN_NOT_FOUND (400)", () => {
     it.each([
       ["no main at all", "x = 1\n", /No callable main\(\)/],
+      ["a notebook cell, its last line an expression", "x = 2\nx * 21\n", /No callable main\(\)/],
       ["main = 42", "main = 42\n", /main is a int/],
       ["main = None", "main = None\n", /No callable main\(\)/],
       ["class main", "class main:\n    pass\n", /main is a class/],

@@ -6,10 +6,13 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_RESULT_REPR_CHARS } from "../../adapters/python/protocol-facts.js";
 import { maxBodyBytes } from "../../src/http/execute.js";
+import { backends, closeSandboxes, realApp } from "../support/backends.js";
 import { sample } from "../support/observing.js";
 import { decodePng } from "../support/png.js";
 import { type Served, serveApp, testConfig } from "../support/real-app.js";
+import { type App, execute, expectStatus } from "../support/requests.js";
 
 /** The pandas script of seeds.test.ts's "an nsjail README" example, as that README sends it. */
 const SEED_SCRIPT =
@@ -23,6 +26,20 @@ async function connect(url: string, headers: Record<string, string> = {}): Promi
   return client;
 }
 
+/** The client over an app's request() instead of a socket. */
+async function connectTo(app: App): Promise<Client> {
+  const client = new Client({ name: "mcp-test", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL("http://localhost/mcp"), { fetch: async (url, init) => app.request(String(url), init) }));
+  return client;
+}
+
+/** Words of the HTTP edge that mean nothing to an agent calling a tool. */
+const HTTP_WORDS = /\b(HTTP|POST|GET|request body|status code|[45]\d\d)\b/;
+
+/** The pandas DataFrame of the repr tests, and the repr() pandas gives it. */
+const DATAFRAME_CELL = "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2], 'b': [3.5, 4.5]})\ndf";
+const DATAFRAME_REPR = "   a    b\n0  1  3.5\n1  2  4.5";
+
 const textOf = (result: CallToolResult): string => {
   const text = result.content.find((item) => item.type === "text");
   if (text?.type !== "text") throw new Error(`no text content in ${JSON.stringify(result)}`);
@@ -31,6 +48,12 @@ const textOf = (result: CallToolResult): string => {
 
 const callRunPython = async (client: Client, args: Record<string, unknown>) =>
   (await client.callTool({ name: "run_python", arguments: args })) as CallToolResult;
+
+/** A failed call's text: the error body with what to fix. */
+const failureOf = (result: CallToolResult) => {
+  expect(result.isError, textOf(result)).toBe(true);
+  return JSON.parse(textOf(result)) as Record<string, string>;
+};
 
 describe("MCP endpoint, auth off", () => {
   let served: Served;
@@ -46,9 +69,9 @@ describe("MCP endpoint, auth off", () => {
     await served?.sandbox.close();
   });
 
-  it("initializes: the server names itself and offers tools", () => {
+  it("initializes: the server names itself and offers tools, whose list never changes", () => {
     expect(client.getServerVersion()).toMatchObject({ name: "python-exec-service", version: expect.any(String) });
-    expect(client.getServerCapabilities()?.tools).toBeDefined();
+    expect(client.getServerCapabilities()?.tools).toEqual({ listChanged: false });
   });
 
   it("lists one tool, run_python, whose input schema is the /execute request with the server's limits", async () => {
@@ -58,17 +81,97 @@ describe("MCP endpoint, auth off", () => {
     expect(tool!.description).toMatch(/main\(\)/);
     const schema = tool!.inputSchema as { properties: Record<string, Record<string, unknown>>; required: string[] };
     expect(schema.required).toEqual(["script"]);
-    expect(schema.properties.script).toMatchObject({ type: "string", minLength: 1 });
+    expect(schema.properties.script).toMatchObject({ type: "string", minLength: 1, description: expect.stringMatching(/notebook cell/) });
     const config = testConfig();
     expect(schema.properties.timeoutMs).toMatchObject({ type: "integer", maximum: config.executionTimeoutMs });
     expect(schema.properties.memoryMb).toMatchObject({ type: "integer", maximum: config.memoryLimitMb });
-    // Every field carries its description to the model, as in the OpenAPI document.
+    // Every other field carries its description to the model, as in the OpenAPI document; the
+    // script's differs, since the tool runs a cell too.
     const doc = (await (await fetch(`${served.listening.url}/openapi.json`)).json()) as any;
     const documented = doc.components.schemas.ExecuteRequest.properties as Record<string, { description: string }>;
     expect(Object.keys(schema.properties).sort()).toEqual(Object.keys(documented).sort());
     for (const [name, property] of Object.entries(schema.properties)) {
-      expect(property.description, name).toBe(documented[name]!.description);
+      if (name !== "script") expect(property.description, name).toBe(documented[name]!.description);
     }
+  });
+
+  it("declares its output schema: the result with its kind, the output and the files, in words an agent reads without HTTP", async () => {
+    const [tool] = (await client.listTools()).tools;
+    expect(tool!.description).toMatch(/notebook cell/);
+    expect(tool!.description).toContain(`cut at ${MAX_RESULT_REPR_CHARS} characters`);
+    expect(tool!.description).not.toMatch(HTTP_WORDS);
+    expect(tool!.description).not.toMatch(/MAIN_NOT_FOUND/);
+    const output = tool!.outputSchema as { properties: Record<string, { description?: string; enum?: string[] }>; required: string[] };
+    expect(Object.keys(output.properties).sort()).toEqual(
+      ["durationMs", "files", "filesTruncated", "result", "resultKind", "stderr", "stderrTruncated", "stdout", "stdoutTruncated"].sort(),
+    );
+    expect(output.required).toEqual(expect.arrayContaining(["result", "resultKind", "stdout", "stderr", "durationMs"]));
+    expect(output.properties.resultKind!.enum).toEqual(["json", "repr"]);
+    const input = tool!.inputSchema as { properties: Record<string, { description?: string }> };
+    for (const [name, description] of [
+      ["result", output.properties.result!.description],
+      ["resultKind", output.properties.resultKind!.description],
+      ["script", input.properties.script!.description],
+    ]) {
+      expect(description, name).toEqual(expect.any(String));
+      expect(description, name).not.toMatch(HTTP_WORDS);
+    }
+  });
+
+  it("runs a cell: the value of its last expression is the result, in structuredContent and in the text", async () => {
+    const result = await callRunPython(client, { script: "x = 2\nx * 21" });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ result: 42, resultKind: "json", stdout: "", stderr: "", durationMs: expect.any(Number) });
+    expect(JSON.parse(textOf(result))).toEqual(result.structuredContent);
+
+    const silent = await callRunPython(client, { script: 'print("assigned")\nx = 2 * 21' });
+    expect(silent.structuredContent).toMatchObject({ result: null, resultKind: "json", stdout: "assigned\n" });
+  });
+
+  it("a cell whose value is not JSON (a DataFrame) comes back as its repr, flagged so", async () => {
+    const result = await callRunPython(client, { script: DATAFRAME_CELL });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ result: DATAFRAME_REPR, resultKind: "repr" });
+    expect(JSON.parse(textOf(result))).toMatchObject({ result: DATAFRAME_REPR, resultKind: "repr" });
+  });
+
+  it("a cell's figures come as images and its files in the result, as a main()'s do", async () => {
+    const script = "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 3), dpi=50)\nplt.plot([1, 2, 3]);\nopen('out.txt', 'w').write('hi');";
+    const result = await callRunPython(client, { script });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ result: null, files: [expect.objectContaining({ path: "out.txt", content: "hi" })] });
+    expect(result.structuredContent).not.toHaveProperty("figures");
+    expect(result.content.filter((item) => item.type === "image")).toHaveLength(1);
+  });
+
+  it("a script with main() is run as before: main()'s value is the result, even after a last expression", async () => {
+    const result = await callRunPython(client, { script: 'def main(n=1):\n    return {"n": n}\n\n"a last expression"', args: { n: 2 } });
+    expect(result.structuredContent).toMatchObject({ result: { n: 2 }, resultKind: "json" });
+  });
+
+  it("a failing cell's text says what to fix and where, beside the code, message and traceback", async () => {
+    const syntax = failureOf(await callRunPython(client, { script: "x = 1\ny = (x +\n" }));
+    expect(syntax).toMatchObject({ code: "SYNTAX_ERROR", error: expect.stringMatching(/line 2\b/), traceback: expect.any(String) });
+    expect(syntax.fix).toBe('Fix the syntax at line 2: "y = (x +".');
+
+    const raised = failureOf(await callRunPython(client, { script: "import math\ndef f(x):\n    return math.sqrt(x)\n\nf(-1)" }));
+    expect(raised).toMatchObject({ code: "RUNTIME_ERROR", error: "ValueError: math domain error" });
+    expect(raised.traceback).toContain('File "script.py", line 5, in <module>');
+    expect(raised.fix).toMatch(/^The error comes from line 3: "return math.sqrt\(x\)"/);
+
+    const notJson = failureOf(await callRunPython(client, { script: "def main():\n    return {1, 2}\n" }));
+    expect(notJson.code).toBe("RESULT_NOT_JSON");
+    expect(notJson.fix).toMatch(/leave main\(\) out .* repr\(\)/);
+
+    const orphanArgs = failureOf(await callRunPython(client, { script: "1 + 1", args: { n: 1 } }));
+    expect(orphanArgs).toMatchObject({ code: "INVALID_ARGS", error: "args are main()'s keyword arguments, and the script defines no main()" });
+    expect(orphanArgs.fix).toMatch(/leave args out/);
+  });
+
+  it("POST /execute keeps its contract: the same cell, without a main(), is MAIN_NOT_FOUND", async () => {
+    const res = await execute({ request: (path, init) => fetch(`${served.listening.url}${path}`, init) }, 'print("ran")\nx = 2\nx * 21');
+    expectStatus(res, 400);
+    expect(res.body).toMatchObject({ code: "MAIN_NOT_FOUND", error: "No callable main() found in script", stdout: "ran\n" });
   });
 
   it("runs the nsjail README's pandas script (seeds.test.ts): the result exactly as /execute gives it, with stdout", async () => {
@@ -77,16 +180,19 @@ describe("MCP endpoint, auth off", () => {
     const text = textOf(result);
     expect(text).toContain('"result":{"total":23.0,"count":5}');
     const body = JSON.parse(text) as Record<string, unknown>;
-    expect(body).toMatchObject({ result: { total: 23, count: 5 }, stdout: "Calculating...\nSeries length: 6\n", stderr: "" });
+    expect(body).toMatchObject({ result: { total: 23, count: 5 }, resultKind: "json", stdout: "Calculating...\nSeries length: 6\n", stderr: "" });
     expect(body.durationMs).toEqual(expect.any(Number));
+    expect(result.structuredContent).toEqual(body);
   });
 
   it("a failing script is a tool error with the code, the message, the output and the traceback, not a protocol error", async () => {
     const result = await callRunPython(client, { script: 'def main():\n    print("before")\n    return 1 / 0\n' });
     expect(result.isError).toBe(true);
+    expect(result).not.toHaveProperty("structuredContent");
     const body = JSON.parse(textOf(result)) as Record<string, string>;
     expect(body).toMatchObject({ code: "RUNTIME_ERROR", error: "ZeroDivisionError: division by zero", stdout: "before\n" });
     expect(body.traceback).toContain('File "script.py", line 3, in main');
+    expect(body.fix).toMatch(/^The error comes from line 3: "return 1 \/ 0"/);
   });
 
   it("a script with a syntax error and one over the time limit are tool errors too", async () => {
@@ -160,7 +266,7 @@ describe("MCP endpoint, auth off", () => {
     const before = sample(await served.metrics(), "pyexec_executions_total", { code: "OK" }) ?? 0;
     const result = await callRunPython(client, { script: "def main():\n    return 1\n", timeoutMs: 10 ** 9 });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toMatch(/timeoutMs may be at most 30000/);
+    expect(textOf(result)).toMatch(/timeoutMs must be at most 30000/);
     expect(sample(await served.metrics(), "pyexec_executions_total", { code: "OK" }) ?? 0).toBe(before);
   });
 
@@ -214,7 +320,7 @@ describe("MCP endpoint, auth off", () => {
     expect(answer.id).toBe(1);
     expect(answer.result.isError).toBeUndefined();
     expect(textOf(answer.result)).toMatch(
-      /^\{"result":\{"sum":3\},"stdout":"adding\\n","stderr":"","stdoutTruncated":false,"stderrTruncated":false,"durationMs":\d+\}$/,
+      /^\{"result":\{"sum":3\},"resultKind":"json","stdout":"adding\\n","stderr":"","stdoutTruncated":false,"stderrTruncated":false,"durationMs":\d+\}$/,
     );
   });
 
@@ -264,5 +370,21 @@ describe("MCP endpoint, auth on", () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe.each(await backends("nsjail zygote"))("MCP endpoint over $name", (backend) => {
+  let client: Client;
+  beforeAll(async () => {
+    client = await connectTo(await realApp({}, backend));
+  });
+  afterAll(async () => {
+    await client?.close();
+    await closeSandboxes();
+  });
+
+  it("a cell's value, and its repr when it is not JSON, come back from the jail", async () => {
+    expect((await callRunPython(client, { script: "x = 2\nx * 21" })).structuredContent).toMatchObject({ result: 42, resultKind: "json" });
+    expect((await callRunPython(client, { script: DATAFRAME_CELL })).structuredContent).toMatchObject({ result: DATAFRAME_REPR, resultKind: "repr" });
   });
 });
