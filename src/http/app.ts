@@ -10,6 +10,7 @@ import { requireApiKeys, type UnauthorizedEvent } from "./auth.js";
 import { serveDocs } from "./docs.js";
 import { type ExecuteLimits, executeBodyChecks, executeHandler, maxBodyBytes } from "./execute.js";
 import { installMcpEndpoint } from "./mcp-endpoint.js";
+import { refuseOAuth } from "./no-oauth.js";
 import { installPlayground, type PlaygroundAssets } from "./playground.js";
 import { requestIds } from "./request-id.js";
 import { errorResponse } from "./responses.js";
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 
   app.openapi(secure(executeRoute(deps.limits)), executeHandler(deps.execute, deps.limits));
   installMcpEndpoint(app, { newServer: runPythonServers({ execute: deps.execute, limits: deps.limits }), maxBodyBytes: maxBodyBytes(deps.limits) });
+  refuseOAuth(app);
   app.openapi(healthRoute, (c) => c.json(deps.health(), 200));
   const metrics = deps.metrics;
   if (metrics) {
