@@ -15,6 +15,7 @@ export interface InputFileLimits {
 export interface InputFileProblem {
   readonly index: number;
   readonly field: "path" | "content";
+  /** What is wrong, said after the field's name: files[1].path `"a" repeats files[0].path`. */
   readonly message: string;
 }
 
@@ -39,10 +40,10 @@ const LONE_SURROGATE = /[\ud800-\udfff]/u;
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** Why `path` cannot name a file in the run's work dir, or undefined when it can. */
+/** Why `path` cannot name a file in the run's work dir, said after the field's name (`is empty`), or undefined when it can. */
 export function inputPathProblem(path: string): string | undefined {
   const quoted = JSON.stringify(path);
-  if (path === "") return "the path is empty";
+  if (path === "") return "is empty";
   if (path.startsWith("/")) return `${quoted} is absolute; give a path relative to the work dir`;
   if (CONTROL_CHARACTER.test(path)) return `${quoted} contains a control character`;
   if (path.includes("\\")) return `${quoted} contains a backslash; separate directories with /`;

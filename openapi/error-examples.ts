@@ -11,7 +11,7 @@ const example = (code: ErrorCode, error: string, extra: Partial<ErrorBody> = {})
 
 /** One documented example per error code, shown in /openapi.json and the Swagger UI. */
 export const ERROR_EXAMPLES: Record<ErrorCode, ErrorBody> = {
-  INVALID_REQUEST: example("INVALID_REQUEST", "script: script must not be empty"),
+  INVALID_REQUEST: example("INVALID_REQUEST", "Invalid request: unknown field `timeout`; did you mean `timeoutMs`?"),
   UNSUPPORTED_MEDIA_TYPE: example("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json"),
   PAYLOAD_TOO_LARGE: example("PAYLOAD_TOO_LARGE", "The request has 101 files, over the limit of 100 files"),
   UNAUTHORIZED: example("UNAUTHORIZED", "A valid API key is required: send Authorization: Bearer <key>"),

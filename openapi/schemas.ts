@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { MIN_MEMORY_MB } from "../domain/execution-request.js";
 import { inputFileProblems, MAX_INPUT_PATH_BYTES } from "../domain/input-files.js";
 import { ERROR_CODES } from "./error-codes.js";
+import { issueMessages } from "./request-issues.js";
 
 export interface RequestLimits {
   readonly maxTimeoutMs: number;
@@ -11,19 +12,24 @@ export interface RequestLimits {
 }
 
 const inputFileSchema = z
-  .object({
-    path: z.string().meta({
-      description:
-        `Where the file goes, relative to the work dir, directories separated by /: not absolute, no "." or ".." parts, ` +
-        `no empty parts, no backslash or control character, at most ${MAX_INPUT_PATH_BYTES} bytes; each path at most once`,
-      example: "data/sales.csv",
-    }),
-    content: z.string().meta({ description: "The file's content: the text itself, or base64 with encoding base64", example: "region,amount\neast,10\n" }),
-    encoding: z
-      .enum(["utf-8", "base64"])
-      .default("utf-8")
-      .meta({ description: "utf-8: content is the text; base64: content is the bytes in standard, padded base64" }),
-  })
+  .strictObject(
+    {
+      path: z.string({ error: issueMessages() }).meta({
+        description:
+          `Where the file goes, relative to the work dir, directories separated by /: not absolute, no "." or ".." parts, ` +
+          `no empty parts, no backslash or control character, at most ${MAX_INPUT_PATH_BYTES} bytes; each path at most once`,
+        example: "data/sales.csv",
+      }),
+      content: z
+        .string({ error: issueMessages() })
+        .meta({ description: "The file's content: the text itself, or base64 with encoding base64", example: "region,amount\neast,10\n" }),
+      encoding: z
+        .enum(["utf-8", "base64"], { error: issueMessages() })
+        .default("utf-8")
+        .meta({ description: "utf-8: content is the text; base64: content is the bytes in standard, padded base64" }),
+    },
+    { error: issueMessages("a JSON object {path, content, encoding?}") },
+  )
   .openapi("InputFile");
 
 /**
@@ -34,48 +40,54 @@ const inputFileSchema = z
  */
 export const executeRequestSchema = (limits: RequestLimits) =>
   z
-    .object({
-      script: z.string({ error: "script must be a string" }).min(1, "script must not be empty").meta({
-        description: "Python source defining a callable main(), called with args as keyword arguments (or none)",
-        example: 'def main():\n    print("adding")\n    return {"sum": 1 + 2}',
-      }),
-      timeoutMs: z
-        .number()
-        .int()
-        .positive()
-        .max(limits.maxTimeoutMs, `timeoutMs may be at most ${limits.maxTimeoutMs}`)
-        .optional()
-        .meta({ description: `Wall-clock limit for this run (default and maximum ${limits.maxTimeoutMs})`, example: 5000 }),
-      memoryMb: z
-        .number()
-        .int()
-        .min(MIN_MEMORY_MB, `memoryMb must be at least ${MIN_MEMORY_MB}`)
-        .max(limits.maxMemoryMb, `memoryMb may be at most ${limits.maxMemoryMb}`)
-        .optional()
-        .meta({ description: `Memory limit for this run, at least ${MIN_MEMORY_MB} (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
-      args: z
-        .record(z.string(), z.unknown())
-        .optional()
-        .meta({
-          description:
-            "A JSON object: main(**args) is called with it (numbers as written, e.g. 1.0 stays a float). Without it, main() is called with no arguments. " +
-            "Arguments that do not fit main's signature are a 400 INVALID_ARGS naming the parameter.",
-          example: { name: "Ada" },
-        }),
-      files: z
-        .array(inputFileSchema)
-        .superRefine((files, context) => {
-          for (const problem of inputFileProblems(files)) {
-            context.addIssue({ code: "custom", path: [problem.index, problem.field], message: problem.message });
-          }
-        })
-        .optional()
-        .meta({
-          description:
-            `Files written into the run's work dir before the script starts. At most ${limits.maxInputFiles} files ` +
-            `of ${limits.maxInputFilesBytes} bytes together once decoded (MAX_INPUT_FILES, MAX_INPUT_FILES_BYTES); more is a 413.`,
-        }),
-    })
+    .strictObject(
+      {
+        script: z
+          .string({ error: issueMessages("a string of Python source") })
+          .min(1)
+          .meta({
+            description: "Python source defining a callable main(), called with args as keyword arguments (or none)",
+            example: 'def main():\n    print("adding")\n    return {"sum": 1 + 2}',
+          }),
+        timeoutMs: z
+          .number({ error: issueMessages("a whole number of milliseconds") })
+          .int()
+          .min(1)
+          .max(limits.maxTimeoutMs)
+          .optional()
+          .meta({ description: `Wall-clock limit for this run (default and maximum ${limits.maxTimeoutMs})`, example: 5000 }),
+        memoryMb: z
+          .number({ error: issueMessages("a whole number of megabytes") })
+          .int()
+          .min(MIN_MEMORY_MB)
+          .max(limits.maxMemoryMb)
+          .optional()
+          .meta({ description: `Memory limit for this run, at least ${MIN_MEMORY_MB} (default and maximum ${limits.maxMemoryMb})`, example: 256 }),
+        args: z
+          .record(z.string(), z.unknown(), { error: issueMessages("a JSON object of main()'s arguments by name") })
+          .optional()
+          .meta({
+            description:
+              "A JSON object: main(**args) is called with it (numbers as written, e.g. 1.0 stays a float). Without it, main() is called with no arguments. " +
+              "Arguments that do not fit main's signature are a 400 INVALID_ARGS naming the parameter.",
+            example: { name: "Ada" },
+          }),
+        files: z
+          .array(inputFileSchema, { error: issueMessages() })
+          .superRefine((files, context) => {
+            for (const problem of inputFileProblems(files)) {
+              context.addIssue({ code: "custom", path: [problem.index, problem.field], params: { problem: problem.message } });
+            }
+          })
+          .optional()
+          .meta({
+            description:
+              `Files written into the run's work dir before the script starts. At most ${limits.maxInputFiles} files ` +
+              `of ${limits.maxInputFilesBytes} bytes together once decoded (MAX_INPUT_FILES, MAX_INPUT_FILES_BYTES); more is a 413.`,
+          }),
+      },
+      { error: issueMessages("a JSON object") },
+    )
     .openapi("ExecuteRequest");
 
 const outputFields = {

@@ -1,7 +1,7 @@
 import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CapturedOutput, NO_OUTPUT } from "../../domain/captured-output.js";
-import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { type ExecutionRequest, MIN_MEMORY_MB } from "../../domain/execution-request.js";
 import { failure } from "../../domain/execution-result.js";
 import { FAILURE_CODES } from "../../domain/failure-code.js";
 import { MAX_INPUT_PATH_BYTES } from "../../domain/input-files.js";
@@ -182,15 +182,15 @@ describe("POST /execute", () => {
     });
 
     it.each<[string, unknown, string]>([
-      ["an absolute path", [{ path: "/etc/passwd", content: "" }], 'files.0.path: "/etc/passwd" is absolute'],
-      ["a path with ..", [{ path: "a/../../x", content: "" }], 'files.0.path: "a/../../x" contains ".."'],
+      ["an absolute path", [{ path: "/etc/passwd", content: "" }], 'files[0].path "/etc/passwd" is absolute'],
+      ["a path with ..", [{ path: "a/../../x", content: "" }], 'files[0].path "a/../../x" contains ".."'],
       [
         "a repeated path",
         [
           { path: "a", content: "" },
           { path: "a", content: "" },
         ],
-        'files.1.path: "a" repeats files[0].path',
+        'files[1].path "a" repeats files[0].path',
       ],
       [
         "a file that is also a directory",
@@ -198,11 +198,12 @@ describe("POST /execute", () => {
           { path: "d", content: "" },
           { path: "d/x", content: "" },
         ],
-        'files.0.path: "d" is a file, but files[1].path "d/x" needs it',
+        'files[0].path "d" is a file, but files[1].path "d/x" needs it',
       ],
-      ["invalid base64", [{ path: "a", content: "not base64!", encoding: "base64" }], "files.0.content: is not valid base64"],
-      ["an unknown encoding", [{ path: "a", content: "", encoding: "hex" }], "files.0.encoding"],
-      ["a file without content", [{ path: "a" }], "files.0.content"],
+      ["invalid base64", [{ path: "a", content: "not base64!", encoding: "base64" }], "files[0].content is not valid base64"],
+      ["an unknown encoding", [{ path: "a", content: "", encoding: "hex" }], 'files[0].encoding must be "utf-8" or "base64", not "hex"'],
+      ["a file without content", [{ path: "a" }], "files[0].content is required"],
+      ["an unknown field in a file", [{ path: "a", content: "", encodng: "base64" }], "unknown field `files[0].encodng`; did you mean `encoding`?"],
     ])("%s: 400 INVALID_REQUEST naming it, and nothing runs", async (_name, files, named) => {
       const { app, calls } = appWith();
       const response = await postJson(app, { script: "x", files });
@@ -506,17 +507,42 @@ describe("POST /execute", () => {
       expect(internalErrors).toEqual([]);
     });
 
-    it("names the field and the limit", async () => {
+    it.each<[string, unknown, string]>([
+      ["timeoutMs over the maximum", { script: "x", timeoutMs: LIMITS.maxTimeoutMs + 1 }, `timeoutMs must be at most ${LIMITS.maxTimeoutMs}`],
+      ["memoryMb of 0", { script: "x", memoryMb: 0 }, `memoryMb must be at least ${MIN_MEMORY_MB}`],
+      ["an empty script", { script: "" }, "script must not be empty"],
+      ["a missing script", {}, "script is required"],
+      ["a script that is a number", { script: 42 }, "script must be a string of Python source, not 42"],
+      ["an unknown field close to a known one", { script: "x", timeout: 5 }, "unknown field `timeout`; did you mean `timeoutMs`?"],
+      ["an unknown field close to none", { script: "x", colour: "red" }, "unknown field `colour`"],
+      ["code instead of script", { code: "def main(): ..." }, "script is required; unknown field `code`; the script goes in `script`"],
+    ])("%s: the message names the field as the client wrote it", async (_name, body, sentence) => {
+      const { app, calls } = appWith();
+      expect((await errorBody(await postJson(app, body))).error).toBe(`Invalid request: ${sentence}`);
+      expect(calls).toEqual([]);
+    });
+
+    it("lists every problem of a body at once", async () => {
       const { app } = appWith();
-      const timeout = await errorBody(await postJson(app, { script: "x", timeoutMs: LIMITS.maxTimeoutMs + 1 }));
-      expect(timeout.error).toContain("timeoutMs");
-      expect(timeout.error).toContain(String(LIMITS.maxTimeoutMs));
-      const memory = await errorBody(await postJson(app, { script: "x", memoryMb: 0 }));
-      expect(memory.error).toContain("memoryMb");
-      const empty = await errorBody(await postJson(app, { script: "" }));
-      expect(empty.error).toContain("script");
-      const notString = await errorBody(await postJson(app, { script: 42 }));
-      expect(notString.error).toContain("script must be a string");
+      const body = await errorBody(await postJson(app, { script: "x", timeoutMs: 1.5, args: ["Ada"], arg: { name: "Ada" } }));
+      expect(body.error).toBe(
+        "Invalid request: timeoutMs must be a whole number of milliseconds, not 1.5; " +
+          "args must be a JSON object of main()'s arguments by name, not an array; unknown field `arg`; did you mean `args`?",
+      );
+    });
+
+    it("a body that is not JSON: the message says where it stops being JSON, and why", async () => {
+      const { app, internalErrors } = appWith();
+      const truncated = await errorBody(await post(app, '{\n  "script": "x",\n  "timeoutMs": 5000\n'));
+      expect(truncated).toMatchObject({
+        code: "INVALID_REQUEST",
+        error: "The request body is not valid JSON: the text ends before its closing }, at line 4, column 1",
+      });
+      const python = await errorBody(await post(app, '{"script": "x", "args": {"flag": True}}'));
+      expect(python.error).toBe("The request body is not valid JSON: True is not a JSON value (JSON has true, false, null and numbers), at line 1, column 34");
+      const empty = await errorBody(await post(app, ""));
+      expect(empty.error).toMatch(/^The request body is empty: send a JSON object such as \{"script": /);
+      expect(internalErrors).toEqual([]);
     });
   });
 
@@ -595,6 +621,12 @@ describe("GET /openapi.json", () => {
     expect(schema.properties.timeoutMs).toMatchObject({ type: "integer", maximum: LIMITS.maxTimeoutMs });
     expect(schema.properties.memoryMb).toMatchObject({ type: "integer", maximum: LIMITS.maxMemoryMb });
     expect(schema.properties.script.example).toContain("def main");
+  });
+
+  it("says that a request and each of its files have no fields but their own", () => {
+    const schema = resolve(doc.paths["/execute"].post.requestBody.content["application/json"].schema as Json);
+    expect(schema.additionalProperties).toBe(false);
+    expect(resolve(schema.properties.files.items).additionalProperties).toBe(false);
   });
 
   it("documents 200 and every error status, each with examples", () => {

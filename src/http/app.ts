@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
+import { invalidRequestMessage } from "../../openapi/request-issues.js";
 import { executeRoute, healthRoute, metricsRoute } from "../../openapi/routes.js";
 import type { HealthBody } from "../../openapi/schemas.js";
 import { runPythonServers } from "../mcp/run-python-server.js";
@@ -9,6 +10,7 @@ import { accessLog, type RequestLogEntry } from "./access-log.js";
 import { requireApiKeys, type UnauthorizedEvent } from "./auth.js";
 import { serveDocs } from "./docs.js";
 import { type ExecuteLimits, executeBodyChecks, executeHandler, maxBodyBytes } from "./execute.js";
+import { notJsonMessage } from "./json-syntax.js";
 import { installMcpEndpoint } from "./mcp-endpoint.js";
 import { refuseOAuth } from "./no-oauth.js";
 import { installPlayground, type PlaygroundAssets } from "./playground.js";
@@ -43,8 +45,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   const app = new OpenAPIHono({
     defaultHook: (result) => {
       if (result.success) return;
-      const details = result.error.issues.map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`);
-      return errorResponse("INVALID_REQUEST", `Invalid request: ${details.join("; ")}`);
+      return errorResponse("INVALID_REQUEST", invalidRequestMessage(result.error.issues));
     },
   });
 
@@ -75,8 +76,8 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   installPlayground(app, deps.playgroundAssets);
 
   app.notFound((c) => errorResponse("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`));
-  app.onError((error, c) => {
-    if (error instanceof HTTPException && error.status === 400) return errorResponse("INVALID_REQUEST", "The request body is not valid JSON");
+  app.onError(async (error, c) => {
+    if (error instanceof HTTPException && error.status === 400) return errorResponse("INVALID_REQUEST", notJsonMessage(await c.req.text()));
     // Hono's JSON validator is stricter about media-type parameters than requireJson ("application/json;").
     if (error instanceof HTTPException && error.status === 415) {
       return errorResponse(

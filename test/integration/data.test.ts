@@ -412,7 +412,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
       });
       expectStatus(res, 400);
       expect(res.body.code).toBe("INVALID_REQUEST");
-      expect(res.body.error).toContain(`files.1.path: `);
+      expect(res.body.error).toContain(`files[1].path `);
       expect(res.body.error).toContain(reason);
       if (path !== "") expect(res.body.error).toContain(JSON.stringify(path));
       expect(res.body.stdout).toBe("");
@@ -426,7 +426,7 @@ describe.each(await backends("subprocess", "nsjail", "nsjail zygote", "subproces
         ],
       });
       expectStatus(res, 400);
-      expect(res.body.error).toContain('files.1.path: "a.txt" repeats files[0].path');
+      expect(res.body.error).toContain('files[1].path "a.txt" repeats files[0].path');
     });
   });
 });
