@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type RunForm, requestBody } from "./run-request.js";
+import { type RunForm, requestBody, requestHeaders } from "./run-request.js";
 
 const FORM: RunForm = { script: "def main(): return 1", args: "", files: [], timeoutMs: "", memoryMb: "" };
 
@@ -28,5 +28,18 @@ describe("requestBody", () => {
   it("a limit that is not a whole number names the field", () => {
     expect(requestBody({ ...FORM, timeoutMs: "2.5" })).toMatchObject({ ok: false, field: "timeoutMs" });
     expect(requestBody({ ...FORM, memoryMb: "lots" })).toMatchObject({ ok: false, field: "memoryMb" });
+  });
+});
+
+describe("requestHeaders", () => {
+  it("sends JSON with an Idempotency-Key in the draft's quoted form, and the API key when one is given", () => {
+    expect(requestHeaders("", "k1")).toEqual({ "content-type": "application/json", "idempotency-key": '"k1"' });
+    expect(requestHeaders("  secret ", "k2")).toEqual({ "content-type": "application/json", "idempotency-key": '"k2"', authorization: "Bearer secret" });
+  });
+
+  it("gives each run a key of its own", () => {
+    const keys = new Set(Array.from({ length: 100 }, () => requestHeaders("")["idempotency-key"]));
+    expect(keys.size).toBe(100);
+    for (const key of keys) expect(key).toMatch(/^"[0-9a-f]{32}"$/);
   });
 });

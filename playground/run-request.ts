@@ -46,3 +46,25 @@ export function requestBody(form: RunForm): BuiltRequest {
   }
   return { ok: true, body };
 }
+
+/**
+ * A new Idempotency-Key: 128 random bits in hex. Not crypto.randomUUID(), which a page served over
+ * plain http at a server's name (no secure context) does not have.
+ */
+export function newIdempotencyKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The headers of POST /execute: JSON, the API key when one is given, and an Idempotency-Key of
+ * the run's own (the draft's quoted form). Chromium sends a request again when it was answered
+ * 408, as a TIMEOUT is, on a reused connection: with the key the server answers that resend with
+ * the first answer instead of running the script again.
+ */
+export function requestHeaders(apiKey: string, idempotencyKey: string = newIdempotencyKey()): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": "application/json", "idempotency-key": `"${idempotencyKey}"` };
+  const key = apiKey.trim();
+  if (key !== "") headers.authorization = `Bearer ${key}`;
+  return headers;
+}
