@@ -1,7 +1,7 @@
 import { FAILURE_CODES, type FailureCode } from "../domain/failure-code.js";
 
 /** Codes only the HTTP edge answers with: the request never became an execution (INVALID_REQUEST, shared with the sandbox, is the domain's). */
-const HTTP_ERROR_CODES = ["UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "UNAUTHORIZED", "NOT_FOUND", "METHOD_NOT_ALLOWED"] as const;
+const HTTP_ERROR_CODES = ["UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE", "UNAUTHORIZED", "IDEMPOTENCY_KEY_REUSED", "NOT_FOUND", "METHOD_NOT_ALLOWED"] as const;
 
 type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type ErrorCode, ROUTING_ERROR_CODES } from "./error-codes.js";
 import { ERROR_EXAMPLES } from "./error-examples.js";
 import { REQUEST_EXAMPLES, SUCCESS_EXAMPLES } from "./request-examples.js";
-import { errorSchema, executeRequestSchema, executeSuccessSchema, healthSchema, type RequestLimits } from "./schemas.js";
+import { errorSchema, executeHeadersSchema, executeRequestSchema, executeSuccessSchema, healthSchema, type RequestLimits } from "./schemas.js";
 import { STATUS_BY_CODE } from "./status-by-code.js";
 
 const STATUS_DESCRIPTIONS: Record<number, string> = {
@@ -11,6 +11,7 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   408: "The script hit its wall-clock limit",
   413: "The script, the body or the input files are over the configured maximum",
   415: "The body is not application/json",
+  422: "The Idempotency-Key was sent before with another request body",
   429: "All sandboxes are busy and the queue is full; see Retry-After",
   499: "The client went away before the answer: the request left the queue or its run was stopped (seen only in logs and metrics)",
   500: "A bug in the service",
@@ -49,6 +50,7 @@ export const executeRoute = (limits: RequestLimits) =>
       "Runs the script in a fresh sandbox, with the request's files in its work dir, calls its main(**args) (no arguments without args) " +
       "and answers with the JSON return value, the captured stdout/stderr, and the files and matplotlib figures the run produced.",
     request: {
+      headers: executeHeadersSchema,
       body: { required: true, content: { "application/json": { schema: executeRequestSchema(limits), examples: REQUEST_EXAMPLES } } },
     },
     responses: {

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { MIN_MEMORY_MB } from "../domain/execution-request.js";
 import { inputFileProblems, MAX_INPUT_PATH_BYTES } from "../domain/input-files.js";
 import { ERROR_CODES } from "./error-codes.js";
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency-key.js";
 import { issueMessages } from "./request-issues.js";
 
 export interface RequestLimits {
@@ -136,6 +137,24 @@ const artifactFields = {
   }),
   figuresTruncated: z.boolean().optional().openapi({ description: "Figures were left out (MAX_FIGURES or the byte cap)" }),
 };
+
+/**
+ * The headers of POST /execute the document names, by the lowercase names Hono reads them by. The
+ * key is checked before this schema is (src/http/idempotency-key.ts), so the schema only documents it.
+ */
+export const executeHeadersSchema = z.object({
+  [IDEMPOTENCY_KEY_HEADER.toLowerCase()]: z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        `A key of the client's choosing, new for each request, as a quoted string (the IETF draft's form) or bare, at most ` +
+        `${MAX_IDEMPOTENCY_KEY_LENGTH} characters of visible ASCII. The request sent again with the same key and body within ` +
+        `IDEMPOTENCY_WINDOW_MS (and the same API key) gets the first answer, marked ${IDEMPOTENT_REPLAYED_HEADER}: true, and is not ` +
+        "run again; while the first still runs, the repeat waits for its answer. The same key with another body is 422 IDEMPOTENCY_KEY_REUSED. " +
+        'Example: "8e03978e-40d5-43e8-bc93-6894a57f9324". (No example value: Swagger UI would send it with every request.)',
+    }),
+});
 
 export const executeSuccessSchema = z
   .object({

@@ -6,6 +6,8 @@ export const STATUS_BY_CODE = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   PAYLOAD_TOO_LARGE: 413,
   UNAUTHORIZED: 401,
+  // The IETF draft's status for a key sent again with another request payload.
+  IDEMPOTENCY_KEY_REUSED: 422,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   SYNTAX_ERROR: 400,

@@ -4,10 +4,12 @@ import { ExecuteScript } from "../domain/execute-script.use-case.js";
 import type { SandboxPort } from "../domain/sandbox.port.js";
 import type { Config } from "./config.js";
 import { createApp } from "./http/app.js";
+import { IdempotencyStore } from "./http/idempotency-store.js";
 import { loadPlaygroundAssets } from "./http/playground.js";
 import { loadSwaggerAssets } from "./http/swagger-assets.js";
 import { ServiceMetrics } from "./observability/metrics.js";
 import { observeExecutions } from "./observability/observe-executions.js";
+import { observeIdempotentRequests } from "./observability/observe-idempotent-requests.js";
 import { opsLogging } from "./observability/ops-logging.js";
 import { playgroundBundleDir, projectRoot } from "./project-paths.js";
 import type { RuntimeInfo } from "./sandbox-factory.js";
@@ -19,9 +21,14 @@ const RETRY_AFTER_SECONDS = 1;
 /** Wires the use case, admission control and HTTP app around a live sandbox. */
 export async function composeApp(config: Config, sandbox: SandboxPort, info: RuntimeInfo, logger: Logger) {
   const gate = new AdmissionGate({ maxConcurrent: config.maxConcurrency, maxQueued: config.maxQueue, maxWaitMs: config.maxQueueWaitMs });
+  const idempotency = new IdempotencyStore(
+    { windowMs: config.idempotencyWindowMs, maxKeys: config.idempotencyMaxKeys, maxBytes: config.idempotencyMaxBytes },
+    { onForgotten: () => metrics.recordIdempotencyKeyForgotten() },
+  );
   const metrics = new ServiceMetrics({
     running: () => gate.running,
     queued: () => gate.queued,
+    idempotency,
     ...(config.poolSize > 0 && sandbox.readyCount !== undefined ? { poolReady: () => sandbox.readyCount } : {}),
   });
   const drain = new Drain(RETRY_AFTER_SECONDS);
@@ -34,6 +41,8 @@ export async function composeApp(config: Config, sandbox: SandboxPort, info: Run
       { backend: sandbox.backend, logger, metrics },
     ),
     apiKeys: config.apiKeys,
+    idempotency,
+    onIdempotentRequest: observeIdempotentRequests({ logger, metrics }),
     metrics,
     ...opsLogging(logger, config),
     health: () => ({ status: "ok", backend: sandbox.backend, isolation: sandbox.isolation, ...info }),

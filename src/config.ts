@@ -248,6 +248,28 @@ export const VARIABLES = {
   }),
   nsjailConfig: absolutePath("NSJAIL_CONFIG", { shownDefault: "`nsjail.cfg` of the checkout", example: "/etc/pyexec/nsjail.cfg", doc: "the jail's policy" }),
   apiKeys: bearerKeys("API_KEYS", { doc: "keys accepted as `Authorization: Bearer <key>` on `/execute`, `/mcp` and `/metrics`" }),
+  idempotencyWindowMs: integer("IDEMPOTENCY_WINDOW_MS", {
+    min: 1000,
+    max: 86_400_000,
+    default: 600_000,
+    doc:
+      "how long the answer to a `POST /execute` sent with an `Idempotency-Key` is remembered once given: the same request sent again " +
+      "with that key gets it instead of a new run ([api.md](api.md#sending-a-request-again-idempotency-key))",
+  }),
+  idempotencyMaxKeys: integer("IDEMPOTENCY_MAX_KEYS", {
+    min: 1,
+    max: 1_000_000,
+    default: 10_000,
+    doc: "`Idempotency-Key`s remembered at once, running or answered; a new one makes the oldest forgotten",
+  }),
+  idempotencyMaxBytes: integer("IDEMPOTENCY_MAX_BYTES", {
+    min: 0,
+    max: 16 * 1024 * MIB,
+    default: 64 * MIB,
+    doc:
+      "memory the remembered answers take together (their bodies, headers and keys); past it the oldest are forgotten, and an answer " +
+      "larger than it is not remembered. `0`: no answer is remembered, a repeat only waits for a request still running",
+  }),
   shutdownGraceMs: integer("SHUTDOWN_GRACE_MS", {
     min: 0,
     max: 3_600_000,

@@ -325,8 +325,8 @@ describe("POST /execute", () => {
     });
   });
 
-  it("every code has a status: 400, 401, 404, 405, 408, 413, 415, 429, 499, 500 and 503 are all in use", () => {
-    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 404, 405, 408, 413, 415, 429, 499, 500, 503]));
+  it("every code has a status: 400, 401, 404, 405, 408, 413, 415, 422, 429, 499, 500 and 503 are all in use", () => {
+    expect(new Set(Object.values(STATUS_BY_CODE))).toEqual(new Set([400, 401, 404, 405, 408, 413, 415, 422, 429, 499, 500, 503]));
     expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...ERROR_CODES].sort());
   });
 
@@ -631,7 +631,7 @@ describe("GET /openapi.json", () => {
 
   it("documents 200 and every error status, each with examples", () => {
     const responses = doc.paths["/execute"].post.responses as Json;
-    expect(Object.keys(responses).sort()).toEqual(["200", "400", "401", "408", "413", "415", "429", "499", "500", "503"]);
+    expect(Object.keys(responses).sort()).toEqual(["200", "400", "401", "408", "413", "415", "422", "429", "499", "500", "503"]);
 
     const success = responses["200"].content["application/json"];
     for (const example of Object.values(success.examples as Json) as Json[]) {
@@ -640,7 +640,7 @@ describe("GET /openapi.json", () => {
     expect(success.examples.filesAndFigures.value).toMatchObject({ files: [expect.anything()], figures: [expect.anything()] });
     expect(resolve(success.schema).properties).toHaveProperty("result");
 
-    for (const status of ["400", "401", "408", "413", "415", "429", "500", "503"]) {
+    for (const status of ["400", "401", "408", "413", "415", "422", "429", "500", "503"]) {
       const content = responses[status].content["application/json"];
       expect(resolve(content.schema).properties, status).toHaveProperty("code");
       const examples = content.examples as Json;

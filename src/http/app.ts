@@ -10,6 +10,8 @@ import { accessLog, type RequestLogEntry } from "./access-log.js";
 import { requireApiKeys, type UnauthorizedEvent } from "./auth.js";
 import { serveDocs } from "./docs.js";
 import { type ExecuteLimits, executeBodyChecks, executeHandler, maxBodyBytes } from "./execute.js";
+import { type IdempotentRequest, idempotentExecutions } from "./idempotency.js";
+import type { IdempotencyStore } from "./idempotency-store.js";
 import { notJsonMessage } from "./json-syntax.js";
 import { installMcpEndpoint } from "./mcp-endpoint.js";
 import { refuseOAuth } from "./no-oauth.js";
@@ -32,11 +34,15 @@ export interface AppDeps {
   readonly playgroundAssets: PlaygroundAssets;
   /** Keys accepted as `Authorization: Bearer <key>` on /execute, /mcp and /metrics; none means open. */
   readonly apiKeys?: readonly string[];
+  /** Remembers the answers to POST /execute requests sent with an Idempotency-Key; without it the header is ignored. */
+  readonly idempotency?: IdempotencyStore;
   /** Serves GET /metrics when given. */
   readonly metrics?: MetricsEndpoint;
   /** Called once per finished HTTP request (the access log). */
   readonly onRequest?: (entry: RequestLogEntry) => void;
   readonly onUnauthorized?: (event: UnauthorizedEvent) => void;
+  /** Called once per POST /execute request sent with an Idempotency-Key. */
+  readonly onIdempotentRequest?: (request: IdempotentRequest) => void;
   readonly onInternalError?: (error: unknown, requestId?: string) => void;
 }
 
@@ -63,6 +69,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   );
   const secure = requireApiKeys(app, deps.apiKeys ?? [], deps.onUnauthorized);
   app.post("/execute", ...executeBodyChecks(deps.limits));
+  if (deps.idempotency) app.post("/execute", idempotentExecutions(deps.idempotency, deps.onIdempotentRequest));
 
   app.openapi(secure(executeRoute(deps.limits)), executeHandler(deps.execute, deps.limits));
   installMcpEndpoint(app, { newServer: runPythonServers({ execute: deps.execute, limits: deps.limits }), maxBodyBytes: maxBodyBytes(deps.limits) });

@@ -28,7 +28,7 @@ const PROTECTED_PATHS = ["/execute", "/mcp", "/metrics"] as const;
 const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
 
 /** `Bearer <token>`, the scheme case-insensitive (RFC 7235); anything else is no credential. */
-function bearerToken(header: string | undefined): string | undefined {
+export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer +([^ ]+) *$/i.exec(header ?? "");
   return match?.[1];
 }

@@ -10,6 +10,7 @@ import type { ExecuteRequestBody } from "../../openapi/schemas.js";
 import type { Execute } from "../observability/observe-executions.js";
 import { exactFieldJson } from "./exact-json.js";
 import { errorResponse, failureResponse, successResponse } from "./responses.js";
+import { runSignal } from "./run-signal.js";
 
 export interface BodyLimits {
   readonly maxScriptBytes: number;
@@ -108,7 +109,8 @@ export function executionRequestOf(
 
 /**
  * Runs a valid body as executionRequestOf reads it, the args as the client spelled them; the
- * outcome is the response. The run is cancelled if the client closes its connection first.
+ * outcome is the response. The run is cancelled if the client closes its connection first (if
+ * all of them do, for a run shared by the repeats of an Idempotency-Key).
  */
 export function executeHandler(execute: Execute, limits: ExecuteLimits): RouteHandler<ReturnType<typeof executeRoute>> {
   return async (c) => {
@@ -116,7 +118,7 @@ export function executeHandler(execute: Execute, limits: ExecuteLimits): RouteHa
     const argsJson = body.args === undefined ? undefined : exactFieldJson(await c.req.text(), "args");
     const request = executionRequestOf(body, limits, argsJson);
     if (!request.ok) return errorResponse(request.error.code, request.error.message) as never;
-    const outcome = await execute({ ...request.value, signal: c.req.raw.signal }, { requestId: c.get("requestId") });
+    const outcome = await execute({ ...request.value, signal: runSignal(c) }, { requestId: c.get("requestId") });
     return (outcome.ok ? successResponse(outcome.value) : failureResponse(outcome.error)) as never;
   };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
 
-const REQUEST_ID_HEADER = "X-Request-Id";
+export const REQUEST_ID_HEADER = "X-Request-Id";
 const MAX_REQUEST_ID_LENGTH = 128;
 
 /** A caller's id is kept when it is 1-128 printable ASCII characters; anything else is replaced. */

@@ -8,6 +8,8 @@ export interface MetricsSources {
   readonly queued: () => number;
   /** Pre-started sandboxes waiting for a script; undefined when there is no pool. */
   readonly poolReady?: () => number | undefined;
+  /** What the Idempotency-Key store holds now: keys, and their answers' bytes. */
+  readonly idempotency?: { readonly keys: number; readonly bytes: number };
 }
 
 /** Seconds; from a trivial script (tens of ms) to the longest configurable run. */
@@ -23,6 +25,8 @@ export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly executions: Counter<"code">;
   private readonly duration: Histogram<"code">;
+  private readonly idempotentRequests: Counter<"outcome">;
+  private readonly idempotencyKeysForgotten: Counter;
 
   constructor(sources: MetricsSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -37,6 +41,19 @@ export class ServiceMetrics {
       help: "Wall-clock time of an execution request, from admission to outcome (queue wait included), by outcome code",
       labelNames: ["code"],
       buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.idempotentRequests = new Counter({
+      name: `${METRIC_PREFIX}idempotent_requests_total`,
+      help:
+        "POST /execute requests sent with an Idempotency-Key, by outcome: first (it ran), replayed (given the first one's answer), " +
+        "waited (given it once the first one, still running, ended), refused (the key came with another body, 422)",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.idempotencyKeysForgotten = new Counter({
+      name: `${METRIC_PREFIX}idempotency_keys_forgotten_total`,
+      help: "Idempotency-Keys forgotten before IDEMPOTENCY_WINDOW_MS ended, to stay within IDEMPOTENCY_MAX_KEYS and IDEMPOTENCY_MAX_BYTES",
       registers,
     });
     /** A gauge read at scrape time; a source that has no value (undefined) leaves it empty. */
@@ -55,6 +72,11 @@ export class ServiceMetrics {
     liveGauge("queue_depth", "Execution requests waiting for a free sandbox", sources.queued);
     if (sources.poolReady)
       liveGauge("pool_ready_sandboxes", "Sandboxes started ahead and waiting for a script (the pool's, or the fork server's spares)", sources.poolReady);
+    const idempotency = sources.idempotency;
+    if (idempotency) {
+      liveGauge("idempotency_keys", "Idempotency-Keys remembered now, running or answered", () => idempotency.keys);
+      liveGauge("idempotency_bytes", "Bytes of the answers remembered for Idempotency-Keys now", () => idempotency.bytes);
+    }
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -62,6 +84,16 @@ export class ServiceMetrics {
   recordExecution(code: string, durationMs: number): void {
     this.executions.inc({ code });
     this.duration.observe({ code }, durationMs / 1000);
+  }
+
+  /** Counts one POST /execute request sent with an Idempotency-Key. */
+  recordIdempotentRequest(outcome: string): void {
+    this.idempotentRequests.inc({ outcome });
+  }
+
+  /** Counts one Idempotency-Key forgotten before its time. */
+  recordIdempotencyKeyForgotten(): void {
+    this.idempotencyKeysForgotten.inc();
   }
 
   get contentType(): string {
