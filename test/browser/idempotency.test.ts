@@ -1,0 +1,98 @@
+/**
+ * One click on a script that times out runs it once, in the playground and in Swagger UI, in a
+ * real browser (test/support/browser.ts) against the real app over the real subprocess sandbox.
+ * Chromium sends a request again when it was answered 408 on a reused keep-alive connection, and
+ * TIMEOUT is a 408: both pages send an Idempotency-Key per click, so the server answers those
+ * resends with the first answer instead of running the script again. The final state of each
+ * page is saved as a screenshot in test-results/idempotency/.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { projectRoot } from "../../src/project-paths.js";
+import { browserTestsRun, launchChromium, openPage, pageUrl, warnIfSkipped } from "../support/browser.js";
+import { sample } from "../support/observing.js";
+import { type Served, serveApp } from "../support/real-app.js";
+
+warnIfSkipped("idempotency");
+
+const SCREENSHOTS = join(projectRoot(), "test-results", "idempotency");
+
+/** A script that is still sleeping when its limit of TIMEOUT_MS stops it. */
+const SLEEPER = 'import time\n\ndef main():\n    print("Sleeping...")\n    time.sleep(60)\n';
+const TIMEOUT_MS = 2000;
+
+describe.skipIf(!browserTestsRun)("a script that times out, run by one click in a real browser", () => {
+  let served: Served;
+  let browser: Browser;
+  let origin: string;
+
+  beforeAll(async () => {
+    await mkdir(SCREENSHOTS, { recursive: true });
+    served = await serveApp();
+    origin = pageUrl(served.listening.port, "");
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.listening.close();
+    await served?.sandbox.close();
+  });
+
+  /** Executions the server has run to a TIMEOUT, from its metrics. */
+  const timeouts = async (): Promise<number> => sample(await served.metrics(), "pyexec_executions_total", { code: "TIMEOUT" }) ?? 0;
+
+  /** The POST /execute requests the server has answered, and those it answered with an earlier answer, from its log. */
+  const requests = () => ({
+    answered: served.logs.lines.filter((line) => line.msg === "request" && line.path === "/execute").length,
+    replayed: served.logs.lines.filter((line) => line.msg === "idempotent request not run" && line.outcome === "replayed").length,
+  });
+
+  /** One request ran since `before`; any more the browser sent were given its answer. */
+  const expectOneRun = async (before: { timeouts: number; requests: ReturnType<typeof requests> }) => {
+    expect(await timeouts()).toBe(before.timeouts + 1);
+    const now = requests();
+    expect(now.answered - before.requests.answered).toBe(1 + now.replayed - before.requests.replayed);
+  };
+
+  it("the playground's Run runs it once and shows the TIMEOUT", async () => {
+    const before = { timeouts: await timeouts(), requests: requests() };
+    const { page, pageErrors } = await openPage(browser, origin);
+    await page.goto(`${origin}/`);
+    await page.locator("#editor .cm-content").waitFor();
+    await page.locator("#example").selectOption("timeout");
+    await page.locator("#run").click();
+
+    // The page shows an answer only once the browser is done with its resends.
+    await page.locator("#status.failed").waitFor({ timeout: 60_000 });
+    expect(await page.locator("#status .code").innerText()).toBe("TIMEOUT");
+    expect(await page.locator("#status").innerText()).toContain("HTTP 408");
+    await page.screenshot({ path: join(SCREENSHOTS, "playground.png"), fullPage: true });
+    await expectOneRun(before);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('Swagger UI\'s "Try it out" runs it once and shows the 408', async () => {
+    const before = { timeouts: await timeouts(), requests: requests() };
+    const { page, pageErrors } = await openPage(browser, origin);
+    await page.goto(`${origin}/docs`);
+    const operation = page.locator(".opblock-post").filter({ hasText: "/execute" });
+    await operation.locator(".opblock-summary").click();
+    const tryOut = operation.locator("button.try-out__btn");
+    if ((await tryOut.textContent())?.trim() !== "Cancel") await tryOut.click();
+    await operation.locator("textarea.body-param__text").fill(JSON.stringify({ script: SLEEPER, timeoutMs: TIMEOUT_MS }));
+    await operation.getByRole("button", { name: "Execute", exact: true }).click();
+
+    const live = operation.locator(".live-responses-table");
+    const status = live.locator(".response .response-col_status").first();
+    await expect.poll(async () => (await status.textContent())?.trim(), { timeout: 60_000 }).toMatch(/^\d{3}$/);
+    const shown = (await live.locator(".response-col_description pre").first().textContent()) ?? "";
+    expect((await status.textContent())?.trim(), shown).toBe("408");
+    expect(JSON.parse(shown)).toMatchObject({ code: "TIMEOUT", stdout: "Sleeping...\n" });
+    await operation.screenshot({ path: join(SCREENSHOTS, "swagger-ui.png") });
+    await expectOneRun(before);
+    expect(pageErrors).toEqual([]);
+  });
+});
