@@ -6,10 +6,10 @@ import type { SwaggerAssets } from "./swagger-assets.js";
 
 /**
  * Swagger UI's requestInterceptor (browser JavaScript, as text): each "Execute" of POST /execute
- * gets an Idempotency-Key of its own, unless the form gave one (the document's own fetch has no method). Chromium sends a request again
- * when it was answered 408 (a TIMEOUT) on a reused connection; with the key, the server answers
- * the resend instead of running the script again. No crypto.randomUUID(): a page on plain http at
- * a server's name is no secure context.
+ * gets an Idempotency-Key of its own, unless the form gave one (the document's own fetch has no
+ * method). Chromium sends a request again when it was answered 408 (a TIMEOUT) on a reused
+ * connection; with the key, the server answers the resend instead of running the script again.
+ * No crypto.randomUUID(): a page on plain http at a server's name is no secure context.
  */
 const ADD_IDEMPOTENCY_KEY = `(request) => {
   const header = ${JSON.stringify(IDEMPOTENCY_KEY_HEADER)};
