@@ -63,7 +63,7 @@ function responseOf(answer: RememberedAnswer, replayed: boolean): Response {
  * waiting for it has lost its client. The same key with another body is refused (422). Goes
  * after auth and the body checks, which it needs; a request without the header passes untouched.
  */
-export function idempotentExecutions(store: IdempotencyStore, onRequest: (request: IdempotentRequest) => void = () => {}): MiddlewareHandler {
+export function idempotentExecutions(store: IdempotencyStore, onIdempotentRequest: (request: IdempotentRequest) => void = () => {}): MiddlewareHandler {
   return async (c, next) => {
     const header = c.req.header(IDEMPOTENCY_KEY_HEADER);
     if (header === undefined) return next();
@@ -73,17 +73,17 @@ export function idempotentExecutions(store: IdempotencyStore, onRequest: (reques
     const claim = store.claim(`${scopeOf(c.req.header("authorization"))}\n${key.value}`, sha256(await c.req.text()), requestId);
     switch (claim.kind) {
       case "mismatch":
-        onRequest({ requestId, outcome: "refused", firstRequestId: claim.firstRequestId });
+        onIdempotentRequest({ requestId, outcome: "refused", firstRequestId: claim.firstRequestId });
         return errorResponse(
           "IDEMPOTENCY_KEY_REUSED",
           `${IDEMPOTENCY_KEY_HEADER} "${key.value}" was already used with another request body: a key stands for one request; send a new key with a new request`,
         );
       case "answered":
-        onRequest({ requestId, outcome: "replayed", firstRequestId: claim.firstRequestId });
+        onIdempotentRequest({ requestId, outcome: "replayed", firstRequestId: claim.firstRequestId });
         return responseOf(claim.answer, true);
       case "running":
         claim.run.join(c.req.raw.signal);
-        onRequest({ requestId, outcome: "waited", firstRequestId: claim.firstRequestId });
+        onIdempotentRequest({ requestId, outcome: "waited", firstRequestId: claim.firstRequestId });
         return responseOf(await claim.answer, true);
       case "first": {
         claim.run.join(c.req.raw.signal);
@@ -97,7 +97,7 @@ export function idempotentExecutions(store: IdempotencyStore, onRequest: (reques
           throw error;
         }
         claim.settle(answer, !NOT_REMEMBERED.has(answer.status));
-        onRequest({ requestId, outcome: "first" });
+        onIdempotentRequest({ requestId, outcome: "first" });
         // Its body was read to be remembered.
         c.res = responseOf(answer, false);
         return;
