@@ -266,7 +266,7 @@ describe("MCP endpoint, auth off", () => {
     const before = sample(await served.metrics(), "pyexec_executions_total", { code: "OK" }) ?? 0;
     const result = await callRunPython(client, { script: "def main():\n    return 1\n", timeoutMs: 10 ** 9 });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toMatch(/timeoutMs may be at most 30000/);
+    expect(textOf(result)).toMatch(/timeoutMs must be at most 30000/);
     expect(sample(await served.metrics(), "pyexec_executions_total", { code: "OK" }) ?? 0).toBe(before);
   });
 
