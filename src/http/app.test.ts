@@ -796,7 +796,7 @@ describe("POST /mcp", () => {
     const call = `{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "run_python", "arguments": {"script": ${escapedAtWorst(script)}}}}`;
     const response = await mcpPost(app, call);
     expect(response.status).toBe(200);
-    expect(calls).toEqual([{ script, timeoutMs: LIMITS.maxTimeoutMs, memoryMb: LIMITS.maxMemoryMb }]);
+    expect(calls).toEqual([{ script, timeoutMs: LIMITS.maxTimeoutMs, memoryMb: LIMITS.maxMemoryMb, entry: "main-or-cell" }]);
 
     const bodyMax = maxBodyBytes(LARGE_SCRIPT_LIMITS);
     const over = await mcpPost(app, `{"jsonrpc": "2.0", "id": 2, "method": "${"x".repeat(bodyMax)}"}`);
