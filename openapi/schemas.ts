@@ -70,7 +70,7 @@ export const executeRequestSchema = (limits: RequestLimits) =>
           .meta({
             description:
               "A JSON object: main(**args) is called with it (numbers as written, e.g. 1.0 stays a float). Without it, main() is called with no arguments. " +
-              "Arguments that do not fit main's signature are a 400 INVALID_ARGS naming the parameter.",
+              "Arguments that do not fit main's signature are refused as INVALID_ARGS naming the parameter; only a script with main() takes args.",
             example: { name: "Ada" },
           }),
         files: z
@@ -84,7 +84,7 @@ export const executeRequestSchema = (limits: RequestLimits) =>
           .meta({
             description:
               `Files written into the run's work dir before the script starts. At most ${limits.maxInputFiles} files ` +
-              `of ${limits.maxInputFilesBytes} bytes together once decoded (MAX_INPUT_FILES, MAX_INPUT_FILES_BYTES); more is a 413.`,
+              `of ${limits.maxInputFilesBytes} bytes together once decoded (MAX_INPUT_FILES, MAX_INPUT_FILES_BYTES); more is refused as PAYLOAD_TOO_LARGE.`,
           }),
       },
       { error: issueMessages("a JSON object") },

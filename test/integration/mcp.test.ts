@@ -34,7 +34,7 @@ async function connectTo(app: App): Promise<Client> {
 }
 
 /** Words of the HTTP edge that mean nothing to an agent calling a tool. */
-const HTTP_WORDS = /\b(HTTP|POST|GET|request body|status code|[45]\d\d)\b/;
+const HTTP_WORDS = /\b(HTTP|POST|GET|request body|status code|(a|an|is|with) [45]\d\d)\b/;
 
 /** The pandas DataFrame of the repr tests, and the repr() pandas gives it. */
 const DATAFRAME_CELL = "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2], 'b': [3.5, 4.5]})\ndf";
@@ -115,6 +115,9 @@ describe("MCP endpoint, auth off", () => {
     ]) {
       expect(description, name).toEqual(expect.any(String));
       expect(description, name).not.toMatch(HTTP_WORDS);
+    }
+    for (const [name, property] of Object.entries({ ...input.properties, ...output.properties })) {
+      expect(property.description ?? "", name).not.toMatch(HTTP_WORDS);
     }
   });
 
