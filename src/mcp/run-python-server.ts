@@ -14,7 +14,7 @@ const DESCRIPTION = [
   "result with everything it printed. Nothing persists between calls.",
   "A cell (no main): the code runs top to bottom and its result is the value of its last line when that is an expression, as",
   "in a notebook; a cell ending in a statement (an assignment, a loop, an import, a def) or in an expression followed by ';'",
-  "has none (null). A script that defines main(): main() is called once, after the top-level code, as main(**args) when args",
+  "has none (null). A script that defines main() and does not call it itself: main() is called once, after the top-level code, as main(**args) when args",
   "is given, and its return value is the result; only main() takes args.",
   "A value that is JSON (dict, list, str, int, float, bool or None; numpy scalars are converted) is the result itself. A",
   `cell's value that is not (a DataFrame, an array, a set, NaN, ...) comes back as its repr(), a string cut at`,

@@ -59,7 +59,7 @@ def run_script(request, figures, inputs):
         apply_limits(limits)
         try:
             module, cell_value = run_top_level(script)
-            main = main_to_call(entry, module, args)
+            main = main_to_call(entry, script, module, args)
             value = cell_value if main is None else call_main(main, args)
         except Failure:
             raise

@@ -18,11 +18,27 @@ SCRIPT_MODULE_NAME = "script"
 
 class Script:
     """The script compiled as a cell: `statements` to exec, then `last_expression` to eval in the
-    same namespace when the cell has a value (else None)."""
+    same namespace when the cell has a value (else None). `calls_main`: its top level calls main()
+    itself, as a notebook cell that defines and then uses it does."""
 
-    def __init__(self, statements, last_expression):
+    def __init__(self, statements, last_expression, calls_main):
         self.statements = statements
         self.last_expression = last_expression
+        self.calls_main = calls_main
+
+
+# Top-level statements whose own expressions run when the top level runs (not an `if`'s body,
+# so that an `if __name__ == "__main__": main()` guard, which never runs here, does not count).
+SIMPLE_STATEMENTS = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign)
+
+
+def top_level_calls_main(tree):
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "main"
+        for statement in tree.body
+        if isinstance(statement, SIMPLE_STATEMENTS)
+        for node in ast.walk(statement)
+    )
 
 
 def compile_script(source):
@@ -31,12 +47,13 @@ def compile_script(source):
     try:
         tree = compile(source, SCRIPT_FILENAME, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
         last = tree.body[-1] if tree.body else None
+        calls_main = top_level_calls_main(tree)
         if not isinstance(last, ast.Expr) or ends_with_semicolon(source, last):
-            return Script(compile(tree, SCRIPT_FILENAME, "exec", dont_inherit=True), None)
+            return Script(compile(tree, SCRIPT_FILENAME, "exec", dont_inherit=True), None, calls_main)
         tree.body.pop()
         # The nodes keep their positions, so tracebacks name the script's own lines.
         statements = compile(tree, SCRIPT_FILENAME, "exec", dont_inherit=True)
-        return Script(statements, compile(ast.Expression(last.value), SCRIPT_FILENAME, "eval", dont_inherit=True))
+        return Script(statements, compile(ast.Expression(last.value), SCRIPT_FILENAME, "eval", dont_inherit=True), calls_main)
     except SyntaxError as exc:
         where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
         detail = exc.msg or "invalid syntax"

@@ -117,6 +117,24 @@ def test_with_a_main_the_result_is_mains_and_main_or_cell_behaves_as_main(work_d
     assert header["code"] == "MAIN_NOT_FOUND"
 
 
+@pytest.mark.parametrize(
+    ("script", "value", "printed"),
+    [
+        ("def main(n):\n    print('ran')\n    return n * 2\nmain(21)\n", 42, "ran\n"),
+        ("def main():\n    print('ran')\n    return 7\nprint(main())\n", None, "ran\n7\n"),
+        ("def main():\n    print('ran')\n    return 7\nx = main()\nx + 1\n", 8, "ran\n"),
+    ],
+)
+def test_a_cell_that_calls_main_itself_runs_it_once_and_its_value_is_the_result(work_dir, script, value, printed, capfd):
+    assert result_of(script) == (value, "json")
+    assert capfd.readouterr().out == printed
+
+
+def test_a_main_guard_that_never_runs_here_still_leaves_main_to_be_called(work_dir):
+    script = "def main():\n    return 'called by the harness'\nif __name__ == '__main__':\n    main()\n"
+    assert result_of(script) == ("called by the harness", "json")
+
+
 def test_a_main_that_is_not_a_function_is_a_cells_variable_in_main_or_cell(work_dir):
     assert result_of("main = 5\nmain\n") == (5, "json")
     assert cell("main = 5\nmain\n", "main")[0]["code"] == "MAIN_NOT_FOUND"
