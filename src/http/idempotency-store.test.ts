@@ -19,10 +19,13 @@ function expectFirst(claim: Claim): Extract<Claim, { kind: "first" }> {
   return claim as Extract<Claim, { kind: "first" }>;
 }
 
-/** Claims `key` as the first request and settles it with `answer`, remembered. */
-function answered(store: IdempotencyStore, key: string, answer: RememberedAnswer, fingerprint = "body"): void {
-  expectFirst(store.claim(key, fingerprint, `first-${key}`)).settle(answer, true);
+/** Claims `key` (in `scope`) as the first request and settles it with `answer`, remembered. */
+function answered(store: IdempotencyStore, key: string, answer: RememberedAnswer, scope = ""): void {
+  expectFirst(store.claim(key, "body", `first-${key}`, scope)).settle(answer, true);
 }
+
+/** A key as the store holds it, in its scope ("" by default) and a newline. */
+const storedKeyBytes = (key: string, scope = ""): number => scope.length + 1 + key.length;
 
 describe("IdempotencyStore", () => {
   it("gives the same key and body the first request's answer, naming that request", () => {
@@ -71,10 +74,10 @@ describe("IdempotencyStore", () => {
     answered(store, "a", answerOf(200, 100));
     clock.now = 10;
     answered(store, "b", answerOf(200, 100));
-    expect({ keys: store.keys, bytes: store.bytes }).toEqual({ keys: 2, bytes: 2 * 101 });
+    expect({ keys: store.keys, bytes: store.bytes }).toEqual({ keys: 2, bytes: 2 * (100 + storedKeyBytes("a")) });
     clock.now = LIMITS.windowMs + 5;
     store.claim("c", "body", "r");
-    expect({ keys: store.keys, bytes: store.bytes }).toEqual({ keys: 2, bytes: 101 });
+    expect({ keys: store.keys, bytes: store.bytes }).toEqual({ keys: 2, bytes: 100 + storedKeyBytes("b") });
   });
 
   it("does not remember an answer it is told not to: the next request with the key runs, and a waiting repeat still gets it", async () => {
@@ -117,24 +120,39 @@ describe("IdempotencyStore", () => {
     expect(store.claim("a", "body", "r").kind).toBe("first");
   });
 
-  it("a running request forgotten for room still gives its waiting repeats its answer, but is not remembered", async () => {
-    const { store } = storeWith({ maxKeys: 1 });
+  it("never forgets a running request for room: its repeats still get its answer and it is remembered", async () => {
+    const { store, forgotten } = storeWith({ maxKeys: 1 });
     const first = expectFirst(store.claim("a", "body", "r1"));
     const repeat = store.claim("a", "body", "r2") as Extract<Claim, { kind: "running" }>;
-    answered(store, "b", answerOf(200));
+    expectFirst(store.claim("b", "body", "r3"));
+    expect(store.keys).toBe(2);
     first.settle(answerOf(408), true);
     await expect(repeat.answer).resolves.toMatchObject({ status: 408 });
-    expect(store.claim("b", "body", "r").kind).toBe("answered");
+    expect(store.claim("a", "body", "r4").kind).toBe("answered");
+    expect(forgotten).toEqual([]);
+  });
+
+  it("a client at half the keys or bytes forgets its own oldest answers, not other clients'", () => {
+    const { store, forgotten } = storeWith({ maxKeys: 4, maxBytes: 1000 });
+    answered(store, "theirs", answerOf(200), "other client");
+    for (const key of ["a", "b", "c", "d", "e"]) answered(store, key, answerOf(200), "flooding client");
+    expect(store.claim("theirs", "body", "r", "other client").kind).toBe("answered");
+    expect(store.claim("a", "body", "r", "flooding client").kind).toBe("first");
+    expect(forgotten.length).toBeGreaterThan(0);
+    const big = storeWith({ maxKeys: 100, maxBytes: 1000 });
+    answered(big.store, "theirs", answerOf(200, 300), "other client");
+    for (const key of ["a", "b", "c"]) answered(big.store, key, answerOf(200, 300), "flooding client");
+    expect(big.store.claim("theirs", "body", "r", "other client").kind).toBe("answered");
   });
 
   it("forgets the oldest answers to stay within maxBytes, counting body, headers and key", () => {
     const { store, forgotten } = storeWith({ maxBytes: 250, maxKeys: 10 });
     const withHeader: RememberedAnswer = { status: 200, headers: [["content-type", "json"]], body: new Uint8Array(100) };
     answered(store, "a", withHeader);
-    expect(store.bytes).toBe(100 + "content-type".length + "json".length + "a".length);
+    expect(store.bytes).toBe(100 + "content-type".length + "json".length + storedKeyBytes("a"));
     answered(store, "b", answerOf(200, 100));
     answered(store, "c", answerOf(200, 100));
-    expect(store.bytes).toBe(2 * 101);
+    expect(store.bytes).toBe(2 * (100 + storedKeyBytes("b")));
     expect(forgotten).toHaveLength(1);
     expect(store.claim("a", "body", "r").kind).toBe("first");
     expect(store.claim("c", "body", "r").kind).toBe("answered");
@@ -147,7 +165,7 @@ describe("IdempotencyStore", () => {
     expect(forgotten).toHaveLength(1);
     expect(store.claim("huge", "body", "r").kind).toBe("first");
     expect(store.claim("small", "body", "r").kind).toBe("answered");
-    expect(store.bytes).toBe(105);
+    expect(store.bytes).toBe(100 + storedKeyBytes("small"));
   });
 
   it("with maxBytes 0 remembers no answer, yet a repeat still waits for a running request", () => {

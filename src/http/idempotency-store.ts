@@ -18,6 +18,7 @@ export interface IdempotencyLimits {
 
 interface Running {
   readonly state: "running";
+  readonly scope: string;
   readonly fingerprint: string;
   readonly firstRequestId: string;
   readonly run: SharedRun;
@@ -26,6 +27,7 @@ interface Running {
 
 interface Answered {
   readonly state: "answered";
+  readonly scope: string;
   readonly fingerprint: string;
   readonly firstRequestId: string;
   readonly answer: RememberedAnswer;
@@ -58,14 +60,19 @@ const sizeOf = (key: string, answer: RememberedAnswer): number =>
   answer.body.byteLength + textBytes(key) + answer.headers.reduce((sum, [name, value]) => sum + textBytes(name) + textBytes(value), 0);
 
 /**
- * The requests sent with an Idempotency-Key, by key (the caller scopes keys, by API key): the one
- * running, then its answer for `windowMs`. Bounded by `maxKeys` and `maxBytes`, oldest forgotten
- * first; a forgotten key is as one never sent. Answers are in the order they were given, so the
- * expired ones are at the front, and are dropped there as keys are claimed.
+ * The requests sent with an Idempotency-Key, by scope (the API key, as the caller names it) and
+ * key: the one running, then its answer for `windowMs`. Answers are bounded by `maxKeys` and
+ * `maxBytes`, oldest forgotten first, and a forgotten key is as one never sent; but a scope that
+ * holds half of either bound forgets its own oldest, so that one client's new keys cannot push
+ * out every other client's answers. Running requests are never forgotten: admission bounds how
+ * many there are. Answers are in the order they were given, so the expired ones are at the
+ * front, and are dropped there as keys are claimed.
  */
 export class IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
   private answerBytes = 0;
+  /** Answers and their bytes per scope. */
+  private readonly held = new Map<string, { answers: number; bytes: number }>();
   private readonly now: () => number;
   private readonly onForgotten: () => void;
 
@@ -92,20 +99,21 @@ export class IdempotencyStore {
    * whose run was cancelled (every client of it gone) is claimed anew: its answer, CANCELLED,
    * would reach no one.
    */
-  claim(key: string, fingerprint: string, requestId: string): Claim {
+  claim(key: string, fingerprint: string, requestId: string, scope = ""): Claim {
     this.dropExpired();
+    key = `${scope}\n${key}`;
     const entry = this.entries.get(key);
     if (entry && !(entry.state === "running" && entry.run.cancelled)) {
       if (entry.fingerprint !== fingerprint) return { kind: "mismatch", firstRequestId: entry.firstRequestId };
       if (entry.state === "answered") return { kind: "answered", firstRequestId: entry.firstRequestId, answer: entry.answer };
       return { kind: "running", firstRequestId: entry.firstRequestId, run: entry.run, answer: entry.answer };
     }
-    this.entries.delete(key);
-    while (this.entries.size >= this.limits.maxKeys) this.forgetOldest(() => true);
+    if (entry !== undefined) this.remove(key, entry);
+    while (this.entries.size >= this.limits.maxKeys && this.forgetOldestAnswer(scope, (held) => held.answers >= this.limits.maxKeys / 2)) {}
     const { promise, resolve, reject } = Promise.withResolvers<RememberedAnswer>();
     // A failure no repeat waits for is no unhandled rejection.
     promise.catch(() => {});
-    const running: Running = { state: "running", fingerprint, firstRequestId: requestId, run: new SharedRun(), answer: promise };
+    const running: Running = { state: "running", scope, fingerprint, firstRequestId: requestId, run: new SharedRun(), answer: promise };
     this.entries.set(key, running);
     return {
       kind: "first",
@@ -131,10 +139,19 @@ export class IdempotencyStore {
       this.onForgotten();
       return;
     }
-    const { fingerprint, firstRequestId } = running;
-    this.entries.set(key, { state: "answered", fingerprint, firstRequestId, answer, bytes, expiresAt: this.now() + this.limits.windowMs });
+    const { scope, fingerprint, firstRequestId } = running;
+    this.entries.set(key, { state: "answered", scope, fingerprint, firstRequestId, answer, bytes, expiresAt: this.now() + this.limits.windowMs });
     this.answerBytes += bytes;
-    while (this.answerBytes > this.limits.maxBytes) this.forgetOldest((entry) => entry.state === "answered");
+    const held = this.heldBy(scope);
+    held.answers++;
+    held.bytes += bytes;
+    while (this.answerBytes > this.limits.maxBytes && this.forgetOldestAnswer(scope, (mine) => mine.bytes >= this.limits.maxBytes / 2)) {}
+  }
+
+  private heldBy(scope: string): { answers: number; bytes: number } {
+    const held = this.held.get(scope) ?? { answers: 0, bytes: 0 };
+    this.held.set(scope, held);
+    return held;
   }
 
   private dropExpired(): void {
@@ -146,18 +163,28 @@ export class IdempotencyStore {
     }
   }
 
-  /** Forgets the oldest entry that `which` picks, before its time. */
-  private forgetOldest(which: (entry: Entry) => boolean): void {
+  /**
+   * Forgets, before its time, the oldest answer: of `scope` itself when it holds its share
+   * (`atShare`), else anyone's. False when there is no answer to forget.
+   */
+  private forgetOldestAnswer(scope: string, atShare: (held: { answers: number; bytes: number }) => boolean): boolean {
+    const ownOnly = atShare(this.held.get(scope) ?? { answers: 0, bytes: 0 });
     for (const [key, entry] of this.entries) {
-      if (!which(entry)) continue;
+      if (entry.state !== "answered" || (ownOnly && entry.scope !== scope)) continue;
       this.remove(key, entry);
       this.onForgotten();
-      return;
+      return true;
     }
+    return false;
   }
 
   private remove(key: string, entry: Entry): void {
     this.entries.delete(key);
-    if (entry.state === "answered") this.answerBytes -= entry.bytes;
+    if (entry.state !== "answered") return;
+    this.answerBytes -= entry.bytes;
+    const held = this.heldBy(entry.scope);
+    held.answers--;
+    held.bytes -= entry.bytes;
+    if (held.answers === 0) this.held.delete(entry.scope);
   }
 }

@@ -158,6 +158,18 @@ describe("POST /execute with an Idempotency-Key", () => {
     expect(runs).toHaveLength(1);
   });
 
+  it("a fault of the server's (500 INTERNAL) is not remembered: the key sent again runs", async () => {
+    const { app, runs } = appWith(async (run) => {
+      if (run === 1) throw new Error("a bug");
+      return ok({ resultJson: '"second"', output: NO_OUTPUT, durationMs: 1 });
+    });
+    expect((await post(app, { "idempotency-key": "k" })).status).toBe(500);
+    const again = await post(app, { "idempotency-key": "k" });
+    expect(again.status).toBe(200);
+    expect(again.headers.get("idempotent-replayed")).toBeNull();
+    expect(runs).toHaveLength(2);
+  });
+
   it("a run cancelled because its client left is not remembered: the key sent again runs, and gets the new answer", async () => {
     const { app, runs } = appWith(async (run, request) => {
       if (run > 1) return ok({ resultJson: '"second"', output: NO_OUTPUT, durationMs: 1 });

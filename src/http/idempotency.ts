@@ -26,10 +26,10 @@ export interface IdempotentRequest {
 
 /**
  * Answers that ask for the request to be sent again, so a repeat runs anew instead of getting
- * them: BUSY and SANDBOX_UNAVAILABLE (it did not run, or a shutdown stopped it), and CANCELLED
- * (every client of the run had gone).
+ * them: BUSY (it did not run), CANCELLED (every client of the run had gone), and any fault of the
+ * server's (5xx: SANDBOX_UNAVAILABLE, a shutdown, INTERNAL).
  */
-const NOT_REMEMBERED: ReadonlySet<number> = new Set([STATUS_BY_CODE.BUSY, STATUS_BY_CODE.SANDBOX_UNAVAILABLE, STATUS_BY_CODE.CANCELLED]);
+const remembered = (status: number): boolean => status < 500 && status !== STATUS_BY_CODE.BUSY && status !== STATUS_BY_CODE.CANCELLED;
 
 /** Each request's own header, set for the repeat too (request-id.ts). */
 const PER_REQUEST_HEADERS: ReadonlySet<string> = new Set([REQUEST_ID_HEADER.toLowerCase()]);
@@ -70,7 +70,7 @@ export function idempotentExecutions(store: IdempotencyStore, onIdempotentReques
     const key = idempotencyKeyOf(header);
     if (!key.ok) return errorResponse("INVALID_REQUEST", key.error);
     const requestId = c.get("requestId");
-    const claim = store.claim(`${scopeOf(c.req.header("authorization"))}\n${key.value}`, sha256(await c.req.text()), requestId);
+    const claim = store.claim(key.value, sha256(await c.req.text()), requestId, scopeOf(c.req.header("authorization")));
     switch (claim.kind) {
       case "mismatch":
         onIdempotentRequest({ requestId, outcome: "refused", firstRequestId: claim.firstRequestId });
@@ -96,7 +96,7 @@ export function idempotentExecutions(store: IdempotencyStore, onIdempotentReques
           claim.fail(error);
           throw error;
         }
-        claim.settle(answer, !NOT_REMEMBERED.has(answer.status));
+        claim.settle(answer, remembered(answer.status));
         onIdempotentRequest({ requestId, outcome: "first" });
         // Its body was read to be remembered.
         c.res = responseOf(answer, false);
