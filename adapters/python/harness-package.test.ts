@@ -36,10 +36,20 @@ describe("harnessSnapshot", () => {
     expect(readFileSync(join(second, HARNESS_PACKAGE, "serve.py"), "utf8")).toBe("print('changed')\n");
   });
 
-  it("refuses a directory of that name that others could have changed", () => {
+  it("does not reuse a directory of that name that others could change, or whose files changed: the copy gets a name of its own", () => {
     const dir = harnessSnapshot(source, parent);
     chmodSync(dir, 0o777);
-    expect(() => harnessSnapshot(source, parent)).toThrow(/is not a directory that only uid \d+ can change/);
+    const instead = harnessSnapshot(source, parent);
+    expect(instead).not.toBe(dir);
+    expect(readFileSync(join(instead, HARNESS_PACKAGE, "serve.py"), "utf8")).toBe("print('serve')\n");
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, HARNESS_PACKAGE, "serve.py"), 0o644);
+    writeFileSync(join(dir, HARNESS_PACKAGE, "serve.py"), "print('tampered')\n");
+    chmodSync(join(dir, HARNESS_PACKAGE, "serve.py"), 0o444);
+    const again = harnessSnapshot(source, parent);
+    expect(readFileSync(join(again, HARNESS_PACKAGE, "serve.py"), "utf8")).toBe("print('serve')\n");
+    writeFileSync(join(dir, HARNESS_PACKAGE, "extra.py"), "");
+    expect(harnessSnapshot(source, parent)).not.toBe(dir);
   });
 });
 
@@ -50,5 +60,6 @@ describe("harnessBootstrap", () => {
     );
     expect(() => harnessBootstrap("relative", "serve")).toThrow(/absolute/);
     expect(() => harnessBootstrap('/a"b', "serve")).toThrow(/quotes/);
+    expect(() => harnessBootstrap("/a\rb", "serve")).toThrow(/control characters/);
   });
 });

@@ -7,7 +7,7 @@
  * so servers with the same harness share one.
  */
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, type Stats, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
@@ -24,7 +24,8 @@ export type HarnessEntry = "serve" | "fork_server";
  * the package keeps importing from it (its __path__ is absolute).
  */
 export function harnessBootstrap(dir: string, entry: HarnessEntry): string {
-  if (!dir.startsWith("/") || /["\\\n\0]/.test(dir)) throw new Error(`the harness dir must be an absolute path without quotes or backslashes: ${dir}`);
+  if (!dir.startsWith("/") || /["\\]|\p{Cc}/u.test(dir))
+    throw new Error(`the harness dir must be an absolute path without quotes, backslashes or control characters: ${dir}`);
   return `import sys; sys.path.insert(0, "${dir}"); from ${HARNESS_PACKAGE}.${entry} import main; del sys.path[0]; main()`;
 }
 
@@ -33,38 +34,54 @@ export const harnessPackageSource = (root: string): string => join(root, "adapte
 
 /**
  * A directory holding a copy of the package (HARNESS_PACKAGE/), readable by everyone and
- * writable only by this process's user; made once per content and user.
+ * writable only by this process's user; made once per content and user, and reused only when it
+ * still holds exactly that content. When its name is taken by anything else, the copy keeps a
+ * name of its own.
  */
 export function harnessSnapshot(source: string, parent: string = sharedTempDir()): string {
-  const names = readdirSync(source)
+  const files = readdirSync(source)
     .filter((name) => name.endsWith(".py") || name.endsWith(".json"))
-    .sort();
+    .sort()
+    .map((name) => ({ name, content: readFileSync(join(source, name)) }));
   const hash = createHash("sha256");
-  for (const name of names)
-    hash
-      .update(`${name}\0`)
-      .update(readFileSync(join(source, name)))
-      .update("\0");
+  for (const { name, content } of files) hash.update(`${name}\0`).update(content).update("\0");
   const uid = process.getuid?.() ?? 0;
-  const dir = join(parent, `python-exec-harness-${uid}-${hash.digest("hex").slice(0, 16)}`);
-  if (ownedOnlyBy(dir, uid)) return dir;
-  const staging = mkdtempSync(join(parent, "python-exec-harness-staging-"));
-  try {
-    const target = join(staging, HARNESS_PACKAGE);
-    mkdirSync(target);
-    for (const name of names) {
-      copyFileSync(join(source, name), join(target, name));
-      chmodSync(join(target, name), 0o444);
-    }
-    chmodSync(target, 0o755);
-    chmodSync(staging, 0o755);
-    renameSync(staging, dir);
-  } catch (error) {
-    rmSync(staging, { recursive: true, force: true });
-    // Another server made the same snapshot meanwhile: it is as good as this one.
-    if (!ownedOnlyBy(dir, uid)) throw error;
+  const named = join(parent, `python-exec-harness-${uid}-${hash.digest("hex").slice(0, 16)}`);
+  if (holdsExactly(named, files, uid)) return named;
+  const made = mkdtempSync(join(parent, "python-exec-harness-"));
+  const target = join(made, HARNESS_PACKAGE);
+  mkdirSync(target);
+  for (const { name, content } of files) {
+    writeFileSync(join(target, name), content);
+    chmodSync(join(target, name), 0o444);
   }
-  return dir;
+  chmodSync(target, 0o755);
+  chmodSync(made, 0o755);
+  try {
+    renameSync(made, named);
+    return named;
+  } catch {
+    // Taken meanwhile: by the same snapshot of another server, or by anything else.
+    if (!holdsExactly(named, files, uid)) return made;
+    rmSync(made, { recursive: true, force: true });
+    return named;
+  }
+}
+
+/** `dir` holds the package's files and nothing else, as regular files only `uid` owns and none can write. */
+function holdsExactly(dir: string, files: readonly { name: string; content: Buffer }[], uid: number): boolean {
+  const owned = (path: string, mode: number, isType: (info: Stats) => boolean): boolean => {
+    try {
+      const info = lstatSync(path);
+      return isType(info) && info.uid === uid && (info.mode & 0o777) === mode;
+    } catch {
+      return false;
+    }
+  };
+  const target = join(dir, HARNESS_PACKAGE);
+  if (!owned(dir, 0o755, (info) => info.isDirectory()) || !owned(target, 0o755, (info) => info.isDirectory())) return false;
+  if (readdirSync(target).sort().join("\0") !== files.map(({ name }) => name).join("\0")) return false;
+  return files.every(({ name, content }) => owned(join(target, name), 0o444, (info) => info.isFile()) && readFileSync(join(target, name)).equals(content));
 }
 
 /**
@@ -77,21 +94,4 @@ function sharedTempDir(): string {
     if ((statSync(path).mode & 0o001) === 0) return "/tmp";
     if (dirname(path) === path) return dir;
   }
-}
-
-/** The snapshot and its package directory exist, and only `uid` can change them. */
-function ownedOnlyBy(dir: string, uid: number): boolean {
-  for (const path of [dir, join(dir, HARNESS_PACKAGE)]) {
-    let info: ReturnType<typeof lstatSync>;
-    try {
-      info = lstatSync(path);
-    } catch {
-      return false;
-    }
-    if (!info.isDirectory() || info.uid !== uid || (info.mode & 0o022) !== 0) {
-      if (path === dir) throw new Error(`${dir} is not a directory that only uid ${uid} can change: remove it`);
-      return false;
-    }
-  }
-  return true;
 }
