@@ -174,7 +174,7 @@ const isNsjail = (cmdline: string) => argv0(cmdline).endsWith("/nsjail");
 /**
  * Memory of a server's idle sandboxes: the proportional set size of its pre-started jails
  * (nsjail and the interpreter started with --preload), or of its fork server (nsjail,
- * zygote.py's interpreter and the spares it forked ahead).
+ * the fork server's interpreter and the spares it forked ahead).
  */
 async function idleMemory(serverPid: number): Promise<MemoryFigure> {
   const tree = await processTree(serverPid);

@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { CappedBuffer } from "../python/capped-buffer.js";
 
-/** What the run said of its own set-up before the script's first line (zygote.py, step 5). */
+/** What the run said of its own set-up before the script's first line (sandbox_harness/forked_run.py, step 5). */
 export type RunSetup = { readonly ready: true } | { readonly failed: string };
 
 export interface RunChannelLimits {
@@ -17,7 +17,7 @@ type Tag = (typeof TAGS)[number];
 const CONTROL_CAP_BYTES = 64 * 1024;
 
 /**
- * The server's end of one run's connections (zygote.py, step 1): a unix socket in the fork
+ * The server's end of one run's connections (sandbox_harness/forked_run.py, step 1): a unix socket in the fork
  * server's channel directory that the run's process connects to five times, a tag byte first:
  * "c" the control channel of its set-up, "0" to "3" the harness's stdin, stdout, stderr and
  * result channel. Once all five are in, the socket is closed and removed: nothing else can

@@ -6,7 +6,7 @@ import { SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { READY_TEXT, RESULT_FD } from "../python/protocol-facts.js";
 import { firstChild } from "./host-pid.js";
 
-// The fork server's result channel (where it says it is ready and reports its runs, zygote.py)
+// The fork server's result channel (where it says it is ready and reports its runs, sandbox_harness/fork_server.py)
 // is the harness's RESULT_FD; nsjail's own log is SANDBOX_LOG_FD, as in a jail per run.
 
 export interface ZygoteSpec {
@@ -50,7 +50,7 @@ interface PendingRun {
 const LOG_CAP_BYTES = 64 * 1024;
 
 /**
- * One fork server: nsjail running zygote.py, started once and asked for a child per run.
+ * One fork server: nsjail running sandbox_harness/fork_server.py, started once and asked for a child per run.
  * Its output (stdout, stderr and nsjail's log) is kept, capped, for the server log.
  */
 export class ZygoteProcess {

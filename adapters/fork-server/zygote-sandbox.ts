@@ -64,7 +64,7 @@ interface ForkedExit {
  * The nsjail backend with a fork server (the default mode): one long-lived jail (nsjail.cfg)
  * whose interpreter has imported numpy and pandas once and forks a child per run, which then
  * puts itself in namespaces, a uid, a work dir and a seccomp policy of its own before the script
- * runs (zygote.py). A run costs a fork, not an interpreter. The fork servers are the fleet's
+ * runs (sandbox_harness/fork_server.py). A run costs a fork, not an interpreter. The fork servers are the fleet's
  * (fork-server-fleet.ts); a run's uid, slot and life are the same as a jail's (adapters/run/).
  *
  * A run's process can be forked, moved into its slot and connected before any request needs it

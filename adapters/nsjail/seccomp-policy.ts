@@ -2,7 +2,7 @@
  * nsjail.cfg's seccomp policy (its `seccomp_string` lines, in nsjail's Kafel language) as data,
  * so that what it denies is stated once, there, and can also be applied where nsjail does not
  * install it: the fork server's children install the same rules themselves (as a BPF program
- * built by zygote.py), and the fork server's own jail gets the policy minus what it needs to
+ * built by sandbox_harness/seccomp.py), and the fork server's own jail gets the policy minus what it needs to
  * build their namespaces. Pure: no I/O.
  *
  * Only the subset of Kafel the policy uses is understood, and anything else is an error rather
@@ -103,7 +103,7 @@ export const X86_64_SYSCALLS: Readonly<Record<string, number>> = {
   pidfd_send_signal: 424,
 };
 
-/** A rule as the fork server's children install it (zygote.py's seccomp_program). */
+/** A rule as the fork server's children install it (sandbox_harness/seccomp.py's seccomp_program). */
 export interface ChildSeccompRule {
   readonly nr: number;
   readonly errno: number;

@@ -73,7 +73,7 @@ const parentOf = async (pid: string) => {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "";
 };
 
-/** The fork servers of this test process: interpreters running zygote.py under an nsjail it started. */
+/** The fork servers of this test process: interpreters running sandbox_harness.fork_server under an nsjail it started. */
 async function forkServers(): Promise<number[]> {
   const found: number[] = [];
   for (const pid of await readdir("/proc")) {
