@@ -229,7 +229,11 @@ describe.skipIf(!browserTestsRun)("the playground's details in a real browser", 
     expect(await page.locator('link[rel="icon"]').getAttribute("href")).toBe("/favicon.ico");
     const icon = await fetch(`${served.listening.url}/favicon.ico`);
     expect(icon.status).toBe(200);
-    expect(Object.fromEntries(icon.headers)).toMatchObject({ "content-type": "image/svg+xml", "cache-control": "no-cache", etag: expect.stringMatching(/^"[\w-]+"$/) });
+    expect(Object.fromEntries(icon.headers)).toMatchObject({
+      "content-type": "image/svg+xml",
+      "cache-control": "no-cache",
+      etag: expect.stringMatching(/^"[\w-]+"$/),
+    });
     const again = await fetch(`${served.listening.url}/favicon.ico`, { headers: { "if-none-match": icon.headers.get("etag")! } });
     expect(again.status).toBe(304);
     // A page of a context that intercepts requests cannot load /favicon.ico (playwright aborts it): this one does not.
