@@ -381,6 +381,18 @@ describe("POST /execute", () => {
   describe("413 PAYLOAD_TOO_LARGE", () => {
     const bodyMax = maxBodyBytes(LIMITS);
 
+    it("a body nested deeper than a result may be is refused before it is parsed, on /execute and /mcp", async () => {
+      const { app, calls } = appWith(undefined, LARGE_SCRIPT_LIMITS);
+      const deep = "[".repeat(1_000_000);
+      for (const response of [await post(app, `{"script": "x", "args": {"a": ${deep}`), await mcpPost(app, deep)]) {
+        expect(response.status).toBe(400);
+        const body = await errorBody(response);
+        expect(body.code).toBe("INVALID_REQUEST");
+        expect(body.error).toMatch(/^The request body nests arrays and objects more than \d+ levels deep$/);
+      }
+      expect(calls).toEqual([]);
+    });
+
     it("a body over the limit is refused before it is parsed: a huge invalid body is 413, not 400", async () => {
       const { app, calls } = appWith();
       const huge = `{"script": "${"x".repeat(bodyMax)} this is not JSON`;
@@ -771,6 +783,9 @@ describe("GET / (the playground)", () => {
   });
 });
 
+const mcpPost = (app: App, body: string) =>
+  app.request("/mcp", { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body });
+
 describe("POST /mcp", () => {
   it("answers a call whose client has already gone with 499 and runs nothing", async () => {
     const { app, calls } = appWith();
@@ -786,9 +801,6 @@ describe("POST /mcp", () => {
     expect(response.status).toBe(STATUS_BY_CODE.CANCELLED);
     expect(calls).toEqual([]);
   });
-
-  const mcpPost = (app: App, body: string) =>
-    app.request("/mcp", { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body });
 
   it("a run_python call with a script at MAX_SCRIPT_BYTES escaped as \\u00XX runs; a body over the limit is 413", async () => {
     const { app, calls } = appWith(undefined, LARGE_SCRIPT_LIMITS);

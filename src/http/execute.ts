@@ -1,6 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { MAX_RESULT_DEPTH } from "../../adapters/python/protocol-facts.js";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import { inputFilesOverLimit, MAX_INPUT_PATH_BYTES } from "../../domain/input-files.js";
 import { err, ok, type Result } from "../../domain/result.js";
@@ -9,6 +10,7 @@ import type { executeRoute } from "../../openapi/routes.js";
 import type { ExecuteRequestBody } from "../../openapi/schemas.js";
 import type { Execute } from "../observability/observe-executions.js";
 import { exactFieldJson } from "./exact-json.js";
+import { nestsDeeperThan } from "./json-depth.js";
 import { errorResponse, failureResponse, successResponse } from "./responses.js";
 import { runSignal } from "./run-signal.js";
 
@@ -46,10 +48,32 @@ const base64Length = (bytes: number): number => 4 * Math.ceil(bytes / 3);
  * escaped at worst, is longer than utf-8 text escaped at worst.
  */
 export const maxBodyBytes = (limits: BodyLimits): number =>
-  JSON_ESCAPE_FACTOR * limits.maxScriptBytes +
-  JSON_ESCAPE_FACTOR * Math.max(limits.maxInputFilesBytes, base64Length(limits.maxInputFilesBytes)) +
-  limits.maxInputFiles * (JSON_ESCAPE_FACTOR * MAX_INPUT_PATH_BYTES + FILE_FIELDS_BYTES) +
-  OTHER_FIELDS_BYTES;
+  Math.min(
+    MAX_TEXT_BYTES,
+    JSON_ESCAPE_FACTOR * limits.maxScriptBytes +
+      JSON_ESCAPE_FACTOR * Math.max(limits.maxInputFilesBytes, base64Length(limits.maxInputFilesBytes)) +
+      limits.maxInputFiles * (JSON_ESCAPE_FACTOR * MAX_INPUT_PATH_BYTES + FILE_FIELDS_BYTES) +
+      OTHER_FIELDS_BYTES,
+  );
+
+/** The longest text V8 can hold (2^29 - 24 characters): a body read as text must fit it. */
+const MAX_TEXT_BYTES = 2 ** 29 - 24;
+/**
+ * How deeply a body may nest arrays and objects: the request's own fields and args as deep as a
+ * result may be. Deeper is refused before JSON.parse, which would hold gigabytes for it.
+ */
+const MAX_BODY_DEPTH = MAX_RESULT_DEPTH + 2;
+
+/**
+ * Reads the body as text (kept for the handler: the args are taken from the text the client
+ * sent, exactFieldJson) and refuses one nested deeper than MAX_BODY_DEPTH before it is parsed.
+ */
+export const shallowBodies: MiddlewareHandler = async (c, next) => {
+  if (nestsDeeperThan(await c.req.text(), MAX_BODY_DEPTH)) {
+    return errorResponse("INVALID_REQUEST", `The request body nests arrays and objects more than ${MAX_BODY_DEPTH} levels deep`);
+  }
+  await next();
+};
 
 const requireJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
@@ -66,11 +90,7 @@ export function executeBodyChecks(limits: BodyLimits): [MiddlewareHandler, Middl
   return [
     requireJson,
     bodyLimit({ maxSize, onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${maxSize} bytes`) }),
-    // Read as text first, so the args can be taken from the text the client sent (exactFieldJson).
-    async (c, next) => {
-      await c.req.text();
-      await next();
-    },
+    shallowBodies,
   ];
 }
 

@@ -4,6 +4,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
+import { shallowBodies } from "./execute.js";
 import { errorResponse } from "./responses.js";
 
 const MCP_PATH = "/mcp";
@@ -25,6 +26,7 @@ export function installMcpEndpoint(app: OpenAPIHono, deps: { newServer: (request
       maxSize: deps.maxBodyBytes,
       onError: () => errorResponse("PAYLOAD_TOO_LARGE", `The request body is over the limit of ${deps.maxBodyBytes} bytes`),
     }),
+    shallowBodies,
     async (c) => {
       const signal = c.req.raw.signal;
       if (signal.aborted) return new Response(null, { status: CLIENT_GONE });
