@@ -13,6 +13,8 @@ export const READY_LINE: Uint8Array = new TextEncoder().encode(`${READY_TEXT}\n`
 export const RESULT_CHANNEL_LOST_EXIT: number = facts.resultChannelLostExit;
 /** Exit status of a forked run whose set-up failed before its script. */
 export const SETUP_FAILED_EXIT: number = facts.setupFailedExit;
+/** The name the script's code has in tracebacks and syntax errors. */
+export const SCRIPT_FILENAME: string = facts.scriptFilename;
 /** The run's work dir inside a sandbox: its cwd, HOME and TMPDIR. */
 export const JAIL_WORK_DIR: string = facts.workDir;
 /** The longest path (UTF-8 bytes) the harness lists among a run's files. */

@@ -1,3 +1,4 @@
+import { SCRIPT_FILENAME } from "../../adapters/python/protocol-facts.js";
 import type { ErrorCode } from "../../openapi/error-codes.js";
 import type { ExecuteLimits } from "../http/execute.js";
 
@@ -18,15 +19,17 @@ function quoteLine(script: string, line: number): string {
   return text ? `line ${line}: ${JSON.stringify(text)}` : `line ${line}`;
 }
 
+const SCRIPT_FILE_PATTERN = SCRIPT_FILENAME.replaceAll(".", "\\.");
+
 /** The line a syntax error names, as the harness's message gives it: "(script.py, line 3, column 9)". */
 const syntaxErrorLine = (message: string): number | undefined => {
-  const found = /\(script\.py, line (\d+)/.exec(message);
+  const found = new RegExp(`\\(${SCRIPT_FILE_PATTERN}, line (\\d+)`).exec(message);
   return found ? Number(found[1]) : undefined;
 };
 
 /** The innermost line of the script in a traceback (the frames after it are the libraries' it called). */
 const innermostScriptLine = (traceback: string | undefined): number | undefined => {
-  const lines = [...(traceback ?? "").matchAll(/File "script\.py", line (\d+)/g)];
+  const lines = [...(traceback ?? "").matchAll(new RegExp(`File "${SCRIPT_FILE_PATTERN}", line (\\d+)`, "g"))];
   const last = lines.at(-1);
   return last ? Number(last[1]) : undefined;
 };

@@ -16,6 +16,8 @@ READY_LINE = _facts["readyLine"].encode() + b"\n"
 RESULT_CHANNEL_LOST_EXIT = _facts["resultChannelLostExit"]
 # Exit status of a forked run whose set-up failed (it said why on its control channel, if it could).
 SETUP_FAILED_EXIT = _facts["setupFailedExit"]
+# The name the script's code has in tracebacks (not a file on disk).
+SCRIPT_FILENAME = _facts["scriptFilename"]
 # The run's work dir inside a sandbox.
 WORK_DIR = _facts["workDir"]
 # A path longer than this (UTF-8) is not listed, so that the report's header stays bounded.

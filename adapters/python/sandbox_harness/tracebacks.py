@@ -2,7 +2,8 @@
 
 import traceback
 
-SCRIPT_FILENAME = "script.py"
+from .protocol import SCRIPT_FILENAME
+
 # A RecursionError under a raised recursion limit carries up to a million frames: formatting
 # them all takes longer than any time limit, and the innermost ones tell the story.
 TRACEBACK_FRAMES = 100
