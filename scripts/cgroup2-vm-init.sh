@@ -71,7 +71,7 @@ started=$(date +%s)
   sleep 480
   while :; do
     echo "[watchdog] $(($(date +%s) - started)) s in: the busiest processes"
-    ps -eo pid,ppid,stat,utime,stime,pcpu,etime,args --sort=-pcpu | head -12 | cut -c1-160
+    ps -eo pid,ppid,stat,time,pcpu,etime,args --sort=-pcpu | head -12 | cut -c1-160
     dmesg --level=emerg,alert,crit,err,warn | tail -5
     sleep 300
   done
