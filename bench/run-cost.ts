@@ -17,6 +17,8 @@
 //   sample    `perf record -a -g` (cpu-clock): every CPU sample of the machine, by process and, for
 //             the run's process, the fork server and the kworkers, by what the kernel was doing
 //             (fork's page-table copy, exit's teardown, namespaces, page faults, the work item).
+//   waits     `perf record -g -e sched:sched_switch`: where a run's process sleeps in the kernel
+//             (the syscall and the function it waits in, such as an RCU grace period), per run.
 //   profile   a second server under `node --cpu-prof`: the server's main thread by part (HTTP,
 //             validation, logging, metrics, admission, lease and cgroup slot, ...), each sample
 //             going to the innermost frame of its stack that belongs to a part; Node's socket and
@@ -32,7 +34,7 @@
 //
 // Environment: COST_PORT (18911; the profiled server takes the next port), COST_RUNS (200 requests
 // per cpu repetition), COST_TRACED_RUNS (100 per trace, sample and profile repetition),
-// COST_REPEATS (3), COST_PASSES (all: cpu,trace,sample,profile,strace,baseline), COST_OUT.
+// COST_REPEATS (3), COST_PASSES (all: cpu,trace,sample,waits,profile,strace,baseline), COST_OUT.
 // Measure on a quiet machine: every other process's CPU shows as "other" and its load as wall time.
 
 import { spawnSync } from "node:child_process";
@@ -50,7 +52,7 @@ const PORT = Number(process.env.COST_PORT ?? 18_911);
 const RUNS = Number(process.env.COST_RUNS ?? 200);
 const TRACED_RUNS = Number(process.env.COST_TRACED_RUNS ?? 100);
 const REPEATS = Number(process.env.COST_REPEATS ?? 3);
-const PASSES = new Set((process.env.COST_PASSES ?? "cpu,trace,sample,profile,strace,baseline").split(","));
+const PASSES = new Set((process.env.COST_PASSES ?? "cpu,trace,sample,waits,profile,strace,baseline").split(","));
 const OUT = process.env.COST_OUT ?? mkdtempSync(join(tmpdir(), "run-cost-"));
 const WARM_UP = 50;
 const SAMPLE_HZ = 2999;
@@ -762,6 +764,47 @@ async function readSamples(file: string, server: Server, clientPid: number): Pro
   return { counts, samples };
 }
 
+/**
+ * Where the runs' processes sleep in the kernel (uninterruptible waits): per run, how often each
+ * syscall waited in each kernel function, from `perf record -g -e sched:sched_switch`'s stacks.
+ */
+async function readWaits(file: string, server: Server): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const runs = new Set<number>();
+  let frames: string[] = [];
+  let waiting: boolean | undefined;
+  const flush = () => {
+    if (waiting) {
+      const syms = frames.map((f) => f.replace(/\+0x.*$/, ""));
+      const scheduling =
+        /^(__schedule|schedule|schedule_timeout|schedule_preempt_disabled|io_schedule|__wait_for_common|wait_for_completion.*|__mutex_lock.*|mutex_lock|rwsem_down.*|down_.*)$/;
+      const blocker = syms.find((s) => !scheduling.test(s)) ?? "?";
+      const call = syms.find((s) => s.startsWith("__x64_sys_") || s.startsWith("__do_sys_"))?.replace(/^__(x64|do)_sys_/, "") ?? "(no syscall)";
+      counts[`${call}: ${blocker}`] = (counts[`${call}: ${blocker}`] ?? 0) + 1;
+    }
+    frames = [];
+    waiting = undefined;
+  };
+  for await (const line of perfScript(file, "comm,pid,tid,time,event,trace,ip,sym")) {
+    if (line.trim() === "") {
+      flush();
+      continue;
+    }
+    const frame = /^\s+[0-9a-f]+\s+(.*)$/.exec(line);
+    if (frame && waiting !== undefined) {
+      frames.push(frame[1]!.trim());
+      continue;
+    }
+    flush();
+    const fork = /sched_process_fork:.* pid=(\d+) child_comm=.* child_pid=(\d+)/.exec(line);
+    if (fork && Number(fork[1]) === server.forkServer) runs.add(Number(fork[2]));
+    const sw = /sched_switch:.* prev_pid=(\d+) .*prev_state=(\S+) ==>/.exec(line);
+    waiting = sw ? runs.has(Number(sw[1])) && sw[2]!.startsWith("D") : undefined;
+  }
+  flush();
+  return counts;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The server's JavaScript, by part (node --cpu-prof)
 
@@ -998,6 +1041,25 @@ async function main(): Promise<void> {
         const values = repeats.map((r) => r[name] ?? 0);
         if (median(values) >= 0.02) print(`  ${name.padEnd(70)} ${spread(values)}`);
       }
+    }
+
+    if (PASSES.has("waits")) {
+      const repeats: Record<string, number>[] = [];
+      for (let r = 0; r < REPEATS; r++) {
+        const file = join(OUT, `waits-${r}.data`);
+        await perfRecord(["-a", "-g", "-e", "sched:sched_switch", "-e", "sched:sched_process_fork", "-o", file], async () => {
+          await hellos(server.port, TRACED_RUNS);
+          await sleep(300);
+        });
+        const counts = await readWaits(file, server);
+        repeats.push(Object.fromEntries(Object.entries(counts).map(([name, n]) => [name, n / TRACED_RUNS])));
+      }
+      results.waits = repeats;
+      print(
+        `\nUninterruptible waits of the runs' processes per request (perf -g on sched_switch, ${TRACED_RUNS} requests x ${REPEATS}): syscall: where it slept`,
+      );
+      const names = [...new Set(repeats.flatMap((r) => Object.keys(r)))].sort();
+      for (const name of names) print(`  ${name.padEnd(70)} ${spread(repeats.map((r) => r[name] ?? 0))}`);
     }
 
     if (PASSES.has("strace")) {
