@@ -1,19 +1,8 @@
-/**
- * One click on a script that times out runs it once, in the playground and in Swagger UI, in a
- * real browser (test/support/browser.ts) against the real app over the real subprocess sandbox.
- * Chromium sends a request again when it was answered 408 on a reused keep-alive connection, and
- * TIMEOUT is a 408: both pages send an Idempotency-Key per click, so the server answers those
- * resends with the first answer instead of running the script again. The final state of each
- * page is saved as a screenshot in test-results/idempotency/.
- */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { projectRoot } from "../../src/project-paths.js";
-import { browserTestsRun, launchChromium, openPage, pageUrl, warnIfSkipped } from "../support/browser.js";
+import { browserTestsRun, openPage, servedToBrowser, warnIfSkipped } from "../support/browser.js";
 import { sample } from "../support/observing.js";
-import { type Served, serveApp } from "../support/real-app.js";
 
 warnIfSkipped("idempotency");
 
@@ -24,30 +13,15 @@ const SLEEPER = 'import time\n\ndef main():\n    print("Sleeping...")\n    time.
 const TIMEOUT_MS = 2000;
 
 describe.skipIf(!browserTestsRun)("a script that times out, run by one click in a real browser", () => {
-  let served: Served;
-  let browser: Browser;
-  let origin: string;
-
-  beforeAll(async () => {
-    await mkdir(SCREENSHOTS, { recursive: true });
-    served = await serveApp();
-    origin = pageUrl(served.listening.port, "");
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.listening.close();
-    await served?.sandbox.close();
-  });
+  const suite = servedToBrowser({ screenshots: SCREENSHOTS });
 
   /** Executions the server has run to a TIMEOUT, from its metrics. */
-  const timeouts = async (): Promise<number> => sample(await served.metrics(), "pyexec_executions_total", { code: "TIMEOUT" }) ?? 0;
+  const timeouts = async (): Promise<number> => sample(await suite.served.metrics(), "pyexec_executions_total", { code: "TIMEOUT" }) ?? 0;
 
   /** The POST /execute requests the server has answered, and those it answered with an earlier answer, from its log. */
   const requests = () => ({
-    answered: served.logs.lines.filter((line) => line.msg === "request" && line.path === "/execute").length,
-    replayed: served.logs.lines.filter((line) => line.msg === "idempotent request not run" && line.outcome === "replayed").length,
+    answered: suite.served.logs.lines.filter((line) => line.msg === "request" && line.path === "/execute").length,
+    replayed: suite.served.logs.lines.filter((line) => line.msg === "idempotent request not run" && line.outcome === "replayed").length,
   });
 
   /** One request ran since `before`; any more the browser sent were given its answer. */
@@ -59,8 +33,8 @@ describe.skipIf(!browserTestsRun)("a script that times out, run by one click in 
 
   it("the playground's Run runs it once and shows the TIMEOUT", async () => {
     const before = { timeouts: await timeouts(), requests: requests() };
-    const { page, pageErrors } = await openPage(browser, origin);
-    await page.goto(`${origin}/`);
+    const { page, pageErrors } = await openPage(suite.browser, suite.origin);
+    await page.goto(`${suite.origin}/`);
     await page.locator("#editor .cm-content").waitFor();
     await page.locator("#example").selectOption("timeout");
     await page.locator("#run").click();
@@ -76,8 +50,8 @@ describe.skipIf(!browserTestsRun)("a script that times out, run by one click in 
 
   it('Swagger UI\'s "Try it out" runs it once and shows the 408', async () => {
     const before = { timeouts: await timeouts(), requests: requests() };
-    const { page, pageErrors } = await openPage(browser, origin);
-    await page.goto(`${origin}/docs`);
+    const { page, pageErrors } = await openPage(suite.browser, suite.origin);
+    await page.goto(`${suite.origin}/docs`);
     const operation = page.locator(".opblock-post").filter({ hasText: "/execute" });
     await operation.locator(".opblock-summary").click();
     const tryOut = operation.locator("button.try-out__btn");

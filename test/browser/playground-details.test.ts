@@ -1,17 +1,9 @@
-/**
- * The playground's details in a real browser (test/support/browser.ts), against the real app over
- * the real subprocess sandbox: unique ids, the draft kept across reloads, examples named by the
- * address, the menu's "Your script", an example's limits, Cancel, input files to look at, and the
- * icon. Each state is saved as a screenshot in test-results/playground-details/.
- */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { EXAMPLES } from "../../playground/examples.js";
 import { projectRoot } from "../../src/project-paths.js";
-import { browserTestsRun, launchChromium, openPage, pageUrl, warnIfSkipped } from "../support/browser.js";
-import { type Served, serveApp } from "../support/real-app.js";
+import { browserTestsRun, openPage, servedToBrowser, warnIfSkipped } from "../support/browser.js";
 
 warnIfSkipped("playground details");
 
@@ -47,26 +39,11 @@ const menuShows = (page: Page) => page.locator("#example").evaluate((select: HTM
 const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
 describe.skipIf(!browserTestsRun)("the playground's details in a real browser", () => {
-  let browser: Browser;
-  let served: Served;
-  let origin: string;
-
-  beforeAll(async () => {
-    await mkdir(SCREENSHOTS, { recursive: true });
-    served = await serveApp();
-    origin = pageUrl(served.listening.port, "");
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.listening.close();
-    await served?.sandbox.close();
-  });
+  const suite = servedToBrowser({ screenshots: SCREENSHOTS });
 
   const newPage = async (path = "/") => {
-    const opened = await openPage(browser, origin);
-    await opened.page.goto(`${origin}${path}`);
+    const opened = await openPage(suite.browser, suite.origin);
+    await opened.page.goto(`${suite.origin}${path}`);
     await opened.page.locator("#editor .cm-content").waitFor();
     return opened;
   };
@@ -191,7 +168,9 @@ describe.skipIf(!browserTestsRun)("the playground's details in a real browser", 
     expect(await runEnded(page)).toMatch(/^Cancelled after \d+ ms: the service stops a run whose client has gone\.$/);
     expect(await page.locator("#cancel").isHidden()).toBe(true);
     expect(await page.locator("#run").isEnabled()).toBe(true);
-    await expect.poll(() => served.logs.lines.filter((line) => line.msg === "execution").map((line) => line.code), { timeout: 30_000 }).toContain("CANCELLED");
+    await expect
+      .poll(() => suite.served.logs.lines.filter((line) => line.msg === "execution").map((line) => line.code), { timeout: 30_000 })
+      .toContain("CANCELLED");
     await shot(page, "cancelled");
 
     await typeScript(page, "def main():\n    return 1\n");
@@ -227,18 +206,18 @@ describe.skipIf(!browserTestsRun)("the playground's details in a real browser", 
     await page.reload();
     await page.waitForLoadState("networkidle");
     expect(await page.locator('link[rel="icon"]').getAttribute("href")).toBe("/favicon.ico");
-    const icon = await fetch(`${served.listening.url}/favicon.ico`);
+    const icon = await fetch(`${suite.served.listening.url}/favicon.ico`);
     expect(icon.status).toBe(200);
     expect(Object.fromEntries(icon.headers)).toMatchObject({
       "content-type": "image/svg+xml",
       "cache-control": "no-cache",
       etag: expect.stringMatching(/^"[\w-]+"$/),
     });
-    const again = await fetch(`${served.listening.url}/favicon.ico`, { headers: { "if-none-match": icon.headers.get("etag")! } });
+    const again = await fetch(`${suite.served.listening.url}/favicon.ico`, { headers: { "if-none-match": icon.headers.get("etag")! } });
     expect(again.status).toBe(304);
     // A page of a context that intercepts requests cannot load /favicon.ico (playwright aborts it): this one does not.
-    const plain = await (await browser.newContext()).newPage();
-    await plain.goto(`${origin}/favicon.ico`);
+    const plain = await (await suite.browser.newContext()).newPage();
+    await plain.goto(`${suite.origin}/favicon.ico`);
     const size = await plain.evaluate(async () => {
       const image = new Image();
       image.src = "/favicon.ico";

@@ -1,8 +1,6 @@
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { REQUEST_EXAMPLES } from "../../openapi/request-examples.js";
-import { browserTestsRun, elsewhere, launchChromium, openPage as openIsolatedPage, pageUrl, warnIfSkipped } from "../support/browser.js";
-import { type Served, serveApp } from "../support/real-app.js";
+import { browserTestsRun, elsewhere, openPage as openIsolatedPage, servedToBrowser, warnIfSkipped } from "../support/browser.js";
 
 /**
  * The Swagger UI in a real browser (test/support/browser.ts), against the real app over the
@@ -13,27 +11,13 @@ warnIfSkipped("Swagger UI");
 const SCRIPT = 'def main():\n    print("hi from swagger")\n    return {"sum": 40 + 2}';
 
 describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
-  let served: Served;
-  let browser: Browser;
-  let baseUrl: string;
+  const suite = servedToBrowser();
 
-  beforeAll(async () => {
-    served = await serveApp();
-    baseUrl = pageUrl(served.listening.port, "");
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await served?.listening.close();
-    await served?.sandbox.close();
-  });
-
-  const openPage = () => openIsolatedPage(browser, baseUrl);
+  const openPage = () => openIsolatedPage(suite.browser, suite.origin);
 
   it('runs a script through "Try it out" on POST /execute and shows the live 200 response', async () => {
     const { page, requests, pageErrors } = await openPage();
-    await page.goto(`${baseUrl}/docs`);
+    await page.goto(`${suite.origin}/docs`);
 
     const operation = page.locator(".opblock-post").filter({ hasText: "/execute" });
     await operation.locator(".opblock-summary").click();
@@ -61,13 +45,13 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
 
     // The page and its API call went to the service and nowhere else.
     expect(requests.some((url) => url.endsWith("/execute"))).toBe(true);
-    expect(elsewhere(requests, baseUrl)).toEqual([]);
+    expect(elsewhere(requests, suite.origin)).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
 
   it("sends each documented request example, picked from the example list", async () => {
     const { page, pageErrors } = await openPage();
-    await page.goto(`${baseUrl}/docs`);
+    await page.goto(`${suite.origin}/docs`);
     const operation = page.locator(".opblock-post").filter({ hasText: "/execute" });
     await operation.locator(".opblock-summary").click();
     const tryOut = operation.locator("button.try-out__btn");
@@ -104,7 +88,7 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
     page.on("response", (response) => {
       if (response.status() >= 400 && !response.url().endsWith("/favicon.ico")) failed.push(`${response.status()} ${response.url()}`);
     });
-    await page.goto(`${baseUrl}/docs`);
+    await page.goto(`${suite.origin}/docs`);
     await page.locator(".opblock-post").filter({ hasText: "/execute" }).waitFor();
     await page.waitForLoadState("networkidle");
 
@@ -113,6 +97,6 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
     expect(paths).toEqual(
       expect.arrayContaining(["/docs", "/openapi.json", "/docs/assets/swagger-ui-dist/swagger-ui-bundle.js", "/docs/assets/swagger-ui-dist/swagger-ui.css"]),
     );
-    expect(elsewhere(requests, baseUrl)).toEqual([]);
+    expect(elsewhere(requests, suite.origin)).toEqual([]);
   });
 });

@@ -24,8 +24,7 @@ describe("run_python's arguments", () => {
   });
   afterAll(async () => {
     await client?.close();
-    await served?.listening.close();
-    await served?.sandbox.close();
+    await served?.close();
   });
 
   const call = async (args: Record<string, unknown>) => (await client.callTool({ name: "run_python", arguments: args })) as CallToolResult;

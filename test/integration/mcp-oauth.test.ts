@@ -34,8 +34,7 @@ describe("an MCP client that starts OAuth on a 401", () => {
     served = await serveApp({ API_KEYS: KEY });
   });
   afterAll(async () => {
-    await served?.listening.close();
-    await served?.sandbox.close();
+    await served?.close();
   });
 
   it("is told, at the end of its discovery, that the service takes an API key and not OAuth", async () => {

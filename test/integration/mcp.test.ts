@@ -65,8 +65,7 @@ describe("MCP endpoint, auth off", () => {
   });
   afterAll(async () => {
     await client?.close();
-    await served?.listening.close();
-    await served?.sandbox.close();
+    await served?.close();
   });
 
   it("initializes: the server names itself and offers tools, whose list never changes", () => {
@@ -347,8 +346,7 @@ describe("MCP endpoint, auth on", () => {
     served = await serveApp({ API_KEYS: KEY });
   });
   afterAll(async () => {
-    await served?.listening.close();
-    await served?.sandbox.close();
+    await served?.close();
   });
 
   it("without a key, or with a wrong one, the client is refused with 401 before anything runs", async () => {

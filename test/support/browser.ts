@@ -1,5 +1,8 @@
 import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { type Browser, type BrowserContextOptions, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
+import { type Served, serveApp } from "./real-app.js";
 
 /**
  * The real browser of the browser tests: Debian's chromium driven by playwright-core (no
@@ -75,3 +78,29 @@ export async function openPage(browser: Browser, origin: string, options: Browse
 /** Requests that went anywhere but the service (data: and blob: URLs are the page's own). */
 export const elsewhere = (requests: readonly string[], origin: string): string[] =>
   requests.filter((url) => !url.startsWith(`${origin}/`) && !/^(data|blob):/.test(url));
+
+/** What a browser suite's tests use: the served app, the browser, and the pages' origin. */
+export interface BrowserSuite {
+  readonly served: Served;
+  readonly browser: Browser;
+  readonly origin: string;
+}
+
+/**
+ * The real app served (serveApp) and a Chromium, started before the tests of the describe block
+ * that calls this and closed after them; `screenshots`, a directory the tests save to, is made first.
+ */
+export function servedToBrowser(options: { readonly screenshots?: string } = {}): BrowserSuite {
+  const suite: { served?: Served; browser?: Browser; origin?: string } = {};
+  beforeAll(async () => {
+    if (options.screenshots !== undefined) await mkdir(options.screenshots, { recursive: true });
+    suite.served = await serveApp();
+    suite.origin = pageUrl(suite.served.listening.port, "");
+    suite.browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await suite.browser?.close();
+    await suite.served?.close();
+  });
+  return suite as BrowserSuite;
+}

@@ -33,19 +33,25 @@ export interface Served {
   /** The server log from info up. */
   readonly logs: ReturnType<typeof capturingLogger>;
   readonly metrics: () => Promise<string>;
+  /** Stops listening, then closes the sandbox. */
+  readonly close: () => Promise<void>;
 }
 
 /**
  * The real app over a real subprocess sandbox of its own, configured by `env`, served on a free
- * loopback port for clients that need real HTTP (a browser, an MCP client). The test closes
- * `listening`, then `sandbox`.
+ * loopback port for clients that need real HTTP (a browser, an MCP client). The test closes it.
  */
 export async function serveApp(env: Record<string, string> = {}): Promise<Served> {
   const config = testConfig(env);
   const sandbox = realSubprocessSandbox(config);
   const logs = capturingLogger("info");
   const { app, metrics } = await composeApp(config, sandbox, { python: "test", packages: {} }, logs.logger);
-  return { listening: await listen(app), sandbox, logs, metrics: () => metrics.render() };
+  const listening = await listen(app);
+  const close = async () => {
+    await listening.close();
+    await sandbox.close();
+  };
+  return { listening, sandbox, logs, metrics: () => metrics.render(), close };
 }
 
 /**
