@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { projectRoot } from "../../src/project-paths.js";
 import { browserTestsRun, openPage, servedToBrowser, warnIfSkipped } from "../support/browser.js";
 import { sample } from "../support/observing.js";
+import { executeOperation, executeShowing, tryItOut } from "../support/swagger-ui.js";
 
 warnIfSkipped("idempotency");
 
@@ -52,18 +53,10 @@ describe.skipIf(!browserTestsRun)("a script that times out, run by one click in 
     const before = { timeouts: await timeouts(), requests: requests() };
     const { page, pageErrors } = await openPage(suite.browser, suite.origin);
     await page.goto(`${suite.origin}/docs`);
-    const operation = page.locator(".opblock-post").filter({ hasText: "/execute" });
-    await operation.locator(".opblock-summary").click();
-    const tryOut = operation.locator("button.try-out__btn");
-    if ((await tryOut.textContent())?.trim() !== "Cancel") await tryOut.click();
-    await operation.locator("textarea.body-param__text").fill(JSON.stringify({ script: SLEEPER, timeoutMs: TIMEOUT_MS }));
-    await operation.getByRole("button", { name: "Execute", exact: true }).click();
-
-    const live = operation.locator(".live-responses-table");
-    const status = live.locator(".response .response-col_status").first();
-    await expect.poll(async () => (await status.textContent())?.trim(), { timeout: 60_000 }).toMatch(/^\d{3}$/);
-    const shown = (await live.locator(".response-col_description pre").first().textContent()) ?? "";
-    expect((await status.textContent())?.trim(), shown).toBe("408");
+    const operation = await executeOperation(page);
+    await tryItOut(operation);
+    const { status, shown } = await executeShowing(operation, { script: SLEEPER, timeoutMs: TIMEOUT_MS }, 60_000);
+    expect(status, shown).toBe("408");
     expect(JSON.parse(shown)).toMatchObject({ code: "TIMEOUT", stdout: "Sleeping...\n" });
     await operation.screenshot({ path: join(SCREENSHOTS, "swagger-ui.png") });
     await expectOneRun(before);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { REQUEST_EXAMPLES } from "../../openapi/request-examples.js";
 import { browserTestsRun, elsewhere, openPage as openIsolatedPage, servedToBrowser, warnIfSkipped } from "../support/browser.js";
+import { executeOperation, executeShowing, tryItOut } from "../support/swagger-ui.js";
 
 /**
  * The Swagger UI in a real browser (test/support/browser.ts), against the real app over the
@@ -19,24 +20,15 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
     const { page, requests, pageErrors } = await openPage();
     await page.goto(`${suite.origin}/docs`);
 
-    const operation = page.locator(".opblock-post").filter({ hasText: "/execute" });
-    await operation.locator(".opblock-summary").click();
+    const operation = await executeOperation(page);
     // The service turns tryItOutEnabled on, so the form may open editable ("Cancel" shown):
     // then leave it and come back through "Try it out", as a person would.
     const tryOut = operation.locator("button.try-out__btn");
     if ((await tryOut.textContent())?.trim() === "Cancel") await tryOut.click();
     await operation.getByRole("button", { name: "Try it out", exact: true }).click();
 
-    const body = operation.locator("textarea.body-param__text");
-    await body.fill(JSON.stringify({ script: SCRIPT }));
-    await operation.getByRole("button", { name: "Execute", exact: true }).click();
-
-    const live = operation.locator(".live-responses-table");
-    const status = live.locator(".response .response-col_status").first();
-    await expect.poll(async () => (await status.textContent())?.trim(), { timeout: 30_000 }).toMatch(/^\d{3}$/);
-
-    const shown = (await live.locator(".response-col_description pre").first().textContent()) ?? "";
-    expect((await status.textContent())?.trim(), shown).toBe("200");
+    const { status, shown } = await executeShowing(operation, { script: SCRIPT }, 30_000);
+    expect(status, shown).toBe("200");
     expect(shown).toContain("42");
     expect(shown).toContain("hi from swagger");
     const parsed = JSON.parse(shown) as { result: unknown; stdout: string };
@@ -52,10 +44,8 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
   it("sends each documented request example, picked from the example list", async () => {
     const { page, pageErrors } = await openPage();
     await page.goto(`${suite.origin}/docs`);
-    const operation = page.locator(".opblock-post").filter({ hasText: "/execute" });
-    await operation.locator(".opblock-summary").click();
-    const tryOut = operation.locator("button.try-out__btn");
-    if ((await tryOut.textContent())?.trim() !== "Cancel") await tryOut.click();
+    const operation = await executeOperation(page);
+    await tryItOut(operation);
 
     const expected: Record<keyof typeof REQUEST_EXAMPLES, [string, RegExp]> = {
       hello: ["200", /"sum": 3/],
