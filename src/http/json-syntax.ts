@@ -80,7 +80,8 @@ export function jsonSyntaxError(text: string): JsonSyntaxError | undefined {
       }
       continue;
     }
-    if (expecting === "name or }" && char === "}") {
+    // An empty object or array closes where its first member could begin.
+    if ((expecting === "name or }" && char === "}") || (expecting === "value or ]" && char === "]")) {
       at++;
       open.pop();
       expecting = "after a value";
@@ -94,12 +95,6 @@ export function jsonSyntaxError(text: string): JsonSyntaxError | undefined {
       if (text[at] !== ":") return fail("expected : after the property name");
       at++;
       expecting = "value";
-      continue;
-    }
-    if (expecting === "value or ]" && char === "]") {
-      at++;
-      open.pop();
-      expecting = "after a value";
       continue;
     }
     if (char === "{" || char === "[") {
