@@ -36,11 +36,13 @@ export interface ExecutionFailure {
   readonly retryAfterSeconds?: number;
   /** The files and figures the run left before it failed (they can explain the failure). */
   readonly artifacts?: Artifacts;
+  /** A session's cell that ended its session: later calls to it are SESSION_NOT_FOUND. */
+  readonly sessionEnded?: boolean;
 }
 
 export const failure = (
   code: FailureCode,
   message: string,
   output: CapturedOutput,
-  extra: Partial<Pick<ExecutionFailure, "traceback" | "durationMs" | "retryAfterSeconds" | "artifacts">> = {},
+  extra: Partial<Pick<ExecutionFailure, "traceback" | "durationMs" | "retryAfterSeconds" | "artifacts" | "sessionEnded">> = {},
 ): ExecutionFailure => ({ code, message, output, ...extra });

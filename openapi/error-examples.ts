@@ -44,4 +44,10 @@ export const ERROR_EXAMPLES: Record<ErrorCode, ErrorBody> = {
   SANDBOX_UNAVAILABLE: example("SANDBOX_UNAVAILABLE", "The sandbox could not be started"),
   CANCELLED: example("CANCELLED", "The request was cancelled (its client went away): its run was stopped", { stdout: "Sleeping...\n" }),
   INTERNAL: example("INTERNAL", "Internal error"),
+  SESSION_NOT_FOUND: example(
+    "SESSION_NOT_FOUND",
+    'No session "hV3k9Qm2xR7tL0aB4cD8eF": it never existed, has ended or expired, or belongs to another API key; start a new one',
+  ),
+  SESSION_BUSY: example("SESSION_BUSY", "A cell is already running in this session; cells of one session run one at a time"),
+  SESSION_LIMIT: example("SESSION_LIMIT", "All 16 sessions this server keeps are open; end one (DELETE /sessions/{id}) or retry later"),
 };

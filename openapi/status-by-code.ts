@@ -25,4 +25,8 @@ export const STATUS_BY_CODE = {
   // No client reads it (it has gone); logs and metrics do. The status is nginx's for the same case.
   CANCELLED: 499,
   INTERNAL: 500,
+  SESSION_NOT_FOUND: 404,
+  // Cells of one session never overlap.
+  SESSION_BUSY: 409,
+  SESSION_LIMIT: 429,
 } as const satisfies Record<ErrorCode, number>;
