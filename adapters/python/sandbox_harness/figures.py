@@ -23,6 +23,8 @@ class Figures:
         if pyplot is not None:
             self.hook_show(pyplot)
         else:
+            # A session's earlier cell may have left its own hook waiting: this cell's replaces it.
+            sys.meta_path[:] = [hook for hook in sys.meta_path if not isinstance(hook, AfterImport)]
             sys.meta_path.insert(0, AfterImport("matplotlib.pyplot", self.hook_show))
 
     def hook_show(self, pyplot):

@@ -29,9 +29,10 @@ def is_safe_relative_path(path):
     return not path.startswith("/") and not any(name in ("", ".", "..") or "\0" in name for name in names)
 
 
-def write_input_files(files):
-    """Writes the request's files into the work dir (the cwd, fresh: nothing of the script has
-    run yet) and returns {path: (size, sha256)} of each, to tell unchanged inputs from outputs."""
+def write_input_files(files, replace=False):
+    """Writes the request's files into the work dir (the cwd: fresh for a run; a session's, for a
+    cell, where `replace` lets a file take the place of one of the same path) and returns
+    {path: (size, sha256)} of each, to tell unchanged inputs from outputs."""
     written = {}
     root_fd = os.open(".", DIR_FLAGS)
     try:
@@ -44,7 +45,7 @@ def write_input_files(files):
             try:
                 dir_fd = open_directories(root_fd, names[:-1], create=True)
                 try:
-                    fd = os.open(names[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+                    fd = os.open(names[-1], os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL) | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
                 finally:
                     os.close(dir_fd)
                 try:

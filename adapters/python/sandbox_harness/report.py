@@ -27,3 +27,14 @@ def report(result_fd, header, body=()):
     except OSError:
         # The script closed the channel (or replaced it): say so by the exit status alone.
         os._exit(RESULT_CHANNEL_LOST_EXIT)
+
+
+def report_frame(result_fd, header, body=()):
+    """A session's report: its length in decimal and a newline, then the report as report()
+    writes it; the channel stays open for the next cell's."""
+    flush_output()
+    payload = json.dumps(header).encode("utf-8") + b"\n" + b"".join(body)
+    try:
+        write_all(result_fd, b"%d\n" % len(payload) + payload)
+    except OSError:
+        os._exit(RESULT_CHANNEL_LOST_EXIT)

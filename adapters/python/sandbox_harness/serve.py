@@ -1,4 +1,5 @@
-"""A harness process: one request from stdin, one run, one report on the result fd; then it ends."""
+"""A harness process: one request from stdin, one run, one report on the result fd; then it ends
+(or, for a session's request, cell after cell: session.py)."""
 
 import atexit
 import json
@@ -10,6 +11,7 @@ from .protocol import READY_LINE
 from .report import flush_output, report
 from .run import run
 from .safe_files import write_all
+from .session import serve_session
 
 
 def parse_args(argv):
@@ -27,16 +29,21 @@ def parse_args(argv):
 
 
 def read_request():
-    data = b""
-    while True:
+    """The request on stdin (up to its end, or its line's), and the rest read past it. A session's
+    request keeps stdin open for its cells: it moves to a descriptor of the harness's own."""
+    data = bytearray()
+    while b"\n" not in data:
         chunk = os.read(0, 1 << 20)
         if not chunk:
             break
         data += chunk
+    line, _, rest = bytes(data).partition(b"\n")
+    request = json.loads(line.decode("utf-8"))
+    requests_fd = os.dup(0) if "session" in request else None
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    return json.loads(data.decode("utf-8"))
+    return request, requests_fd, bytearray(rest)
 
 
 def main():
@@ -53,7 +60,9 @@ def serve(result_fd):
     """One run: the request from stdin, the script, the report on result_fd; then the process
     ends. Every backend's sandbox runs this, the fork server's children included."""
     harness_pid = os.getpid()
-    request = read_request()
+    request, requests_fd, pending = read_request()
+    if requests_fd is not None:
+        serve_session(result_fd, requests_fd, request, pending)
     header, body = run(request)
     if os.getpid() != harness_pid:
         # A process the script forked came back out of main() (or failed in it): only the

@@ -77,11 +77,13 @@ def ends_with_semicolon(source, statement):
     return rest.lstrip().startswith(b";")
 
 
-def run_top_level(script):
-    """The module the top level ran in, and the value of the cell's last expression (None: it has none)."""
-    module = types.ModuleType(SCRIPT_MODULE_NAME)
-    module.__file__ = SCRIPT_FILENAME
-    sys.modules[SCRIPT_MODULE_NAME] = module
+def run_top_level(script, module=None):
+    """The module the top level ran in (a session's own, else a fresh `script`), and the value of
+    the cell's last expression (None: it has none)."""
+    if module is None:
+        module = types.ModuleType(SCRIPT_MODULE_NAME)
+        module.__file__ = SCRIPT_FILENAME
+        sys.modules[SCRIPT_MODULE_NAME] = module
     exec(script.statements, module.__dict__)
     if script.last_expression is None:
         return module, None
