@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { JAIL_WORK_DIR } from "../adapters/python/protocol-facts.js";
-import { ConfigError, loadConfig, MAX_INPUT_FILES_BYTES_CEILING, VARIABLE_NAMES, VARIABLES } from "./config.js";
+import { ConfigError, loadConfig, MAX_INPUT_FILES_BYTES_CEILING, SANDBOX_RUN_UIDS, VARIABLE_NAMES, VARIABLES } from "./config.js";
 
 /** Runs loadConfig and returns the ConfigError it throws. */
 function configError(env: Record<string, string>): ConfigError {
@@ -44,6 +44,9 @@ describe("loadConfig", () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5_000,
+      maxSessions: 16,
+      sessionMaxIdleMs: 3_600_000,
+      sessionMaxAgeMs: 3_600_000,
     });
   });
 
@@ -126,6 +129,10 @@ describe("loadConfig", () => {
     ["HEADERS_TIMEOUT_MS", "0"],
     ["REQUEST_TIMEOUT_MS", "10s"],
     ["KEEP_ALIVE_TIMEOUT_MS", "-1"],
+    ["MAX_SESSIONS", "-1"],
+    ["MAX_SESSIONS", "100000"],
+    ["SESSION_MAX_IDLE_MS", "999"],
+    ["SESSION_MAX_AGE_MS", "1h"],
   ])("%s=%s stops startup with a ConfigError naming the variable", (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.variable).toBe(variable);
@@ -138,6 +145,28 @@ describe("loadConfig", () => {
     expect(error.variable).toBe("REQUEST_TIMEOUT_MS");
     expect(error.message).toContain("HEADERS_TIMEOUT_MS (20000)");
     expect(error.message).toContain("15000");
+  });
+
+  describe("the sandbox uids", () => {
+    const fixed = { MAX_CONCURRENCY: "8", POOL_SIZE: "8" };
+
+    it("MAX_SESSIONS may take what MAX_CONCURRENCY and POOL_SIZE leave of them, and 0 turns sessions off", () => {
+      expect(loadConfig({ ...fixed, MAX_SESSIONS: String(SANDBOX_RUN_UIDS - 16) }).maxSessions).toBe(SANDBOX_RUN_UIDS - 16);
+      expect(loadConfig({ ...fixed, MAX_SESSIONS: "0" }).maxSessions).toBe(0);
+    });
+
+    it("sessions, concurrent runs and the pool needing more uids than there are stops startup naming MAX_SESSIONS and each term", () => {
+      const error = configError({ ...fixed, MAX_SESSIONS: String(SANDBOX_RUN_UIDS - 15) });
+      expect(error.variable).toBe("MAX_SESSIONS");
+      expect(error.message).toBe(
+        `Invalid configuration: MAX_SESSIONS with MAX_CONCURRENCY and POOL_SIZE needs ${SANDBOX_RUN_UIDS + 1} sandbox uids, ` +
+          `more than the ${SANDBOX_RUN_UIDS} there are (MAX_SESSIONS ${SANDBOX_RUN_UIDS - 15} + MAX_CONCURRENCY 8 + POOL_SIZE 8): lower one of them`,
+      );
+    });
+
+    it("the default MAX_SESSIONS counts too: a MAX_CONCURRENCY that leaves no room for it stops startup", () => {
+      expect(configError({ MAX_CONCURRENCY: "1024", POOL_SIZE: "0" }).message).toContain("MAX_SESSIONS 16 + MAX_CONCURRENCY 1024 + POOL_SIZE 0");
+    });
   });
 
   it("PRELOAD_MODULES set but empty preloads nothing", () => {

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
+import { FORK_SERVER_UID_COUNT } from "../adapters/fork-server/fork-server-fleet.js";
 import { SANDBOX_UID_BASE, SANDBOX_UID_COUNT } from "../adapters/run/sandbox-uids.js";
 import { MIN_MEMORY_MB } from "../domain/execution-request.js";
 import { MIB } from "../domain/units.js";
@@ -23,6 +24,8 @@ export interface Variable<T> {
   readonly default: Default<T>;
   /** An earlier variable this one may not be below. */
   readonly atLeast?: string;
+  /** Earlier variables this one may not, added to them, exceed `total` with (a budget they share, named by `of`). */
+  readonly sharesWith?: { readonly names: readonly string[]; readonly total: number; readonly of: string };
   /** Parses a value that is set and not blank; an issue's message completes "NAME ...". */
   readonly schema: z.ZodType<T, string>;
   /** A valid value other than the default, for the test that every variable is read. */
@@ -35,15 +38,25 @@ const code = (text: string | number) => `\`${text}\``;
 
 function integer(
   name: string,
-  options: { min: number; max: number; doc: string; default: number | Default<number>; atLeast?: string; example?: number },
+  options: {
+    min: number;
+    max: number;
+    doc: string;
+    default: number | Default<number>;
+    atLeast?: string;
+    sharesWith?: Variable<number>["sharesWith"];
+    example?: number;
+  },
 ): Variable<number> {
-  const { min, max } = options;
+  const { min, max, sharesWith } = options;
   const outOfRange = (issue: { input?: unknown }) => `must be between ${min} and ${max}, got ${String(issue.input)}`;
+  const shared = sharesWith ? `; with ${sharesWith.names.map(code).join(" and ")}, at most ${sharesWith.total} together` : "";
   return {
     name,
     doc: options.doc,
-    accepts: `${min} to ${max}${options.atLeast ? `, at least \`${options.atLeast}\`` : ""}`,
+    accepts: `${min} to ${max}${options.atLeast ? `, at least \`${options.atLeast}\`` : ""}${shared}`,
     ...(options.atLeast ? { atLeast: options.atLeast } : {}),
+    ...(sharesWith ? { sharesWith } : {}),
     default: typeof options.default === "number" ? { value: options.default, shown: code(options.default) } : options.default,
     schema: z
       .string()
@@ -151,6 +164,15 @@ export type SandboxMode = (typeof SANDBOX_MODES)[number];
 
 const CPUS = { value: () => availableParallelism(), shown: "number of CPUs" };
 
+/**
+ * The host uids runs and sessions are given (the fork servers keep the top of the range): each
+ * running sandbox, each one the pool started ahead and each open session holds one.
+ */
+export const SANDBOX_RUN_UIDS = SANDBOX_UID_COUNT - FORK_SERVER_UID_COUNT;
+
+/** The longest SESSION_MAX_IDLE_MS and SESSION_MAX_AGE_MS may be: a week. */
+const MAX_SESSION_MS = 7 * 24 * 3_600_000;
+
 /** The variables in the order they are checked and documented; the keys are the fields of `Config`. */
 export const VARIABLES = {
   port: integer("PORT", { min: 0, max: 65_535, default: 8080, doc: "port to listen on; `0` takes a free one" }),
@@ -209,7 +231,8 @@ export const VARIABLES = {
     default: ["numpy", "pandas", "matplotlib"],
     doc: "what a pre-started sandbox imports before its script arrives; set but empty: nothing",
   }),
-  maxConcurrency: integer("MAX_CONCURRENCY", { min: 1, max: 1024, default: CPUS, doc: "sandboxes running at once" }),
+  // Not the maximum (it needs more uids than there are, with any pool and sessions): a value of its own, unlike a CPU count.
+  maxConcurrency: integer("MAX_CONCURRENCY", { min: 1, max: 1024, default: CPUS, example: 97, doc: "sandboxes running at once" }),
   maxQueue: integer("MAX_QUEUE", { min: 0, max: 100_000, default: 64, doc: "requests waiting for a sandbox; one more gets `BUSY`" }),
   maxQueueWaitMs: integer("MAX_QUEUE_WAIT_MS", {
     min: 0,
@@ -222,6 +245,28 @@ export const VARIABLES = {
     max: 256,
     default: CPUS,
     doc: "pre-started sandboxes kept ready (subprocess, and nsjail with `SANDBOX_MODE=jail-per-run`), or with the fork server its runs' processes forked ahead; `0` turns either off",
+  }),
+  maxSessions: integer("MAX_SESSIONS", {
+    min: 0,
+    max: SANDBOX_RUN_UIDS,
+    default: 16,
+    example: 64,
+    sharesWith: { names: ["MAX_CONCURRENCY", "POOL_SIZE"], total: SANDBOX_RUN_UIDS, of: "sandbox uids" },
+    doc:
+      "sessions open at once (`POST /sessions`); one more is `429 SESSION_LIMIT`, `0` turns sessions off. Each holds a sandbox uid, " +
+      "as does each running sandbox and each one started ahead, so the three share the uids runs are given",
+  }),
+  sessionMaxIdleMs: integer("SESSION_MAX_IDLE_MS", {
+    min: 1000,
+    max: MAX_SESSION_MS,
+    default: 3_600_000,
+    doc: "the most a session's `idleTimeoutMs` may be: a session no cell has run in for that long ends (its default is 10 minutes, or this when lower)",
+  }),
+  sessionMaxAgeMs: integer("SESSION_MAX_AGE_MS", {
+    min: 1000,
+    max: MAX_SESSION_MS,
+    default: 3_600_000,
+    doc: "a session ends at this age, whatever it is doing",
   }),
   poolCpuSlots: integer("POOL_CPU_SLOTS", {
     min: 1,
@@ -370,6 +415,17 @@ export function loadConfig(env: Env): Config {
       if (typeof floor !== "number" || typeof value !== "number")
         throw new Error(`${variable.name} is compared with ${variable.atLeast}, which is not a number declared before it`);
       if (value < floor) throw new ConfigError(variable.name, `must be at least ${variable.atLeast} (${floor}), got ${value}`);
+    }
+    if (variable.sharesWith !== undefined) {
+      const { names, total, of } = variable.sharesWith;
+      const others = names.map((other) => [other, byName.get(other)] as const);
+      if (typeof value !== "number" || others.some(([, other]) => typeof other !== "number"))
+        throw new Error(`${variable.name} shares ${of} with ${names.join(", ")}, which are not all numbers declared before it`);
+      const sum = others.reduce((total, [, other]) => total + (other as number), value);
+      if (sum > total) {
+        const terms = [`${variable.name} ${value}`, ...others.map(([other, size]) => `${other} ${String(size)}`)].join(" + ");
+        throw new ConfigError(variable.name, `with ${names.join(" and ")} needs ${sum} ${of}, more than the ${total} there are (${terms}): lower one of them`);
+      }
     }
     byName.set(variable.name, value);
     config[key] = value;
