@@ -35,6 +35,16 @@ export interface SessionView {
 /** Why a session ended, for metrics and the server log. */
 export type SessionEndReason = "deleted" | "idle" | "max-age" | "cell" | "process" | "shutdown";
 
+export const SESSION_END_REASONS: readonly SessionEndReason[] = ["deleted", "idle", "max-age", "cell", "process", "shutdown"];
+
+/** A session that has ended, for the server log (never its id: with API_KEYS unset, the id is all that guards it). */
+export interface EndedSession {
+  /** What the sandbox said of its end, when it ended on its own. */
+  readonly detail?: string;
+  readonly cells: number;
+  readonly ageMs: number;
+}
+
 export interface SessionsDeps {
   readonly sandbox: SessionSandboxPort;
   /** Opening a session and running a cell take a concurrency slot; an idle session holds none. */
@@ -44,7 +54,7 @@ export interface SessionsDeps {
   /** A fresh id of at least 128 random bits, URL-safe. */
   readonly newId: () => string;
   readonly now?: () => number;
-  readonly onEnded?: (reason: SessionEndReason, detail?: string) => void;
+  readonly onEnded?: (reason: SessionEndReason, ended: EndedSession) => void;
   /** Told the details of a bug; the client only learns that there was one. */
   readonly onInternalError?: (cause: unknown) => void;
 }
@@ -54,6 +64,10 @@ interface OpenSession {
   readonly sandbox: SandboxSession;
   view: SessionView;
   busy: boolean;
+  /** Why it ended, once it has. */
+  endedBy?: SessionEndReason;
+  /** The sandbox ended on its own while a cell ran: what it said. */
+  exitedWhileBusy?: string;
   idleTimer?: ReturnType<typeof setTimeout>;
   readonly ageTimer: ReturnType<typeof setTimeout>;
 }
@@ -72,8 +86,9 @@ const notFound = (id: string): ExecutionFailure =>
  */
 export class Sessions {
   private readonly open = new Map<string, OpenSession>();
-  /** Sessions being started: they count against maxSessions. */
+  /** Sessions being started, and ended ones whose sandbox is not gone yet: they count against maxSessions (each holds a uid). */
   private opening = 0;
+  private ending = 0;
   private closed = false;
   private readonly running = new Set<Promise<unknown>>();
   private readonly now: () => number;
@@ -86,18 +101,23 @@ export class Sessions {
     return this.open.size;
   }
 
-  async create(owner: string, request: SessionRequest): Promise<Result<SessionView, ExecutionFailure>> {
+  /** `signal`: aborted when whoever asked has gone; a session not yet waiting for its sandbox is then not started. */
+  async create(owner: string, request: SessionRequest, signal?: AbortSignal): Promise<Result<SessionView, ExecutionFailure>> {
     const { limits, retryAfterSeconds } = this.deps;
     if (this.closed)
       return err(failure("SANDBOX_UNAVAILABLE", "The server is shutting down; open a session on another replica", NO_OUTPUT, { retryAfterSeconds }));
-    if (this.open.size + this.opening >= limits.maxSessions) {
-      const message = `All ${limits.maxSessions} sessions this server keeps are open; end one (DELETE /sessions/{id}) or retry later`;
+    if (this.open.size + this.opening + this.ending >= limits.maxSessions) {
+      const message =
+        limits.maxSessions === 0
+          ? "This server keeps no sessions (MAX_SESSIONS is 0)"
+          : `All ${limits.maxSessions} sessions this server keeps are open; end one or retry later`;
       return err(failure("SESSION_LIMIT", message, NO_OUTPUT, { retryAfterSeconds }));
     }
     this.opening++;
     try {
-      const admitted = await this.admitted(() =>
-        this.deps.sandbox.openSession({ memoryMb: request.memoryMb, maxAgeMs: limits.maxAgeMs, files: request.files }),
+      const admitted = await this.admitted(
+        () => this.deps.sandbox.openSession({ memoryMb: request.memoryMb, maxAgeMs: limits.maxAgeMs, files: request.files }),
+        signal,
       );
       if (!admitted.ok) return admitted;
       if (!admitted.value.ok) return admitted.value;
@@ -113,14 +133,18 @@ export class Sessions {
       };
       this.open.set(id, session);
       this.touch(session);
-      void sandbox.ended.then((why) => {
-        if (this.open.get(id) === session && !session.busy) void this.end(id, "process", why);
-      });
+      sandbox.ended.then(
+        (why) => this.exited(session, why),
+        (cause: unknown) => this.exited(session, String(cause)),
+      );
       if (this.closed) {
         await this.end(id, "shutdown");
         return err(failure("SANDBOX_UNAVAILABLE", "The server is shutting down; open a session on another replica", NO_OUTPUT, { retryAfterSeconds }));
       }
       return ok(session.view);
+    } catch (cause) {
+      this.deps.onInternalError?.(cause);
+      return err(failure("INTERNAL", "Internal error", NO_OUTPUT));
     } finally {
       this.opening--;
     }
@@ -154,10 +178,14 @@ export class Sessions {
     return true;
   }
 
-  /** At shutdown: no new session, cells in flight finish, then every session ends. */
-  async close(): Promise<void> {
+  /**
+   * At shutdown: no new session; cells in flight finish (unless `waitForCells` is false: then
+   * they are stopped with their sessions), then every session ends. Resolves once their
+   * sandboxes are gone.
+   */
+  async close(options: { readonly waitForCells?: boolean } = {}): Promise<void> {
     this.closed = true;
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    if (options.waitForCells ?? true) while (this.running.size > 0) await Promise.allSettled([...this.running]);
     await Promise.allSettled([...this.open.keys()].map((id) => this.end(id, "shutdown")));
   }
 
@@ -168,9 +196,12 @@ export class Sessions {
       if (!admitted.ok) return admitted;
       const { outcome, sessionEnded } = admitted.value;
       session.view = { ...session.view, lastUsedAt: this.now(), cells: session.view.cells + 1 };
-      if (!sessionEnded) return outcome;
-      await this.end(id, "cell");
-      return outcome.ok ? outcome : err({ ...outcome.error, sessionEnded: true });
+      if (session.endedBy !== undefined) return this.endedUnder(session.endedBy, outcome);
+      if (sessionEnded || session.exitedWhileBusy !== undefined) {
+        await this.end(id, sessionEnded ? "cell" : "process", session.exitedWhileBusy);
+        return outcome.ok ? outcome : err({ ...outcome.error, sessionEnded: true });
+      }
+      return outcome;
     } catch (cause) {
       this.deps.onInternalError?.(cause);
       return err(failure("INTERNAL", "Internal error", NO_OUTPUT));
@@ -178,6 +209,44 @@ export class Sessions {
       session.busy = false;
       if (this.open.get(id) === session) this.touch(session);
     }
+  }
+
+  /**
+   * The answer of a cell whose session was ended from outside while it ran (deleted, at its
+   * maximum age, at shutdown): what the cell printed, and why it stopped. A cell that finished
+   * first keeps its success.
+   */
+  private endedUnder(reason: SessionEndReason, outcome: SandboxOutcome): SandboxOutcome {
+    if (outcome.ok) return outcome;
+    const { output, durationMs, artifacts } = outcome.error;
+    const extra = { sessionEnded: true, ...(durationMs === undefined ? {} : { durationMs }), ...(artifacts === undefined ? {} : { artifacts }) };
+    switch (reason) {
+      case "max-age":
+        return err(
+          failure(
+            "TIMEOUT",
+            `The session reached its maximum age of ${this.deps.limits.maxAgeMs} ms while this cell ran: it has ended; start a new one`,
+            output,
+            extra,
+          ),
+        );
+      case "shutdown":
+        return err(
+          failure("SANDBOX_UNAVAILABLE", "The server shut down while this cell ran, and its sessions with it; start a new one on another replica", output, {
+            ...extra,
+            retryAfterSeconds: this.deps.retryAfterSeconds,
+          }),
+        );
+      default:
+        return err(failure("SESSION_NOT_FOUND", "The session was ended while this cell ran; start a new one", output, extra));
+    }
+  }
+
+  /** The sandbox ended on its own: between cells the session ends now, during one once the cell is answered. */
+  private exited(session: OpenSession, why: string): void {
+    if (this.open.get(session.view.id) !== session) return;
+    if (session.busy) session.exitedWhileBusy = why;
+    else void this.end(session.view.id, "process", why);
   }
 
   /** Runs `work` holding a concurrency slot; BUSY or CANCELLED when none is granted. */
@@ -204,13 +273,23 @@ export class Sessions {
     session.idleTimer = setTimeout(() => void this.end(view.id, "idle"), view.idleTimeoutMs);
   }
 
+  /** Never throws: it also runs from timers, where nobody would hear it. */
   private async end(id: string, reason: SessionEndReason, detail?: string): Promise<void> {
     const session = this.open.get(id);
     if (session === undefined) return;
     this.open.delete(id);
+    session.endedBy = reason;
     clearTimeout(session.idleTimer);
     clearTimeout(session.ageTimer);
-    this.deps.onEnded?.(reason, detail);
-    await session.sandbox.end();
+    const { cells, createdAt } = session.view;
+    this.deps.onEnded?.(reason, { ...(detail === undefined ? {} : { detail }), cells, ageMs: this.now() - createdAt });
+    this.ending++;
+    try {
+      await session.sandbox.end();
+    } catch (cause) {
+      this.deps.onInternalError?.(cause);
+    } finally {
+      this.ending--;
+    }
   }
 }
