@@ -1,6 +1,8 @@
 import { rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { CappedBuffer } from "../python/capped-buffer.js";
+import { asLine } from "../python/harness-protocol.js";
+import type { SessionLink, SessionStreams } from "../python/session-link.js";
 
 /** What the run said of its own set-up before the script's first line (sandbox_harness/forked_run.py, step 5). */
 export type RunSetup = { readonly ready: true } | { readonly failed: string };
@@ -37,6 +39,8 @@ export class RunChannel {
   private readonly streamsClosed: Promise<void>[] = [];
   private controlText = "";
   private listening = true;
+  /** A session's: its output from the hand-over on. */
+  private session: SessionStreams | undefined;
   private resolveConnected!: () => void;
   private resolveSetup!: (setup: RunSetup) => void;
 
@@ -68,10 +72,20 @@ export class RunChannel {
     return new RunChannel(server, path, limits);
   }
 
-  /** Lets the run go on (it is in its cgroup now) and hands the harness its request. */
-  go(request: Uint8Array): void {
+  /**
+   * Lets the run go on (it is in its cgroup now) and hands the harness its request; or a
+   * session's opening request, after which the harness's stdin stays open for its cells.
+   */
+  go(request: Uint8Array, session?: SessionLink): void {
     this.sockets.get("c")?.write("go\n");
-    this.sockets.get("0")?.end(request);
+    const stdin = this.sockets.get("0");
+    if (session === undefined) {
+      stdin?.end(request);
+      return;
+    }
+    this.session = session.streams;
+    stdin?.write(asLine(request));
+    session.opened((line) => stdin?.write(line));
   }
 
   /** Waits for the output streams to close (every process of the run holding them is gone), at most `graceMs`. */
@@ -134,9 +148,10 @@ export class RunChannel {
   }
 
   private take(tag: Tag, chunk: Buffer): void {
-    if (tag === "1") this.stdout.push(chunk);
-    else if (tag === "2") this.stderr.push(chunk);
-    else if (tag === "3") this.report.push(chunk);
+    const session = this.session;
+    if (tag === "1") session ? session.stdout(chunk) : this.stdout.push(chunk);
+    else if (tag === "2") session ? session.stderr(chunk) : this.stderr.push(chunk);
+    else if (tag === "3") session ? session.report(chunk) : this.report.push(chunk);
     else if (tag === "c") this.onControl(chunk);
     // "0", the harness's stdin, carries nothing back.
   }

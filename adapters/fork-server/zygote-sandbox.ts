@@ -10,6 +10,7 @@ import type { NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
 import { outcomeOf } from "../python/harness-outcome.js";
 import { encodeHarnessRequest, harnessRequestFor, maxReportBytes, parseHarnessReport } from "../python/harness-protocol.js";
+import { sessionOf } from "../python/session-link.js";
 import { NOT_STARTED_MESSAGE } from "../python/started-harness.js";
 import { beforeDeadline } from "../run/before-deadline.js";
 import { KILL_GRACE_MS } from "../run/end-graces.js";
@@ -272,7 +273,7 @@ class StartedFork implements StartedSandbox {
       // The slot's pids.max (which counts refused forks) is the limit a fork bomb meets, as in a jail.
       const limits = { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: MAX_PROCESSES_BACKSTOP };
       const live: LiveRun<ForkedExit> = {
-        handOver: () => channel.go(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits }))),
+        handOver: () => channel.go(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })), sessionOf(request)),
         // The fork server reaps the run's process, pid 1 of its namespace, once every process of
         // the run is gone; by then the run's control channel is closed and its set-up known.
         ended: fork.ended.then(async (exit) => ({ exit, setup: await channel.setup })),

@@ -3,8 +3,9 @@ import { execa, type ResultPromise } from "execa";
 import { beforeDeadline } from "../run/before-deadline.js";
 import { DRAIN_GRACE_MS } from "../run/end-graces.js";
 import { CappedBuffer } from "./capped-buffer.js";
-import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
+import { asLine, encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
 import { READY_LINE, RESULT_FD } from "./protocol-facts.js";
+import type { SessionLink, SessionStreams } from "./session-link.js";
 
 /** File descriptor a backend may ask for to collect its own log (nsjail's --log_fd). */
 export const SANDBOX_LOG_FD = 4;
@@ -74,6 +75,8 @@ export class HarnessProcess {
   readonly ended: Promise<HarnessExit>;
   private exitedFlag = false;
   private handedOver = false;
+  /** A session's: its output from the hand-over on. */
+  private session: SessionStreams | undefined;
   /** The kills started so far, one after another; see killAll(). */
   private killing: Promise<void> = Promise.resolve();
 
@@ -106,9 +109,9 @@ export class HarnessProcess {
       });
     };
     this.streamsDone = Promise.all([
-      collect(1, (c) => this.stdout.push(c)),
-      collect(2, (c) => this.stderr.push(c)),
-      collect(RESULT_FD, (c) => this.onReportBytes(c)),
+      collect(1, (c) => (this.session ? this.session.stdout(c) : this.stdout.push(c))),
+      collect(2, (c) => (this.session ? this.session.stderr(c) : this.stderr.push(c))),
+      collect(RESULT_FD, (c) => (this.session ? this.session.report(c) : this.onReportBytes(c))),
       spec.collectSandboxLog ? collect(SANDBOX_LOG_FD, (c) => this.sandboxLog.push(c)) : Promise.resolve(),
     ]).then(() => undefined);
     // The harness's own exit ends the run, not the end of its pipes: a process the script left
@@ -171,15 +174,22 @@ export class HarnessProcess {
     return parseHarnessReport(afterReady, this.spec.maxResultBytes);
   }
 
-  /** Hands the harness its one script (see RunLifecycle for the rest of the run). */
-  handOver(request: HarnessRequest): void {
+  /**
+   * Hands the harness its one script (see RunLifecycle for the rest of the run); or a session's
+   * opening request, after which stdin stays open for its cells.
+   */
+  handOver(request: HarnessRequest, session?: SessionLink): void {
     if (this.handedOver) throw new Error("a harness process runs exactly one script");
     this.handedOver = true;
     const stdin = this.child.stdin;
-    if (stdin) {
-      stdin.on("error", () => undefined); // EPIPE when the harness is already gone
-      stdin.end(encodeHarnessRequest(request));
+    stdin?.on("error", () => undefined); // EPIPE when the harness is already gone
+    if (session === undefined) {
+      stdin?.end(encodeHarnessRequest(request));
+      return;
     }
+    this.session = session.streams;
+    stdin?.write(asLine(encodeHarnessRequest(request)));
+    session.opened((line) => stdin?.write(line));
   }
 
   /** Kills the sandbox and everything it started (the backend's killAll); see killAll(). */

@@ -8,6 +8,7 @@ import type { ResultKind } from "../../domain/execution-result.js";
 import { REPORTED_FAILURE_CODES, type ScriptFailureCode } from "../../domain/failure-code.js";
 import { MAX_PATH_BYTES, MAX_RESULT_DEPTH } from "./protocol-facts.js";
 import { readArtifacts } from "./report-artifacts.js";
+import { sessionOf } from "./session-link.js";
 
 /** The resource limits the harness applies to itself before the script's first line runs. */
 export interface HarnessLimits {
@@ -38,6 +39,8 @@ export interface HarnessRequest {
   /** The exact JSON text of main()'s keyword arguments; absent: main() is called with none. */
   readonly argsJson?: string;
   readonly files?: readonly InputFile[];
+  /** A session's opening request: the harness then reads cells on stdin (session-link.ts). */
+  readonly session?: { readonly marker: string };
 }
 
 /** Limits a sandbox with cgroups can tell were really hit. */
@@ -76,6 +79,7 @@ export function harnessRequestFor(
   request: ExecutionRequest,
   fixed: { readonly limits: HarnessLimits; readonly maxResultBytes: number; readonly artifactLimits: ArtifactLimits },
 ): HarnessRequest {
+  const session = sessionOf(request);
   return {
     script: request.script,
     entry: request.entry ?? "main",
@@ -85,6 +89,7 @@ export function harnessRequestFor(
     artifactLimits: fixed.artifactLimits,
     ...(request.argsJson === undefined ? {} : { argsJson: request.argsJson }),
     ...(request.files === undefined ? {} : { files: request.files }),
+    ...(session === undefined ? {} : { session: { marker: session.marker } }),
   };
 }
 
@@ -93,6 +98,31 @@ export function encodeHarnessRequest(request: HarnessRequest): Uint8Array {
   const { argsJson, ...rest } = request;
   const json = JSON.stringify(rest);
   return new TextEncoder().encode(argsJson === undefined ? json : `{"args":${argsJson},${json.slice(1)}`);
+}
+
+/** One cell, as the harness reads it: a script in cell mode with its own time limit. */
+export interface CellRequest {
+  readonly code: string;
+  readonly timeoutMs: number;
+  readonly memoryMb: number;
+  readonly maxResultBytes: number;
+  readonly artifactLimits: ArtifactLimits;
+  readonly files?: readonly InputFile[];
+}
+
+/** The cell's request line on the session's request channel. */
+export function encodeCellRequest(cell: CellRequest): Uint8Array {
+  const { code, timeoutMs, files, ...fixed } = cell;
+  const request = { script: code, entry: "cell", cellTimeoutMs: timeoutMs, ...fixed, ...(files === undefined ? {} : { files }) };
+  return asLine(new TextEncoder().encode(JSON.stringify(request)));
+}
+
+/** An encoded request as one line (JSON has no raw newline): how a session's harness reads them. */
+export function asLine(encoded: Uint8Array): Uint8Array {
+  const line = new Uint8Array(encoded.length + 1);
+  line.set(encoded);
+  line[encoded.length] = 0x0a;
+  return line;
 }
 
 /**

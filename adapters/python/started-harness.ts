@@ -8,6 +8,7 @@ import type { RunLease } from "../run/run-leases.js";
 import type { LiveRun, RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
 import type { HarnessExit, HarnessProcess, HarnessRun } from "./harness-process.js";
 import { type ArtifactLimits, type HarnessLimits, harnessRequestFor } from "./harness-protocol.js";
+import { sessionOf } from "./session-link.js";
 
 export const outputOf = (run: HarnessRun): CapturedOutput => ({
   stdout: run.stdout.text(),
@@ -76,7 +77,7 @@ export class StartedHarness implements StartedSandbox {
       const { maxResultBytes, artifactLimits } = policy;
       const harnessRequest = harnessRequestFor(request, { limits: policy.limits(request), maxResultBytes, artifactLimits });
       const live: LiveRun<HarnessExit> = {
-        handOver: () => harness.handOver(harnessRequest),
+        handOver: () => harness.handOver(harnessRequest, sessionOf(request)),
         ended: harness.ended,
         stop: () => harness.stop(),
         drain: (graceMs) => harness.drain(graceMs),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PrewarmedPool } from "../../adapters/pool/prewarmed-pool.js";
 import type { SandboxPort } from "../../domain/sandbox.port.js";
-import type { SandboxMode } from "../../src/config.js";
+import type { Config, SandboxMode } from "../../src/config.js";
 import { pooled, startSandbox } from "../../src/sandbox-factory.js";
 import { nsjailSandbox } from "./nsjail.js";
 import { appOver, realSubprocessSandbox, runtime, silentLogger, testConfig } from "./real-app.js";
@@ -76,11 +76,7 @@ const pools = new WeakMap<App, PrewarmedPool>();
  * the server builds it (startSandbox, whose startup probe runs one jailed script).
  */
 export async function realApp(env: Record<string, string> = {}, backend: Backend = BACKENDS.subprocess): Promise<App> {
-  const spares = backend.pooled || backend.mode === "zygote";
-  const config = testConfig({ SANDBOX_BACKEND: backend.kind, SANDBOX_MODE: backend.mode, POOL_SIZE: spares ? "1" : "0", ...env });
-  const sandbox =
-    backend.kind === "nsjail" ? (await startSandbox(config, runtime(), silentLogger)).sandbox : pooled(realSubprocessSandbox(config), config, silentLogger);
-  opened.push(sandbox);
+  const { sandbox, config } = await realSandbox(env, backend);
   const app = await appOver(sandbox, config);
   if (!(sandbox instanceof PrewarmedPool)) return app;
   const waitingForThePool: App & { fetch(request: Request): Promise<Response> } = {
@@ -96,6 +92,16 @@ export async function realApp(env: Record<string, string> = {}, backend: Backend
   };
   pools.set(waitingForThePool, sandbox);
   return waitingForThePool;
+}
+
+/** A real sandbox of `backend`, as realApp() builds it, closed by closeSandboxes(). */
+export async function realSandbox(env: Record<string, string> = {}, backend: Backend = BACKENDS.subprocess): Promise<{ sandbox: SandboxPort; config: Config }> {
+  const spares = backend.pooled || backend.mode === "zygote";
+  const config = testConfig({ SANDBOX_BACKEND: backend.kind, SANDBOX_MODE: backend.mode, POOL_SIZE: spares ? "1" : "0", ...env });
+  const sandbox =
+    backend.kind === "nsjail" ? (await startSandbox(config, runtime(), silentLogger)).sandbox : pooled(realSubprocessSandbox(config), config, silentLogger);
+  opened.push(sandbox);
+  return { sandbox, config };
 }
 
 /** The pool behind an app of a pooled backend. */

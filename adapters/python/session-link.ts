@@ -1,0 +1,27 @@
+import type { ExecutionRequest } from "../../domain/execution-request.js";
+
+/** Where a session's harness output goes, chunk by chunk, as it arrives. */
+export interface SessionStreams {
+  stdout(chunk: Uint8Array): void;
+  stderr(chunk: Uint8Array): void;
+  report(chunk: Uint8Array): void;
+}
+
+/**
+ * A session's side of a run that outlives one request (sandbox_harness/session.py). Each
+ * backend passes it the run's streams at the hand-over, and how to send the harness a line.
+ */
+export interface SessionLink {
+  /** Ends each exchange's output on stdout and stderr; never seen by the client. */
+  readonly marker: string;
+  readonly streams: SessionStreams;
+  /** The harness has its opening request; `send` writes a cell's request line to it. */
+  opened(send: (line: Uint8Array) => void): void;
+}
+
+/** A run's request that opens a session: a run whose harness then serves cells. */
+export interface SessionRunRequest extends ExecutionRequest {
+  readonly session: SessionLink;
+}
+
+export const sessionOf = (request: ExecutionRequest): SessionLink | undefined => (request as Partial<SessionRunRequest>).session;
