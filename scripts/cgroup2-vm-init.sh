@@ -82,9 +82,9 @@ case "$suite" in
     reports=(/tmp/vitest-cgroups.json /tmp/vitest-nsjail.json)
     # First alone, as it counts the machine's cgroups: the cgroup limits.
     TEST_CGROUPS_EXCLUSIVE=1 vitest /tmp/vitest-cgroups.json test/nsjail/cgroup-limits.test.ts
-    # Then the isolation suite and the seed examples on the nsjail backend (the seeds'
-    # subprocess backends prove nothing about cgroups; the pooled one adds no cgroup use).
-    vitest /tmp/vitest-nsjail.json test/nsjail test/integration/seeds.test.ts \
+    # Then the isolation suite, the seed examples and the session suite on the nsjail backend
+    # (their subprocess backends prove nothing about cgroups; the pooled one adds no cgroup use).
+    vitest /tmp/vitest-nsjail.json test/nsjail test/integration/seeds.test.ts test/integration/session-sandbox.test.ts \
       --exclude test/nsjail/cgroup-limits.test.ts --testNamePattern '^nsjail(?! pooled)'
     ;;
   image)

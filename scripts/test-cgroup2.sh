@@ -3,7 +3,7 @@
 # (QEMU, emulated: no KVM needed) from Debian's cloud kernel and an initramfs holding Debian
 # bookworm, Node 24, this checkout, its node_modules and .venv (scripts/cgroup2-vm-image.sh
 # builds and caches those), and runs there, with REQUIRE_NSJAIL=1, the nsjail isolation suite
-# (test/nsjail/, the cgroup v2 limits included) and the seed examples on the nsjail backends.
+# (test/nsjail/, the cgroup v2 limits included), the seed examples and the session suite on the nsjail backends.
 # Ends with `N passed, M failed`; exits non-zero on any failure.
 #
 #   test-cgroup2.sh [nsjail]   the suites above (`npm run test:cgroup2`)

@@ -21,7 +21,7 @@ const resultOf = (outcome: SandboxOutcome): unknown => {
   return JSON.parse(outcome.value.resultJson);
 };
 
-describe.each(BACKENDS)("sessions on $name", (backend) => {
+describe.each(BACKENDS)("$name: sessions", (backend) => {
   let sessions: HarnessSessions;
 
   beforeAll(async () => {
