@@ -1,7 +1,7 @@
 import { indentWithTab } from "@codemirror/commands";
 import { json } from "@codemirror/lang-json";
 import { python } from "@codemirror/lang-python";
-import { Annotation, EditorState, type Extension, StateEffect, StateField } from "@codemirror/state";
+import { Annotation, EditorState, type Extension, Prec, StateEffect, StateField } from "@codemirror/state";
 import { Decoration, type DecorationSet, EditorView, keymap } from "@codemirror/view";
 import { basicSetup } from "codemirror";
 
@@ -47,12 +47,41 @@ const editorView = (parent: HTMLElement, extensions: Extension[], label: string,
 const replaceDocument = (view: EditorView, doc: string, effects: StateEffect<unknown>[] = []): void =>
   view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: doc }, effects, annotations: setByPage.of(true) });
 
-/** The script editor: Python, with the failing line marked after a run that failed. */
+/** What a notebook cell's keys do, before the editor's own bindings. */
+export interface CellKeys {
+  /** Ctrl+Enter (⌘+Enter): run the cell. */
+  run(): void;
+  /** Shift+Enter: run the cell and move to the next one. */
+  runAndAdvance(): void;
+}
+
+const cellKeymap = (keys: CellKeys): Extension =>
+  Prec.highest(
+    keymap.of([
+      {
+        key: "Shift-Enter",
+        run: () => {
+          keys.runAndAdvance();
+          return true;
+        },
+      },
+      {
+        key: "Mod-Enter",
+        run: () => {
+          keys.run();
+          return true;
+        },
+      },
+    ]),
+  );
+
+/** The script editor: Python, with the failing line marked after a run that failed; a notebook's cells are ones too, with their keys. */
 export class ScriptEditor {
   private readonly view: EditorView;
 
-  constructor(parent: HTMLElement, onEdit: () => void) {
-    this.view = editorView(parent, [python(), failingLine], "Python script", onEdit);
+  constructor(parent: HTMLElement, onEdit: () => void, cell?: { readonly label: string; readonly keys: CellKeys }) {
+    const extensions = [python(), failingLine, ...(cell ? [cellKeymap(cell.keys)] : [])];
+    this.view = editorView(parent, extensions, cell?.label ?? "Python script", onEdit);
   }
 
   get text(): string {
@@ -76,6 +105,10 @@ export class ScriptEditor {
 
   focus(): void {
     this.view.focus();
+  }
+
+  get hasFocus(): boolean {
+    return this.view.hasFocus;
   }
 }
 

@@ -4,6 +4,8 @@ import { dropDraft, loadDraft, saveDraft } from "./draft.js";
 import { JsonEditor, ScriptEditor } from "./editor.js";
 import { afterEdit, exampleForm, exampleOf, limitsOf } from "./example-state.js";
 import { EXAMPLES, type Example } from "./examples.js";
+import { Notebook } from "./notebook.js";
+import { loadMode, type Mode, saveMode } from "./notebook-draft.js";
 import { OutputPanel } from "./render.js";
 import { type InputFile, type RunForm, requestBody, requestHeaders } from "./run-request.js";
 
@@ -32,6 +34,8 @@ const limitsNote = byId<HTMLElement>("limits-note");
 const formError = byId<HTMLElement>("form-error");
 const inputs = byId<HTMLDetailsElement>("inputs");
 const yourScript = new Option("Your script", YOUR_SCRIPT);
+const modeTabs: Record<Mode, HTMLButtonElement> = { script: byId("mode-script"), notebook: byId("mode-notebook") };
+const modePanels: Record<Mode, HTMLElement[]> = { script: [byId("script-mode"), byId("script-controls")], notebook: [byId("notebook")] };
 
 const editor = new ScriptEditor(byId("editor"), edited);
 const argsEditor = new JsonEditor(byId("args"), "args, a JSON object", edited);
@@ -43,6 +47,10 @@ let shown: RunForm = readForm();
 let clearedLimitsOf: Example | undefined;
 /** The run in progress, which Cancel aborts. */
 let running: AbortController | undefined;
+/** The page's mode: one script per run, or the notebook's cells in one session. */
+let mode: Mode = "script";
+/** Made the first time notebook mode is shown: script mode has no cells, no session. */
+let notebook: Notebook | undefined;
 
 function readForm(): RunForm {
   return { script: editor.text, args: argsEditor.text, files: attached.files, timeoutMs: timeoutInput.value, memoryMb: memoryInput.value };
@@ -132,10 +140,7 @@ async function run(): Promise<void> {
     const response = await fetch("/execute", { method: "POST", headers, body: JSON.stringify(built.body), signal: controller.signal });
     const text = await response.text();
     output.show({ status: response.status, text, roundTripMs: performance.now() - startedAt }, editor);
-    if (response.status === 401) {
-      authBar.hidden = false;
-      apiKeyInput.focus();
-    }
+    if (response.status === 401) showUnauthorized();
   } catch (error) {
     if (controller.signal.aborted) {
       output.showStatus(`Cancelled after ${Math.round(performance.now() - startedAt)} ms: the service stops a run whose client has gone.`, "cancelled");
@@ -145,6 +150,28 @@ async function run(): Promise<void> {
   } finally {
     running = undefined;
     showRunning(false);
+  }
+}
+
+function showUnauthorized(): void {
+  authBar.hidden = false;
+  apiKeyInput.focus();
+}
+
+function showMode(next: Mode): void {
+  mode = next;
+  for (const [name, tab] of Object.entries(modeTabs) as [Mode, HTMLButtonElement][]) {
+    tab.setAttribute("aria-selected", String(name === next));
+    for (const panel of modePanels[name]) panel.hidden = name !== next;
+  }
+  if (next === "notebook") {
+    notebook ??= new Notebook(
+      { cells: byId("cells"), sessionStatus: byId("session-status"), restart: byId("restart"), addCell: byId("add-cell") },
+      { fetch: (url, init) => fetch(url, init), apiKey: () => apiKeyInput.value, unauthorized: showUnauthorized, storage: localStorage },
+    );
+    notebook.focus();
+  } else {
+    editor.focus();
   }
 }
 
@@ -203,7 +230,8 @@ cancelButton.addEventListener("click", () => running?.abort());
 window.addEventListener(
   "keydown",
   (event) => {
-    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    // In the notebook a cell's own keys run it.
+    if (mode !== "script" || event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
     event.preventDefault();
     event.stopPropagation();
     void run();
@@ -218,5 +246,10 @@ fileInput.addEventListener("change", async () => {
 for (const limit of [timeoutInput, memoryInput]) limit.addEventListener("input", edited);
 apiKeyInput.value = sessionStorage.getItem(API_KEY_ITEM) ?? "";
 apiKeyInput.addEventListener("input", () => sessionStorage.setItem(API_KEY_ITEM, apiKeyInput.value));
+for (const [name, tab] of Object.entries(modeTabs) as [Mode, HTMLButtonElement][])
+  tab.addEventListener("click", () => {
+    saveMode(localStorage, name);
+    showMode(name);
+  });
 void discoverAuth();
-editor.focus();
+showMode(loadMode(localStorage));
