@@ -72,7 +72,8 @@ interface OpenSession {
   readonly ageTimer: ReturnType<typeof setTimeout>;
 }
 
-const notFound = (id: string): ExecutionFailure =>
+/** An id its owner has no session by (or another owner's: to them it does not exist). */
+export const sessionNotFound = (id: string): ExecutionFailure =>
   failure(
     "SESSION_NOT_FOUND",
     `No session ${JSON.stringify(id)}: it never existed, has ended or expired, or belongs to another API key; start a new one`,
@@ -157,7 +158,7 @@ export class Sessions {
 
   async execute(owner: string, id: string, cell: Cell, signal?: AbortSignal): Promise<SandboxOutcome> {
     const session = this.open.get(id);
-    if (session === undefined || session.owner !== owner) return err(notFound(id));
+    if (session === undefined || session.owner !== owner) return err(sessionNotFound(id));
     if (session.busy) return err(failure("SESSION_BUSY", "A cell is already running in this session; cells of one session run one at a time", NO_OUTPUT));
     session.busy = true;
     clearTimeout(session.idleTimer);

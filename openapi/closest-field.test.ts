@@ -3,6 +3,7 @@ import { closestField } from "./closest-field.js";
 
 const TOP_LEVEL = ["script", "timeoutMs", "memoryMb", "args", "files"];
 const FILE_ITEM = ["path", "content", "encoding"];
+const CELL = ["code", "timeoutMs", "files"];
 
 describe("closestField", () => {
   it.each<[string, readonly string[], string]>([
@@ -16,6 +17,9 @@ describe("closestField", () => {
     ["arguments", TOP_LEVEL, "args"],
     ["text", FILE_ITEM, "content"],
     ["filename", FILE_ITEM, "path"],
+    ["script", CELL, "code"],
+    ["cell", CELL, "code"],
+    ["source", CELL, "code"],
     // case and separators aside
     ["timeout_ms", TOP_LEVEL, "timeoutMs"],
     ["Script", TOP_LEVEL, "script"],

@@ -1,6 +1,8 @@
-/** Other names clients give a field, by the field they mean: an agent writes `code` for the script, `kwargs` for args. */
+/** Other names clients give a field, by the field they mean: an agent writes `code` for the script, `kwargs` for args, `script` for a cell's code. */
 const ALIASES: Readonly<Record<string, readonly string[]>> = {
   script: ["code", "source", "src", "python", "program", "sourceCode"],
+  // A cell's source (POST /sessions/{id}/execute): what /execute calls script.
+  code: ["script", "cell", "source", "src", "python", "program", "sourceCode"],
   args: ["arguments", "kwargs", "params", "parameters"],
   content: ["text", "data", "body"],
   path: ["name", "filename", "filepath"],

@@ -49,5 +49,5 @@ export const ERROR_EXAMPLES: Record<ErrorCode, ErrorBody> = {
     'No session "hV3k9Qm2xR7tL0aB4cD8eF": it never existed, has ended or expired, or belongs to another API key; start a new one',
   ),
   SESSION_BUSY: example("SESSION_BUSY", "A cell is already running in this session; cells of one session run one at a time"),
-  SESSION_LIMIT: example("SESSION_LIMIT", "All 16 sessions this server keeps are open; end one (DELETE /sessions/{id}) or retry later"),
+  SESSION_LIMIT: example("SESSION_LIMIT", "All 16 sessions this server keeps are open; end one or retry later"),
 };

@@ -88,3 +88,48 @@ export const SUCCESS_EXAMPLES = {
     },
   },
 } as const;
+
+/** The documented bodies of POST /sessions. */
+export const SESSION_REQUEST_EXAMPLES = {
+  defaults: { summary: "A session with the default memory and idle timeout", value: {} },
+  withData: {
+    summary: "More idle time, and a CSV in its work dir for the cells to read",
+    value: { memoryMb: 256, idleTimeoutMs: 1_800_000, files: [{ path: "data/sales.csv", content: "region,amount\neast,10\nwest,5\neast,7\n" }] },
+  },
+} as const;
+
+/** The documented bodies of POST /sessions/{id}/execute: cells, each building on the one before. */
+export const CELL_REQUEST_EXAMPLES = {
+  load: {
+    summary: "A first cell: load the data once (a statement last: result null)",
+    value: { code: lines("import pandas as pd", 'sales = pd.read_csv("data/sales.csv")') },
+  },
+  explore: {
+    summary: "A later cell: it sees sales; its last line is its result",
+    value: { code: lines('totals = sales.groupby("region")["amount"].sum()', "totals.to_dict()") },
+  },
+  repr: {
+    summary: "A value that is not JSON comes back as its repr()",
+    value: { code: "sales.head(2)" },
+  },
+} as const;
+
+/** The documented 200 responses of a cell. */
+export const CELL_SUCCESS_EXAMPLES = {
+  json: {
+    summary: "A JSON value",
+    value: { result: { east: 17, west: 5 }, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false, durationMs: 4 },
+  },
+  repr: {
+    summary: 'A value that is not JSON: its repr(), resultKind "repr"',
+    value: {
+      result: "  region  amount\n0   east      10\n1   west       5",
+      resultKind: "repr",
+      stdout: "",
+      stderr: "",
+      stdoutTruncated: false,
+      stderrTruncated: false,
+      durationMs: 3,
+    },
+  },
+} as const;

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { MIN_MEMORY_MB } from "../domain/execution-request.js";
+import { RESULT_KINDS } from "../domain/execution-result.js";
 import { inputFileProblems, MAX_INPUT_PATH_BYTES } from "../domain/input-files.js";
 import { ERROR_CODES } from "./error-codes.js";
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency-key.js";
@@ -156,6 +157,118 @@ export const executeHeadersSchema = z.object({
     }),
 });
 
+/** What POST /sessions checks beside /execute's limits: the longest idle timeout, and the one a session gets when it names none. */
+export interface SessionRequestLimits extends RequestLimits {
+  readonly maxIdleMs: number;
+  readonly defaultIdleMs: number;
+  readonly maxAgeMs: number;
+}
+
+/** The least idleTimeoutMs a session may ask for. */
+export const MIN_IDLE_TIMEOUT_MS = 1000;
+
+/**
+ * The body of POST /sessions: its memoryMb and files are /execute's fields (the same checks),
+ * described for a session.
+ */
+export const sessionRequestSchema = (limits: SessionRequestLimits) => {
+  const { memoryMb, files } = executeRequestSchema(limits).shape;
+  return z
+    .strictObject(
+      {
+        memoryMb: memoryMb.meta({
+          description:
+            `Memory limit of the whole session (every cell, and the files in its work dir), at least ${MIN_MEMORY_MB} ` +
+            `(default and maximum ${limits.maxMemoryMb}); reaching it ends the session with MEMORY_LIMIT_EXCEEDED`,
+          example: 256,
+        }),
+        idleTimeoutMs: z
+          .number({ error: issueMessages("a whole number of milliseconds") })
+          .int()
+          .min(MIN_IDLE_TIMEOUT_MS)
+          .max(limits.maxIdleMs)
+          .optional()
+          .meta({
+            description:
+              `The session ends when no cell has run in it for this long (default ${limits.defaultIdleMs}, maximum ${limits.maxIdleMs}, SESSION_MAX_IDLE_MS); ` +
+              `whatever it does, it ends ${limits.maxAgeMs} ms after it started (SESSION_MAX_AGE_MS)`,
+            example: 600_000,
+          }),
+        files: files.meta({
+          description:
+            `Files written into the session's work dir before its first cell. At most ${limits.maxInputFiles} files ` +
+            `of ${limits.maxInputFilesBytes} bytes together once decoded (MAX_INPUT_FILES, MAX_INPUT_FILES_BYTES); more is refused as PAYLOAD_TOO_LARGE.`,
+        }),
+      },
+      { error: issueMessages("a JSON object") },
+    )
+    .openapi("SessionRequest");
+};
+
+/** The body of POST /sessions/{id}/execute: a cell, with /execute's timeoutMs and files (the same checks). */
+export const cellRequestSchema = (limits: RequestLimits) => {
+  const { timeoutMs, files } = executeRequestSchema(limits).shape;
+  return z
+    .strictObject(
+      {
+        code: z
+          .string({ error: issueMessages("a string of Python source") })
+          .min(1)
+          .meta({
+            description:
+              "A cell: top-level Python run in the session's namespace, so it sees the variables, imports and functions of the cells before it. " +
+              "Its result is the value of its last line when that is an expression (null otherwise); no main() is called",
+            example: 'import pandas as pd\ndf = pd.DataFrame({"x": [1, 2, 3]})\ndf["x"].sum()',
+          }),
+        timeoutMs: timeoutMs.meta({
+          description:
+            `Wall-clock limit for this cell (default and maximum ${limits.maxTimeoutMs}): at it the cell is interrupted (KeyboardInterrupt), ` +
+            "the answer is TIMEOUT and the session keeps its state; a cell that does not stop then is killed with its session",
+          example: 5000,
+        }),
+        files: files.meta({
+          description:
+            "Files written into the session's work dir before the cell runs (the dir persists between cells). " +
+            `At most ${limits.maxInputFiles} files of ${limits.maxInputFilesBytes} bytes together once decoded; more is refused as PAYLOAD_TOO_LARGE.`,
+        }),
+      },
+      { error: issueMessages("a JSON object") },
+    )
+    .openapi("CellRequest");
+};
+
+/** A session's id, in the path of its operations. */
+export const sessionIdParamsSchema = z.object({
+  id: z
+    .string()
+    .min(1)
+    .openapi({ param: { name: "id", in: "path" }, description: "The id POST /sessions answered", example: "hV3k9Qm2xR7tL0aB4cD8eF" }),
+});
+
+const sessionFields = {
+  id: z.string().openapi({ description: "The session's id: 128 random bits or more, URL-safe", example: "hV3k9Qm2xR7tL0aB4cD8eF" }),
+  expiresAt: z.iso.datetime().openapi({
+    description: "When the session ends unless a cell runs before (its idle timeout), or at its maximum age, whichever is first",
+    example: "2026-12-07T10:10:00.000Z",
+  }),
+  memoryMb: z.number().int().openapi({ description: "The whole session's memory limit", example: 512 }),
+  idleTimeoutMs: z.number().int().openapi({ example: 600_000 }),
+};
+
+export const sessionCreatedSchema = z.object(sessionFields).openapi("SessionCreated");
+
+export const sessionViewSchema = z
+  .object({
+    id: sessionFields.id,
+    createdAt: z.iso.datetime().openapi({ example: "2026-12-07T10:00:00.000Z" }),
+    lastUsedAt: z.iso.datetime().openapi({ description: "When the last cell was answered (createdAt before the first)", example: "2026-12-07T10:00:00.000Z" }),
+    expiresAt: sessionFields.expiresAt,
+    memoryMb: sessionFields.memoryMb,
+    idleTimeoutMs: sessionFields.idleTimeoutMs,
+    cells: z.number().int().openapi({ description: "Cells answered so far, whatever their outcome", example: 3 }),
+  })
+  .openapi("Session");
+
 export const executeSuccessSchema = z
   .object({
     result: z.unknown().openapi({ description: "main()'s return value as strict JSON", example: { sum: 3 } }),
@@ -164,6 +277,18 @@ export const executeSuccessSchema = z
     ...artifactFields,
   })
   .openapi("ExecuteSuccess");
+
+export const cellSuccessSchema = executeSuccessSchema
+  .extend({
+    result: z.unknown().openapi({
+      description:
+        "The value of the cell's last line when that is an expression, null otherwise. JSON when the value is JSON; else (a DataFrame, an array, NaN, ...) " +
+        'its repr() as a string, with resultKind "repr"',
+      example: 6,
+    }),
+    resultKind: z.enum(RESULT_KINDS).optional().openapi({ description: 'Present, "repr", when result is the text of repr(value), which is not JSON' }),
+  })
+  .openapi("CellSuccess");
 
 export const errorSchema = z
   .object({
@@ -179,6 +304,9 @@ export const errorSchema = z
     traceback: z.string().optional().openapi({ description: "RUNTIME_ERROR and SYNTAX_ERROR: the script's own frames" }),
     durationMs: z.number().int().optional(),
     ...artifactFields,
+    sessionEnded: z.boolean().optional().openapi({
+      description: "A session's cell that ended its session (its memory limit, a kill, the process exited): later calls to it are SESSION_NOT_FOUND",
+    }),
   })
   .openapi("Error");
 
@@ -209,4 +337,8 @@ export const healthSchema = z
 export type ExecuteRequestBody = z.infer<ReturnType<typeof executeRequestSchema>>;
 export type ExecuteSuccessBody = z.infer<typeof executeSuccessSchema>;
 export type ErrorBody = z.infer<typeof errorSchema>;
+export type SessionRequestBody = z.infer<ReturnType<typeof sessionRequestSchema>>;
+export type CellRequestBody = z.infer<ReturnType<typeof cellRequestSchema>>;
+export type SessionCreatedBody = z.infer<typeof sessionCreatedSchema>;
+export type SessionViewBody = z.infer<typeof sessionViewSchema>;
 export type HealthBody = z.infer<typeof healthSchema>;

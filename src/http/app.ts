@@ -7,7 +7,7 @@ import type { HealthBody } from "../../openapi/schemas.js";
 import { runPythonServers } from "../mcp/run-python-server.js";
 import type { Execute } from "../observability/observe-executions.js";
 import { accessLog, type RequestLogEntry } from "./access-log.js";
-import { requireApiKeys, type UnauthorizedEvent } from "./auth.js";
+import { ownerOfRequests, requireApiKeys, type UnauthorizedEvent } from "./auth.js";
 import { serveDocs } from "./docs.js";
 import { type ExecuteLimits, executeBodyChecks, executeHandler, maxBodyBytes } from "./execute.js";
 import { type IdempotentRequest, idempotentExecutions } from "./idempotency.js";
@@ -18,6 +18,7 @@ import { refuseOAuth } from "./no-oauth.js";
 import { installPlayground, type PlaygroundAssets } from "./playground.js";
 import { requestIds } from "./request-id.js";
 import { errorResponse } from "./responses.js";
+import { defaultIdleMs, installSessionRoutes, type SessionsApi } from "./sessions.js";
 import type { SwaggerAssets } from "./swagger-assets.js";
 
 /** Renders the Prometheus scrape (ServiceMetrics implements it). */
@@ -30,9 +31,11 @@ export interface AppDeps {
   readonly execute: Execute;
   readonly health: () => HealthBody;
   readonly limits: ExecuteLimits;
+  /** Serves /sessions when given: the sessions, and the bounds of their idle timeout and age. */
+  readonly sessions?: { readonly api: SessionsApi; readonly maxIdleMs: number; readonly maxAgeMs: number };
   readonly swaggerAssets: SwaggerAssets;
   readonly playgroundAssets: PlaygroundAssets;
-  /** Keys accepted as `Authorization: Bearer <key>` on /execute, /mcp and /metrics; none means open. */
+  /** Keys accepted as `Authorization: Bearer <key>` on /execute, /sessions, /mcp and /metrics; none means open. */
   readonly apiKeys?: readonly string[];
   /** Remembers the answers to POST /execute requests sent with an Idempotency-Key; without it the header is ignored. */
   readonly idempotency?: IdempotencyStore;
@@ -72,6 +75,15 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   if (deps.idempotency) app.post("/execute", idempotentExecutions(deps.idempotency, deps.onIdempotentRequest));
 
   app.openapi(secure(executeRoute(deps.limits)), executeHandler(deps.execute, deps.limits));
+  const ownerOf = ownerOfRequests(deps.apiKeys ?? []);
+  if (deps.sessions) {
+    const { api, maxIdleMs, maxAgeMs } = deps.sessions;
+    installSessionRoutes(app, secure, {
+      sessions: api,
+      limits: { ...deps.limits, maxIdleMs, maxAgeMs, defaultIdleMs: defaultIdleMs(maxIdleMs) },
+      ownerOf: (c) => ownerOf(c.req.header("authorization")),
+    });
+  }
   installMcpEndpoint(app, { newServer: runPythonServers({ execute: deps.execute, limits: deps.limits }), maxBodyBytes: maxBodyBytes(deps.limits) });
   refuseOAuth(app);
   app.openapi(healthRoute, (c) => c.json(deps.health(), 200));

@@ -23,7 +23,7 @@ export interface UnauthorizedEvent {
 }
 
 /** Paths behind the API key; /health (probes), /docs and /openapi.json stay open. */
-const PROTECTED_PATHS = ["/execute", "/mcp", "/metrics"] as const;
+const PROTECTED_PATHS = ["/execute", "/sessions", "/sessions/*", "/mcp", "/metrics"] as const;
 
 const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();
 
@@ -31,6 +31,18 @@ const digest = (value: string): Buffer => createHash("sha256").update(value, "ut
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer +([^ ]+) *$/i.exec(header ?? "");
   return match?.[1];
+}
+
+/**
+ * Whose a request's sessions are, by its Authorization header: with keys, the key it got past
+ * auth with (as a digest: the key itself is kept nowhere); without keys, everyone's, "".
+ */
+export function ownerOfRequests(keys: readonly string[]): (authorization: string | undefined) => string {
+  if (keys.length === 0) return () => "";
+  return (authorization) => {
+    const token = bearerToken(authorization);
+    return token === undefined ? "" : digest(token).toString("hex");
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { MAX_RESULT_DEPTH } from "../../adapters/python/protocol-facts.js";
-import type { ExecutionRequest } from "../../domain/execution-request.js";
+import type { ExecutionRequest, InputFile } from "../../domain/execution-request.js";
 import { inputFilesOverLimit, MAX_INPUT_PATH_BYTES } from "../../domain/input-files.js";
 import { err, ok, type Result } from "../../domain/result.js";
 import type { ErrorCode } from "../../openapi/error-codes.js";
@@ -101,6 +101,24 @@ export interface Refusal {
 }
 
 /**
+ * Why a body's source (`what`: "script", "code") or input files are over the byte limits (the
+ * schema counts characters), if they are: POST /execute's, a session's and a cell's, and the MCP tools'.
+ */
+export function overByteLimits(
+  body: { readonly what?: string; readonly text?: string; readonly files?: readonly InputFile[] | undefined },
+  limits: BodyLimits,
+): Refusal | undefined {
+  if (body.text !== undefined) {
+    const bytes = Buffer.byteLength(body.text, "utf8");
+    if (bytes > limits.maxScriptBytes) {
+      return { code: "PAYLOAD_TOO_LARGE", message: `The ${body.what ?? "script"} is ${bytes} bytes, over the limit of ${limits.maxScriptBytes} bytes` };
+    }
+  }
+  const overLimit = body.files && inputFilesOverLimit(body.files, { maxFiles: limits.maxInputFiles, maxBytes: limits.maxInputFilesBytes });
+  return overLimit ? { code: "PAYLOAD_TOO_LARGE", message: overLimit } : undefined;
+}
+
+/**
  * A request body that passed the schema (POST /execute's, or the arguments of the MCP tool
  * run_python) as the domain's request: the server's limits fill in what the body leaves out.
  * A script or input files over their byte limits are refused here, since the schema counts
@@ -112,12 +130,8 @@ export function executionRequestOf(
   limits: ExecuteLimits,
   argsJson: string | undefined = body.args === undefined ? undefined : JSON.stringify(body.args),
 ): Result<ExecutionRequest, Refusal> {
-  const scriptBytes = Buffer.byteLength(body.script, "utf8");
-  if (scriptBytes > limits.maxScriptBytes) {
-    return err({ code: "PAYLOAD_TOO_LARGE", message: `The script is ${scriptBytes} bytes, over the limit of ${limits.maxScriptBytes} bytes` });
-  }
-  const overLimit = body.files && inputFilesOverLimit(body.files, { maxFiles: limits.maxInputFiles, maxBytes: limits.maxInputFilesBytes });
-  if (overLimit) return err({ code: "PAYLOAD_TOO_LARGE", message: overLimit });
+  const overLimit = overByteLimits({ what: "script", text: body.script, files: body.files }, limits);
+  if (overLimit) return err(overLimit);
   return ok({
     script: body.script,
     timeoutMs: body.timeoutMs ?? limits.maxTimeoutMs,

@@ -25,7 +25,7 @@ const artifactFields = (artifacts: Artifacts | undefined) => {
   };
 };
 
-/** A success's fields beside its result. */
+/** A success's fields beside its result and its kind. */
 export const successFields = (success: ExecutionSuccess) => ({
   ...outputFields(success.output),
   durationMs: success.durationMs,
@@ -39,8 +39,9 @@ export const successFields = (success: ExecutionSuccess) => ({
  */
 export const withResult = (resultJson: string, fields: object): string => `{"result":${resultJson},${JSON.stringify(fields).slice(1)}`;
 
-/** The JSON text of a success. */
-export const successBody = (success: ExecutionSuccess): string => withResult(success.resultJson, successFields(success));
+/** The JSON text of a success; resultKind only for a cell's value that is not JSON (its repr), never for main()'s. */
+export const successBody = (success: ExecutionSuccess): string =>
+  withResult(success.resultJson, { ...(success.resultKind === "repr" ? { resultKind: "repr" } : {}), ...successFields(success) });
 
 export const successResponse = (success: ExecutionSuccess): Response => new Response(successBody(success), { status: 200, headers: JSON_HEADERS });
 
@@ -53,6 +54,7 @@ export function failureBody(failure: ExecutionFailure): ErrorBody {
     ...(failure.traceback === undefined ? {} : { traceback: failure.traceback }),
     ...(failure.durationMs === undefined ? {} : { durationMs: failure.durationMs }),
     ...artifactFields(failure.artifacts),
+    ...(failure.sessionEnded ? { sessionEnded: true } : {}),
   };
   // The schema's arrays are mutable, the domain's are not: the shapes are the same.
   return body as ErrorBody;
