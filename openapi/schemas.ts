@@ -324,6 +324,10 @@ export const healthSchema = z
       .enum(["v1", "v2", "none"])
       .optional()
       .openapi({ description: "The cgroup version that limits the sandboxes (none: rlimits only)", example: "v2" }),
+    sessions: z
+      .object({ open: z.number().int(), max: z.number().int() })
+      .optional()
+      .openapi({ description: "Sessions open in this server now, and the most it keeps (MAX_SESSIONS)", example: { open: 2, max: 16 } }),
     limits: z
       .object({ memory: z.string(), processes: z.string(), cpuTime: z.string(), io: z.string() })
       .optional()

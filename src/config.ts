@@ -292,7 +292,7 @@ export const VARIABLES = {
     doc: "the nsjail executable",
   }),
   nsjailConfig: absolutePath("NSJAIL_CONFIG", { shownDefault: "`nsjail.cfg` of the checkout", example: "/etc/pyexec/nsjail.cfg", doc: "the jail's policy" }),
-  apiKeys: bearerKeys("API_KEYS", { doc: "keys accepted as `Authorization: Bearer <key>` on `/execute`, `/mcp` and `/metrics`" }),
+  apiKeys: bearerKeys("API_KEYS", { doc: "keys accepted as `Authorization: Bearer <key>` on `/execute`, `/sessions`, `/mcp` and `/metrics`" }),
   idempotencyWindowMs: integer("IDEMPOTENCY_WINDOW_MS", {
     min: 1000,
     max: 86_400_000,

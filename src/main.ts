@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   }
   const runtime = harnessRuntime(projectRoot(), config.pythonBin);
   const { sandbox, info } = await startSandbox(config, runtime, logger);
-  const { app, drain } = await composeApp(config, sandbox, info, logger);
+  const { app, drain, sessions } = await composeApp(config, sandbox, info, logger);
   const server = serveApp(app.fetch, { port: config.port, host: config.host }, config, (address) => {
     logger.info({ backend: sandbox.backend, port: address.port, host: config.host, python: info.python }, "listening");
   });
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     logger.warn({ maxConnections: config.maxConnections }, "MAX_CONNECTIONS reached: new connections are closed until open ones end");
   });
   const inFlight = new InFlightRequests(server);
-  shutDownOnSignals({ server, inFlight, drain, sandbox, graceMs: config.shutdownGraceMs, logger });
+  shutDownOnSignals({ server, inFlight, drain, sandbox, sessions, graceMs: config.shutdownGraceMs, logger });
 }
 
 main().catch((error: unknown) => {

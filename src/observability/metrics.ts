@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { SESSION_END_REASONS, type SessionEndReason } from "../../domain/sessions.use-case.js";
 
 /** Live numbers read at scrape time, so the gauges are never stale. */
 export interface MetricsSources {
@@ -10,6 +11,8 @@ export interface MetricsSources {
   readonly poolReady?: () => number | undefined;
   /** What the Idempotency-Key store holds now: keys, and their answers' bytes. */
   readonly idempotency?: { readonly keys: number; readonly bytes: number };
+  /** Sessions open now; undefined when the server keeps none. */
+  readonly sessionsOpen?: () => number;
 }
 
 /** Seconds; from a trivial script (tens of ms) to the longest configurable run. */
@@ -27,6 +30,9 @@ export class ServiceMetrics {
   private readonly duration: Histogram<"code">;
   private readonly idempotentRequests: Counter<"outcome">;
   private readonly idempotencyKeysForgotten: Counter;
+  private readonly sessionStarts: Counter<"code">;
+  private readonly sessionCells: Counter<"code">;
+  private readonly sessionsEnded: Counter<"reason">;
 
   constructor(sources: MetricsSources, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -56,6 +62,28 @@ export class ServiceMetrics {
       help: "Idempotency-Keys forgotten before IDEMPOTENCY_WINDOW_MS ended, to stay within IDEMPOTENCY_MAX_KEYS and IDEMPOTENCY_MAX_BYTES",
       registers,
     });
+    this.sessionStarts = new Counter({
+      name: `${METRIC_PREFIX}session_starts_total`,
+      help: 'POST /sessions requests by outcome: code is "OK" for a session started, else the failure code (SESSION_LIMIT, BUSY, ...)',
+      labelNames: ["code"],
+      registers,
+    });
+    this.sessionCells = new Counter({
+      name: `${METRIC_PREFIX}session_cells_total`,
+      help: 'Cells run in sessions by outcome: code is "OK" for a success, else the failure code (RUNTIME_ERROR, TIMEOUT, SESSION_NOT_FOUND, SESSION_BUSY, ...)',
+      labelNames: ["code"],
+      registers,
+    });
+    this.sessionsEnded = new Counter({
+      name: `${METRIC_PREFIX}sessions_ended_total`,
+      help:
+        "Sessions ended, by reason: deleted, idle (its idle timeout), max-age (SESSION_MAX_AGE_MS), cell (a cell ended it: its memory limit, a kill, an exit), " +
+        "process (its sandbox ended between cells), shutdown",
+      labelNames: ["reason"],
+      registers,
+    });
+    // Every reason from the start, at 0, so a rate over it exists before the first such end.
+    for (const reason of SESSION_END_REASONS) this.sessionsEnded.inc({ reason }, 0);
     /** A gauge read at scrape time; a source that has no value (undefined) leaves it empty. */
     const liveGauge = (name: string, help: string, read: () => number | undefined) =>
       new Gauge({
@@ -77,6 +105,7 @@ export class ServiceMetrics {
       liveGauge("idempotency_keys", "Idempotency-Keys remembered now, running or answered", () => idempotency.keys);
       liveGauge("idempotency_bytes", "Bytes of the answers remembered for Idempotency-Keys now", () => idempotency.bytes);
     }
+    if (sources.sessionsOpen) liveGauge("sessions_open", "Sessions open now, each holding a sandbox (and its memory) between its cells", sources.sessionsOpen);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -94,6 +123,20 @@ export class ServiceMetrics {
   /** Counts one Idempotency-Key forgotten before its time. */
   recordIdempotencyKeyForgotten(): void {
     this.idempotencyKeysForgotten.inc();
+  }
+
+  /** Counts one POST /sessions; `code` is "OK" or the failure code. */
+  recordSessionStart(code: string): void {
+    this.sessionStarts.inc({ code });
+  }
+
+  /** Counts one cell run in a session (or refused); `code` is "OK" or the failure code. */
+  recordSessionCell(code: string): void {
+    this.sessionCells.inc({ code });
+  }
+
+  recordSessionEnded(reason: SessionEndReason): void {
+    this.sessionsEnded.inc({ reason });
   }
 
   get contentType(): string {

@@ -10,9 +10,9 @@ const QUIET_PATHS = new Set(["/health", "/metrics"]);
  */
 export function opsLogging(logger: Logger, config: { readonly apiKeys: readonly string[] }): Pick<AppDeps, "onRequest" | "onUnauthorized"> {
   if (config.apiKeys.length === 0) {
-    logger.warn({ auth: "off" }, "API_KEYS is not set: /execute, /mcp and /metrics are open to anyone who can reach the server");
+    logger.warn({ auth: "off" }, "API_KEYS is not set: /execute, /sessions, /mcp and /metrics are open to anyone who can reach the server");
   } else {
-    logger.info({ auth: "bearer", keys: config.apiKeys.length }, "API key auth is on for /execute, /mcp and /metrics");
+    logger.info({ auth: "bearer", keys: config.apiKeys.length }, "API key auth is on for /execute, /sessions, /mcp and /metrics");
   }
   return {
     onRequest: (entry) => {

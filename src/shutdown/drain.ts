@@ -1,7 +1,8 @@
 import { type CapturedOutput, NO_OUTPUT } from "../../domain/captured-output.js";
-import { failure } from "../../domain/execution-result.js";
-import { err } from "../../domain/result.js";
-import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
+import { type ExecutionFailure, failure } from "../../domain/execution-result.js";
+import { err, type Result } from "../../domain/result.js";
+import type { SandboxPort } from "../../domain/sandbox.port.js";
+import type { SessionsApi } from "../http/sessions.js";
 import type { Execute } from "../observability/observe-executions.js";
 
 /**
@@ -41,6 +42,26 @@ export class Drain {
     };
   }
 
+  /**
+   * Refuses new sessions and new cells once draining has begun: the sessions end with the server
+   * (Sessions.close, once the requests in flight are answered), so their clients start again
+   * elsewhere. Reading and deleting a session go on.
+   */
+  guardSessions(sessions: SessionsApi): SessionsApi {
+    return {
+      create: async (owner, request, signal) => {
+        if (!this.serving) return this.refused("The server is shutting down; start the session on another replica");
+        return sessions.create(owner, request, signal);
+      },
+      view: (owner, id) => sessions.view(owner, id),
+      execute: async (owner, id, cell, signal) => {
+        if (!this.serving) return this.refused("The server is shutting down and its sessions end with it; start a new session on another replica");
+        return sessions.execute(owner, id, cell, signal);
+      },
+      delete: (owner, id) => sessions.delete(owner, id),
+    };
+  }
+
   /** The sandbox as the use case sees it: after abort, nothing starts and killed runs are a 503. */
   guardSandbox(sandbox: SandboxPort): SandboxPort {
     return {
@@ -60,7 +81,7 @@ export class Drain {
     };
   }
 
-  private refused(message: string, output: CapturedOutput = NO_OUTPUT): SandboxOutcome {
+  private refused(message: string, output: CapturedOutput = NO_OUTPUT): Result<never, ExecutionFailure> {
     return err(failure("SANDBOX_UNAVAILABLE", message, output, { retryAfterSeconds: this.retryAfterSeconds }));
   }
 }

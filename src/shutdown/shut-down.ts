@@ -9,6 +9,8 @@ export interface ShutdownDeps {
   readonly inFlight: InFlightRequests;
   readonly drain: Drain;
   readonly sandbox: SandboxPort;
+  /** The sessions (Sessions): ended after the requests in flight, before the sandbox closes. */
+  readonly sessions?: { readonly count: number; close(options?: { readonly waitForCells?: boolean }): Promise<void> };
   readonly graceMs: number;
   readonly logger: Logger;
 }
@@ -26,9 +28,10 @@ const sleep = (ms: number): { promise: Promise<"timeout">; cancel: () => void } 
 
 /**
  * Stops the service without dropping work: no new connections, in-flight requests finish
- * (up to `graceMs`), then whatever still runs is killed, the sandbox backend is closed (no
- * interpreter outlives the server) and the sockets are closed. `hurry` resolving (a second
- * signal) ends the grace period at once.
+ * (up to `graceMs`), then whatever still runs is killed, every session ends (a cell still
+ * running, its client gone, may finish first unless the grace period was over), the sandbox
+ * backend is closed (no interpreter outlives the server) and the sockets are closed. `hurry`
+ * resolving (a second signal) ends the grace period, or the wait for those cells, at once.
  */
 export async function shutDown(deps: ShutdownDeps, hurry: Promise<unknown> = new Promise(() => undefined)): Promise<void> {
   const { server, inFlight, drain, logger } = deps;
@@ -43,6 +46,12 @@ export async function shutDown(deps: ShutdownDeps, hurry: Promise<unknown> = new
   if (finished !== "idle") {
     logger.warn({ inFlight: inFlight.size, reason: finished === "timeout" ? "grace period over" : "second signal" }, "killing the runs still in flight");
     drain.abort();
+  }
+  const sessions = deps.sessions;
+  if (sessions) {
+    logger.info({ sessions: sessions.count }, "ending the sessions");
+    if (finished === "idle") await Promise.race([sessions.close(), hurry.then(() => sessions.close({ waitForCells: false }))]);
+    else await sessions.close({ waitForCells: false });
   }
   await deps.sandbox.close();
   if (finished !== "idle") {
