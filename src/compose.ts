@@ -73,6 +73,7 @@ export async function composeApp(config: Config, sandbox: SandboxPort, info: Run
       api: observeSessions(drain.guardSessions(sessions), metrics),
       maxIdleMs: config.sessionMaxIdleMs,
       maxAgeMs: config.sessionMaxAgeMs,
+      maxSessions: config.maxSessions,
     },
     health: () => ({
       status: "ok",

@@ -1,10 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { invalidRequestMessage } from "../../openapi/request-issues.js";
 import { executeRoute, healthRoute, metricsRoute } from "../../openapi/routes.js";
 import type { HealthBody } from "../../openapi/schemas.js";
-import { runPythonServers } from "../mcp/run-python-server.js";
+import { type RunPythonDeps, runPythonServers } from "../mcp/run-python-server.js";
 import type { Execute } from "../observability/observe-executions.js";
 import { accessLog, type RequestLogEntry } from "./access-log.js";
 import { ownerOfRequests, requireApiKeys, type UnauthorizedEvent } from "./auth.js";
@@ -31,8 +32,11 @@ export interface AppDeps {
   readonly execute: Execute;
   readonly health: () => HealthBody;
   readonly limits: ExecuteLimits;
-  /** Serves /sessions when given: the sessions, and the bounds of their idle timeout and age. */
-  readonly sessions?: { readonly api: SessionsApi; readonly maxIdleMs: number; readonly maxAgeMs: number };
+  /**
+   * Serves /sessions when given: the sessions, and the bounds of their idle timeout and age. The
+   * MCP tools offer sessions too unless the server keeps none (maxSessions 0).
+   */
+  readonly sessions?: { readonly api: SessionsApi; readonly maxIdleMs: number; readonly maxAgeMs: number; readonly maxSessions: number };
   readonly swaggerAssets: SwaggerAssets;
   readonly playgroundAssets: PlaygroundAssets;
   /** Keys accepted as `Authorization: Bearer <key>` on /execute, /sessions, /mcp and /metrics; none means open. */
@@ -75,16 +79,20 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   if (deps.idempotency) app.post("/execute", idempotentExecutions(deps.idempotency, deps.onIdempotentRequest));
 
   app.openapi(secure(executeRoute(deps.limits)), executeHandler(deps.execute, deps.limits));
-  const ownerOf = ownerOfRequests(deps.apiKeys ?? []);
+  const owners = ownerOfRequests(deps.apiKeys ?? []);
+  const ownerOf = (c: Context) => owners(c.req.header("authorization"));
+  let agentSessions: RunPythonDeps["sessions"];
   if (deps.sessions) {
-    const { api, maxIdleMs, maxAgeMs } = deps.sessions;
-    installSessionRoutes(app, secure, {
-      sessions: api,
-      limits: { ...deps.limits, maxIdleMs, maxAgeMs, defaultIdleMs: defaultIdleMs(maxIdleMs) },
-      ownerOf: (c) => ownerOf(c.req.header("authorization")),
-    });
+    const { api, maxIdleMs, maxAgeMs, maxSessions } = deps.sessions;
+    const limits = { ...deps.limits, maxIdleMs, maxAgeMs, defaultIdleMs: defaultIdleMs(maxIdleMs) };
+    installSessionRoutes(app, secure, { sessions: api, limits, ownerOf });
+    if (maxSessions > 0) agentSessions = { api, limits };
   }
-  installMcpEndpoint(app, { newServer: runPythonServers({ execute: deps.execute, limits: deps.limits }), maxBodyBytes: maxBodyBytes(deps.limits) });
+  installMcpEndpoint(app, {
+    newServer: runPythonServers({ execute: deps.execute, limits: deps.limits, sessions: agentSessions }),
+    ownerOf,
+    maxBodyBytes: maxBodyBytes(deps.limits),
+  });
   refuseOAuth(app);
   app.openapi(healthRoute, (c) => c.json(deps.health(), 200));
   const metrics = deps.metrics;

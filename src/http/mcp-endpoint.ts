@@ -1,6 +1,7 @@
 import { StreamableHTTPTransport } from "@hono/mcp";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
@@ -14,12 +15,17 @@ const CLIENT_GONE = STATUS_BY_CODE.CANCELLED;
  * The MCP endpoint: Streamable HTTP, stateless. Each POST gets an MCP server and a transport of
  * its own (JSON-RPC ids are only unique within one client, so two clients must never share a
  * transport), answered with plain JSON rather than an event stream, and closed once answered.
- * There are no sessions to resume and no server-initiated messages, so GET and DELETE are 405
+ * There are no MCP sessions to resume and no server-initiated messages, so GET and DELETE are 405
  * (the app's handler for a known path with another method). A client that closes its connection
  * first closes the server, which aborts its tool call's signal and so cancels the run. An MCP
  * notifications/cancelled cannot: it comes in a POST of its own, to a server that never saw the call.
+ * Each server knows whose sessions its calls may use: the owner `ownerOf` reads from the request
+ * (its API key), so a session is the same for the MCP tools and the HTTP routes.
  */
-export function installMcpEndpoint(app: OpenAPIHono, deps: { newServer: (requestId: string) => McpServer; maxBodyBytes: number }): void {
+export function installMcpEndpoint(
+  app: OpenAPIHono,
+  deps: { newServer: (requestId: string, owner: string) => McpServer; ownerOf: (c: Context) => string; maxBodyBytes: number },
+): void {
   app.post(
     MCP_PATH,
     bodyLimit({
@@ -30,7 +36,7 @@ export function installMcpEndpoint(app: OpenAPIHono, deps: { newServer: (request
     async (c) => {
       const signal = c.req.raw.signal;
       if (signal.aborted) return new Response(null, { status: CLIENT_GONE });
-      const server = deps.newServer(c.get("requestId"));
+      const server = deps.newServer(c.get("requestId"), deps.ownerOf(c));
       const transport = new StreamableHTTPTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       await server.connect(transport);
       // The transport never answers a call its closed server has given up: the answer is this.

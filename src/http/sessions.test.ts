@@ -2,13 +2,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { AdmissionGate } from "../../domain/admission.js";
 import { type CapturedOutput, NO_OUTPUT } from "../../domain/captured-output.js";
 import { MIN_MEMORY_MB } from "../../domain/execution-request.js";
-import { type ExecutionFailure, failure } from "../../domain/execution-result.js";
-import { err, ok, type Result } from "../../domain/result.js";
-import type { Cell, CellOutcome, SandboxSession, SessionSandboxPort, SessionSpec } from "../../domain/session.port.js";
+import { failure } from "../../domain/execution-result.js";
+import { err, ok } from "../../domain/result.js";
+import type { CellOutcome } from "../../domain/session.port.js";
 import { Sessions } from "../../domain/sessions.use-case.js";
 import type { ErrorCode } from "../../openapi/error-codes.js";
 import { ERROR_EXAMPLES } from "../../openapi/error-examples.js";
 import { STATUS_BY_CODE } from "../../openapi/status-by-code.js";
+import { FakeSessionSandbox } from "../../test/support/fake-session-sandbox.js";
 import { playgroundBundleDir, projectRoot } from "../project-paths.js";
 import { type AppDeps, createApp } from "./app.js";
 import { maxBodyBytes } from "./execute.js";
@@ -27,36 +28,9 @@ beforeAll(async () => {
   playgroundAssets = await loadPlaygroundAssets(playgroundBundleDir(projectRoot()));
 });
 
-/** A session's sandbox whose cells answer as the port's `answer` says; it records them. */
-class FakeSession implements SandboxSession {
-  readonly cells: Cell[] = [];
-  ends = 0;
-  readonly ended = new Promise<string>(() => undefined);
-  constructor(private readonly port: FakePort) {}
-  runCell(cell: Cell): Promise<CellOutcome> {
-    this.cells.push(cell);
-    return this.port.answer(cell);
-  }
-  async end(): Promise<void> {
-    this.ends++;
-  }
-}
-
-class FakePort implements SessionSandboxPort {
-  readonly specs: SessionSpec[] = [];
-  readonly sessions: FakeSession[] = [];
-  answer: (cell: Cell) => Promise<CellOutcome> = async () => ({ outcome: ok({ resultJson: "null", output: NO_OUTPUT, durationMs: 1 }), sessionEnded: false });
-  async openSession(spec: SessionSpec): Promise<Result<SandboxSession, ExecutionFailure>> {
-    this.specs.push(spec);
-    const session = new FakeSession(this);
-    this.sessions.push(session);
-    return ok(session);
-  }
-}
-
 /** The app with the real Sessions over a fake sandbox port: no sandbox, no Python, no socket. */
 function appWith(options: { apiKeys?: string[]; maxSessions?: number; maxConcurrent?: number; maxIdleMs?: number } = {}) {
-  const port = new FakePort();
+  const port = new FakeSessionSandbox();
   let ids = 0;
   const sessions = new Sessions({
     sandbox: port,
@@ -67,7 +41,7 @@ function appWith(options: { apiKeys?: string[]; maxSessions?: number; maxConcurr
   });
   const app = createApp({
     execute: async () => ok({ resultJson: "null", output: NO_OUTPUT, durationMs: 1 }),
-    sessions: { api: sessions, maxIdleMs: options.maxIdleMs ?? MAX_IDLE_MS, maxAgeMs: MAX_AGE_MS },
+    sessions: { api: sessions, maxIdleMs: options.maxIdleMs ?? MAX_IDLE_MS, maxAgeMs: MAX_AGE_MS, maxSessions: options.maxSessions ?? 4 },
     health: () => ({ status: "ok", backend: "fake", isolation: "none", python: "3.11.2", packages: {} }),
     limits: LIMITS,
     swaggerAssets,

@@ -9,6 +9,10 @@ export interface FailedCall {
   readonly traceback?: string;
   readonly retryAfterSeconds?: number;
   readonly script: string;
+  /** The code ran (or was to run) as a cell of a session. */
+  readonly inSession?: boolean;
+  /** The failure ended the session. */
+  readonly sessionEnded?: boolean;
 }
 
 type Fix = (failed: FailedCall, limits: ExecuteLimits) => string;
@@ -53,17 +57,34 @@ const FIXES: Partial<Record<ErrorCode, Fix>> = {
   INVALID_ARGS: () => "Make args name exactly main()'s parameters, or leave args out: code without a main() takes none.",
   SCRIPT_EXITED: () => "Do not end the process (sys.exit(), exit(), os._exit()): let the code run to its end.",
   TIMEOUT: (_, limits) => `Make the code do less or run faster: timeoutMs is at most ${limits.maxTimeoutMs} ms, its default.`,
-  MEMORY_LIMIT_EXCEEDED: (_, limits) => `Use less memory (smaller data, narrower dtypes, chunks): memoryMb is at most ${limits.maxMemoryMb} MB, its default.`,
+  MEMORY_LIMIT_EXCEEDED: ({ inSession }, limits) =>
+    inSession
+      ? `Keep less in the session (smaller data, narrower dtypes, chunks, del what is no longer needed), or start it with a larger memoryMb: it holds everything the session keeps, at most ${limits.maxMemoryMb} MB, its default.`
+      : `Use less memory (smaller data, narrower dtypes, chunks): memoryMb is at most ${limits.maxMemoryMb} MB, its default.`,
   RESOURCE_LIMIT_EXCEEDED: () => "Stay within the limit the error names: fewer processes or threads, fewer open files, smaller files.",
   INVALID_REQUEST: () => "Fix the argument the error names.",
   PAYLOAD_TOO_LARGE: () => "Send a smaller script, or fewer or smaller files: the error gives the limit.",
   BUSY: ({ retryAfterSeconds }) => `Every sandbox is busy: call again${retryAfterSeconds === undefined ? " shortly" : ` in ${retryAfterSeconds} s`}.`,
   SANDBOX_UNAVAILABLE: ({ retryAfterSeconds }) =>
     `The service cannot run code right now: call again${retryAfterSeconds === undefined ? " later" : ` in ${retryAfterSeconds} s`}.`,
+  SESSION_NOT_FOUND: () =>
+    "Start a new session with start_session and run again the code that set up its state: this one has ended (idle too long, too old, " +
+    "ended, or ended by its code) or never existed.",
+  SESSION_BUSY: () => "Other code is running in this session: wait for its answer, then call again. Code in one session runs one call at a time.",
+  SESSION_LIMIT: ({ retryAfterSeconds }) =>
+    "End a session you no longer need with end_session, or run the code without sessionId" +
+    `${retryAfterSeconds === undefined ? "" : `, or call again in ${retryAfterSeconds} s`}.`,
 };
+
+/** Said after the fix of a failure that ended its session (its own cause aside, the state is gone). */
+const SESSION_ENDED = "The session has ended and everything it held is gone: start a new one with start_session and run again the code that set up its state.";
 
 /**
  * What the agent should change for the call to work, in a sentence that points at the script's
  * line where the failure names one; undefined where nothing in the call can fix it.
  */
-export const fixFor = (failed: FailedCall, limits: ExecuteLimits): string | undefined => FIXES[failed.code]?.(failed, limits);
+export function fixFor(failed: FailedCall, limits: ExecuteLimits): string | undefined {
+  const fix = FIXES[failed.code]?.(failed, limits);
+  if (!failed.sessionEnded || failed.code === "SESSION_NOT_FOUND") return fix;
+  return fix === undefined ? SESSION_ENDED : `${fix} ${SESSION_ENDED}`;
+}

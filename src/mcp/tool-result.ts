@@ -12,6 +12,8 @@ type Content = CallToolResult["content"][number];
 export interface ToolCall {
   readonly script: string;
   readonly limits: ExecuteLimits;
+  /** The script ran as a cell of a session. */
+  readonly inSession?: boolean;
 }
 
 /**
@@ -44,14 +46,14 @@ export function toolResult(outcome: SandboxOutcome, call: ToolCall): CallToolRes
 }
 
 /** The error body with, after its code, a sentence on what to change. */
-function errorText(body: ReturnType<typeof errorBody>, fix: string | undefined): string {
+export function errorText(body: ReturnType<typeof errorBody>, fix: string | undefined): string {
   const { error, code, ...rest } = body;
   return JSON.stringify({ error, code, ...(fix === undefined ? {} : { fix }), ...rest });
 }
 
-function toolError(failure: ExecutionFailure, call: ToolCall): CallToolResult {
+export function toolError(failure: ExecutionFailure, call: ToolCall): CallToolResult {
   const { textArtifacts, items } = figureContent(failure.artifacts);
-  const fix = fixFor({ ...failure, script: call.script }, call.limits);
+  const fix = fixFor({ ...failure, script: call.script, inSession: call.inSession }, call.limits);
   return { content: [{ type: "text", text: errorText(failureBody({ ...failure, artifacts: textArtifacts }), fix) }, ...items], isError: true };
 }
 

@@ -80,7 +80,7 @@ describe("an MCP client that starts OAuth on a 401", () => {
         requestInit: { headers: { authorization: `Bearer ${KEY}` } },
       }),
     );
-    expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(["run_python"]);
+    expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(["run_python", "start_session", "end_session"]);
     await client.close();
     // Only /mcp, never refused: no discovery, no registration.
     expect(exchanges.filter((exchange) => !/^\w+ \/mcp (?!401)\d+$/.test(exchange))).toEqual([]);

@@ -73,9 +73,9 @@ describe("MCP endpoint, auth off", () => {
     expect(client.getServerCapabilities()?.tools).toEqual({ listChanged: false });
   });
 
-  it("lists one tool, run_python, whose input schema is the /execute request with the server's limits", async () => {
+  it("lists run_python, whose input schema is the /execute request with the server's limits (and a session's id), then the session tools", async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name)).toEqual(["run_python"]);
+    expect(tools.map((tool) => tool.name)).toEqual(["run_python", "start_session", "end_session"]);
     const [tool] = tools;
     expect(tool!.description).toMatch(/main\(\)/);
     const schema = tool!.inputSchema as { properties: Record<string, Record<string, unknown>>; required: string[] };
@@ -88,9 +88,9 @@ describe("MCP endpoint, auth off", () => {
     // script's differs, since the tool runs a cell too.
     const doc = (await (await fetch(`${served.listening.url}/openapi.json`)).json()) as any;
     const documented = doc.components.schemas.ExecuteRequest.properties as Record<string, { description: string }>;
-    expect(Object.keys(schema.properties).sort()).toEqual(Object.keys(documented).sort());
+    expect(Object.keys(schema.properties).sort()).toEqual([...Object.keys(documented), "sessionId"].sort());
     for (const [name, property] of Object.entries(schema.properties)) {
-      if (name !== "script") expect(property.description, name).toBe(documented[name]!.description);
+      if (name !== "script" && name !== "sessionId") expect(property.description, name).toBe(documented[name]!.description);
     }
   });
 
