@@ -206,6 +206,11 @@ export class Notebook {
       this.edited();
     }
     if (cell.state !== "idle") return;
+    // An empty cell has nothing to run (the service refuses empty code): it shows nothing, as a notebook's does.
+    if (cell.editor.text.trim() === "") {
+      cell.reset();
+      return;
+    }
     const epoch = this.epoch;
     cell.showWaiting("queued");
     void this.session
