@@ -1,16 +1,12 @@
+import type { CellRequestBody, SessionCreatedBody } from "../openapi/schemas.js";
 import { requestHeaders } from "./run-request.js";
 import { type CellOutcome, readCellAnswer, startFailure } from "./session-answer.js";
 
 /** fetch, as the session calls it (a fake in the unit tests). */
 export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
 
-/** POST /sessions's 201. */
-export interface SessionInfo {
-  readonly id: string;
-  readonly expiresAt?: string;
-  readonly memoryMb?: number;
-  readonly idleTimeoutMs?: number;
-}
+/** POST /sessions's 201, read without trusting more than its id. */
+export type SessionInfo = Pick<SessionCreatedBody, "id"> & Partial<SessionCreatedBody>;
 
 export type SessionState =
   /** No session yet (or restarted): the next run starts one. */
@@ -107,7 +103,7 @@ export class NotebookSession {
       const response = await this.fetch(`/sessions/${encodeURIComponent(started.id)}/execute`, {
         method: "POST",
         headers: requestHeaders(this.apiKey()),
-        body: JSON.stringify({ code }),
+        body: JSON.stringify({ code } satisfies CellRequestBody),
         signal: controller.signal,
       });
       const text = await response.text();

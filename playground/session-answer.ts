@@ -4,8 +4,8 @@ import { parseExact } from "./exact-json.js";
 /** POST /sessions/{id}/execute's 200: /execute's body, with the kind of its result. */
 export type CellSuccessBody = ExecuteSuccessBody & { readonly resultKind?: "json" | "repr" };
 
-/** A session call's error body: /execute's, and whether the cell ended its session. */
-export type CellFailureBody = ErrorBody & { readonly sessionEnded?: boolean };
+/** A session call's error body: /execute's, with whether the cell ended its session. */
+export type CellFailureBody = ErrorBody;
 
 /** What a cell's value is shown as. */
 export type ResultView =
