@@ -17,7 +17,7 @@ export const ERROR_EXAMPLES: Record<ErrorCode, ErrorBody> = {
   UNAUTHORIZED: example("UNAUTHORIZED", "A valid API key is required: send Authorization: Bearer <key>"),
   IDEMPOTENCY_KEY_REUSED: example(
     "IDEMPOTENCY_KEY_REUSED",
-    'Idempotency-Key "8e03978e-40d5-43e8-bc93-6894a57f9324" was already used with another request body: a key stands for one request; send a new key with a new request',
+    'Idempotency-Key "8e03978e-40d5-43e8-bc93-6894a57f9324" was already used with another request (path or body): a key stands for one request; send a new key with a new request',
   ),
   NOT_FOUND: example("NOT_FOUND", "No route for GET /nope"),
   METHOD_NOT_ALLOWED: example("METHOD_NOT_ALLOWED", "GET is not allowed on /execute; use POST"),

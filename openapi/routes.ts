@@ -28,7 +28,7 @@ const STATUS_DESCRIPTIONS: Record<number, string> = {
   409: "A cell is already running in this session",
   413: "The script, the body or the input files are over the configured maximum",
   415: "The body is not application/json",
-  422: "The Idempotency-Key was sent before with another request body",
+  422: "The Idempotency-Key was sent before with another request (path or body)",
   429: "All sandboxes are busy and the queue is full, or every session this server keeps is open; see Retry-After",
   499: "The client went away before the answer: the request left the queue or its run was stopped (seen only in logs and metrics)",
   500: "A bug in the service",
@@ -53,6 +53,7 @@ const OPEN_SESSION_CODES = operationCodes((code) =>
     "UNSUPPORTED_MEDIA_TYPE",
     "PAYLOAD_TOO_LARGE",
     "SESSION_LIMIT",
+    "IDEMPOTENCY_KEY_REUSED",
     "BUSY",
     "SANDBOX_UNAVAILABLE",
     "CANCELLED",
@@ -60,7 +61,7 @@ const OPEN_SESSION_CODES = operationCodes((code) =>
   ].includes(code),
 );
 /** POST /sessions/{id}/execute's: a script's, less main()'s, and the session's own. */
-const CELL_CODES = operationCodes((code) => !MAIN_CODES.includes(code) && code !== "SESSION_LIMIT" && code !== "IDEMPOTENCY_KEY_REUSED");
+const CELL_CODES = operationCodes((code) => !MAIN_CODES.includes(code) && code !== "SESSION_LIMIT");
 /** GET and DELETE /sessions/{id}'s. */
 const SESSION_LOOKUP_CODES = operationCodes((code) => ["SESSION_NOT_FOUND", ...ANY_OPERATION_CODES].includes(code));
 
@@ -128,6 +129,7 @@ export const openSessionRoute = (limits: SessionRequestLimits) =>
       "ends it (its memory limit, os._exit) and when the server shuts down; then its id is SESSION_NOT_FOUND. A session lives in the server replica " +
       "that started it and belongs to the API key that started it.",
     request: {
+      headers: executeHeadersSchema,
       body: { required: true, content: { "application/json": { schema: sessionRequestSchema(limits), examples: SESSION_REQUEST_EXAMPLES } } },
     },
     responses: {
@@ -150,6 +152,7 @@ export const runCellRoute = (limits: RequestLimits) =>
       "line when that is an expression. The input files are written first; the files and figures answered are those this cell created or changed. " +
       "Cells of one session run one at a time (SESSION_BUSY). A failure that ended the session says so with sessionEnded: true.",
     request: {
+      headers: executeHeadersSchema,
       params: sessionIdParamsSchema,
       body: { required: true, content: { "application/json": { schema: cellRequestSchema(limits), examples: CELL_REQUEST_EXAMPLES } } },
     },

@@ -150,9 +150,9 @@ export const executeHeadersSchema = z.object({
     .openapi({
       description:
         `A key of the client's choosing, new for each request, as a quoted string (the IETF draft's form) or bare, at most ` +
-        `${MAX_IDEMPOTENCY_KEY_LENGTH} characters of visible ASCII. The request sent again with the same key and body within ` +
+        `${MAX_IDEMPOTENCY_KEY_LENGTH} characters of visible ASCII. The request sent again with the same key, path and body within ` +
         `IDEMPOTENCY_WINDOW_MS (and the same API key) gets the first answer, marked ${IDEMPOTENT_REPLAYED_HEADER}: true, and is not ` +
-        "run again; while the first still runs, the repeat waits for its answer. The same key with another body is 422 IDEMPOTENCY_KEY_REUSED. " +
+        "run again; while the first still runs, the repeat waits for its answer. The same key with another path or body is 422 IDEMPOTENCY_KEY_REUSED. " +
         'Example: "8e03978e-40d5-43e8-bc93-6894a57f9324". (No example value: Swagger UI would send it with every request.)',
     }),
 });

@@ -75,8 +75,9 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     }),
   );
   const secure = requireApiKeys(app, deps.apiKeys ?? [], deps.onUnauthorized);
+  const idempotent = deps.idempotency && idempotentExecutions(deps.idempotency, deps.onIdempotentRequest);
   app.post("/execute", ...executeBodyChecks(deps.limits));
-  if (deps.idempotency) app.post("/execute", idempotentExecutions(deps.idempotency, deps.onIdempotentRequest));
+  if (idempotent) app.post("/execute", idempotent);
 
   app.openapi(secure(executeRoute(deps.limits)), executeHandler(deps.execute, deps.limits));
   const owners = ownerOfRequests(deps.apiKeys ?? []);
@@ -85,7 +86,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   if (deps.sessions) {
     const { api, maxIdleMs, maxAgeMs, maxSessions } = deps.sessions;
     const limits = { ...deps.limits, maxIdleMs, maxAgeMs, defaultIdleMs: defaultIdleMs(maxIdleMs) };
-    installSessionRoutes(app, secure, { sessions: api, limits, ownerOf });
+    installSessionRoutes(app, secure, { sessions: api, limits, ownerOf, ...(idempotent ? { idempotent } : {}) });
     if (maxSessions > 0) agentSessions = { api, limits };
   }
   installMcpEndpoint(app, {

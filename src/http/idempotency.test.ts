@@ -116,7 +116,7 @@ describe("POST /execute with an Idempotency-Key", () => {
     expect(refused.status).toBe(422);
     expect(await refused.json()).toMatchObject({
       code: "IDEMPOTENCY_KEY_REUSED",
-      error: 'Idempotency-Key "k" was already used with another request body: a key stands for one request; send a new key with a new request',
+      error: 'Idempotency-Key "k" was already used with another request (path or body): a key stands for one request; send a new key with a new request',
     });
     expect(runs).toHaveLength(1);
     expect(events.at(-1)).toEqual({ requestId: "other", outcome: "refused", firstRequestId: "first" });

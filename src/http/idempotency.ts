@@ -57,11 +57,12 @@ function responseOf(answer: RememberedAnswer, replayed: boolean): Response {
 }
 
 /**
- * Makes POST /execute safe to send again (the IETF httpapi draft "The Idempotency-Key HTTP Header
- * Field"): a request with a key runs once, and a repeat with the same key and body (and API key)
- * gets its answer, waiting for it while it runs. The run is stopped only when every request
- * waiting for it has lost its client. The same key with another body is refused (422). Goes
- * after auth and the body checks, which it needs; a request without the header passes untouched.
+ * Makes a POST safe to send again (the IETF httpapi draft "The Idempotency-Key HTTP Header
+ * Field"): POST /execute, POST /sessions and a session's cell. A request with a key runs once, and
+ * a repeat with the same key, path and body (and API key) gets its answer, waiting for it while
+ * it runs. The run is stopped only when every request waiting for it has lost its client. The
+ * same key with another path or body is refused (422). Goes after auth and the body checks, which
+ * it needs; a request without the header passes untouched.
  */
 export function idempotentExecutions(store: IdempotencyStore, onIdempotentRequest: (request: IdempotentRequest) => void = () => {}): MiddlewareHandler {
   return async (c, next) => {
@@ -70,13 +71,14 @@ export function idempotentExecutions(store: IdempotencyStore, onIdempotentReques
     const key = idempotencyKeyOf(header);
     if (!key.ok) return errorResponse("INVALID_REQUEST", key.error);
     const requestId = c.get("requestId");
-    const claim = store.claim(key.value, sha256(await c.req.text()), requestId, scopeOf(c.req.header("authorization")));
+    const request = `${c.req.method} ${c.req.path}\n${await c.req.text()}`;
+    const claim = store.claim(key.value, sha256(request), requestId, scopeOf(c.req.header("authorization")));
     switch (claim.kind) {
       case "mismatch":
         onIdempotentRequest({ requestId, outcome: "refused", firstRequestId: claim.firstRequestId });
         return errorResponse(
           "IDEMPOTENCY_KEY_REUSED",
-          `${IDEMPOTENCY_KEY_HEADER} "${key.value}" was already used with another request body: a key stands for one request; send a new key with a new request`,
+          `${IDEMPOTENCY_KEY_HEADER} "${key.value}" was already used with another request (path or body): a key stands for one request; send a new key with a new request`,
         );
       case "answered":
         onIdempotentRequest({ requestId, outcome: "replayed", firstRequestId: claim.firstRequestId });

@@ -13,6 +13,7 @@ import { FakeSessionSandbox } from "../../test/support/fake-session-sandbox.js";
 import { playgroundBundleDir, projectRoot } from "../project-paths.js";
 import { type AppDeps, createApp } from "./app.js";
 import { maxBodyBytes } from "./execute.js";
+import { IdempotencyStore } from "./idempotency-store.js";
 import { loadPlaygroundAssets } from "./playground.js";
 import { loadSwaggerAssets } from "./swagger-assets.js";
 
@@ -29,7 +30,7 @@ beforeAll(async () => {
 });
 
 /** The app with the real Sessions over a fake sandbox port: no sandbox, no Python, no socket. */
-function appWith(options: { apiKeys?: string[]; maxSessions?: number; maxConcurrent?: number; maxIdleMs?: number } = {}) {
+function appWith(options: { apiKeys?: string[]; maxSessions?: number; maxConcurrent?: number; maxIdleMs?: number; idempotency?: IdempotencyStore } = {}) {
   const port = new FakeSessionSandbox();
   let ids = 0;
   const sessions = new Sessions({
@@ -47,6 +48,7 @@ function appWith(options: { apiKeys?: string[]; maxSessions?: number; maxConcurr
     swaggerAssets,
     playgroundAssets,
     ...(options.apiKeys ? { apiKeys: options.apiKeys } : {}),
+    ...(options.idempotency ? { idempotency: options.idempotency } : {}),
   });
   return { app, port, sessions };
 }
@@ -56,10 +58,10 @@ type App = ReturnType<typeof appWith>["app"];
 const JSON_TYPE = { "content-type": "application/json" };
 const bearer = (key: string | undefined): Record<string, string> => (key === undefined ? {} : { authorization: `Bearer ${key}` });
 
-const open = (app: App, body: unknown = {}, key?: string) =>
-  app.request("/sessions", { method: "POST", headers: { ...JSON_TYPE, ...bearer(key) }, body: JSON.stringify(body) });
-const run = (app: App, id: string, body: unknown, key?: string) =>
-  app.request(`/sessions/${id}/execute`, { method: "POST", headers: { ...JSON_TYPE, ...bearer(key) }, body: JSON.stringify(body) });
+const open = (app: App, body: unknown = {}, key?: string, headers: Record<string, string> = {}) =>
+  app.request("/sessions", { method: "POST", headers: { ...JSON_TYPE, ...bearer(key), ...headers }, body: JSON.stringify(body) });
+const run = (app: App, id: string, body: unknown, key?: string, headers: Record<string, string> = {}) =>
+  app.request(`/sessions/${id}/execute`, { method: "POST", headers: { ...JSON_TYPE, ...bearer(key), ...headers }, body: JSON.stringify(body) });
 const view = (app: App, id: string, key?: string) => app.request(`/sessions/${id}`, { headers: bearer(key) });
 const remove = (app: App, id: string, key?: string) => app.request(`/sessions/${id}`, { method: "DELETE", headers: bearer(key) });
 
@@ -360,14 +362,17 @@ describe("the session routes in /openapi.json", () => {
     expect(Object.keys(schema.properties)).toEqual(["memoryMb", "idleTimeoutMs", "files"]);
     expect(schema.properties.idleTimeoutMs).toMatchObject({ type: "integer", minimum: 1000, maximum: MAX_IDLE_MS });
     expect(Object.keys(operation.requestBody.content["application/json"].examples).length).toBeGreaterThan(0);
-    expect(Object.keys(operation.responses).sort()).toEqual(["201", "400", "401", "413", "415", "429", "499", "500", "503"]);
+    expect(Object.keys(operation.responses).sort()).toEqual(["201", "400", "401", "413", "415", "422", "429", "499", "500", "503"]);
     expect(Object.keys(operation.responses["429"].content["application/json"].examples).sort()).toEqual(["BUSY", "SESSION_LIMIT"]);
     expect(resolve(operation.responses["201"].content["application/json"].schema).required).toEqual(["id", "expiresAt", "memoryMb", "idleTimeoutMs"]);
   });
 
   it("POST /sessions/{id}/execute: code, the cell's success with resultKind, 404, 409 and sessionEnded in the Error schema", () => {
     const operation = doc.paths["/sessions/{id}/execute"].post;
-    expect(operation.parameters).toEqual([expect.objectContaining({ name: "id", in: "path", required: true })]);
+    expect(operation.parameters).toEqual([
+      expect.objectContaining({ name: "id", in: "path", required: true }),
+      expect.objectContaining({ name: "idempotency-key", in: "header", required: false }),
+    ]);
     const schema = resolve(operation.requestBody.content["application/json"].schema);
     expect(schema.required).toEqual(["code"]);
     // /execute's success, and a result of a cell's with its kind.
@@ -404,5 +409,42 @@ describe("the session routes in /openapi.json", () => {
       );
       expect(documented, code).toBe(true);
     }
+  });
+});
+
+describe("sessions with an Idempotency-Key", () => {
+  const withStore = () => appWith({ idempotency: new IdempotencyStore({ windowMs: 60_000, maxKeys: 100, maxBytes: 1_000_000 }) });
+  const KEY = { "idempotency-key": '"cell-1"' };
+
+  it("a cell sent again with its key runs once and gets the first answer (a browser resends a 408 on its own)", async () => {
+    const { app, port } = withStore();
+    const id = await openedId(app);
+    port.answer = async () => ({
+      outcome: err(failure("TIMEOUT", "The cell was interrupted at its time limit", OUTPUT, { durationMs: 5 })),
+      sessionEnded: false,
+    });
+    const first = await run(app, id, { code: "n += 1" }, undefined, KEY);
+    const again = await run(app, id, { code: "n += 1" }, undefined, KEY);
+    expect([first.status, again.status]).toEqual([408, 408]);
+    expect(await again.text()).toBe(await first.text());
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(port.sessions[0]?.cells).toHaveLength(1);
+  });
+
+  it("POST /sessions sent again with its key starts one session", async () => {
+    const { app, port } = withStore();
+    const first = await open(app, {}, undefined, KEY);
+    const again = await open(app, {}, undefined, KEY);
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect(((await again.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
+    expect(port.sessions).toHaveLength(1);
+  });
+
+  it("the same key on another session's cell is another request: refused, never answered with the first's", async () => {
+    const { app, port } = withStore();
+    const [a, b] = [await openedId(app), await openedId(app)];
+    expect((await run(app, a, { code: "1" }, undefined, KEY)).status).toBe(200);
+    await errorOf(await run(app, b, { code: "1" }, undefined, KEY), 422, "IDEMPOTENCY_KEY_REUSED");
+    expect(port.sessions[1]?.cells).toHaveLength(0);
   });
 });

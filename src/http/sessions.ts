@@ -1,5 +1,5 @@
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { ExecutionFailure } from "../../domain/execution-result.js";
 import type { Result } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
@@ -56,11 +56,19 @@ const notFound = (id: string): Response => failureResponse(sessionNotFound(id));
 export function installSessionRoutes(
   app: OpenAPIHono,
   secure: <R extends RouteConfig>(route: R) => R,
-  deps: { readonly sessions: SessionsApi; readonly limits: SessionLimits; readonly ownerOf: (c: Context) => string },
+  deps: {
+    readonly sessions: SessionsApi;
+    readonly limits: SessionLimits;
+    readonly ownerOf: (c: Context) => string;
+    /** Makes the POSTs safe to send again with an Idempotency-Key (idempotency.ts). */
+    readonly idempotent?: MiddlewareHandler;
+  },
 ): void {
-  const { sessions, limits, ownerOf } = deps;
-  app.post("/sessions", ...executeBodyChecks(limits));
-  app.post("/sessions/:id/execute", ...executeBodyChecks(limits));
+  const { sessions, limits, ownerOf, idempotent } = deps;
+  for (const path of ["/sessions", "/sessions/:id/execute"]) {
+    app.post(path, ...executeBodyChecks(limits));
+    if (idempotent) app.post(path, idempotent);
+  }
 
   app.openapi(secure(openSessionRoute(limits)), async (c) => {
     const body = c.req.valid("json");
