@@ -1,9 +1,12 @@
 // `npm run bench`: latency and throughput of the service against the cost of a fresh
 // interpreter, measured in the same run so the figures are comparable as ratios.
 // Starts the built server itself, once per configuration, on a loopback port.
-// Also reports the memory of an idle fork server and of one of its running children.
+// Also reports the memory of an idle fork server and of one of its running children, and for
+// sessions (POST /sessions): the time to create one, the time of a one-line cell in one, and
+// the memory an idle session holds.
 
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { Agent, request as httpRequest } from "node:http";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,6 +51,20 @@ const FRESH_RATE_SECONDS = Number(process.env.BENCH_FRESH_RATE_SECONDS ?? 5);
 const CPUS = availableParallelism();
 /** Every configuration is measured once per round, in turn, so drift in the machine's speed hits all alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/**
+ * Sessions, back to back on one connection: `creates` times POST /sessions (each followed by its
+ * DELETE, untimed), `cells` one-line cells in one open session, and `idle` sessions held open
+ * at once for the memory an idle session holds.
+ */
+const SESSIONS = {
+  creates: Number(process.env.BENCH_SESSION_CREATES ?? BACK_TO_BACK.requests),
+  cells: Number(process.env.BENCH_SESSION_CELLS ?? BACK_TO_BACK.requests),
+  idle: Number(process.env.BENCH_IDLE_SESSIONS ?? 4),
+};
+/** The cell timed back to back. */
+const ONE_LINE_CELL = "1 + 1";
+/** What each idle session ran before its memory is read: a few cells, one of them touching pandas. */
+const WARM_CELLS = ["x = 1 + 1", 'import pandas as pd\ndf = pd.DataFrame({"a": [1, 2, 3]})', "x + len(df)"];
 
 interface ServerConfig {
   name: string;
@@ -55,14 +72,28 @@ interface ServerConfig {
   requests: readonly RequestName[];
   /** Also measure requests sent back to back (the fork server and the pool; a cold jail per request needs no proof of being slow). */
   backToBack?: boolean;
+  /** Also measure sessions (against the hello sent back to back, so only with `backToBack`). */
+  sessions?: boolean;
 }
 
 const BOTH: readonly RequestName[] = ["hello", "pandas"];
 
 const CONFIGS: ServerConfig[] = [
-  { name: "nsjail zygote", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote" }, requests: [...BOTH, "pandas with data"], backToBack: true },
+  {
+    name: "nsjail zygote",
+    env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote" },
+    requests: [...BOTH, "pandas with data"],
+    backToBack: true,
+    sessions: true,
+  },
   { name: "nsjail cold", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run", POOL_SIZE: "0" }, requests: BOTH },
-  { name: "nsjail pooled", env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run" }, requests: [...BOTH, "pandas with data"], backToBack: true },
+  {
+    name: "nsjail pooled",
+    env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "jail-per-run" },
+    requests: [...BOTH, "pandas with data"],
+    backToBack: true,
+    sessions: true,
+  },
   // Pre-started sandboxes that import only numpy and pandas, as they did before matplotlib
   // joined the default PRELOAD_MODULES: the pandas script must not notice the difference.
   {
@@ -78,6 +109,12 @@ const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Nearest-rank percentile (p in 0..1). */
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -299,6 +336,156 @@ async function measure(server: RunningServer, request: RequestName): Promise<Mea
   };
 }
 
+/** One keep-alive connection per server, as autocannon's back-to-back requests use. */
+const sessionAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+/** One request on the keep-alive connection: its status, body and wall time from send to the last byte. */
+function call(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: string; ms: number }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers: Record<string, string | number> =
+    payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) };
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const request = httpRequest(`${url}${path}`, { method, agent: sessionAgent, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", reject);
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString(), ms: performance.now() - started }));
+    });
+    request.on("error", reject);
+    request.end(payload);
+  });
+}
+
+async function expectStatus(answer: Promise<{ status: number; body: string; ms: number }>, status: number, what: string) {
+  const result = await answer;
+  if (result.status !== status) throw new Error(`${what}: ${result.status} ${result.body.slice(0, 500)}`);
+  return result;
+}
+
+const openSession = async (url: string) => {
+  const created = await expectStatus(call(url, "POST", "/sessions", {}), 201, "POST /sessions");
+  return { id: (JSON.parse(created.body) as { id: string }).id, ms: created.ms };
+};
+const closeSession = (url: string, id: string) => expectStatus(call(url, "DELETE", `/sessions/${id}`), 204, "DELETE /sessions/{id}");
+const runCell = (url: string, id: string, code: string) =>
+  expectStatus(call(url, "POST", `/sessions/${id}/execute`, { code }), 200, `cell ${JSON.stringify(code)}`);
+
+/** The processes below the server once its pool is quiet: 3 s, then until their number holds for 1 s (20 s at most). */
+async function settledTree(serverPid: number): Promise<Awaited<ReturnType<typeof processTree>>> {
+  await sleep(3000);
+  let tree = await processTree(serverPid);
+  for (let waited = 0; waited < 20_000; waited += 1000) {
+    await sleep(1000);
+    const now = await processTree(serverPid);
+    if (now.length === tree.length) return now;
+    tree = now;
+  }
+  return tree;
+}
+
+const pidsBelow = async (serverPid: number) => new Set((await processTree(serverPid)).map((entry) => entry.pid));
+
+interface SessionMeasurement {
+  /** POST /sessions, back to back (each session deleted before the next is created). */
+  createP50: number;
+  createP90: number;
+  /** A one-line cell (`1 + 1`) in one open session, back to back; the session's first cell is apart. */
+  cellP50: number;
+  cellP90: number;
+  firstCell: number;
+  /** The stateless hello sent back to back with the same client: a check on autocannon's figure. */
+  helloSameClientP50: number;
+  helloSameClientP90: number;
+  /** The same hellos while `SESSIONS.idle` idle sessions are open. */
+  helloWithIdleSessionsP50: number;
+  helloWithIdleSessionsP90: number;
+  /**
+   * What one idle session's processes hold after a few cells, with `SESSIONS.idle` sessions open:
+   * the processes that are gone when its DELETE returns, read before the first DELETE, summed,
+   * averaged over the sessions. (Not the processes that appear at POST /sessions: a session takes
+   * a spare, or a pre-started jail, and the pool forks or starts its replacement.)
+   */
+  idleSession: { pss: number; rss: number; private: number; processes: number };
+}
+
+const round1 = (x: number) => Number(x.toFixed(1));
+
+async function backToBackHellos(url: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < BACK_TO_BACK.requests; i++) times.push((await expectStatus(call(url, "POST", "/execute", REQUESTS.hello), 200, "hello")).ms);
+  return times;
+}
+
+async function measureSessions(server: RunningServer): Promise<SessionMeasurement> {
+  const { url } = server;
+
+  const creates: number[] = [];
+  for (let i = 0; i < SESSIONS.creates; i++) {
+    const session = await openSession(url);
+    creates.push(session.ms);
+    await closeSession(url, session.id);
+  }
+  await sleep(2000); // let a pool refill
+
+  const session = await openSession(url);
+  const first = await runCell(url, session.id, ONE_LINE_CELL);
+  if ((JSON.parse(first.body) as { result: unknown }).result !== 2) throw new Error(`cell ${ONE_LINE_CELL}: ${first.body}`);
+  const cells: number[] = [];
+  for (let i = 0; i < SESSIONS.cells; i++) cells.push((await runCell(url, session.id, ONE_LINE_CELL)).ms);
+  await closeSession(url, session.id);
+  await sleep(2000);
+
+  const hellos = await backToBackHellos(url);
+
+  const open: string[] = [];
+  try {
+    for (let i = 0; i < SESSIONS.idle; i++) {
+      const { id } = await openSession(url);
+      open.push(id);
+      for (const code of WARM_CELLS) await runCell(url, id, code);
+    }
+    const memory = new Map<string, ProcessMemory>();
+    for (const entry of await settledTree(server.pid)) {
+      const figure = await memoryOf(entry.pid);
+      if (figure) memory.set(entry.pid, figure);
+    }
+    const hellosWithSessions = await backToBackHellos(url);
+    await settledTree(server.pid);
+    const held = { pss: 0, rss: 0, private: 0, processes: 0 };
+    while (open.length > 0) {
+      const before = await pidsBelow(server.pid);
+      await closeSession(url, open[0]!);
+      open.shift();
+      const after = await pidsBelow(server.pid);
+      for (const pid of before) {
+        const figure = memory.get(pid);
+        if (after.has(pid) || !figure) continue;
+        held.pss += figure.pss;
+        held.rss += figure.rss;
+        held.private += figure.private;
+        held.processes++;
+      }
+    }
+    const per = (bytes: number) => bytes / SESSIONS.idle;
+    return {
+      createP50: round1(median(creates)),
+      createP90: round1(percentile(creates, 0.9)),
+      cellP50: round1(median(cells)),
+      cellP90: round1(percentile(cells, 0.9)),
+      firstCell: round1(first.ms),
+      helloSameClientP50: round1(median(hellos)),
+      helloSameClientP90: round1(percentile(hellos, 0.9)),
+      helloWithIdleSessionsP50: round1(median(hellosWithSessions)),
+      helloWithIdleSessionsP90: round1(percentile(hellosWithSessions, 0.9)),
+      idleSession: { pss: per(held.pss), rss: per(held.rss), private: per(held.private), processes: per(held.processes) },
+    };
+  } finally {
+    for (const id of open) await closeSession(url, id);
+    await sleep(2000);
+  }
+}
+
 interface Fresh {
   /** Median wall time of one process, ms. */
   pythonPass: number;
@@ -308,7 +495,7 @@ interface Fresh {
   pandasScriptRate: number;
 }
 
-type Round = { fresh: Fresh; servers: Record<string, Partial<Record<RequestName, Measurement>>> };
+type Round = { fresh: Fresh; servers: Record<string, Partial<Record<RequestName, Measurement>>>; sessions: Record<string, SessionMeasurement> };
 
 async function main(): Promise<void> {
   const started = new Date().toISOString();
@@ -333,6 +520,7 @@ async function main(): Promise<void> {
         pandasScriptRate: await freshProcessRate(pandasArgs, FRESH_RATE_SECONDS),
       };
       const measured: Round["servers"] = {};
+      const sessions: Round["sessions"] = {};
       for (const server of servers) {
         const byScript: Partial<Record<RequestName, Measurement>> = {};
         for (const request of server.config.requests) {
@@ -343,11 +531,19 @@ async function main(): Promise<void> {
           );
         }
         measured[server.config.name] = byScript;
+        if (server.config.sessions) {
+          const s = await measureSessions(server);
+          sessions[server.config.name] = s;
+          const hello = byScript.hello!;
+          console.error(
+            `round ${round} ${server.config.name.padEnd(38)} sessions         create p50 ${s.createP50} ms p90 ${s.createP90} ms (/ hello back to back p50 ${(s.createP50 / hello.backToBackP50).toFixed(2)})  cell p50 ${s.cellP50} ms p90 ${s.cellP90} ms (/ hello ${(s.cellP50 / hello.backToBackP50).toFixed(2)}), first cell ${s.firstCell} ms  hello by the same client p50 ${s.helloSameClientP50} ms p90 ${s.helloSameClientP90} ms, with ${SESSIONS.idle} idle sessions open p50 ${s.helloWithIdleSessionsP50} ms p90 ${s.helloWithIdleSessionsP90} ms  idle session PSS ${(s.idleSession.pss / 1048576).toFixed(1)} MiB RSS ${(s.idleSession.rss / 1048576).toFixed(1)} MiB in ${s.idleSession.processes} processes`,
+          );
+        }
       }
       console.error(
         `round ${round} fresh python -c pass ${fresh.pythonPass.toFixed(1)} ms (${fresh.pythonPassRate.toFixed(1)}/s on ${CPUS} CPUs), fresh pandas script ${fresh.pandasScript.toFixed(1)} ms (${fresh.pandasScriptRate.toFixed(1)}/s)`,
       );
-      rounds.push({ fresh, servers: measured });
+      rounds.push({ fresh, servers: measured, sessions });
     }
     await report(started, rounds, { idle, runningForkServerChild: running });
   } finally {
@@ -364,6 +560,18 @@ interface MemoryReport {
 function report(started: string, rounds: Round[], memory: MemoryReport) {
   const perRound = (f: (round: Round) => number) => Number(median(rounds.map(f)).toFixed(3));
   const m = (round: Round, config: string, request: RequestName) => round.servers[config]![request]!;
+  const sm = (round: Round, config: string) => round.sessions[config]!;
+  // Sessions against a stateless hello sent back to back (the targets: create <= 1, cell <= 0.5) and a fresh interpreter.
+  const sessionRatios = (config: string, label: string) => ({
+    [`sessionCreateP50${label}OverHelloBackToBackP50`]: perRound((r) => sm(r, config).createP50 / m(r, config, "hello").backToBackP50),
+    [`sessionCreateP90${label}OverHelloBackToBackP90`]: perRound((r) => sm(r, config).createP90 / m(r, config, "hello").backToBackP90),
+    [`sessionCellP50${label}OverHelloBackToBackP50`]: perRound((r) => sm(r, config).cellP50 / m(r, config, "hello").backToBackP50),
+    [`sessionCellP90${label}OverHelloBackToBackP90`]: perRound((r) => sm(r, config).cellP90 / m(r, config, "hello").backToBackP90),
+    [`sessionCreateP50${label}OverPythonPass`]: perRound((r) => sm(r, config).createP50 / r.fresh.pythonPass),
+    [`sessionCellP50${label}OverPythonPass`]: perRound((r) => sm(r, config).cellP50 / r.fresh.pythonPass),
+    // What idle sessions cost the stateless requests beside them (1: nothing).
+    [`helloP50WithIdleSessions${label}OverWithout`]: perRound((r) => sm(r, config).helloWithIdleSessionsP50 / sm(r, config).helloSameClientP50),
+  });
   const ratios = {
     // The fork server against fresh interpreters (the targets: >= 1, >= 10, <= 0.1).
     helloSaturationZygoteOverPythonPassRate: perRound((r) => m(r, "nsjail zygote", "hello").saturatedRequestsPerSecond / r.fresh.pythonPassRate),
@@ -385,7 +593,32 @@ function report(started: string, rounds: Round[], memory: MemoryReport) {
     ),
     // The same work with its data as args and an input file, and a CSV written and returned.
     pandasWithDataOverPandasPooledP50: perRound((r) => m(r, "nsjail pooled", "pandas with data").p50 / m(r, "nsjail pooled", "pandas").p50),
+    ...sessionRatios("nsjail zygote", "Zygote"),
+    ...sessionRatios("nsjail pooled", "Pooled"),
   };
+  const sessionLabels: Record<string, string> = { "nsjail zygote": "Zygote", "nsjail pooled": "Pooled" };
+  const sessionSummary: Record<string, SessionMeasurement> = {};
+  for (const config of CONFIGS.filter((c) => c.sessions)) {
+    const all = rounds.map((r) => sm(r, config.name));
+    const mid = (f: (x: SessionMeasurement) => number) => Number(median(all.map(f)).toFixed(1));
+    sessionSummary[config.name] = {
+      createP50: mid((x) => x.createP50),
+      createP90: mid((x) => x.createP90),
+      cellP50: mid((x) => x.cellP50),
+      cellP90: mid((x) => x.cellP90),
+      firstCell: mid((x) => x.firstCell),
+      helloSameClientP50: mid((x) => x.helloSameClientP50),
+      helloSameClientP90: mid((x) => x.helloSameClientP90),
+      helloWithIdleSessionsP50: mid((x) => x.helloWithIdleSessionsP50),
+      helloWithIdleSessionsP90: mid((x) => x.helloWithIdleSessionsP90),
+      idleSession: {
+        pss: Math.round(median(all.map((x) => x.idleSession.pss))),
+        rss: Math.round(median(all.map((x) => x.idleSession.rss))),
+        private: Math.round(median(all.map((x) => x.idleSession.private))),
+        processes: median(all.map((x) => x.idleSession.processes)),
+      },
+    };
+  }
   const summary: Record<string, Record<string, Measurement>> = {};
   for (const config of CONFIGS) {
     summary[config.name] = {};
@@ -423,8 +656,28 @@ function report(started: string, rounds: Round[], memory: MemoryReport) {
   }
   table.push(`| fresh process | python -c pass | ${fresh.pythonPassP50} | | | ${fresh.pythonPassPerSecond} on ${CPUS} CPUs | |`);
   table.push(`| fresh process | pandas script | ${fresh.pandasScriptP50} | | | ${fresh.pandasScriptPerSecond} on ${CPUS} CPUs | |`);
+  table.push(
+    "",
+    `sessions, medians over ${rounds.length} rounds (${SESSIONS.creates} creates, ${SESSIONS.cells} cells back to back; idle: ${SESSIONS.idle} sessions open, per session)`,
+    `| configuration | create p50 / p90 ms | \`1 + 1\` cell p50 / p90 ms | first cell ms | hello, same client, p50 / p90 ms | the same with ${SESSIONS.idle} idle sessions open | idle session PSS MiB | RSS MiB | private MiB | processes |`,
+    "|---|---|---|---|---|---|---|---|---|---|",
+  );
+  for (const [name, x] of Object.entries(sessionSummary)) {
+    const idle = x.idleSession;
+    table.push(
+      `| ${name} | ${x.createP50} / ${x.createP90} | ${x.cellP50} / ${x.cellP90} | ${x.firstCell} | ${x.helloSameClientP50} / ${x.helloSameClientP90} | ${x.helloWithIdleSessionsP50} / ${x.helloWithIdleSessionsP90} | ${mib(idle.pss)} | ${mib(idle.rss)} | ${mib(idle.private)} | ${idle.processes} |`,
+    );
+  }
   table.push("", "ratios (median of per-round ratios):");
   for (const [name, value] of Object.entries(ratios)) table.push(`  ${name}: ${value}`);
+  table.push("", "session targets (issue 24; median of per-round ratios to the stateless hello sent back to back):");
+  for (const [name, label] of Object.entries(sessionLabels)) {
+    const create = ratios[`sessionCreateP50${label}OverHelloBackToBackP50` as keyof typeof ratios];
+    const cell = ratios[`sessionCellP50${label}OverHelloBackToBackP50` as keyof typeof ratios];
+    table.push(
+      `  ${name}: creating a session / a hello, p50 ${create} (target <= 1: ${create <= 1 ? "met" : "NOT met"}); a one-line cell / a hello, p50 ${cell} (target <= 0.5: ${cell <= 0.5 ? "met" : "NOT met"})`,
+    );
+  }
   table.push("", "idle sandbox memory (nsjail and the pre-started interpreters, or nsjail and the fork server):");
   for (const [name, { pss, rss, processes }] of Object.entries(memory.idle)) {
     table.push(`  ${name}: PSS ${mib(pss)} MiB, RSS ${mib(rss)} MiB in ${processes} processes`);
@@ -448,9 +701,11 @@ function report(started: string, rounds: Round[], memory: MemoryReport) {
             freshRuns: FRESH_RUNS,
             freshRateSeconds: FRESH_RATE_SECONDS,
             rounds: ROUNDS,
+            sessions: SESSIONS,
           },
           ratios,
           summary,
+          sessions: sessionSummary,
           fresh,
           memory,
           rounds,
