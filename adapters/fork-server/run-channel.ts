@@ -88,13 +88,18 @@ export class RunChannel {
     session.opened((line) => stdin?.write(line));
   }
 
+  /** Resolves once the output streams are closed (every process of the run holding them is gone). */
+  outputClosed(): Promise<void> {
+    return Promise.all(this.streamsClosed).then(() => undefined);
+  }
+
   /** Waits for the output streams to close (every process of the run holding them is gone), at most `graceMs`. */
   async drain(graceMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, graceMs);
     });
-    await Promise.race([Promise.all(this.streamsClosed), late]);
+    await Promise.race([this.outputClosed(), late]);
     clearTimeout(timer);
   }
 

@@ -9,7 +9,14 @@ import { cgroupSlots, ioLimitOf, SLOT_EMPTY_WAIT_MS, type SlotLimits } from "../
 import type { NsjailSandboxOptions } from "../nsjail/nsjail-sandbox.js";
 import type { PrestartableSandbox, StartedSandbox } from "../pool/prestartable-sandbox.js";
 import { outcomeOf } from "../python/harness-outcome.js";
-import { encodeHarnessRequest, harnessRequestFor, maxReportBytes, parseHarnessReport } from "../python/harness-protocol.js";
+import {
+  encodeHarnessRequest,
+  type HarnessReport,
+  harnessRequestFor,
+  isFinishedReport,
+  maxReportBytes,
+  parseHarnessReport,
+} from "../python/harness-protocol.js";
 import { sessionOf } from "../python/session-link.js";
 import { NOT_STARTED_MESSAGE } from "../python/started-harness.js";
 import { beforeDeadline } from "../run/before-deadline.js";
@@ -268,27 +275,36 @@ class StartedFork implements StartedSandbox {
       await this.discard();
       return { kind: "lost", reason: message(error) };
     }
-    try {
-      const { maxResultBytes, artifactLimits } = options;
-      // The slot's pids.max (which counts refused forks) is the limit a fork bomb meets, as in a jail.
-      const limits = { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: MAX_PROCESSES_BACKSTOP };
-      const live: LiveRun<ForkedExit> = {
-        handOver: () => channel.go(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })), sessionOf(request)),
-        // The fork server reaps the run's process, pid 1 of its namespace, once every process of
-        // the run is gone; by then the run's control channel is closed and its set-up known.
-        ended: fork.ended.then(async (exit) => ({ exit, setup: await channel.setup })),
-        // Its parent, the fork server, has not reaped it and so knows its pid for certain; the
-        // kernel then ends every process of its pid namespace. Pids read from the slot could be
-        // another process's by the time they are killed: that is only the lifecycle's fallback.
-        stop: () => fork.kill(),
-        drain: (graceMs) => channel.drain(graceMs),
-        // Not reaped in time: its fork server is asked whether it still reads its orders.
-        abandoned: () => fleet.ask(zygote),
-      };
-      return await lifecycle.finish(live, lease, request, (end) => this.outcome(end, request));
-    } finally {
-      await this.giveBack();
-    }
+    const { maxResultBytes, artifactLimits } = options;
+    // The slot's pids.max (which counts refused forks) is the limit a fork bomb meets, as in a jail.
+    const limits = { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: MAX_PROCESSES_BACKSTOP };
+    const live: LiveRun<ForkedExit> = {
+      handOver: () => channel.go(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })), sessionOf(request)),
+      // The fork server reaps the run's process, pid 1 of its namespace, once every process of
+      // the run is gone; by then the run's control channel is closed and its set-up known.
+      ended: fork.ended.then(async (exit) => ({ exit, setup: await channel.setup })),
+      // Its parent, the fork server, has not reaped it and so knows its pid for certain; the
+      // kernel then ends every process of its pid namespace. Pids read from the slot could be
+      // another process's by the time they are killed: that is only the lifecycle's fallback.
+      stop: () => fork.kill(),
+      drain: (graceMs) => channel.drain(graceMs),
+      // Not reaped in time: its fork server is asked whether it still reads its orders.
+      abandoned: () => fleet.ask(zygote),
+      // The harness closes its streams as it exits, before the kernel tears its address space down.
+      spoken: channel.outputClosed().then(() => (isFinishedReport(this.report()) ? undefined : new Promise<void>(() => undefined))),
+    };
+    return lifecycle.finish(
+      live,
+      lease,
+      request,
+      (end) => this.outcome(end, request),
+      () => this.giveBack(),
+    );
+  }
+
+  private report(): HarnessReport {
+    const { channel } = this.parts;
+    return channel.report.truncated ? { kind: "malformed" } : parseHarnessReport(channel.report.bytes(), this.context.options.maxResultBytes);
   }
 
   /** A run's process no request will have: the fork server kills it, then its slot is emptied and its uid goes back. */
@@ -321,7 +337,7 @@ class StartedFork implements StartedSandbox {
       stdoutTruncated: channel.stdout.truncated,
       stderrTruncated: channel.stderr.truncated,
     };
-    const report = channel.report.truncated ? ({ kind: "malformed" } as const) : parseHarnessReport(channel.report.bytes(), options.maxResultBytes);
+    const report = this.report();
     const hits = limitsHit ?? { memory: false, processes: false };
     // Answered before the kernel let its process go: what it reported so far, at its time limit.
     if (ended === undefined)

@@ -175,6 +175,9 @@ export function parseHarnessReport(bytes: Uint8Array, maxResultBytes: number): H
   return { kind: "malformed" };
 }
 
+/** A report the harness finished: a run that wrote it and closed its streams has nothing more to say. */
+export const isFinishedReport = (report: HarnessReport): boolean => report.kind === "ok" || report.kind === "error";
+
 /** A JSON number written as an integer: exact at any size (Python's json writes ints so). */
 const INTEGER_LITERAL = /^-?(0|[1-9][0-9]*)$/;
 

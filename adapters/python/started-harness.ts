@@ -73,19 +73,16 @@ export class StartedHarness implements StartedSandbox {
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     const { harness, policy } = this;
-    try {
-      const { maxResultBytes, artifactLimits } = policy;
-      const harnessRequest = harnessRequestFor(request, { limits: policy.limits(request), maxResultBytes, artifactLimits });
-      const live: LiveRun<HarnessExit> = {
-        handOver: () => harness.handOver(harnessRequest, sessionOf(request)),
-        ended: harness.ended,
-        stop: () => harness.stop(),
-        drain: (graceMs) => harness.drain(graceMs),
-      };
-      return await policy.lifecycle.finish(live, this.lease, request, (end) => policy.outcome(harness.observed(end), end, request));
-    } finally {
-      await policy.cleanUp();
-    }
+    const { maxResultBytes, artifactLimits } = policy;
+    const harnessRequest = harnessRequestFor(request, { limits: policy.limits(request), maxResultBytes, artifactLimits });
+    const live: LiveRun<HarnessExit> = {
+      handOver: () => harness.handOver(harnessRequest, sessionOf(request)),
+      ended: harness.ended,
+      stop: () => harness.stop(),
+      drain: (graceMs) => harness.drain(graceMs),
+    };
+    const outcome = (end: RunEnd<HarnessExit>) => policy.outcome(harness.observed(end), end, request);
+    return policy.lifecycle.finish(live, this.lease, request, outcome, async () => policy.cleanUp());
   }
 
   async discard(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
+import { message } from "../cgroups/cgroup-preparation.js";
 import type { LimitsHit } from "../cgroups/cgroup-slots.js";
 import { DRAIN_GRACE_MS, KILL_GRACE_MS } from "./end-graces.js";
 import { atDeadline } from "./run-deadline.js";
@@ -25,6 +26,13 @@ export interface LiveRun<Exit> {
   drain(graceMs: number): Promise<void>;
   /** The run is answered while its process has not ended: it could not be killed yet. */
   abandoned?(): void;
+  /**
+   * Resolves once the run has said all it will (its report complete, its output streams closed
+   * by every process that held them), if it does before it ends: the answer then goes out at
+   * once, and the kernel's teardown of the process, the slot's emptying and the release of the
+   * lease follow it. Never resolves for a run that ends without a report.
+   */
+  readonly spoken?: Promise<void>;
 }
 
 /** How a run ended, as the lifecycle saw it; the backend turns it into the outcome. */
@@ -34,7 +42,7 @@ export interface RunEnd<Exit> {
   readonly timedOut: boolean;
   /** From the hand-over to the end (or to the end of the grace). */
   readonly durationMs: number;
-  /** The slot's kernel counters since the lease; undefined without a slot. */
+  /** The slot's kernel counters since the lease (at the answer); undefined without a slot. */
   readonly oomKilled: boolean | undefined;
   readonly limitsHit: LimitsHit | undefined;
 }
@@ -72,15 +80,41 @@ export class RunLifecycle {
 
   constructor(private readonly options: RunLifecycleOptions) {}
 
+  /**
+   * Runs the run's life and answers with `outcome`: once the run has spoken, or else once its
+   * process has ended (or the grace after its time limit is over). `release` (the backend's: the
+   * lease given back) is called once the whole life is over, also after an early answer.
+   */
   async finish<Exit, Outcome>(
     live: LiveRun<Exit>,
     lease: RunLease | undefined,
     request: ExecutionRequest,
     outcome: (end: RunEnd<Exit>) => Outcome,
+    release: () => Promise<void>,
   ): Promise<Outcome> {
+    const startedAt = performance.now();
+    const life = this.live(live, lease, request, startedAt);
+    const over = life.finally(release);
+    const spoken = live.spoken?.then((): RunEnd<Exit> => {
+      const slot = lease?.slot;
+      const durationMs = Math.round(performance.now() - startedAt);
+      return { exit: undefined, timedOut: false, durationMs, oomKilled: slot?.oomKilled(), limitsHit: slot?.limitsHit() };
+    });
+    const ended = life.then((end) => ({ end, early: false }));
+    const first = await Promise.race(spoken === undefined ? [ended] : [ended, spoken.then((end) => ({ end, early: true }))]);
+    if (first.early) {
+      // The rest of the life goes on after the answer, and no failure of it may go unheard.
+      over.catch((error: unknown) => this.options.onLog(`a run answered before its end failed to end: ${message(error)}`));
+    } else {
+      await over;
+    }
+    return outcome(first.end);
+  }
+
+  /** The run's life from the hand-over to its processes gone (or given up) and its output drained. */
+  private async live<Exit>(live: LiveRun<Exit>, lease: RunLease | undefined, request: ExecutionRequest, startedAt: number): Promise<RunEnd<Exit>> {
     const slot = lease?.slot;
     const { endGraceMs } = this.options;
-    const startedAt = performance.now();
     let timedOutAt: number | undefined;
     const timers: NodeJS.Timeout[] = [];
     let giveUp!: (exit: undefined) => void;
@@ -89,9 +123,14 @@ export class RunLifecycle {
     // what it left outside a slot). It must be over before the lease is given back: the next run
     // under the uid must not meet a kill still sweeping it.
     let stopping: Promise<void> | undefined;
+    // A run that has spoken is stopped at once: nothing it does after its answer may run on
+    // outside the concurrency limit; its processes are ending anyway.
+    void live.spoken?.then(() => {
+      stopping ??= stopped(live);
+    });
     const clearDeadline = atDeadline(request, () => {
       timedOutAt = performance.now();
-      stopping = stopped(live);
+      stopping ??= stopped(live);
       timers.push(
         setTimeout(() => killSlot(slot), KILL_GRACE_MS),
         setTimeout(() => giveUp(undefined), endGraceMs),
@@ -115,7 +154,7 @@ export class RunLifecycle {
     if (exit === undefined) live.abandoned?.();
     if (!emptied && lease !== undefined) emptied = await this.roomInQuarantine(lease);
     await live.drain(emptied ? DRAIN_GRACE_MS : 0);
-    return outcome({ exit, timedOut: timedOutAt !== undefined, durationMs, oomKilled: slot?.oomKilled(), limitsHit: slot?.limitsHit() });
+    return { exit, timedOut: timedOutAt !== undefined, durationMs, oomKilled: slot?.oomKilled(), limitsHit: slot?.limitsHit() };
   }
 
   /** Runs still waiting for a full quarantine are answered at once. */

@@ -76,4 +76,7 @@ def serve(result_fd):
         atexit._run_exitfuncs()
     finally:
         flush_output()
+        # Closed before the exit: the server can answer now, while the kernel still tears the
+        # process down (the streams' other holders, processes the script started, may keep them open).
+        os.closerange(0, 3)
         os._exit(0)
