@@ -5,6 +5,7 @@ import { ok } from "../../domain/result.js";
 import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import { FakeSandbox } from "../../test/support/fake-sandbox.js";
 import { until } from "../../test/support/observing.js";
+import { type SessionLink, type SessionRunRequest, sessionOf } from "../python/session-link.js";
 import { PrewarmedPool } from "./prewarmed-pool.js";
 
 const request: ExecutionRequest = { script: "def main(): return 1", timeoutMs: 1000, memoryMb: 64 };
@@ -78,6 +79,29 @@ describe("PrewarmedPool", () => {
     await pool.whenFull();
     expect(startedWhileBusy).toBe(0);
     expect(pool.readyCount).toBe(1);
+    await pool.close();
+  });
+
+  it("refills once a session's run is open: an open session waits for cells, not on a CPU", async () => {
+    const backend = fakeBackend();
+    let end: () => void = () => undefined;
+    backend.run = (forwarded) => {
+      backend.coldRuns++;
+      sessionOf(forwarded)?.opened(() => undefined);
+      return new Promise((resolve) => {
+        end = () => resolve(outcome("null"));
+      });
+    };
+    const pool = new PrewarmedPool(backend, { size: 1, cpuSlots: 1 });
+    await pool.whenFull();
+    await pool.run(request); // takes the only warm sandbox
+    const startedBefore = backend.prestarted.length;
+    const link: SessionLink = { marker: "m", streams: { stdout: () => undefined, stderr: () => undefined, report: () => undefined }, opened: () => undefined };
+    const session = pool.run({ ...request, session: link } as SessionRunRequest); // cold, and open at once
+    await pool.whenFull();
+    expect(backend.prestarted.length - startedBefore).toBe(1);
+    end();
+    await session;
     await pool.close();
   });
 

@@ -1,5 +1,6 @@
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SandboxOutcome, SandboxPort } from "../../domain/sandbox.port.js";
+import { alsoWhenOpened } from "../python/session-link.js";
 import type { PrestartableSandbox, StartedSandbox } from "./prestartable-sandbox.js";
 
 const RETRY_AFTER_FAILURE_MS = 1000;
@@ -47,14 +48,23 @@ export class PrewarmedPool implements SandboxPort {
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     this.running++;
-    try {
-      const sandbox = await this.take(request);
-      return await (sandbox ? sandbox.run(request) : this.backendSandbox.run(request));
-    } finally {
+    let counted = true;
+    const done = () => {
+      if (!counted) return;
+      counted = false;
       this.running--;
       // After the current microtasks, so a queued request admitted by this run's end is
       // counted as running before a refill competes with it for CPU.
       setTimeout(() => this.refill(), 0);
+    };
+    // An open session's run waits for cells, not on a CPU: it counts only until it is open, or
+    // sessions would keep the pool from refilling (each running cell holds a concurrency slot).
+    const forwarded = alsoWhenOpened(request, done);
+    try {
+      const sandbox = await this.take(forwarded);
+      return await (sandbox ? sandbox.run(forwarded) : this.backendSandbox.run(forwarded));
+    } finally {
+      done();
     }
   }
 

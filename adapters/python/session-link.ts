@@ -25,3 +25,18 @@ export interface SessionRunRequest extends ExecutionRequest {
 }
 
 export const sessionOf = (request: ExecutionRequest): SessionLink | undefined => (request as Partial<SessionRunRequest>).session;
+
+/** The request, whose session's opening also calls `then`; a request that opens no session unchanged. */
+export function alsoWhenOpened(request: ExecutionRequest, then: () => void): ExecutionRequest {
+  const session = sessionOf(request);
+  if (session === undefined) return request;
+  const link: SessionLink = {
+    marker: session.marker,
+    streams: session.streams,
+    opened: (send) => {
+      session.opened(send);
+      then();
+    },
+  };
+  return { ...request, session: link } as SessionRunRequest;
+}
