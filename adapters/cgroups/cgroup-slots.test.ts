@@ -74,20 +74,20 @@ describe("cgroup v1 slots", () => {
   it("counts only the OOM kills since the run's prepare()", () => {
     const { slot, memory } = newSlot();
     slot.prepare(limits);
-    expect(slot.oomKilled()).toBe(false);
+    expect(slot.sincePrepare().oomKilled).toBe(false);
     writeFileSync(join(memory, "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 4\n");
-    expect(slot.oomKilled()).toBe(true);
+    expect(slot.sincePrepare().oomKilled).toBe(true);
     slot.prepare(limits);
-    expect(slot.oomKilled()).toBe(false);
+    expect(slot.sincePrepare().oomKilled).toBe(false);
   });
 
   it("tells which limits were run into since prepare(): the memory failcnt and refused forks", () => {
     const { slot, memory } = newSlot();
     slot.prepare(limits);
-    expect(slot.limitsHit()).toEqual({ memory: false, processes: false });
+    expect(slot.sincePrepare().limitsHit).toEqual({ memory: false, processes: false });
     writeFileSync(join(memory, "memory.failcnt"), "6\n");
     writeFileSync(join(root, "pids", "NSJAIL", "uid-920001", "pids.events"), "max 3\n");
-    expect(slot.limitsHit()).toEqual({ memory: true, processes: true });
+    expect(slot.sincePrepare().limitsHit).toEqual({ memory: true, processes: true });
   });
 });
 
@@ -105,10 +105,10 @@ describe("cgroup v2 slots", () => {
     expect(read("NSJAIL", "uid-920002", "pids.max")).toBe("65");
     expect(read("NSJAIL", "uid-920002", "cpu.max")).toBe("100000 100000");
     expect(read("NSJAIL", "uid-920002", "io.max")).toBe("8:0 rbps=1000000 wbps=1000000");
-    expect(slot.oomKilled()).toBe(false);
+    expect(slot.sincePrepare().oomKilled).toBe(false);
     writeFileSync(join(dir, "memory.events"), "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
-    expect(slot.oomKilled()).toBe(true);
-    expect(slot.limitsHit()).toEqual({ memory: true, processes: false });
+    expect(slot.sincePrepare().oomKilled).toBe(true);
+    expect(slot.sincePrepare().limitsHit).toEqual({ memory: true, processes: false });
   });
 
   it("has no slots without cgroups", () => {

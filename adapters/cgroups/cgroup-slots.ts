@@ -38,6 +38,12 @@ interface MemoryCounters {
   readonly memoryMax: number;
 }
 
+/** What a run ran into in its slot (CgroupSlot.sincePrepare). */
+export interface SlotEvents {
+  readonly oomKilled: boolean;
+  readonly limitsHit: LimitsHit;
+}
+
 /** The slot's event counters: the memory ones, and forks refused by pids.max. */
 interface Counters extends MemoryCounters {
   readonly pidsMax: number;
@@ -57,10 +63,12 @@ export interface CgroupSlot {
   attach(pid: number): Promise<void>;
   /** Closes the files attach() keeps open; no attach may be under way. */
   close(): void;
-  /** The kernel's OOM killer ended a process of this slot since prepare(). */
-  oomKilled(): boolean;
-  /** Which of the slot's limits something ran into since prepare() (a refused fork, a charge over the limit). */
-  limitsHit(): LimitsHit;
+  /**
+   * What the slot's counters saw since prepare(), read once: whether the kernel's OOM killer
+   * ended a process of it, and which of its limits something ran into (a refused fork, a charge
+   * over the limit).
+   */
+  sincePrepare(): SlotEvents;
   /** Kills every process in the slot and waits until it is empty; throws if it is not within 30 s. */
   killAll(): Promise<void>;
   /** Kills every process in the slot, again and again, until it is empty or `withinMs` have passed: whether it is empty (never throws). */
@@ -144,13 +152,10 @@ abstract class Slot implements CgroupSlot {
     this.procsFds = undefined;
   }
 
-  oomKilled(): boolean {
-    return this.counters().oomKills > this.before.oomKills;
-  }
-
-  limitsHit(): LimitsHit {
+  sincePrepare(): SlotEvents {
     const now = this.counters();
-    return { memory: now.memoryMax > this.before.memoryMax || now.oomKills > this.before.oomKills, processes: now.pidsMax > this.before.pidsMax };
+    const oomKilled = now.oomKills > this.before.oomKills;
+    return { oomKilled, limitsHit: { memory: now.memoryMax > this.before.memoryMax || oomKilled, processes: now.pidsMax > this.before.pidsMax } };
   }
 
   isEmpty(): boolean {

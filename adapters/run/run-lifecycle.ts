@@ -98,7 +98,7 @@ export class RunLifecycle {
     const spoken = live.spoken?.then((): RunEnd<Exit> => {
       const slot = lease?.slot;
       const durationMs = Math.round(performance.now() - startedAt);
-      return { exit: undefined, timedOut: false, durationMs, oomKilled: slot?.oomKilled(), limitsHit: slot?.limitsHit() };
+      return { exit: undefined, timedOut: false, durationMs, ...eventsOf(slot) };
     });
     const ended = life.then((end) => ({ end, early: false }));
     const first = await Promise.race(spoken === undefined ? [ended] : [ended, spoken.then((end) => ({ end, early: true }))]);
@@ -154,7 +154,7 @@ export class RunLifecycle {
     if (exit === undefined) live.abandoned?.();
     if (!emptied && lease !== undefined) emptied = await this.roomInQuarantine(lease);
     await live.drain(emptied ? DRAIN_GRACE_MS : 0);
-    return { exit, timedOut: timedOutAt !== undefined, durationMs, oomKilled: slot?.oomKilled(), limitsHit: slot?.limitsHit() };
+    return { exit, timedOut: timedOutAt !== undefined, durationMs, ...eventsOf(slot) };
   }
 
   /** Runs still waiting for a full quarantine are answered at once. */
@@ -176,6 +176,12 @@ export class RunLifecycle {
     }
     return lease.slot.isEmpty();
   }
+}
+
+/** The slot's counters since the lease, read once; none without a slot. */
+function eventsOf(slot: RunLease["slot"]): Pick<RunEnd<unknown>, "oomKilled" | "limitsHit"> {
+  const events = slot?.sincePrepare();
+  return { oomKilled: events?.oomKilled, limitsHit: events?.limitsHit };
 }
 
 /** The backend's stop, which reports its own failures: a failure to kill shows as a slot that is not empty. */
