@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { REQUEST_EXAMPLES } from "../../openapi/request-examples.js";
 import { browserTestsRun, elsewhere, openPage as openIsolatedPage, servedToBrowser, warnIfSkipped } from "../support/browser.js";
-import { executeOperation, executeShowing, tryItOut } from "../support/swagger-ui.js";
+import { executeOperation, executeOperationBlock, executeShowing, tryItOut } from "../support/swagger-ui.js";
 
 /**
  * The Swagger UI in a real browser (test/support/browser.ts), against the real app over the
@@ -79,7 +79,7 @@ describe.skipIf(!browserTestsRun)("Swagger UI in a real browser", () => {
       if (response.status() >= 400 && !response.url().endsWith("/favicon.ico")) failed.push(`${response.status()} ${response.url()}`);
     });
     await page.goto(`${suite.origin}/docs`);
-    await page.locator(".opblock-post").filter({ hasText: "/execute" }).waitFor();
+    await executeOperationBlock(page).waitFor();
     await page.waitForLoadState("networkidle");
 
     expect(failed).toEqual([]);

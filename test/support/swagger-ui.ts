@@ -1,9 +1,13 @@
 import type { Locator, Page } from "playwright-core";
 import { expect } from "vitest";
 
+/** Swagger UI's POST /execute operation on a page showing /docs (the path exactly: /sessions/{id}/execute is another). */
+export const executeOperationBlock = (page: Page): Locator =>
+  page.locator(".opblock-post").filter({ has: page.locator('.opblock-summary-path[data-path="/execute"]') });
+
 /** Swagger UI's POST /execute operation on a page showing /docs, unfolded. */
 export async function executeOperation(page: Page): Promise<Locator> {
-  const operation = page.locator(".opblock-post").filter({ hasText: "/execute" });
+  const operation = executeOperationBlock(page);
   await operation.locator(".opblock-summary").click();
   return operation;
 }
