@@ -88,6 +88,10 @@ function expectServerAccepts(env: Record<string, string>) {
   return config;
 }
 
+/** Every run and every open session at its memory limit, in bytes. */
+const sandboxesAtTheirLimit = (config: { maxConcurrency: number; maxSessions: number; memoryLimitMb: number }): number =>
+  (config.maxConcurrency + config.maxSessions) * config.memoryLimitMb * 1024 ** 2;
+
 const memoryBytes = (quantity: string): number => {
   const match = /^(\d+)(Mi|Gi)$/.exec(quantity);
   if (!match) throw new Error(`unexpected memory quantity ${quantity}`);
@@ -183,10 +187,10 @@ describe("deploy/kubernetes", () => {
     expect(container.securityContext).toMatchObject({ privileged: true, seccompProfile: { type: "Unconfined" }, appArmorProfile: { type: "Unconfined" } });
     expect(pod.spec.automountServiceAccountToken).toBe(false);
 
-    // resources: one sandbox per CPU, and room for every sandbox at its memory limit
+    // resources: one sandbox per CPU, and room for every sandbox and session at its memory limit
     expect(container.resources.requests).toEqual(container.resources.limits);
     expect(Number(container.resources.limits.cpu)).toBe(config.maxConcurrency);
-    expect(memoryBytes(container.resources.limits.memory)).toBeGreaterThan(config.maxConcurrency * config.memoryLimitMb * 1024 ** 2);
+    expect(memoryBytes(container.resources.limits.memory)).toBeGreaterThan(sandboxesAtTheirLimit(config));
 
     // shutdown: the pod is not SIGKILLed before the server has drained its runs
     const preStopMs = (container.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000;
@@ -234,8 +238,10 @@ describe("deploy/cloudrun/service.yaml", () => {
     expect(config.shutdownGraceMs + 1500).toBeLessThan(10_000);
     // the request deadline covers a run at its limit plus the longest queue wait
     expect(template.spec.timeoutSeconds * 1000).toBeGreaterThan(2 * config.executionTimeoutMs);
-    // gen2 needs 512 MiB at least; every sandbox needs its own limit's worth
-    expect(memoryBytes(container.resources.limits.memory)).toBeGreaterThan(config.maxConcurrency * config.memoryLimitMb * 1024 ** 2);
+    // gen2 needs 512 MiB at least; every sandbox and session needs its own limit's worth
+    expect(memoryBytes(container.resources.limits.memory)).toBeGreaterThan(sandboxesAtTheirLimit(config));
+    // a session's calls find their instance again
+    expect(template.metadata.annotations["run.googleapis.com/sessionAffinity"]).toBe("true");
     expect(Number(container.resources.limits.cpu)).toBe(config.maxConcurrency);
   });
 });
