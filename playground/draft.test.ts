@@ -1,20 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { quotaStorage } from "../test/support/quota-storage.js";
 import { dropDraft, loadDraft, saveDraft } from "./draft.js";
 import type { RunForm } from "./run-request.js";
-
-/** A Storage holding at most `quota` characters of values, as a browser's localStorage refuses past its quota. */
-function storage(quota = Number.POSITIVE_INFINITY) {
-  const items = new Map<string, string>();
-  return {
-    items,
-    getItem: (key: string) => items.get(key) ?? null,
-    setItem(key: string, value: string) {
-      if (value.length > quota) throw new DOMException("over the quota", "QuotaExceededError");
-      items.set(key, value);
-    },
-    removeItem: (key: string) => void items.delete(key),
-  };
-}
 
 const FORM: RunForm = {
   script: "def main(n):\n    return n\n",
@@ -29,28 +16,28 @@ const FORM: RunForm = {
 
 describe("the draft", () => {
   it("comes back as it was saved: script, args, files and limits", () => {
-    const local = storage();
+    const local = quotaStorage();
     expect(loadDraft(local)).toBeUndefined();
     expect(saveDraft(local, FORM)).toBe("all");
     expect(loadDraft(local)).toEqual(FORM);
   });
 
   it("is saved without its files when they do not fit the storage, and not at all when the rest does not either", () => {
-    const small = storage(JSON.stringify({ ...FORM, files: [] }).length);
+    const small = quotaStorage(JSON.stringify({ ...FORM, files: [] }).length);
     expect(saveDraft(small, FORM)).toBe("without-files");
     expect(loadDraft(small)).toEqual({ ...FORM, files: [] });
-    expect(saveDraft(storage(10), FORM)).toBe("nothing");
+    expect(saveDraft(quotaStorage(10), FORM)).toBe("nothing");
   });
 
   it("is gone once dropped", () => {
-    const local = storage();
+    const local = quotaStorage();
     saveDraft(local, FORM);
     dropDraft(local);
     expect(loadDraft(local)).toBeUndefined();
   });
 
   it("is none when what is stored is not a draft", () => {
-    const local = storage();
+    const local = quotaStorage();
     saveDraft(local, FORM);
     const [item] = local.items.keys();
     for (const stored of ["{", "null", "3", "[]", JSON.stringify({ ...FORM, args: { n: 1 } }), JSON.stringify({ ...FORM, files: [{ path: "a" }] })]) {

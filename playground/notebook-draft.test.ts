@@ -1,43 +1,31 @@
 import { describe, expect, it } from "vitest";
+import { quotaStorage } from "../test/support/quota-storage.js";
 import { loadCells, loadMode, saveCells, saveMode } from "./notebook-draft.js";
-
-function storage(quota = Number.POSITIVE_INFINITY) {
-  const items = new Map<string, string>();
-  return {
-    items,
-    getItem: (key: string) => items.get(key) ?? null,
-    setItem(key: string, value: string) {
-      if (value.length > quota) throw new DOMException("over the quota", "QuotaExceededError");
-      items.set(key, value);
-    },
-    removeItem: (key: string) => void items.delete(key),
-  };
-}
 
 describe("the notebook's draft", () => {
   it("keeps the cells' code", () => {
-    const kept = storage();
+    const kept = quotaStorage();
     expect(loadCells(kept)).toBeUndefined();
     expect(saveCells(kept, ["x = 41", "x + 1", ""])).toBe(true);
     expect(loadCells(kept)).toEqual(["x = 41", "x + 1", ""]);
   });
 
   it("says when the storage refused the cells", () => {
-    const full = storage(10);
+    const full = quotaStorage(10);
     expect(saveCells(full, ["a long cell that does not fit"])).toBe(false);
     expect(loadCells(full)).toBeUndefined();
   });
 
   it("ignores what is not a list of cells", () => {
     for (const stored of ["{", "null", "[]", '{"cells": []}', '{"cells": [1]}', '{"cells": "x"}']) {
-      const other = storage();
+      const other = quotaStorage();
       other.items.set("python-exec-service.notebook", stored);
       expect(loadCells(other)).toBeUndefined();
     }
   });
 
   it("keeps the mode: script unless the notebook was the last", () => {
-    const kept = storage();
+    const kept = quotaStorage();
     expect(loadMode(kept)).toBe("script");
     saveMode(kept, "notebook");
     expect(loadMode(kept)).toBe("notebook");
