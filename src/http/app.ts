@@ -41,7 +41,7 @@ export interface AppDeps {
   readonly playgroundAssets: PlaygroundAssets;
   /** Keys accepted as `Authorization: Bearer <key>` on /execute, /sessions, /mcp and /metrics; none means open. */
   readonly apiKeys?: readonly string[];
-  /** Remembers the answers to POST /execute requests sent with an Idempotency-Key; without it the header is ignored. */
+  /** Remembers the answers to POST /execute, POST /sessions and cells sent with an Idempotency-Key; without it the header is ignored. */
   readonly idempotency?: IdempotencyStore;
   /** Serves GET /metrics when given. */
   readonly metrics?: MetricsEndpoint;

@@ -52,8 +52,8 @@ export class ServiceMetrics {
     this.idempotentRequests = new Counter({
       name: `${METRIC_PREFIX}idempotent_requests_total`,
       help:
-        "POST /execute requests sent with an Idempotency-Key, by outcome: first (it ran), replayed (given the first one's answer), " +
-        "waited (given it once the first one, still running, ended), refused (the key came with another body, 422)",
+        "Requests sent with an Idempotency-Key (POST /execute, POST /sessions, a session's cell), by outcome: first (it ran), " +
+        "replayed (given the first one's answer), waited (given it once the first one, still running, ended), refused (the key came with another path or body, 422)",
       labelNames: ["outcome"],
       registers,
     });
