@@ -1,6 +1,7 @@
 // `npm run bench`: latency and throughput of the service against the cost of a fresh
 // interpreter, measured in the same run so the figures are comparable as ratios.
-// Starts the built server itself, once per configuration, on a loopback port.
+// Starts the built server itself, once per configuration, on a loopback port (BENCH_CONFIGS names
+// some of them; their figures then go to bench/results.partial.json).
 // Also reports the memory of an idle fork server and of one of its running children, and for
 // sessions (POST /sessions): the time to create one, the time of a one-line cell in one, and
 // the memory an idle session holds.
@@ -78,7 +79,7 @@ interface ServerConfig {
 
 const BOTH: readonly RequestName[] = ["hello", "pandas"];
 
-const CONFIGS: ServerConfig[] = [
+const ALL_CONFIGS: ServerConfig[] = [
   {
     name: "nsjail zygote",
     env: { SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote" },
@@ -104,6 +105,9 @@ const CONFIGS: ServerConfig[] = [
   { name: "subprocess cold", env: { SANDBOX_BACKEND: "subprocess", POOL_SIZE: "0" }, requests: BOTH },
   { name: "subprocess pooled", env: { SANDBOX_BACKEND: "subprocess" }, requests: BOTH },
 ];
+
+/** BENCH_CONFIGS: the names of the configurations to measure, comma-separated (default: all). */
+const CONFIGS = process.env.BENCH_CONFIGS ? ALL_CONFIGS.filter((config) => process.env.BENCH_CONFIGS?.split(",").includes(config.name)) : ALL_CONFIGS;
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -686,7 +690,8 @@ function report(started: string, rounds: Round[], memory: MemoryReport) {
   table.push("", `a running fork-server child (the pandas script): private ${mib(child.private)} MiB, PSS ${mib(child.pss)} MiB, RSS ${mib(child.rss)} MiB`);
   console.log(table.join("\n"));
 
-  const output = join(root, "bench", "results.json");
+  // A run of some configurations only does not replace the committed figures of all of them.
+  const output = process.env.BENCH_CONFIGS ? join(root, "bench", "results.partial.json") : join(root, "bench", "results.json");
   return mkdir(dirname(output), { recursive: true }).then(() =>
     writeFile(
       output,
