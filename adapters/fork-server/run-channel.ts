@@ -1,8 +1,7 @@
 import { rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { CappedBuffer } from "../python/capped-buffer.js";
-import { asLine } from "../python/harness-protocol.js";
-import type { SessionLink, SessionStreams } from "../python/session-link.js";
+import { openSession, type SessionLink, type SessionStreams } from "../python/session-link.js";
 
 /** What the run said of its own set-up before the script's first line (sandbox_harness/forked_run.py, step 5). */
 export type RunSetup = { readonly ready: true } | { readonly failed: string };
@@ -83,9 +82,7 @@ export class RunChannel {
       stdin?.end(request);
       return;
     }
-    this.session = session.streams;
-    stdin?.write(asLine(request));
-    session.opened((line) => stdin?.write(line));
+    this.session = openSession(stdin, request, session);
   }
 
   /** Resolves once the output streams are closed (every process of the run holding them is gone). */

@@ -18,7 +18,7 @@ import {
   parseHarnessReport,
 } from "../python/harness-protocol.js";
 import { sessionOf } from "../python/session-link.js";
-import { NOT_STARTED_MESSAGE } from "../python/started-harness.js";
+import { NOT_STARTED_MESSAGE, outputOf } from "../python/started-harness.js";
 import { beforeDeadline } from "../run/before-deadline.js";
 import { KILL_GRACE_MS } from "../run/end-graces.js";
 import { HeldUids } from "../run/held-uids.js";
@@ -331,12 +331,7 @@ class StartedFork implements StartedSandbox {
   private outcome({ exit: ended, timedOut, durationMs, oomKilled, limitsHit }: RunEnd<ForkedExit>, request: ExecutionRequest): SandboxOutcome | Lost {
     const { channel, zygote } = this.parts;
     const { options } = this.context;
-    const output: CapturedOutput = {
-      stdout: channel.stdout.text(),
-      stderr: channel.stderr.text(),
-      stdoutTruncated: channel.stdout.truncated,
-      stderrTruncated: channel.stderr.truncated,
-    };
+    const output = outputOf(channel);
     const report = this.report();
     const hits = limitsHit ?? { memory: false, processes: false };
     // Answered before the kernel let its process go: what it reported so far, at its time limit.

@@ -3,9 +3,9 @@ import { execa, type ResultPromise } from "execa";
 import { beforeDeadline } from "../run/before-deadline.js";
 import { DRAIN_GRACE_MS } from "../run/end-graces.js";
 import { CappedBuffer } from "./capped-buffer.js";
-import { asLine, encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
+import { encodeHarnessRequest, type HarnessReport, type HarnessRequest, parseHarnessReport } from "./harness-protocol.js";
 import { READY_LINE, RESULT_FD } from "./protocol-facts.js";
-import type { SessionLink, SessionStreams } from "./session-link.js";
+import { openSession, type SessionLink, type SessionStreams } from "./session-link.js";
 
 /** File descriptor a backend may ask for to collect its own log (nsjail's --log_fd). */
 export const SANDBOX_LOG_FD = 4;
@@ -187,9 +187,7 @@ export class HarnessProcess {
       stdin?.end(encodeHarnessRequest(request));
       return;
     }
-    this.session = session.streams;
-    stdin?.write(asLine(encodeHarnessRequest(request)));
-    session.opened((line) => stdin?.write(line));
+    this.session = openSession(stdin, encodeHarnessRequest(request), session);
   }
 
   /** Kills the sandbox and everything it started (the backend's killAll); see killAll(). */

@@ -8,7 +8,7 @@ import type { ResultKind } from "../../domain/execution-result.js";
 import { REPORTED_FAILURE_CODES, type ScriptFailureCode } from "../../domain/failure-code.js";
 import { MAX_PATH_BYTES, MAX_RESULT_DEPTH } from "./protocol-facts.js";
 import { readArtifacts } from "./report-artifacts.js";
-import { sessionOf } from "./session-link.js";
+import { asLine, sessionOf } from "./session-link.js";
 
 /** The resource limits the harness applies to itself before the script's first line runs. */
 export interface HarnessLimits {
@@ -115,14 +115,6 @@ export function encodeCellRequest(cell: CellRequest): Uint8Array {
   const { code, timeoutMs, files, ...fixed } = cell;
   const request = { script: code, entry: "cell", cellTimeoutMs: timeoutMs, ...fixed, ...(files === undefined ? {} : { files }) };
   return asLine(new TextEncoder().encode(JSON.stringify(request)));
-}
-
-/** An encoded request as one line (JSON has no raw newline): how a session's harness reads them. */
-export function asLine(encoded: Uint8Array): Uint8Array {
-  const line = new Uint8Array(encoded.length + 1);
-  line.set(encoded);
-  line[encoded.length] = 0x0a;
-  return line;
 }
 
 /**

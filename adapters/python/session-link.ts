@@ -31,12 +31,29 @@ export function alsoWhenOpened(request: ExecutionRequest, then: () => void): Exe
   const session = sessionOf(request);
   if (session === undefined) return request;
   const link: SessionLink = {
-    marker: session.marker,
-    streams: session.streams,
+    ...session,
     opened: (send) => {
       session.opened(send);
       then();
     },
   };
   return { ...request, session: link } as SessionRunRequest;
+}
+
+/**
+ * A session's opening at the hand-over, whatever carries the harness's stdin: the request as one
+ * line, the stdin left open for the cells' lines. Returns where the run's output goes from now on.
+ */
+export function openSession(stdin: { write(bytes: Uint8Array): unknown } | null | undefined, request: Uint8Array, session: SessionLink): SessionStreams {
+  stdin?.write(asLine(request));
+  session.opened((line) => stdin?.write(line));
+  return session.streams;
+}
+
+/** An encoded request as one line (JSON has no raw newline): how a session's harness reads them. */
+export function asLine(encoded: Uint8Array): Uint8Array {
+  const line = new Uint8Array(encoded.length + 1);
+  line.set(encoded);
+  line[encoded.length] = 0x0a;
+  return line;
 }

@@ -6,15 +6,17 @@ import type { SandboxOutcome } from "../../domain/sandbox.port.js";
 import type { StartedSandbox } from "../pool/prestartable-sandbox.js";
 import type { RunLease } from "../run/run-leases.js";
 import type { LiveRun, RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
+import type { CappedBuffer } from "./capped-buffer.js";
 import type { HarnessExit, HarnessProcess, HarnessRun } from "./harness-process.js";
 import { type ArtifactLimits, type HarnessLimits, harnessRequestFor } from "./harness-protocol.js";
 import { sessionOf } from "./session-link.js";
 
-export const outputOf = (run: HarnessRun): CapturedOutput => ({
-  stdout: run.stdout.text(),
-  stderr: run.stderr.text(),
-  stdoutTruncated: run.stdout.truncated,
-  stderrTruncated: run.stderr.truncated,
+/** What a run (or a session's cell) printed, from its two capped streams. */
+export const outputOf = (streams: { readonly stdout: CappedBuffer; readonly stderr: CappedBuffer }): CapturedOutput => ({
+  stdout: streams.stdout.text(),
+  stderr: streams.stderr.text(),
+  stdoutTruncated: streams.stdout.truncated,
+  stderrTruncated: streams.stderr.truncated,
 });
 
 /** What the client learns of a sandbox that never started (the backend logs why). */

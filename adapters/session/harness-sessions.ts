@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import type { CapturedOutput } from "../../domain/captured-output.js";
 import { NO_OUTPUT } from "../../domain/captured-output.js";
 import { type ExecutionFailure, failure } from "../../domain/execution-result.js";
 import { err, ok, type Result } from "../../domain/result.js";
@@ -8,6 +7,7 @@ import type { Cell, CellOutcome, SandboxSession, SessionSandboxPort, SessionSpec
 import { outcomeOf } from "../python/harness-outcome.js";
 import { type ArtifactLimits, encodeCellRequest, maxReportBytes, parseHarnessReport } from "../python/harness-protocol.js";
 import type { SessionLink, SessionRunRequest } from "../python/session-link.js";
+import { outputOf } from "../python/started-harness.js";
 import { DRAIN_GRACE_MS } from "../run/end-graces.js";
 import { type Exchange, SessionExchanges } from "./session-exchanges.js";
 
@@ -149,13 +149,4 @@ class HarnessSession implements SandboxSession {
     const why = code === "SCRIPT_EXITED" ? "The cell ended the session's process" : message;
     return err(failure(code, `${why}; the session has ended`, output, { durationMs }));
   }
-}
-
-function outputOf(exchange: Exchange): CapturedOutput {
-  return {
-    stdout: exchange.stdout.text(),
-    stderr: exchange.stderr.text(),
-    stdoutTruncated: exchange.stdout.truncated,
-    stderrTruncated: exchange.stderr.truncated,
-  };
 }
