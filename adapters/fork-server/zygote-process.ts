@@ -4,7 +4,7 @@ import { NSJAIL_TERM_GRACE_MS } from "../nsjail/nsjail-binary.js";
 import { CappedBuffer } from "../python/capped-buffer.js";
 import { SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { READY_TEXT, RESULT_FD } from "../python/protocol-facts.js";
-import { firstChild } from "./host-pid.js";
+import { childWithNamespacePid, firstChild } from "./host-pid.js";
 
 // The fork server's result channel (where it says it is ready and reports its runs, sandbox_harness/fork_server.py)
 // is the harness's RESULT_FD; nsjail's own log is SANDBOX_LOG_FD, as in a jail per run.
@@ -17,11 +17,21 @@ export interface ZygoteSpec {
   readonly channelsDir: string;
 }
 
-/** One fork order: the run's socket name in the channel directory and its uid/gid in the fork server's namespace. */
+/**
+ * One fork order: the run's socket name in the channel directory and its uid/gid in the fork
+ * server's namespace; `bare` forks it from the interpreter that imported none of the preloaded modules.
+ */
 export interface ForkOrder {
   readonly run: string;
   readonly uid: number;
   readonly gid: number;
+  readonly bare?: boolean;
+}
+
+/** A run's pid in the fork server's pid namespace, and its parent's there when that is the bare fork server. */
+export interface ForkedPid {
+  readonly pid: number;
+  readonly parent?: number;
 }
 
 /** How a forked run's process ended, as the fork server reaped it; lost when it could not tell. */
@@ -33,7 +43,7 @@ export type RunExit =
 /** One run asked of the fork server. */
 export interface ForkedRun {
   /** The run's pid in the fork server's pid namespace, or why there is none (the fork failed, the fork server exited). */
-  readonly forked: Promise<{ readonly pid: number } | { readonly lost: string }>;
+  readonly forked: Promise<ForkedPid | { readonly lost: string }>;
   /** Once the run's process is reaped, with every process of its pid namespace. */
   readonly ended: Promise<RunExit>;
   /** Asks the fork server to kill the run's process, and with it everything the run started. */
@@ -43,7 +53,7 @@ export interface ForkedRun {
 }
 
 interface PendingRun {
-  forked(outcome: { pid: number } | { lost: string }): void;
+  forked(outcome: ForkedPid | { lost: string }): void;
   ended(exit: RunExit): void;
 }
 
@@ -67,6 +77,7 @@ export class ZygoteProcess {
   private readonly runs = new Map<string, PendingRun>();
   private exitedFlag = false;
   private pythonPidValue: number | undefined;
+  private barePid: number | undefined;
   /** Resolves when nsjail has exited, and with it the fork server and every run it forked. */
   readonly exited: Promise<void>;
   /** Resolves once it takes no new run: retired, or exited. */
@@ -148,9 +159,19 @@ export class ZygoteProcess {
     return !this.exitedFlag;
   }
 
-  /** The fork server's interpreter as the server sees it (the parent of every run's process): nsjail's child. */
+  /** The fork server's interpreter as the server sees it (the parent of every run's process but the bare ones): nsjail's child. */
   get pythonPid(): number | undefined {
     return this.pythonPidValue;
+  }
+
+  /** A run's process as the server sees it, to move into its cgroup; undefined when it is not the child it should be. */
+  hostPid(forked: ForkedPid): number | undefined {
+    const preloaded = this.pythonPid;
+    if (preloaded === undefined) return undefined;
+    if (forked.parent === undefined) return childWithNamespacePid(preloaded, forked.pid);
+    // The bare fork server, the preloaded one's child, is the same process for as long as the preloaded one lives.
+    this.barePid ??= childWithNamespacePid(preloaded, forked.parent);
+    return this.barePid === undefined ? undefined : childWithNamespacePid(this.barePid, forked.pid);
   }
 
   /** Asks for a run's process. */
@@ -159,7 +180,7 @@ export class ZygoteProcess {
     this.inFlight++;
     let forkedResolve!: PendingRun["forked"];
     let endedResolve!: PendingRun["ended"];
-    const forked = new Promise<{ pid: number } | { lost: string }>((resolve) => (forkedResolve = resolve));
+    const forked = new Promise<ForkedPid | { lost: string }>((resolve) => (forkedResolve = resolve));
     const ended = new Promise<RunExit>((resolve) => (endedResolve = resolve));
     const pending: PendingRun = { forked: forkedResolve, ended: endedResolve };
     if (this.exitedFlag) {
@@ -249,7 +270,7 @@ export class ZygoteProcess {
     const run = typeof message.run === "string" ? this.runs.get(message.run) : undefined;
     if (run === undefined) return;
     if (typeof message.pid === "number") {
-      run.forked({ pid: message.pid });
+      run.forked({ pid: message.pid, ...(typeof message.parent === "number" ? { parent: message.parent } : {}) });
     } else if (typeof message.exitCode === "number") {
       run.ended({ kind: "exited", exitCode: message.exitCode });
     } else if (typeof message.signal === "number") {

@@ -26,8 +26,8 @@ import { RunLeases, type SlottedLease } from "../run/run-leases.js";
 import { type LiveRun, type RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
 import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../run/run-limits.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
+import { preloadedChoice } from "./fork-choice.js";
 import { FORK_SERVER_UID_COUNT, ForkServerFleet } from "./fork-server-fleet.js";
-import { childWithNamespacePid } from "./host-pid.js";
 import { RunChannel, type RunSetup } from "./run-channel.js";
 import { insideUid } from "./zygote-argv.js";
 import { zygoteEnding } from "./zygote-ending.js";
@@ -54,6 +54,10 @@ interface ForkContext {
   /** Runs' processes started and not yet over (running a script, or waiting for one). */
   readonly started: Set<StartedFork>;
   limits(memoryMb: number): SlotLimits;
+  /** Whether a request's run is forked from the bare fork server. */
+  bare(request: ExecutionRequest): boolean;
+  /** A request of this kind came: the spares forked from now on are of its kind. */
+  demanded(bare: boolean): void;
   /** Runs the request on a process forked for it (one whose fork server died before its script started is no use). */
   runCold(request: ExecutionRequest): Promise<SandboxOutcome>;
   /** Work close() must wait for. */
@@ -91,6 +95,9 @@ export class ZygoteSandbox implements PrestartableSandbox {
   private readonly pending = new Set<Promise<unknown>>();
   private runCount = 0;
   private closed = false;
+  private readonly needsPreloads: (request: ExecutionRequest) => boolean;
+  /** The kind of spare prestart() forks: the last request's. */
+  private spareBare = false;
 
   constructor(private readonly options: ZygoteSandboxOptions) {
     const slots = cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []);
@@ -100,6 +107,7 @@ export class ZygoteSandbox implements PrestartableSandbox {
     this.leases = new RunLeases({ uids: this.runUids, slots, uidsStayHeld: true, onStuck: log });
     this.lifecycle = new RunLifecycle({ leases: this.leases, endGraceMs: options.endGraceMs, onLog: log });
     this.fleet = new ForkServerFleet({ ...options, slots, runUids: this.runUidRange() });
+    this.needsPreloads = preloadedChoice(options.preloadModules);
     this.context = {
       fleet: this.fleet,
       leases: this.leases,
@@ -107,6 +115,8 @@ export class ZygoteSandbox implements PrestartableSandbox {
       options,
       started: new Set(),
       limits: (memoryMb) => this.runLimits(memoryMb),
+      bare: (request) => !this.needsPreloads(request),
+      demanded: (bare) => (this.spareBare = bare),
       runCold: (request) => this.run(request),
       track: (work) => this.tracked(work),
     };
@@ -117,8 +127,10 @@ export class ZygoteSandbox implements PrestartableSandbox {
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
     if (this.closed) return unavailable("The sandbox is shut down", NO_OUTPUT);
+    const bare = this.context.bare(request);
+    this.demandedWithoutSpare(bare);
     for (let attempt = 1; ; attempt++) {
-      const started = await this.tracked(this.start(request.memoryMb));
+      const started = await this.tracked(this.start(request.memoryMb, bare));
       // Nothing of the script ran yet: a fork server that died meanwhile costs one retry.
       const outcome = started.kind === "lost" ? started : await this.tracked(started.runOnce(request));
       if (!("kind" in outcome)) return outcome;
@@ -131,9 +143,21 @@ export class ZygoteSandbox implements PrestartableSandbox {
   /** A run's process forked ahead, in its slot and connected, waiting for a request. */
   async prestart(): Promise<StartedSandbox> {
     if (this.closed) throw new Error("the sandbox is shut down");
-    const started = await this.tracked(this.start(this.options.memoryLimitMb));
+    const started = await this.tracked(this.start(this.options.memoryLimitMb, this.spareBare));
     if (started.kind === "lost") throw new Error(started.reason);
+    // Demand moved while it was forked: the pool gives it up at once and forks one of the other kind.
+    if (started.bare !== this.spareBare) started.giveUp();
     return started;
+  }
+
+  /**
+   * A request found no spare of its kind: the spares forked from now on are of its kind, and the
+   * oldest spare of the other kind is given up, so that demand that moves (hellos, then pandas)
+   * moves the spares with it, one per request that missed.
+   */
+  private demandedWithoutSpare(bare: boolean): void {
+    this.context.demanded(bare);
+    [...this.context.started].find((run) => run.waiting && run.bare !== bare)?.giveUp();
   }
 
   /** Stops every fork server, and with them every run still going (a shutdown past its grace period). */
@@ -168,7 +192,7 @@ export class ZygoteSandbox implements PrestartableSandbox {
    * its channels, so that everything the run forks and allocates is counted there, and waits
    * until the channels are in.
    */
-  private async start(memoryMb: number): Promise<StartedFork | Lost> {
+  private async start(memoryMb: number, bare: boolean): Promise<StartedFork | Lost> {
     let zygote: ZygoteProcess;
     let lease: SlottedLease;
     try {
@@ -195,13 +219,13 @@ export class ZygoteSandbox implements PrestartableSandbox {
       return { kind: "lost", reason: message(error) };
     }
     const inside = insideUid(lease.uid, this.runUidRange());
-    const fork = zygote.fork({ run: name, uid: inside, gid: inside });
+    const fork = zygote.fork({ run: name, uid: inside, gid: inside, ...(bare ? { bare } : {}) });
     // Its last run: it takes no other, and its runs forked ahead say so to the pool at once.
     if (!this.fleet.usable(zygote)) this.fleet.retire(zygote);
     const forked = await beforeDeadline(fork.forked, "the fork server did not fork the run in time", SETUP_TIMEOUT_MS);
     let failure: string | undefined;
     if ("pid" in forked) {
-      const hostPid = zygote.pythonPid === undefined ? undefined : childWithNamespacePid(zygote.pythonPid, forked.pid);
+      const hostPid = zygote.hostPid(forked);
       try {
         if (hostPid === undefined) throw new Error(`the run's process (pid ${forked.pid} in the fork server) is not among its children`);
         await lease.slot.attach(hostPid);
@@ -214,7 +238,7 @@ export class ZygoteSandbox implements PrestartableSandbox {
           SETUP_TIMEOUT_MS,
         );
         if (!("lost" in connected)) {
-          const run = new StartedFork(this.context, { lease, zygote, channel, fork });
+          const run = new StartedFork(this.context, { lease, zygote, channel, fork, bare });
           this.context.started.add(run);
           return run;
         }
@@ -241,25 +265,33 @@ class StartedFork implements StartedSandbox {
   readonly kind = "started";
   /** Once the run can take no request: its fork server retired or exited, or the process ended. */
   readonly gone: Promise<void>;
+  /** Forked from the bare fork server. */
+  readonly bare: boolean;
+  /** No request has it yet. */
+  waiting = true;
   private over = false;
+  giveUp!: () => void;
 
   constructor(
     private readonly context: ForkContext,
-    private readonly parts: { lease: SlottedLease; zygote: ZygoteProcess; channel: RunChannel; fork: ForkedRun },
+    private readonly parts: { lease: SlottedLease; zygote: ZygoteProcess; channel: RunChannel; fork: ForkedRun; bare: boolean },
   ) {
-    this.gone = Promise.race([parts.zygote.unusable, parts.fork.ended.then(() => undefined)]);
+    this.bare = parts.bare;
+    const givenUp = new Promise<void>((resolve) => (this.giveUp = resolve));
+    this.gone = Promise.race([parts.zygote.unusable, parts.fork.ended.then(() => undefined), givenUp]);
   }
 
   get alive(): boolean {
     return !this.over && this.context.fleet.usable(this.parts.zygote);
   }
 
-  /** Its slot takes the request's limits at the hand-over. */
-  accepts(): boolean {
-    return true;
+  /** Its slot takes the request's limits at the hand-over; its interpreter must be the one the request needs. */
+  accepts(request: ExecutionRequest): boolean {
+    return this.context.bare(request) === this.bare;
   }
 
   async run(request: ExecutionRequest): Promise<SandboxOutcome> {
+    this.context.demanded(this.bare);
     const outcome = await this.context.track(this.runOnce(request));
     // Its fork server died before the script started: a run forked for the request instead.
     return "kind" in outcome ? this.context.runCold(request) : outcome;
@@ -269,6 +301,7 @@ class StartedFork implements StartedSandbox {
   async runOnce(request: ExecutionRequest): Promise<SandboxOutcome | Lost> {
     const { lease, zygote, channel, fork } = this.parts;
     const { fleet, lifecycle, options } = this.context;
+    this.waiting = false;
     try {
       lease.slot.prepare(this.context.limits(request.memoryMb));
     } catch (error) {

@@ -2,7 +2,8 @@
  * What one run can reach of another, concurrent or earlier or later: processes, files, System V
  * and POSIX IPC objects, abstract unix sockets, environment, module state, threads, random
  * state. The same for both modes of the nsjail backend: a jail per run, and a fork server's
- * child per run, where every run is forked from the same warm interpreter. Skipped loudly where
+ * child per run, where every run is forked from the same warm interpreter (the preloaded one, or the
+ * bare one for a script that names no preloaded module). Skipped loudly where
  * nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
  */
 import { rm } from "node:fs/promises";
@@ -158,12 +159,70 @@ eachMode(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
     });
   });
 
+  it("nothing of a script that names no preloaded module reaches the next one: the module state of the bare fork server's forks", async () => {
+    // In zygote mode both scripts are forked from the bare fork server (fork-choice.ts); its forks
+    // copy its module state as the preloaded one's copy theirs.
+    const first = await execute(
+      app,
+      py`
+      import builtins, statistics, sys, textwrap
+
+      def main():
+          textwrap.dedent = lambda *a, **k: "patched"
+          statistics.mean = lambda *a, **k: "patched"
+          builtins.left_by_a_run = True
+          sys.modules["left_by_a_run"] = object()
+          sys.path.insert(0, "/sandbox/work")
+          return "left"
+    `,
+    );
+    expect(first.status, first.text).toBe(200);
+    const next = await execute(
+      app,
+      py`
+      import builtins, statistics, sys, textwrap, threading
+
+      def main():
+          return {
+              # Not named as words: a script that names them is forked from the preloaded fork server.
+              "preloaded": [name for name in ("nu" + "mpy", "pan" + "das", "mat" + "plotlib") if name in sys.modules],
+              "threads": threading.active_count(),
+              "textwrap.dedent": textwrap.dedent("  x"),
+              "statistics.mean": statistics.mean([1, 2, 3]),
+              "builtin": hasattr(builtins, "left_by_a_run"),
+              "module": "left_by_a_run" in sys.modules,
+              "sys.path": "/sandbox/work" in sys.path,
+          }
+    `,
+    );
+    expect(next.status, next.text).toBe(200);
+    expect(next.body.result).toEqual({
+      // Neither a cold jail (no pool here) nor a fork of the bare fork server has imported them.
+      preloaded: [],
+      threads: 1,
+      "textwrap.dedent": "x",
+      "statistics.mean": 2,
+      builtin: false,
+      module: false,
+      "sys.path": false,
+    });
+  });
+
   it("every run draws random numbers of its own", async () => {
     const script = "import random\nimport numpy\ndef main():\n    return [random.random(), float(numpy.random.rand())]\n";
     const draws = await Promise.all([execute(app, script), execute(app, script)]);
     draws.push(await execute(app, script));
     for (const draw of draws) expect(draw.status, draw.text).toBe(200);
     const values = draws.flatMap((draw) => draw.body.result as number[]);
+    expect(new Set(values).size).toBe(values.length);
+  });
+
+  it("every run of a script that names no preloaded module draws random numbers of its own too", async () => {
+    const script = "import random, os\ndef main():\n    return [random.random(), os.urandom(8).hex()]\n";
+    const draws = await Promise.all([execute(app, script), execute(app, script)]);
+    draws.push(await execute(app, script));
+    for (const draw of draws) expect(draw.status, draw.text).toBe(200);
+    const values = draws.flatMap((draw) => draw.body.result as unknown[]);
     expect(new Set(values).size).toBe(values.length);
   });
 

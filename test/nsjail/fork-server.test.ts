@@ -96,13 +96,37 @@ async function forkServersSettled(expected: (pids: number[]) => boolean, withinM
 
 const HELLO = "def main():\n    return 'hello'\n";
 
+const childPids = (pid: number) =>
+  readFile(`/proc/${pid}/task/${pid}/children`, "utf8").then(
+    (text) => text.split(" ").filter(Boolean).map(Number),
+    () => [] as number[],
+  );
+const namespaceDepth = async (pid: number) =>
+  /^NSpid:(.*)$/m
+    .exec(await readProc(String(pid), "status"))?.[1]
+    ?.trim()
+    .split(/\s+/).length;
+
+/** The bare fork server: the preloaded one's child in the same pid namespace (each run's process is pid 1 of a new one). */
+async function bareOf(server: number): Promise<number | undefined> {
+  const depth = await namespaceDepth(server);
+  for (const child of await childPids(server)) if ((await namespaceDepth(child)) === depth) return child;
+  return undefined;
+}
+
+/** The processes a fork server forked from either interpreter and has not reaped (runs' processes and spares). */
+async function runsOf(server: number): Promise<{ preloaded: number[]; bare: number[] }> {
+  const bare = await bareOf(server);
+  const preloaded = (await childPids(server)).filter((pid) => pid !== bare);
+  return { preloaded, bare: bare === undefined ? [] : await childPids(bare) };
+}
+
 /** The processes a fork server forked and has not reaped (runs' processes and spares), once there are `count`. */
 async function childrenOf(server: number, count: number, withinMs = 10_000): Promise<number[]> {
-  const read = () =>
-    readFile(`/proc/${server}/task/${server}/children`, "utf8").then(
-      (text) => text.split(" ").filter(Boolean).map(Number),
-      () => [],
-    );
+  const read = async () => {
+    const { preloaded, bare } = await runsOf(server);
+    return [...preloaded, ...bare];
+  };
   const deadline = performance.now() + withinMs;
   let children = await read();
   while (children.length !== count && performance.now() < deadline) {
@@ -304,8 +328,10 @@ describe.runIf(available)("nsjail fork server", () => {
     const log: string[] = [];
     const { app, server: stalled, mark, pending } = await runPastItsLimit(log);
     expect((await processesOfRun(mark)).length).toBeGreaterThan(0);
-    // It can no longer kill nor reap the run the time limit ends.
-    process.kill(stalled!, "SIGSTOP");
+    // It can no longer kill nor reap the run the time limit ends: neither interpreter.
+    const bare = await bareOf(stalled!);
+    expect(bare).toBeDefined();
+    for (const pid of [stalled!, bare!]) process.kill(pid, "SIGSTOP");
     const res = await pending;
     expect(res.status, res.text).toBe(408);
     expect(res.body.code).toBe("TIMEOUT");
@@ -362,6 +388,45 @@ describe.runIf(available)("nsjail fork server", () => {
     const res = await pending;
     expect(res.status, res.text).toBe(200);
     expect(res.body.result).toBe(7);
+  });
+
+  it("a script that names no preloaded module is forked from the bare fork server, one that names one from the preloaded", async () => {
+    const app = await forkServerApp();
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    const bare = await bareOf(server!);
+    expect(bare).toBeDefined();
+    const parentOfRun = async (script: string) => {
+      const mark = `run-${uniqueMarker()}`;
+      const pending = execute(app, script.replace("MARK", mark));
+      const [run] = await processesOfRun(mark);
+      const parent = Number(await parentOf(String(run!.pid)));
+      const res = await pending;
+      expect(res.status, res.text).toBe(200);
+      return { parent, result: res.body.result };
+    };
+    // The modules are not named as words, or the script would be forked from the preloaded one.
+    const holding =
+      'import sys, time\n\ndef main():\n    open("MARK", "w").close()\n    time.sleep(0.5)\n    return sorted(m for m in ("nu" + "mpy", "pan" + "das", "mat" + "plotlib") if m in sys.modules)\n';
+    expect(await parentOfRun(holding)).toEqual({ parent: bare, result: [] });
+    expect(await parentOfRun(`import numpy\n${holding}`)).toEqual({ parent: server, result: ["matplotlib", "numpy", "pandas"] });
+  });
+
+  it("spares follow demand: a request that finds none of its kind moves them to its fork server", async () => {
+    const app = await forkServerApp({ spares: 1 });
+    const sparesOf = async (server: number) => {
+      const { preloaded, bare } = await runsOf(server);
+      return { preloaded: preloaded.length, bare: bare.length };
+    };
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    await sparesReady(1);
+    await until(async () => (await sparesOf(server!)).bare === 1 && (await sparesOf(server!)).preloaded === 0, scaled(10_000));
+    expect(await sparesOf(server!)).toEqual({ preloaded: 0, bare: 1 });
+    const pandas = await execute(app, "import pandas\ndef main():\n    return int(pandas.Series([1, 2]).sum())\n");
+    expect(pandas.body.result, pandas.text).toBe(3);
+    await until(async () => (await sparesOf(server!)).preloaded === 1 && (await sparesOf(server!)).bare === 0, scaled(10_000));
+    expect(await sparesOf(server!)).toEqual({ preloaded: 1, bare: 0 });
   });
 
   it("a spare forked with the largest memory limit runs a request under the request's own", async () => {

@@ -7,12 +7,21 @@ changes listed in adapters/fork-server/zygote-argv.ts):
          --channels <dir> --proc <dir> --child-seccomp <json rules>
 
   stdin      one JSON line per order: {"run": "<channel name>", "uid": <uid>, "gid": <gid>}
-             forks a run; {"kill": "<channel name>"} kills a run's process (its time is up);
-             {"ping": n} is answered {"pong": n}
+             forks a run ("bare": true forks it from the bare fork server, below);
+             {"kill": "<channel name>"} kills a run's process (its time is up);
+             {"ping": n} is answered {"pong": n} once both fork servers have read it
   result fd  the ready line once the preloaded modules are imported; then per run
-             {"run": ..., "pid": <pid here>} when forked, {"run": ..., "exitCode": n} or
+             {"run": ..., "pid": <pid here>} when forked (with "parent": <pid here> for a
+             run of the bare fork server), {"run": ..., "exitCode": n} or
              {"run": ..., "signal": n} when it ended, or {"run": ..., "error": ...} for a
              fork that failed. Nothing of a run's output passes here.
+
+Before its imports it forks the bare fork server: the same loop over an interpreter that imported
+only this package, for scripts that name none of the preloaded modules. A fork of it costs a
+fraction of a fork of the preloaded one (whose written heap every fork copies and every exit tears
+down). It reads its orders from a pipe of the preloaded one, which passes on the bare orders,
+every kill and every ping, and it writes its replies to the same result fd (each one line, written
+whole). When either ends, so does the other.
 
 Each run is one process, forked as pid 1 of a new pid namespace, so that when it ends every
 process it started ends with it and its exit status (reaped here) is the run's. Before the
@@ -70,10 +79,13 @@ class ForkServer:
     """Reads fork orders and reaps runs; a run can reach neither its command pipe nor its replies.
 
     Its fds do not grow with the runs in flight: a SIGCHLD wakes it through one pipe, and a run's
-    process, its unreaped child, is known by its pid, which cannot be another's until reaped here."""
+    process, its unreaped child, is known by its pid, which cannot be another's until reaped here.
 
-    def __init__(self, config):
+    The preloaded one holds the bare one (`bare`: its pid and the write end of its order pipe)."""
+
+    def __init__(self, config, bare=None):
         self.config = config
+        self.bare = bare
         self.replies = config["resultFd"]
         self.commands = b""
         # Its own pid namespace, to return to after each fork into a new one.
@@ -96,15 +108,23 @@ class ForkServer:
                     self.commands += chunk
                     while b"\n" in self.commands:
                         line, self.commands = self.commands.split(b"\n", 1)
-                        order = json.loads(line)
-                        if "kill" in order:
-                            self.kill(order["kill"])
-                        elif "ping" in order:
-                            send(self.replies, {"pong": order["ping"]})
-                        else:
-                            self.fork(order)
+                        self.obey(line)
                 else:
                     self.reap()
+
+    def obey(self, line):
+        order = json.loads(line)
+        if self.bare is not None and ("ping" in order or "kill" in order or order.get("bare")):
+            # Written whole (a line is far below PIPE_BUF); a bare fork server gone ends this one too.
+            os.write(self.bare["orders"], line + b"\n")
+            if "kill" not in order:
+                return
+        if "kill" in order:
+            self.kill(order["kill"])
+        elif "ping" in order:
+            send(self.replies, {"pong": order["ping"]})
+        else:
+            self.fork(order)
 
     def fork(self, order):
         # The child is born pid 1 of a new pid namespace: when it ends, so does all it started.
@@ -129,7 +149,7 @@ class ForkServer:
             _exit(0)
         self.leave_new_pid_namespace()
         self.runs[pid] = order["run"]
-        send(self.replies, {"run": order["run"], "pid": pid})
+        send(self.replies, {"run": order["run"], "pid": pid, **({"parent": os.getpid()} if order.get("bare") else {})})
 
     def leave_new_pid_namespace(self):
         """The next child's pid namespace is new again only after the fork server returned to its own."""
@@ -151,10 +171,15 @@ class ForkServer:
                 pass
         except BlockingIOError:
             pass
-        while self.runs:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
             if pid == 0:
                 return
+            if self.bare is not None and pid == self.bare["pid"]:
+                raise SystemExit(f"zygote: the bare fork server ended ({exit_status(status)})")
             name = self.runs.pop(pid, None)
             if name is not None:
                 send(self.replies, {"run": name, **exit_status(status)})
@@ -166,15 +191,38 @@ def single_threaded(proc):
     return len(os.listdir(os.path.join(proc, "self", "task"))) == 1
 
 
+def serve_frozen(server):
+    # Every object so far stays out of the collector's reach, so children do not copy the
+    # pages a collection would write to.
+    gc.freeze()
+    server.serve()
+
+
+def start_bare(config):
+    """Forks the bare fork server (this interpreter before its preloads), reading its orders
+    from a pipe; returns its pid and the pipe's write end. The child never returns."""
+    orders, to_bare = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(orders, 0, inheritable=False)
+            os.close(orders)
+            os.close(to_bare)
+            serve_frozen(ForkServer(config))
+        except BaseException:
+            sys.__excepthook__(*sys.exc_info())
+            _exit(1)
+        _exit(0)  # the preloaded fork server is gone: its order pipe is closed
+    os.close(orders)
+    return {"pid": pid, "orders": to_bare}
+
+
 def main():
     options = parse_args(sys.argv[1:])
     result_fd = int(options["result-fd"])
     os.set_inheritable(result_fd, False)
     # As a harness process does: once, before any fork.
     prepare_interpreter()
-    preload_modules([name for name in options["preload"].split(",") if name])
-    if not single_threaded(options["proc"]):
-        raise SystemExit("zygote: the preloaded modules started threads; children cannot be forked safely")
     config = {
         "resultFd": result_fd,
         "channels": options["channels"],
@@ -182,9 +230,12 @@ def main():
         "freshMounts": fresh_mounts(options["proc"]),
         "seccomp": seccomp_program(json.loads(options["child-seccomp"])),
     }
-    server = ForkServer(config)
-    # Every object so far stays out of the collector's reach, so children do not copy the
-    # pages a collection would write to.
-    gc.freeze()
+    if not single_threaded(options["proc"]):
+        raise SystemExit("zygote: the harness started threads; children cannot be forked safely")
+    bare = start_bare(config)
+    preload_modules([name for name in options["preload"].split(",") if name])
+    if not single_threaded(options["proc"]):
+        raise SystemExit("zygote: the preloaded modules started threads; children cannot be forked safely")
+    server = ForkServer(config, bare)
     os.write(result_fd, READY_LINE)
-    server.serve()
+    serve_frozen(server)
