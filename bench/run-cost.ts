@@ -88,7 +88,10 @@ interface Server {
   port: number;
   pid: number;
   nsjail: number;
+  /** The bare fork server, which forks the hellos; a child of the preloaded one. */
   forkServer: number;
+  /** The preloaded fork server (nsjail's child), which passes the bare one its orders. */
+  preloaded: number;
   child: ResultPromise;
   stop(): Promise<void>;
 }
@@ -107,6 +110,15 @@ const cmdline = (pid: number): string[] => {
     return [];
   }
 };
+
+const namespaceDepth = (pid: number) =>
+  /^NSpid:(.*)$/m
+    .exec(readText(`/proc/${pid}/status`))?.[1]
+    ?.trim()
+    .split(/\s+/).length;
+
+/** The preloaded fork server's child in its own pid namespace (each run's process is pid 1 of a new one). */
+const bareForkServer = (preloaded: number) => childrenOf(preloaded).find((pid) => namespaceDepth(pid) === namespaceDepth(preloaded));
 
 async function startServer(port: number, nodeArgs: string[] = []): Promise<Server> {
   const child = execa("node", [...nodeArgs, join(root, "dist", "src", "main.js")], {
@@ -128,13 +140,15 @@ async function startServer(port: number, nodeArgs: string[] = []): Promise<Serve
   }
   const pid = child.pid!;
   const nsjail = childrenOf(pid).find((c) => cmdline(c)[0]?.endsWith("/nsjail"));
-  const forkServer = nsjail === undefined ? undefined : childrenOf(nsjail)[0];
-  if (nsjail === undefined || forkServer === undefined) throw new Error("no fork server found below the server");
+  const preloaded = nsjail === undefined ? undefined : childrenOf(nsjail)[0];
+  const forkServer = preloaded === undefined ? undefined : bareForkServer(preloaded);
+  if (nsjail === undefined || preloaded === undefined || forkServer === undefined) throw new Error("no fork server found below the server");
   return {
     port,
     pid,
     nsjail,
     forkServer,
+    preloaded,
     child,
     stop: async () => {
       child.kill("SIGTERM");
@@ -207,6 +221,7 @@ interface CpuSnapshot {
   node: Record<string, number>;
   nsjail: number;
   forkServer: number;
+  preloaded: number;
   /** Ticks of the fork server's reaped children (the runs). */
   runsTicks: number;
   /** Minor page faults of the fork server itself and of its reaped children. */
@@ -247,6 +262,7 @@ function snapshot(server: Server): CpuSnapshot {
     node,
     nsjail: schedstat(`/proc/${server.nsjail}/schedstat`),
     forkServer: schedstat(`/proc/${server.forkServer}/schedstat`),
+    preloaded: schedstat(`/proc/${server.preloaded}/schedstat`),
     runsTicks: Number(forkServerStat[13]) + Number(forkServerStat[14]),
     forkServerFaults: Number(forkServerStat[7]),
     runsFaults: Number(forkServerStat[8]),
@@ -263,9 +279,10 @@ function cpuPerRequest(a: CpuSnapshot, b: CpuSnapshot, requests: number): Record
   const per = (ns: number) => ns / 1e6 / requests;
   const figures: Record<string, number> = {};
   for (const group of Object.keys(b.node)) figures[`server (node): ${group}`] = per((b.node[group] ?? 0) - (a.node[group] ?? 0));
-  figures["fork server (python, itself)"] = per(b.forkServer - a.forkServer);
+  figures["bare fork server (python, itself)"] = per(b.forkServer - a.forkServer);
+  figures["preloaded fork server (passes orders on)"] = per(b.preloaded - a.preloaded);
   figures["nsjail of the fork server"] = per(b.nsjail - a.nsjail);
-  figures["runs' processes (reaped children of the fork server)"] = ((b.runsTicks - a.runsTicks) * TICK_MS) / requests;
+  figures["runs' processes (reaped children of the bare fork server)"] = ((b.runsTicks - a.runsTicks) * TICK_MS) / requests;
   figures.kworkers = per(mapDelta(a.kworkers, b.kworkers));
   figures["other kernel threads"] = per(mapDelta(a.kthreads, b.kthreads));
   figures["client (this script)"] = (b.client - a.client) / 1e3 / requests;
@@ -934,6 +951,10 @@ def forks(namespaces):
         out.append({"wall": (time.monotonic() - t) * 1e3, "cpu": ms(ru), "parent": ms(resource.getrusage(resource.RUSAGE_SELF)) - before})
     return out
 result = {"python -c pass (fresh interpreter)": fresh()}
+gc.freeze()
+result["bare fork + exit + wait of an interpreter that imported nothing more"] = forks(False)
+result["the same bare fork, child pid 1 of new namespaces"] = forks(True)
+gc.unfreeze()
 os.environ["MPLBACKEND"] = "agg"
 for name in preload.split(","):
     __import__(name)

@@ -62,6 +62,16 @@ const SESSIONS = {
   cells: Number(process.env.BENCH_SESSION_CELLS ?? BACK_TO_BACK.requests),
   idle: Number(process.env.BENCH_IDLE_SESSIONS ?? 4),
 };
+/** After the rounds: this many requests, the three kinds in turn, on this many connections; then the server's RSS. */
+const SOAK = { requests: Number(process.env.BENCH_SOAK_REQUESTS ?? 2400), connections: 4 };
+/** The run-cost targets the bench checks, each a median of per-round ratios (the soak: one figure, MiB). */
+const RUN_COST_TARGETS = [
+  { ratio: "helloSaturationZygoteOverPythonPassRate", what: "hello at saturation / fresh python -c pass processes", atLeast: 2 },
+  { ratio: "helloBackToBackP50ZygoteOverPythonPass", what: "hello back to back p50 / one fresh python -c pass", atMost: 0.33 },
+  { ratio: "pandasSaturationZygoteOverFreshPandasRate", what: "pandas at saturation / fresh pandas processes", atLeast: 25 },
+  { ratio: "pandasBackToBackP90ZygoteOverFreshPandas", what: "pandas back to back p90 / one fresh pandas process", atMost: 0.05 },
+] as const;
+const SOAK_RSS_TARGET_MIB = 200;
 /** The cell timed back to back. */
 const ONE_LINE_CELL = "1 + 1";
 /** What each idle session ran before its memory is read: a few cells, one of them touching pandas. */
@@ -549,7 +559,9 @@ async function main(): Promise<void> {
       );
       rounds.push({ fresh, servers: measured, sessions });
     }
-    await report(started, rounds, { idle, runningForkServerChild: running });
+    const zygote = servers.find((server) => server.config.name === "nsjail zygote");
+    const soak = zygote === undefined ? undefined : await soakRss(zygote);
+    await report(started, rounds, { idle, runningForkServerChild: running, ...(soak === undefined ? {} : { serverRssAfterSoak: soak }) });
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
   }
@@ -558,6 +570,26 @@ async function main(): Promise<void> {
 interface MemoryReport {
   idle: Record<string, MemoryFigure>;
   runningForkServerChild: ProcessMemory;
+  /** The server process's RSS (bytes) once the soak is over and its process tree quiet. */
+  serverRssAfterSoak?: number;
+}
+
+/** `SOAK.requests` requests of the three kinds in turn on `SOAK.connections` connections, then the server's own RSS. */
+async function soakRss(server: RunningServer): Promise<number> {
+  const kinds = Object.values(REQUESTS);
+  let sent = 0;
+  const connection = async () => {
+    while (sent < SOAK.requests) {
+      const body = kinds[sent++ % kinds.length];
+      await expectStatus(call(server.url, "POST", "/execute", body), 200, "soak");
+    }
+  };
+  await Promise.all(Array.from({ length: SOAK.connections }, connection));
+  await settledTree(server.pid);
+  const rss = /^VmRSS:\s+(\d+) kB/m.exec(await readProc(String(server.pid), "status"))?.[1];
+  if (rss === undefined) throw new Error("the server's RSS could not be read");
+  console.error(`soak: ${SOAK.requests} requests on ${SOAK.connections} connections, then the server's RSS ${(Number(rss) / 1024).toFixed(1)} MiB`);
+  return Number(rss) * 1024;
 }
 
 /** Ratios are taken within each round (same machine state) and their median is reported. */
@@ -595,6 +627,7 @@ function report(started: string, rounds: Round[], memory: MemoryReport) {
     // Latency at low load.
     pandasZygoteP50OverFreshPandas: perRound((r) => m(r, "nsjail zygote", "pandas").p50 / r.fresh.pandasScript),
     helloZygoteP50OverPythonPass: perRound((r) => m(r, "nsjail zygote", "hello").p50 / r.fresh.pythonPass),
+    helloBackToBackP50ZygoteOverPythonPass: perRound((r) => m(r, "nsjail zygote", "hello").backToBackP50 / r.fresh.pythonPass),
     pandasPooledP50OverFreshPandas: perRound((r) => m(r, "nsjail pooled", "pandas").p50 / r.fresh.pandasScript),
     pandasColdP50OverFreshPandas: perRound((r) => m(r, "nsjail cold", "pandas").p50 / r.fresh.pandasScript),
     subprocessPandasPooledP50OverFreshPandas: perRound((r) => m(r, "subprocess pooled", "pandas").p50 / r.fresh.pandasScript),
@@ -681,7 +714,21 @@ function report(started: string, rounds: Round[], memory: MemoryReport) {
   }
   table.push("", "ratios (median of per-round ratios):");
   for (const [name, value] of Object.entries(ratios)) if (value !== null) table.push(`  ${name}: ${value}`);
-  table.push("", "session targets (issue 24; median of per-round ratios to the stateless hello sent back to back):");
+  table.push("", "run cost targets (the fork server; median of per-round ratios):");
+  for (const target of RUN_COST_TARGETS) {
+    const value = ratios[target.ratio];
+    if (value === null) continue;
+    const met = "atLeast" in target ? value >= target.atLeast : value <= target.atMost;
+    const bound = "atLeast" in target ? `>= ${target.atLeast}` : `<= ${target.atMost}`;
+    table.push(`  ${target.what}: ${value} (target ${bound}: ${met ? "met" : "NOT met"})`);
+  }
+  if (memory.serverRssAfterSoak !== undefined) {
+    const rssMib = memory.serverRssAfterSoak / 1048576;
+    table.push(
+      `  the server's RSS after ${SOAK.requests} mixed requests: ${rssMib.toFixed(1)} MiB (target <= ${SOAK_RSS_TARGET_MIB}: ${rssMib <= SOAK_RSS_TARGET_MIB ? "met" : "NOT met"})`,
+    );
+  }
+  table.push("", "session targets (median of per-round ratios to the stateless hello sent back to back):");
   for (const [name, label] of Object.entries(sessionLabels)) {
     const create = ratios[`sessionCreateP50${label}OverHelloBackToBackP50` as keyof typeof ratios];
     const cell = ratios[`sessionCellP50${label}OverHelloBackToBackP50` as keyof typeof ratios];
