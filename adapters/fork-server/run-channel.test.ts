@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { RunChannel } from "./run-channel.js";
 
 let dir: string | undefined;
@@ -56,16 +56,20 @@ describe("RunChannel", () => {
     for (const socket of [control, stdin, stdout, stderr]) socket!.destroy();
   });
 
-  it('hands over the request on stdin and "go" on the control channel, then reads each stream apart, capped', async () => {
+  it('says "go" on the control channel, hands over the request on stdin, then reads each stream apart, capped', async () => {
     const { channel, path } = await open();
     const run = await runConnections(path);
     const control = received(run.control);
     const stdin = received(run.stdin);
     await channel.connected;
-    channel.go(new TextEncoder().encode('{"script": "x"}'));
+    channel.go();
+    channel.handOver(new TextEncoder().encode('{"script": "x"}'));
     expect(await stdin).toBe('{"script": "x"}');
-    run.control.end('{"ready": true}\n');
+    run.control.write('{"ready": true}\n');
     expect(await channel.setup).toEqual({ ready: true });
+    expect(channel.started).toBe(false);
+    await new Promise<void>((resolve) => run.control.end('{"started": true}\n', resolve));
+    await vi.waitFor(() => expect(channel.started).toBe(true));
     run.stdout.end("out: more than sixteen bytes");
     run.stderr.end("err");
     run.result.end('{"status":"ok"}\n1');

@@ -16,6 +16,8 @@ const TAGS = ["c", "0", "1", "2", "3"] as const;
 type Tag = (typeof TAGS)[number];
 /** The set-up's messages are one short JSON line; more is a broken run. */
 const CONTROL_CAP_BYTES = 64 * 1024;
+/** What a run says on its control channel once it has read its request, just before it closes it. */
+const STARTED_LINE = '{"started": true}';
 
 /**
  * The server's end of one run's connections (sandbox_harness/forked_run.py, step 1): a unix socket in the fork
@@ -32,6 +34,8 @@ export class RunChannel {
   readonly connected: Promise<void>;
   /** Resolves when the run says its set-up is done (or what failed), or closes its control channel without a word. */
   readonly setup: Promise<RunSetup>;
+  /** The run said it has read its request: its script may have started. */
+  private startedFlag = false;
   private readonly sockets = new Map<Tag, Socket>();
   /** Every connection accepted, also one that never sent its tag: the listening socket closes only once all are gone. */
   private readonly accepted = new Set<Socket>();
@@ -71,12 +75,16 @@ export class RunChannel {
     return new RunChannel(server, path, limits);
   }
 
-  /**
-   * Lets the run go on (it is in its cgroup now) and hands the harness its request; or a
-   * session's opening request, after which the harness's stdin stays open for its cells.
-   */
-  go(request: Uint8Array, session?: SessionLink): void {
+  /** Lets the run go on with its set-up: it is in its cgroup now. */
+  go(): void {
     this.sockets.get("c")?.write("go\n");
+  }
+
+  /**
+   * Hands the harness its request (it reads it once its set-up is done); or a session's opening
+   * request, after which the harness's stdin stays open for its cells.
+   */
+  handOver(request: Uint8Array, session?: SessionLink): void {
     const stdin = this.sockets.get("0");
     if (session === undefined) {
       stdin?.end(request);
@@ -158,11 +166,18 @@ export class RunChannel {
     // "0", the harness's stdin, carries nothing back.
   }
 
+  /** Whether the run said it has read its request (and closed its control channel): from then on its script may have run. */
+  get started(): boolean {
+    return this.startedFlag;
+  }
+
+  /** Its set-up's line (ready, or what failed), then "started" once it has read its request. */
   private onControl(chunk: Buffer): void {
     this.controlText += chunk.toString("utf8");
-    const newline = this.controlText.indexOf("\n");
-    if (newline >= 0) this.resolveSetup(parseSetup(this.controlText.slice(0, newline)));
-    else if (this.controlText.length > CONTROL_CAP_BYTES) this.resolveSetup({ failed: "the run wrote more than its control channel allows" });
+    const [setup, started, ...rest] = this.controlText.split("\n");
+    if (started !== undefined) this.resolveSetup(parseSetup(setup ?? ""));
+    if (rest.length > 0 && started === STARTED_LINE) this.startedFlag = true;
+    if (this.controlText.length > CONTROL_CAP_BYTES) this.resolveSetup({ failed: "the run wrote more than its control channel allows" });
   }
 
   /** Stops accepting connections at once; the returned promise waits for the open ones to close too. */

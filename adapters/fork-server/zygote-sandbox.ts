@@ -189,8 +189,10 @@ export class ZygoteSandbox implements PrestartableSandbox {
 
   /**
    * Forks the run's process, moves it into the run's cgroup before it does anything but connect
-   * its channels, so that everything the run forks and allocates is counted there, and waits
-   * until the channels are in.
+   * its channels, so that everything the run forks and allocates is counted there, waits until
+   * the channels are in and lets it go on with its set-up (its namespaces, mounts, uid, seccomp),
+   * which a spare does while it waits for a request, and a run forked for a request while the
+   * request is handed over.
    */
   private async start(memoryMb: number, bare: boolean): Promise<StartedFork | Lost> {
     let zygote: ZygoteProcess;
@@ -238,6 +240,7 @@ export class ZygoteSandbox implements PrestartableSandbox {
           SETUP_TIMEOUT_MS,
         );
         if (!("lost" in connected)) {
+          channel.go();
           const run = new StartedFork(this.context, { lease, zygote, channel, fork, bare });
           this.context.started.add(run);
           return run;
@@ -312,7 +315,7 @@ class StartedFork implements StartedSandbox {
     // The slot's pids.max (which counts refused forks) is the limit a fork bomb meets, as in a jail.
     const limits = { cpuSeconds: cpuSecondsFor(request.timeoutMs), processes: MAX_PROCESSES_BACKSTOP };
     const live: LiveRun<ForkedExit> = {
-      handOver: () => channel.go(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })), sessionOf(request)),
+      handOver: () => channel.handOver(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })), sessionOf(request)),
       // The fork server reaps the run's process, pid 1 of its namespace, once every process of
       // the run is gone; by then the run's control channel is closed and its set-up known.
       ended: fork.ended.then(async (exit) => ({ exit, setup: await channel.setup })),
@@ -373,8 +376,8 @@ class StartedFork implements StartedSandbox {
     const { exit, setup } = ended;
     const ending = zygoteEnding({ setup, exit, report, timedOut, oomKilled: oomKilled ?? false, limitsHit: hits });
     if ("failed" in ending) {
-      // A run forked ahead whose fork server died before the run said it was ready: its script never started.
-      if (exit.kind === "lost" && !("ready" in setup)) return { kind: "lost", reason: `${ending.failed}\n${zygote.log()}` };
+      // A run whose fork server died before the run said it had read its request: its script never started.
+      if (exit.kind === "lost" && !channel.started) return { kind: "lost", reason: `${ending.failed}\n${zygote.log()}` };
       options.onSandboxLog(`${ending.failed}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
       const text = exit.kind === "lost" ? `The sandbox stopped while the script ran${RETRY}` : NOT_STARTED_MESSAGE;
       return unavailable(text, output);

@@ -5,7 +5,7 @@
  * loudly where nsjail cannot run, a failure under REQUIRE_NSJAIL=1.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile, readlink, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { blockDevicesOf } from "../../adapters/cgroups/block-devices.js";
@@ -427,6 +427,24 @@ describe.runIf(available)("nsjail fork server", () => {
     expect(pandas.body.result, pandas.text).toBe(3);
     await until(async () => (await sparesOf(server!)).preloaded === 1 && (await sparesOf(server!)).bare === 0, scaled(10_000));
     expect(await sparesOf(server!)).toEqual({ preloaded: 1, bare: 0 });
+  });
+
+  it("a spare sets itself up before its request: it waits in namespaces of its own, without capabilities, under seccomp", async () => {
+    const app = await forkServerApp({ spares: 1 });
+    expect((await execute(app, HELLO)).status).toBe(200);
+    const [server] = await forkServers();
+    await sparesReady(1);
+    const [spare] = await childrenOf(server!, 1);
+    const status = () => readProc(String(spare!), "status");
+    await until(async () => /^Seccomp:\s+2$/m.test(await status()), scaled(10_000));
+    expect(await status()).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect(await status()).toMatch(/^CapEff:\s+0+$/m);
+    expect(await status()).toMatch(/^CapBnd:\s+0+$/m);
+    for (const ns of ["mnt", "net", "user", "ipc", "uts", "cgroup", "pid"]) {
+      expect(await readlink(`/proc/${spare}/ns/${ns}`), ns).not.toBe(await readlink(`/proc/${server}/ns/${ns}`));
+    }
+    const res = await execute(app, HELLO);
+    expect(res.status, res.text).toBe(200);
   });
 
   it("a spare forked with the largest memory limit runs a request under the request's own", async () => {

@@ -38,8 +38,9 @@ script runs, it runs only this package's code (forked_run.py):
      65534, then net, ipc, uts and cgroup namespaces owned by it;
   5. it drops every capability, sets no_new_privs, installs the seccomp filter of nsjail.cfg
      (on top of the fork server's own, which allows what steps 3 and 4 need), says "ready" (or
-     what failed) on the control channel, closes it, and runs the harness (serve.serve) on
-     fds 0 to 3.
+     what failed) on the control channel and runs the harness (serve.serve) on fds 0 to 3,
+     which waits for its request (a run forked ahead of its request waits here, isolated);
+     once the request is read it says "started" and closes the control channel.
 """
 
 import gc

@@ -1,4 +1,7 @@
-"""A forked run's process, from its connections to the harness (fork_server.py, steps 1 to 5)."""
+"""A forked run's process, from its connections to the harness (fork_server.py, steps 1 to 5).
+
+The server sends "go" as soon as the process is in its cgroup, so a run forked ahead of its
+request (a spare) does its whole set-up ahead too, and its request finds it waiting on stdin."""
 
 import json
 import os
@@ -71,5 +74,11 @@ def run_forked(order, config):
         send(CONTROL_FD, {"error": f"{type(exc).__name__}: {exc}"})
         os._exit(SETUP_FAILED_EXIT)
     send(CONTROL_FD, {"ready": True})
+    # A run forked ahead (a spare) is isolated now and waits here for its request. Once it has
+    # read it, it says so and closes the channel: until then, nothing of a script has run.
+    serve(RESULT_FD, on_request=say_started)
+
+
+def say_started():
+    send(CONTROL_FD, {"started": True})
     os.close(CONTROL_FD)
-    serve(RESULT_FD)

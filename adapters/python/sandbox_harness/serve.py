@@ -56,11 +56,14 @@ def main():
     serve(result_fd)
 
 
-def serve(result_fd):
+def serve(result_fd, on_request=None):
     """One run: the request from stdin, the script, the report on result_fd; then the process
-    ends. Every backend's sandbox runs this, the fork server's children included."""
+    ends. Every backend's sandbox runs this, the fork server's children included (which say,
+    with `on_request`, that their request is read)."""
     harness_pid = os.getpid()
     request, requests_fd, pending = read_request()
+    if on_request is not None:
+        on_request()
     if requests_fd is not None:
         serve_session(result_fd, requests_fd, request, pending)
     header, body = run(request)
