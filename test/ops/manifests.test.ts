@@ -245,3 +245,11 @@ describe("deploy/cloudrun/service.yaml", () => {
     expect(Number(container.resources.limits.cpu)).toBe(config.maxConcurrency);
   });
 });
+
+describe("the image's command", () => {
+  test("runs the server as npm start does, with the same V8 flags", async () => {
+    const start = (JSON.parse(await readFile(join(root, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+    const cmd = /^CMD (\[.*\])$/m.exec(await readFile(join(root, "Dockerfile"), "utf8"))?.[1];
+    expect(JSON.parse(cmd ?? "null")).toEqual(start.split(" "));
+  });
+});
