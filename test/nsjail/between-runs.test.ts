@@ -16,6 +16,37 @@ import { type App, execute, py, uniqueMarker } from "../support/requests.js";
 
 const modes = await nsjailModes({ POOL_SIZE: "0" });
 
+/**
+ * Module state a first run changes and the next looks at: the preloaded modules', and that of a
+ * script that names none of them, which in zygote mode is forked from the bare fork server
+ * (fork-choice.ts), whose forks copy its module state as the preloaded one's copy theirs.
+ */
+const MODULE_STATES = [
+  {
+    interpreter: "the preloaded modules",
+    imports: "import numpy, pandas, statistics",
+    patches: ["numpy.pi = 3", 'pandas.DataFrame.sum = lambda self, *a, **k: "patched"', 'statistics.mean = lambda *a, **k: "patched"'],
+    looks: { "numpy.pi": "numpy.pi", "DataFrame.sum": 'int(pandas.DataFrame({"x": [1, 2]}).sum()["x"])', "statistics.mean": "statistics.mean([1, 2, 3])" },
+    seen: { "numpy.pi": Math.PI, "DataFrame.sum": 3, "statistics.mean": 2 },
+  },
+  {
+    interpreter: "a script that names no preloaded module",
+    imports: "import statistics, textwrap",
+    patches: ['textwrap.dedent = lambda *a, **k: "patched"', 'statistics.mean = lambda *a, **k: "patched"'],
+    looks: {
+      "textwrap.dedent": 'textwrap.dedent("  x")',
+      "statistics.mean": "statistics.mean([1, 2, 3])",
+      // Not named as words: a script that names them is forked from the preloaded fork server.
+      preloaded: '[name for name in ("nu" + "mpy", "pan" + "das", "mat" + "plotlib") if name in sys.modules]',
+    },
+    // Neither a cold jail (no pool here) nor a fork of the bare fork server has imported them.
+    seen: { "textwrap.dedent": "x", "statistics.mean": 2, preloaded: [] },
+  },
+];
+
+/** Python lines indented `depth` levels, each ending its line. */
+const block = (lines: readonly string[], depth: number) => lines.map((line) => `${"    ".repeat(depth)}${line}\n`).join("");
+
 eachMode(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
   let app: App;
   beforeAll(async () => {
@@ -101,124 +132,40 @@ eachMode(modes)("nsjail ($mode): between runs", ({ sandbox }) => {
     expect(held.body.result).toEqual([]);
   });
 
-  it("nothing a run leaves behind reaches the next: files, IPC objects, sockets, environment, threads, module state", async () => {
-    const marker = uniqueMarker();
-    const key = 0x6000 + (Number(marker.slice(-6)) % 0x1000);
-    const first = await execute(
-      app,
-      LEAVE_BEHIND(marker, key) +
-        py`
+  it.each(MODULE_STATES)(
+    "nothing a run leaves behind reaches the next: files, IPC objects, sockets, environment, threads, module state ($interpreter)",
+    async ({ imports, patches, looks, seen }) => {
+      const marker = uniqueMarker();
+      const key = 0x6000 + (Number(marker.slice(-6)) % 0x1000);
+      const leaves = [...patches, "builtins.left_by_a_run = True", 'sys.modules["left_by_a_run"] = object()', 'sys.path.insert(0, "/sandbox/work")'];
+      const first = await execute(
+        app,
+        `${LEAVE_BEHIND(marker, key)}\n\nimport builtins, sys\n${imports}\n\ndef main():\n    created = leave_behind()\n${block(leaves, 1)}    return created\n`,
+      );
+      expect(first.status, first.text).toBe(200);
+      expect(first.body.result, first.text).toEqual(CREATED);
+      const entries = [
+        "**look_around(),",
+        '"threads": threading.active_count(),',
+        ...Object.entries(looks).map(([name, expression]) => `"${name}": ${expression},`),
+        '"builtin": hasattr(builtins, "left_by_a_run"),',
+        '"module": "left_by_a_run" in sys.modules,',
+        '"sys.path": "/sandbox/work" in sys.path,',
+      ];
+      const next = await execute(
+        app,
+        `${LOOK_AROUND(marker, key)}\n\nimport builtins, sys, threading\n${imports}\n\ndef main():\n    return {\n${block(entries, 2)}    }\n`,
+      );
+      expect(next.status, next.text).toBe(200);
+      expect(next.body.result).toEqual({ ...NOTHING_REACHED, threads: 1, ...seen, builtin: false, module: false, "sys.path": false });
+    },
+  );
 
-      import builtins, statistics, sys
-      import numpy, pandas
-
-      def main():
-          created = leave_behind()
-          numpy.pi = 3
-          pandas.DataFrame.sum = lambda self, *a, **k: "patched"
-          statistics.mean = lambda *a, **k: "patched"
-          builtins.left_by_a_run = True
-          sys.modules["left_by_a_run"] = object()
-          sys.path.insert(0, "/sandbox/work")
-          return created
-    `,
-    );
-    expect(first.status, first.text).toBe(200);
-    expect(first.body.result, first.text).toEqual(CREATED);
-    const next = await execute(
-      app,
-      LOOK_AROUND(marker, key) +
-        py`
-
-      import builtins, statistics, sys, threading
-      import numpy, pandas
-
-      def main():
-          return {
-              **look_around(),
-              "threads": threading.active_count(),
-              "numpy.pi": numpy.pi,
-              "DataFrame.sum": int(pandas.DataFrame({"x": [1, 2]}).sum()["x"]),
-              "statistics.mean": statistics.mean([1, 2, 3]),
-              "builtin": hasattr(builtins, "left_by_a_run"),
-              "module": "left_by_a_run" in sys.modules,
-              "sys.path": "/sandbox/work" in sys.path,
-          }
-    `,
-    );
-    expect(next.status, next.text).toBe(200);
-    expect(next.body.result).toEqual({
-      ...NOTHING_REACHED,
-      threads: 1,
-      "numpy.pi": Math.PI,
-      "DataFrame.sum": 3,
-      "statistics.mean": 2,
-      builtin: false,
-      module: false,
-      "sys.path": false,
-    });
-  });
-
-  it("nothing of a script that names no preloaded module reaches the next one: the module state of the bare fork server's forks", async () => {
-    // In zygote mode both scripts are forked from the bare fork server (fork-choice.ts); its forks
-    // copy its module state as the preloaded one's copy theirs.
-    const first = await execute(
-      app,
-      py`
-      import builtins, statistics, sys, textwrap
-
-      def main():
-          textwrap.dedent = lambda *a, **k: "patched"
-          statistics.mean = lambda *a, **k: "patched"
-          builtins.left_by_a_run = True
-          sys.modules["left_by_a_run"] = object()
-          sys.path.insert(0, "/sandbox/work")
-          return "left"
-    `,
-    );
-    expect(first.status, first.text).toBe(200);
-    const next = await execute(
-      app,
-      py`
-      import builtins, statistics, sys, textwrap, threading
-
-      def main():
-          return {
-              # Not named as words: a script that names them is forked from the preloaded fork server.
-              "preloaded": [name for name in ("nu" + "mpy", "pan" + "das", "mat" + "plotlib") if name in sys.modules],
-              "threads": threading.active_count(),
-              "textwrap.dedent": textwrap.dedent("  x"),
-              "statistics.mean": statistics.mean([1, 2, 3]),
-              "builtin": hasattr(builtins, "left_by_a_run"),
-              "module": "left_by_a_run" in sys.modules,
-              "sys.path": "/sandbox/work" in sys.path,
-          }
-    `,
-    );
-    expect(next.status, next.text).toBe(200);
-    expect(next.body.result).toEqual({
-      // Neither a cold jail (no pool here) nor a fork of the bare fork server has imported them.
-      preloaded: [],
-      threads: 1,
-      "textwrap.dedent": "x",
-      "statistics.mean": 2,
-      builtin: false,
-      module: false,
-      "sys.path": false,
-    });
-  });
-
-  it("every run draws random numbers of its own", async () => {
-    const script = "import random\nimport numpy\ndef main():\n    return [random.random(), float(numpy.random.rand())]\n";
-    const draws = await Promise.all([execute(app, script), execute(app, script)]);
-    draws.push(await execute(app, script));
-    for (const draw of draws) expect(draw.status, draw.text).toBe(200);
-    const values = draws.flatMap((draw) => draw.body.result as number[]);
-    expect(new Set(values).size).toBe(values.length);
-  });
-
-  it("every run of a script that names no preloaded module draws random numbers of its own too", async () => {
-    const script = "import random, os\ndef main():\n    return [random.random(), os.urandom(8).hex()]\n";
+  it.each([
+    { script: "import random\nimport numpy\ndef main():\n    return [random.random(), float(numpy.random.rand())]\n", of: "with the preloaded modules" },
+    // Forked from the bare fork server in zygote mode: random is imported after the fork there.
+    { script: "import random, os\ndef main():\n    return [random.random(), os.urandom(8).hex()]\n", of: "of a script that names no preloaded module" },
+  ])("every run draws random numbers of its own ($of)", async ({ script }) => {
     const draws = await Promise.all([execute(app, script), execute(app, script)]);
     draws.push(await execute(app, script));
     for (const draw of draws) expect(draw.status, draw.text).toBe(200);
