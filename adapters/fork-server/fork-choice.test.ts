@@ -1,7 +1,10 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ExecutionRequest } from "../../domain/execution-request.js";
 import type { SessionRunRequest } from "../python/session-link.js";
-import { preloadedChoice } from "./fork-choice.js";
+import { installedModules, preloadedChoice } from "./fork-choice.js";
 
 const needsPreloads = preloadedChoice(["numpy", "pandas", "matplotlib.pyplot"]);
 const request = (script: string, extra: Partial<ExecutionRequest> = {}): ExecutionRequest => ({ script, timeoutMs: 1000, memoryMb: 128, ...extra });
@@ -50,5 +53,28 @@ describe("which interpreter a run is forked from", () => {
 
   it("the bare one always when nothing is preloaded", () => {
     expect(preloadedChoice([])(request("import numpy\n"))).toBe(false);
+  });
+});
+
+describe("the modules installed beside the standard library", () => {
+  it("are a virtualenv's site-packages packages and modules, not its metadata, libraries or private names", () => {
+    const venv = mkdtempSync(join(tmpdir(), "venv-"));
+    try {
+      const sitePackages = join(venv, "lib", "python3.11", "site-packages");
+      for (const dir of ["numpy", "numpy.libs", "numpy-2.4.6.dist-info", "mpl_toolkits", "__pycache__", "_distutils_hack", "PIL"]) {
+        mkdirSync(join(sitePackages, dir), { recursive: true });
+      }
+      for (const file of ["pylab.py", "distutils-precedence.pth", "kiwisolver.cpython-311-x86_64-linux-gnu.so"]) writeFileSync(join(sitePackages, file), "");
+      expect(installedModules(venv)).toEqual(["PIL", "kiwisolver", "mpl_toolkits", "numpy", "pylab"]);
+    } finally {
+      rmSync(venv, { recursive: true, force: true });
+    }
+  });
+
+  it("send a script that names one to the preloaded interpreter: pylab imports matplotlib", () => {
+    const choice = preloadedChoice(["numpy", "pandas", "matplotlib"], ["pylab", "mpl_toolkits", "contourpy"]);
+    expect(choice(request("import pylab\n"))).toBe(true);
+    expect(choice(request("from mpl_toolkits.mplot3d import Axes3D\n"))).toBe(true);
+    expect(choice(request("import json\n"))).toBe(false);
   });
 });

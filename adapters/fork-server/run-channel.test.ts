@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { STARTED_TEXT } from "../python/protocol-facts.js";
 import { RunChannel } from "./run-channel.js";
 
 let dir: string | undefined;
@@ -67,9 +68,8 @@ describe("RunChannel", () => {
     expect(await stdin).toBe('{"script": "x"}');
     run.control.write('{"ready": true}\n');
     expect(await channel.setup).toEqual({ ready: true });
-    expect(channel.started).toBe(false);
-    await new Promise<void>((resolve) => run.control.end('{"started": true}\n', resolve));
-    await vi.waitFor(() => expect(channel.started).toBe(true));
+    run.control.end(`${STARTED_TEXT}\n`);
+    expect(await channel.started).toBe(true);
     run.stdout.end("out: more than sixteen bytes");
     run.stderr.end("err");
     run.result.end('{"status":"ok"}\n1');
@@ -85,7 +85,7 @@ describe("RunChannel", () => {
   it("tells a failed set-up, and a run that closed its control channel without a word, from a ready one", async () => {
     for (const [line, setup] of [
       ['{"error": "OSError: unshare"}\n', { failed: "OSError: unshare" }],
-      ["", { failed: "the run ended during its set-up" }],
+      ["", { failed: "the run ended during its set-up", silent: true }],
       ["not json\n", { failed: "unreadable set-up message: not json" }],
     ] as const) {
       const { channel, path } = await open();
@@ -96,6 +96,16 @@ describe("RunChannel", () => {
       await channel.close();
       rmSync(dir!, { recursive: true, force: true });
     }
+  });
+
+  it("tells a run that closed its control channel before it said it had read its request (its script never started)", async () => {
+    const { channel, path } = await open();
+    const run = await runConnections(path);
+    await channel.connected;
+    run.control.end('{"ready": true}\n');
+    expect(await channel.setup).toEqual({ ready: true });
+    expect(await channel.started).toBe(false);
+    await channel.close();
   });
 
   it("refuses a second connection with a tag already taken, and an unknown tag", async () => {

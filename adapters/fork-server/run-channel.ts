@@ -1,10 +1,11 @@
 import { rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { CappedBuffer } from "../python/capped-buffer.js";
+import { STARTED_TEXT } from "../python/protocol-facts.js";
 import { openSession, type SessionLink, type SessionStreams } from "../python/session-link.js";
 
 /** What the run said of its own set-up before the script's first line (sandbox_harness/forked_run.py, step 5). */
-export type RunSetup = { readonly ready: true } | { readonly failed: string };
+export type RunSetup = { readonly ready: true } | { readonly failed: string; readonly silent?: true };
 
 export interface RunChannelLimits {
   readonly maxOutputBytes: number;
@@ -16,8 +17,6 @@ const TAGS = ["c", "0", "1", "2", "3"] as const;
 type Tag = (typeof TAGS)[number];
 /** The set-up's messages are one short JSON line; more is a broken run. */
 const CONTROL_CAP_BYTES = 64 * 1024;
-/** What a run says on its control channel once it has read its request, just before it closes it. */
-const STARTED_LINE = '{"started": true}';
 
 /**
  * The server's end of one run's connections (sandbox_harness/forked_run.py, step 1): a unix socket in the fork
@@ -34,8 +33,13 @@ export class RunChannel {
   readonly connected: Promise<void>;
   /** Resolves when the run says its set-up is done (or what failed), or closes its control channel without a word. */
   readonly setup: Promise<RunSetup>;
-  /** The run said it has read its request: its script may have started. */
-  private startedFlag = false;
+  /**
+   * Resolves once the run's control channel is closed: true if the run said before that it had
+   * read its request (its script may have started), false if it never did.
+   */
+  readonly started: Promise<boolean>;
+  private saidStarted = false;
+  private resolveStarted!: (started: boolean) => void;
   private readonly sockets = new Map<Tag, Socket>();
   /** Every connection accepted, also one that never sent its tag: the listening socket closes only once all are gone. */
   private readonly accepted = new Set<Socket>();
@@ -57,6 +61,7 @@ export class RunChannel {
     this.report = new CappedBuffer(limits.maxReportBytes);
     this.connected = new Promise((resolve) => (this.resolveConnected = resolve));
     this.setup = new Promise((resolve) => (this.resolveSetup = resolve));
+    this.started = new Promise((resolve) => (this.resolveStarted = resolve));
     server.on("connection", (socket) => this.accept(socket));
     // A failed accept() (EMFILE under fd pressure) costs that connection only, never the server process.
     server.on("error", () => undefined);
@@ -136,9 +141,12 @@ export class RunChannel {
   private register(tag: Tag, socket: Socket): void {
     this.sockets.set(tag, socket);
     if (tag === "c") {
-      const silent = () => this.resolveSetup({ failed: "the run ended during its set-up" });
-      socket.once("end", silent);
-      socket.once("close", silent);
+      const closed = () => {
+        this.resolveSetup({ failed: "the run ended during its set-up", silent: true });
+        this.resolveStarted(this.saidStarted);
+      };
+      socket.once("end", closed);
+      socket.once("close", closed);
     } else {
       // Half-open sockets: the run's end of a stream closing is the end of that stream.
       this.streamsClosed.push(
@@ -166,17 +174,12 @@ export class RunChannel {
     // "0", the harness's stdin, carries nothing back.
   }
 
-  /** Whether the run said it has read its request (and closed its control channel): from then on its script may have run. */
-  get started(): boolean {
-    return this.startedFlag;
-  }
-
   /** Its set-up's line (ready, or what failed), then "started" once it has read its request. */
   private onControl(chunk: Buffer): void {
     this.controlText += chunk.toString("utf8");
     const [setup, started, ...rest] = this.controlText.split("\n");
     if (started !== undefined) this.resolveSetup(parseSetup(setup ?? ""));
-    if (rest.length > 0 && started === STARTED_LINE) this.startedFlag = true;
+    if (rest.length > 0 && started === STARTED_TEXT) this.saidStarted = true;
     if (this.controlText.length > CONTROL_CAP_BYTES) this.resolveSetup({ failed: "the run wrote more than its control channel allows" });
   }
 

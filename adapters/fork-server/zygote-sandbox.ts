@@ -26,7 +26,7 @@ import { RunLeases, type SlottedLease } from "../run/run-leases.js";
 import { type LiveRun, type RunEnd, RunLifecycle } from "../run/run-lifecycle.js";
 import { cpuSecondsFor, MAX_PROCESSES, MAX_PROCESSES_BACKSTOP } from "../run/run-limits.js";
 import { SANDBOX_UID_COUNT, SandboxUids } from "../run/sandbox-uids.js";
-import { preloadedChoice } from "./fork-choice.js";
+import { installedModules, preloadedChoice } from "./fork-choice.js";
 import { FORK_SERVER_UID_COUNT, ForkServerFleet } from "./fork-server-fleet.js";
 import { RunChannel, type RunSetup } from "./run-channel.js";
 import { insideUid } from "./zygote-argv.js";
@@ -70,6 +70,8 @@ type Lost = { readonly kind: "lost"; readonly reason: string };
 interface ForkedExit {
   readonly exit: RunExit;
   readonly setup: RunSetup;
+  /** It said it had read its request before its control channel closed: its script may have started. */
+  readonly started: boolean;
 }
 
 /**
@@ -98,6 +100,8 @@ export class ZygoteSandbox implements PrestartableSandbox {
   private readonly needsPreloads: (request: ExecutionRequest) => boolean;
   /** The kind of spare prestart() forks: the last request's. */
   private spareBare = false;
+  /** What a spare said failed in its set-up, while it waited for a request. */
+  private spareSetUpFailure: string | undefined;
 
   constructor(private readonly options: ZygoteSandboxOptions) {
     const slots = cgroupSlots(options.cgroup, options.ioMbPerSec > 0 ? options.throttledDevices : []);
@@ -107,7 +111,7 @@ export class ZygoteSandbox implements PrestartableSandbox {
     this.leases = new RunLeases({ uids: this.runUids, slots, uidsStayHeld: true, onStuck: log });
     this.lifecycle = new RunLifecycle({ leases: this.leases, endGraceMs: options.endGraceMs, onLog: log });
     this.fleet = new ForkServerFleet({ ...options, slots, runUids: this.runUidRange() });
-    this.needsPreloads = preloadedChoice(options.preloadModules);
+    this.needsPreloads = preloadedChoice(options.preloadModules, installedModules(options.runtime.venvDir));
     this.context = {
       fleet: this.fleet,
       leases: this.leases,
@@ -143,8 +147,16 @@ export class ZygoteSandbox implements PrestartableSandbox {
   /** A run's process forked ahead, in its slot and connected, waiting for a request. */
   async prestart(): Promise<StartedSandbox> {
     if (this.closed) throw new Error("the sandbox is shut down");
+    const failed = this.spareSetUpFailure;
+    this.spareSetUpFailure = undefined;
+    // The pool waits before it tries again, rather than fork spares that fail alike in a loop.
+    if (failed !== undefined) throw new Error(`a run forked ahead could not set itself up: ${failed}`);
     const started = await this.tracked(this.start(this.options.memoryLimitMb, this.spareBare));
     if (started.kind === "lost") throw new Error(started.reason);
+    // A spare that says what failed in its set-up ends, and the pool replaces it: the next prestart() says why instead.
+    void started.setUpFailure.then((failure) => {
+      if (failure !== undefined) this.spareSetUpFailure = failure;
+    });
     // Demand moved while it was forked: the pool gives it up at once and forks one of the other kind.
     if (started.bare !== this.spareBare) started.giveUp();
     return started;
@@ -272,6 +284,8 @@ class StartedFork implements StartedSandbox {
   readonly bare: boolean;
   /** No request has it yet. */
   waiting = true;
+  /** What the run said failed in its set-up, if it said so before a request took it. */
+  readonly setUpFailure: Promise<string | undefined>;
   private over = false;
   giveUp!: () => void;
 
@@ -282,6 +296,7 @@ class StartedFork implements StartedSandbox {
     this.bare = parts.bare;
     const givenUp = new Promise<void>((resolve) => (this.giveUp = resolve));
     this.gone = Promise.race([parts.zygote.unusable, parts.fork.ended.then(() => undefined), givenUp]);
+    this.setUpFailure = parts.channel.setup.then((setup) => ("failed" in setup && !setup.silent && this.waiting ? setup.failed : undefined));
   }
 
   get alive(): boolean {
@@ -318,7 +333,7 @@ class StartedFork implements StartedSandbox {
       handOver: () => channel.handOver(encodeHarnessRequest(harnessRequestFor(request, { limits, maxResultBytes, artifactLimits })), sessionOf(request)),
       // The fork server reaps the run's process, pid 1 of its namespace, once every process of
       // the run is gone; by then the run's control channel is closed and its set-up known.
-      ended: fork.ended.then(async (exit) => ({ exit, setup: await channel.setup })),
+      ended: fork.ended.then(async (exit) => ({ exit, setup: await channel.setup, started: await channel.started })),
       // Its parent, the fork server, has not reaped it and so knows its pid for certain; the
       // kernel then ends every process of its pid namespace. Pids read from the slot could be
       // another process's by the time they are killed: that is only the lifecycle's fallback.
@@ -373,11 +388,11 @@ class StartedFork implements StartedSandbox {
     // Answered before the kernel let its process go: what it reported so far, at its time limit.
     if (ended === undefined)
       return outcomeOf({ report, exitCode: null, signal: null, timedOut, memoryLimitHit: oomKilled, limitsHit: hits }, output, request, durationMs);
-    const { exit, setup } = ended;
+    const { exit, setup, started } = ended;
     const ending = zygoteEnding({ setup, exit, report, timedOut, oomKilled: oomKilled ?? false, limitsHit: hits });
     if ("failed" in ending) {
       // A run whose fork server died before the run said it had read its request: its script never started.
-      if (exit.kind === "lost" && !channel.started) return { kind: "lost", reason: `${ending.failed}\n${zygote.log()}` };
+      if (exit.kind === "lost" && !started) return { kind: "lost", reason: `${ending.failed}\n${zygote.log()}` };
       options.onSandboxLog(`${ending.failed}\n${zygote.log()}`, { code: "SANDBOX_UNAVAILABLE" });
       const text = exit.kind === "lost" ? `The sandbox stopped while the script ran${RETRY}` : NOT_STARTED_MESSAGE;
       return unavailable(text, output);

@@ -9,6 +9,8 @@ export const RESULT_FD: number = facts.resultFd;
 /** What a pre-started harness (and a fork server) writes on its result channel once it is ready, without its newline. */
 export const READY_TEXT: string = facts.readyLine;
 export const READY_LINE: Uint8Array = new TextEncoder().encode(`${READY_TEXT}\n`);
+/** What a forked run says on its control channel once it has read its request, without its newline. */
+export const STARTED_TEXT: string = facts.startedLine;
 /** Exit status of a harness that could not write its report: the script closed the channel. */
 export const RESULT_CHANNEL_LOST_EXIT: number = facts.resultChannelLostExit;
 /** Exit status of a forked run whose set-up failed before its script. */

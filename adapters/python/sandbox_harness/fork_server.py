@@ -235,6 +235,8 @@ def main():
         raise SystemExit("zygote: the harness started threads; children cannot be forked safely")
     bare = start_bare(config)
     preload_modules([name for name in options["preload"].split(",") if name])
+    if os.waitpid(bare["pid"], os.WNOHANG)[0] != 0:
+        raise SystemExit("zygote: the bare fork server ended during the imports")
     if not single_threaded(options["proc"]):
         raise SystemExit("zygote: the preloaded modules started threads; children cannot be forked safely")
     server = ForkServer(config, bare)

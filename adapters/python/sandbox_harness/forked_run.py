@@ -12,7 +12,7 @@ import sys
 
 from .interpreter import prepare_interpreter
 from .isolation import drop_privileges, isolate
-from .protocol import CONTROL_FD, RESULT_FD, SETUP_FAILED_EXIT
+from .protocol import CONTROL_FD, RESULT_FD, SETUP_FAILED_EXIT, STARTED_LINE
 from .seccomp import install_seccomp
 from .serve import serve
 
@@ -80,5 +80,8 @@ def run_forked(order, config):
 
 
 def say_started():
-    send(CONTROL_FD, {"started": True})
+    try:
+        os.write(CONTROL_FD, STARTED_LINE)
+    except OSError:
+        pass  # the server is gone: nobody to tell
     os.close(CONTROL_FD)

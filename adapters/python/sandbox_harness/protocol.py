@@ -12,6 +12,8 @@ RESULT_FD = _facts["resultFd"]
 CONTROL_FD = _facts["controlFd"]
 # A pre-started harness announces on its result channel that it is ready for a script.
 READY_LINE = _facts["readyLine"].encode() + b"\n"
+# A forked run says this on its control channel once it has read its request, before its script.
+STARTED_LINE = _facts["startedLine"].encode() + b"\n"
 # Exit status of a harness whose result channel the script closed.
 RESULT_CHANNEL_LOST_EXIT = _facts["resultChannelLostExit"]
 # Exit status of a forked run whose set-up failed (it said why on its control channel, if it could).
