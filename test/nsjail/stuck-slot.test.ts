@@ -78,7 +78,8 @@ eachMode(modes)("nsjail ($mode): a run's slot that cannot be emptied", ({ sandbo
       expect(stuck.body.result).toBe(mark);
       for (let i = 0; i < 3; i++) {
         const next = `run-${uniqueMarker()}`;
-        const response = execute(app, marking(next));
+        // Lasting while the test scans /proc for it and reads its uid, slow under emulation.
+        const response = execute(app, marking(next, Number(slowed(2000)) / 1000));
         const [run] = await processesOfRun(next);
         expect(run, "the run never started").toBeDefined();
         expect(hostUid(run!.pid)).not.toBe(stuckUid);
