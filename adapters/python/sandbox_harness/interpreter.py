@@ -7,7 +7,8 @@ from .report import flush_output
 
 # The font list matplotlib would otherwise build on its first import in every sandbox (half a
 # second, and a fontconfig complaint on stderr in a jail without /etc): the set-up builds it
-# once beside the packages, and each sandbox starts with a copy in its cache dir.
+# once beside the packages, and a sandbox that imports matplotlib's font manager gets a copy in
+# its cache dir first.
 BUILT_CACHE_DIR = os.path.join(sys.prefix, "lib", "matplotlib-cache")
 
 
@@ -19,8 +20,17 @@ def prepare_interpreter():
 
 
 def seed_matplotlib_cache():
+    """The built font list goes into this sandbox's fresh cache dir just before matplotlib's font
+    manager is first imported, the only reader of it: a run that draws nothing copies nothing."""
     if "matplotlib.font_manager" in sys.modules:
         return  # a fork of an interpreter that holds the font list already: nothing reads the file
+    # A fork of a harness that set the hook already: one hook, which copies into the cache dir of
+    # the process that imports.
+    sys.meta_path[:] = [hook for hook in sys.meta_path if not isinstance(hook, BeforeImport)]
+    sys.meta_path.insert(0, BeforeImport("matplotlib.font_manager", copy_built_cache))
+
+
+def copy_built_cache():
     target = os.environ.get("MPLCONFIGDIR")
     try:
         names = os.listdir(BUILT_CACHE_DIR) if target else []
@@ -31,6 +41,21 @@ def seed_matplotlib_cache():
                     copy.write(source.read())
     except OSError:
         pass  # matplotlib builds its own, slower
+
+
+class BeforeImport:
+    """A one-shot import hook: calls `first()` when the module `name` is first looked for, and
+    leaves the finding to the import system."""
+
+    def __init__(self, name, first):
+        self.name = name
+        self.first = first
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname == self.name and self in sys.meta_path:
+            sys.meta_path.remove(self)
+            self.first()
+        return None
 
 
 def preload_modules(names):
