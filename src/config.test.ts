@@ -67,6 +67,15 @@ describe("loadConfig", () => {
     expect(config[key]).not.toEqual((defaults as Record<string, unknown>)[key]);
   });
 
+  it("POOL_SIZE defaults to twice the CPUs for the fork server's spares, and to the CPUs for pre-started jails and subprocesses", () => {
+    const cpus = availableParallelism();
+    expect(loadConfig({}).poolSize).toBe(2 * cpus);
+    expect(loadConfig({ SANDBOX_BACKEND: "nsjail" }).poolSize).toBe(2 * cpus);
+    expect(loadConfig({ SANDBOX_MODE: "jail-per-run" }).poolSize).toBe(cpus);
+    expect(loadConfig({ SANDBOX_BACKEND: "subprocess" }).poolSize).toBe(cpus);
+    expect(loadConfig({ SANDBOX_BACKEND: "subprocess", POOL_SIZE: "3" }).poolSize).toBe(3);
+  });
+
   it("MAX_QUEUE_WAIT_MS defaults to EXECUTION_TIMEOUT_MS", () => {
     expect(loadConfig({ EXECUTION_TIMEOUT_MS: "5000" }).maxQueueWaitMs).toBe(5000);
     expect(loadConfig({ EXECUTION_TIMEOUT_MS: "5000", MAX_QUEUE_WAIT_MS: "0" }).maxQueueWaitMs).toBe(0);

@@ -12,8 +12,11 @@ import { MIB } from "../domain/units.js";
  * come from `VARIABLES`. To add a variable, add one entry.
  */
 
-/** A default: a value, one computed at start-up, or the value of an earlier variable. */
-type Default<T> = { readonly value: T | (() => T); readonly shown: string } | { readonly sameAs: string };
+/** A default: a value, one computed at start-up, the value of an earlier variable, or one computed from earlier ones. */
+type Default<T> =
+  | { readonly value: T | (() => T); readonly shown: string }
+  | { readonly sameAs: string }
+  | { readonly given: readonly string[]; readonly of: (...earlier: unknown[]) => T; readonly shown: string };
 
 export interface Variable<T> {
   readonly name: string;
@@ -165,6 +168,18 @@ export type SandboxMode = (typeof SANDBOX_MODES)[number];
 const CPUS = { value: () => availableParallelism(), shown: "number of CPUs" };
 
 /**
+ * A fork server's spares are cheap (1.4 to 2.5 MiB of their own each) and one is set up only some
+ * milliseconds after it is forked: with requests back to back, a request finds one ready and set
+ * up only if there are about twice as many as CPUs (docs/performance.md, cut 7). A pre-started
+ * jail or subprocess is a whole interpreter.
+ */
+const POOL_DEFAULT: Default<number> = {
+  given: ["SANDBOX_BACKEND", "SANDBOX_MODE"],
+  of: (backend, mode) => Math.min(256, (backend !== "subprocess" && mode === "zygote" ? 2 : 1) * availableParallelism()),
+  shown: "twice the number of CPUs with `SANDBOX_MODE=zygote` (a fork server's spares) unless `SANDBOX_BACKEND=subprocess`, else the number of CPUs",
+};
+
+/**
  * The host uids runs and sessions are given (the fork servers keep the top of the range): each
  * running sandbox, each one the pool started ahead and each open session holds one.
  */
@@ -243,7 +258,7 @@ export const VARIABLES = {
   poolSize: integer("POOL_SIZE", {
     min: 0,
     max: 256,
-    default: CPUS,
+    default: POOL_DEFAULT,
     doc: "pre-started sandboxes kept ready (subprocess, and nsjail with `SANDBOX_MODE=jail-per-run`), or with the fork server its runs' processes forked ahead; `0` turns either off",
   }),
   maxSessions: integer("MAX_SESSIONS", {
@@ -402,6 +417,10 @@ export function loadConfig(env: Env): Config {
       if ("sameAs" in fallback) {
         if (!byName.has(fallback.sameAs)) throw new Error(`${variable.name} defaults to ${fallback.sameAs}, which is not declared before it`);
         value = byName.get(fallback.sameAs);
+      } else if ("given" in fallback) {
+        const missing = fallback.given.find((name) => !byName.has(name));
+        if (missing !== undefined) throw new Error(`${variable.name}'s default depends on ${missing}, which is not declared before it`);
+        value = fallback.of(...fallback.given.map((name) => byName.get(name)));
       } else {
         value = typeof fallback.value === "function" ? fallback.value() : fallback.value;
       }
