@@ -38,7 +38,6 @@ describe("loadConfig", () => {
       nsjailBin: undefined,
       nsjailConfig: undefined,
       maxQueueWaitMs: 30_000,
-      poolCpuSlots: availableParallelism(),
       startupProbeTimeoutMs: 120_000,
       maxConnections: 1024,
       headersTimeoutMs: 10_000,
@@ -67,13 +66,16 @@ describe("loadConfig", () => {
     expect(config[key]).not.toEqual((defaults as Record<string, unknown>)[key]);
   });
 
-  it("POOL_SIZE defaults to twice the CPUs for the fork server's spares, and to the CPUs for pre-started jails and subprocesses", () => {
+  it.each([
+    ["POOL_SIZE", "poolSize"],
+    ["POOL_CPU_SLOTS", "poolCpuSlots"],
+  ] as const)("%s defaults to twice the CPUs for the fork server's spares, and to the CPUs for pre-started jails and subprocesses", (name, key) => {
     const cpus = availableParallelism();
-    expect(loadConfig({}).poolSize).toBe(2 * cpus);
-    expect(loadConfig({ SANDBOX_BACKEND: "nsjail" }).poolSize).toBe(2 * cpus);
-    expect(loadConfig({ SANDBOX_MODE: "jail-per-run" }).poolSize).toBe(cpus);
-    expect(loadConfig({ SANDBOX_BACKEND: "subprocess" }).poolSize).toBe(cpus);
-    expect(loadConfig({ SANDBOX_BACKEND: "subprocess", POOL_SIZE: "3" }).poolSize).toBe(3);
+    expect(loadConfig({})[key]).toBe(2 * cpus);
+    expect(loadConfig({ SANDBOX_BACKEND: "nsjail" })[key]).toBe(2 * cpus);
+    expect(loadConfig({ SANDBOX_MODE: "jail-per-run" })[key]).toBe(cpus);
+    expect(loadConfig({ SANDBOX_BACKEND: "subprocess" })[key]).toBe(cpus);
+    expect(loadConfig({ SANDBOX_BACKEND: "subprocess", [name]: "3" })[key]).toBe(3);
   });
 
   it("MAX_QUEUE_WAIT_MS defaults to EXECUTION_TIMEOUT_MS", () => {

@@ -168,16 +168,17 @@ export type SandboxMode = (typeof SANDBOX_MODES)[number];
 const CPUS = { value: () => availableParallelism(), shown: "number of CPUs" };
 
 /**
- * A fork server's spares are cheap (1.4 to 2.5 MiB of their own each) and one is set up only some
- * milliseconds after it is forked: with requests back to back, a request finds one ready and set
- * up only if there are about twice as many as CPUs (docs/performance.md, cut 7). A pre-started
- * jail or subprocess is a whole interpreter.
+ * The pool's defaults: the number of CPUs, or twice that (at most `max`) where the runs are a fork
+ * server's. Its spares are cheap, a fork and a set-up of some milliseconds of CPU and 1.4 to
+ * 2.5 MiB of their own each, where a pre-started jail or subprocess is a whole interpreter: twice
+ * as many keep a spare set up for requests sent back to back, and twice as many starts at once
+ * keep the CPUs busy at saturation (docs/performance.md, cuts 7 and 8).
  */
-const POOL_DEFAULT: Default<number> = {
+const cpusOrTwiceForForkServer = (max: number): Default<number> => ({
   given: ["SANDBOX_BACKEND", "SANDBOX_MODE"],
-  of: (backend, mode) => Math.min(256, (backend !== "subprocess" && mode === "zygote" ? 2 : 1) * availableParallelism()),
+  of: (backend, mode) => Math.min(max, (backend !== "subprocess" && mode === "zygote" ? 2 : 1) * availableParallelism()),
   shown: "twice the number of CPUs with `SANDBOX_MODE=zygote` (a fork server's spares) unless `SANDBOX_BACKEND=subprocess`, else the number of CPUs",
-};
+});
 
 /**
  * The host uids runs and sessions are given (the fork servers keep the top of the range): each
@@ -258,7 +259,7 @@ export const VARIABLES = {
   poolSize: integer("POOL_SIZE", {
     min: 0,
     max: 256,
-    default: POOL_DEFAULT,
+    default: cpusOrTwiceForForkServer(256),
     doc: "pre-started sandboxes kept ready (subprocess, and nsjail with `SANDBOX_MODE=jail-per-run`), or with the fork server its runs' processes forked ahead; `0` turns either off",
   }),
   maxSessions: integer("MAX_SESSIONS", {
@@ -286,8 +287,8 @@ export const VARIABLES = {
   poolCpuSlots: integer("POOL_CPU_SLOTS", {
     min: 1,
     max: 1024,
-    default: CPUS,
-    doc: "the pool starts a sandbox only while fewer runs and starts than this are under way, so refills never slow running scripts",
+    default: cpusOrTwiceForForkServer(1024),
+    doc: "the pool starts a sandbox only while fewer runs and starts than this are under way, so refills do not slow running scripts",
   }),
   startupProbeTimeoutMs: integer("STARTUP_PROBE_TIMEOUT_MS", {
     min: 100,
