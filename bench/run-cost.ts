@@ -1,19 +1,22 @@
 // `node bench/run-cost.ts` (after `npm run build`; root, nsjail, and `perf` from Debian's
-// linux-perf; strace for the syscall counts): where a hello request's time goes on the fork server
+// linux-perf; strace for the syscall counts): where a request's time goes on the fork server
 // (SANDBOX_MODE=zygote), in CPU time and wall time, component by component. It measures only:
 // nothing in the service is changed or switched on for it. docs/performance.md, "Where a hello's
-// time goes", holds the table it produced and how to read it.
+// time goes" and "Where a request's time goes after the cuts", holds the tables it produced and
+// how to read them.
 //
 // It starts the built server (nsjail, fork server, default POOL_SIZE) on a loopback port and sends
-// `def main(): return "hello"` back to back on one keep-alive connection, in passes:
+// `def main(): return "hello"` (or, with COST_SCRIPT=pandas, the seed documents' pandas example,
+// which the preloaded fork server forks) back to back on one keep-alive connection, in passes:
 //   cpu       per-process CPU from /proc (schedstat: ns per thread; the fork server's reaped children
 //             from its cutime/cstime), the kernel threads' (kworkers and the rest), the machine's
 //             busy time from /proc/stat, and the client's wall time per request; no tracing at all.
 //   trace     `perf record` of syscalls, context switches, forks and kworker work items (timestamps
-//             on CLOCK_MONOTONIC, as the client's): each run's set-up steps one by one, cut at the
+//             on CLOCK_MONOTONIC, as the client's): each run's steps one by one, cut at the
 //             syscalls that begin and end them, with the CPU each took (its on-CPU time between
-//             the cuts) and the wall time; the critical path from the client's request to its
-//             answer; the kworkers' work items (cleanup_net, free_ipc, ...) per run.
+//             the cuts) and the wall time: ahead of the request (the spare's fork and set-up), on
+//             its path from the client's request to its answer, and after the answer (the exit and
+//             the reap); the kworkers' work items (cleanup_net, free_ipc, ...) per run.
 //   sample    `perf record -a -g` (cpu-clock): every CPU sample of the machine, by process and, for
 //             the run's process, the fork server and the kworkers, by what the kernel was doing
 //             (fork's page-table copy, exit's teardown, namespaces, page faults, the work item).
@@ -34,7 +37,9 @@
 //
 // Environment: COST_PORT (18911; the profiled server takes the next port), COST_RUNS (200 requests
 // per cpu repetition), COST_TRACED_RUNS (100 per trace, sample and profile repetition),
-// COST_REPEATS (3), COST_PASSES (all: cpu,trace,sample,waits,profile,strace,baseline), COST_OUT.
+// COST_REPEATS (3), COST_PASSES (all: cpu,trace,sample,waits,profile,strace,baseline), COST_OUT,
+// COST_SCRIPT (hello or pandas), COST_CONNECTIONS (1: the cpu pass's requests on that many
+// connections at once; the other passes send theirs back to back).
 // Measure on a quiet machine: every other process's CPU shows as "other" and its load as wall time.
 
 import { spawnSync } from "node:child_process";
@@ -45,6 +50,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
+import PANDAS_EXAMPLE from "./pandas-example.json" with { type: "json" };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const python = join(root, ".venv", "bin", "python");
@@ -55,9 +61,20 @@ const REPEATS = Number(process.env.COST_REPEATS ?? 3);
 const PASSES = new Set((process.env.COST_PASSES ?? "cpu,trace,sample,waits,profile,strace,baseline").split(","));
 const OUT = process.env.COST_OUT ?? mkdtempSync(join(tmpdir(), "run-cost-"));
 const WARM_UP = 50;
+/** Connections the cpu pass sends its requests on at once: 1 is back to back, more saturates the CPUs. */
+const CONNECTIONS = Number(process.env.COST_CONNECTIONS ?? 1);
 const SAMPLE_HZ = 2999;
 const TICK_MS = 1000 / Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim() || 100);
-const HELLO = JSON.stringify({ script: 'def main():\n    return "hello"\n' });
+/** The scripts a request may send (COST_SCRIPT), each with the result its answer must carry. */
+const SCRIPTS = {
+  hello: { script: 'def main():\n    return "hello"\n', result: "hello" },
+  // Forked by the preloaded fork server.
+  pandas: PANDAS_EXAMPLE,
+};
+const SCRIPT_NAME = (process.env.COST_SCRIPT ?? "hello") as keyof typeof SCRIPTS;
+if (!(SCRIPT_NAME in SCRIPTS)) throw new Error(`COST_SCRIPT must be one of ${Object.keys(SCRIPTS).join(", ")}`);
+const BODY = JSON.stringify({ script: SCRIPTS[SCRIPT_NAME].script });
+const EXPECTED_RESULT = JSON.stringify(SCRIPTS[SCRIPT_NAME].result);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const now = () => Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, ns: perf record -k CLOCK_MONOTONIC's clock
@@ -95,6 +112,9 @@ interface Server {
   child: ResultPromise;
   stop(): Promise<void>;
 }
+
+/** Both fork servers: a run is forked by the bare one or the preloaded one (whose other child is the bare one). */
+const forkServerPids = (server: Server): number[] => [server.forkServer, server.preloaded];
 
 const childrenOf = (pid: number): number[] => {
   try {
@@ -164,10 +184,10 @@ async function startServer(port: number, nodeArgs: string[] = []): Promise<Serve
   };
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
 
-/** One hello request: its start and end on CLOCK_MONOTONIC (ns). */
-function hello(port: number): Promise<[number, number]> {
+/** One request (COST_SCRIPT's): its start and end on CLOCK_MONOTONIC (ns). */
+function oneRequest(port: number): Promise<[number, number]> {
   return new Promise((resolve, reject) => {
     const t0 = now();
     const req = request(
@@ -177,7 +197,7 @@ function hello(port: number): Promise<[number, number]> {
         path: "/execute",
         method: "POST",
         agent,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(HELLO) },
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(BODY) },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -185,20 +205,27 @@ function hello(port: number): Promise<[number, number]> {
         res.on("end", () => {
           const t1 = now();
           const text = Buffer.concat(chunks).toString();
-          if (res.statusCode !== 200 || (JSON.parse(text) as { result?: unknown }).result !== "hello") reject(new Error(`answer ${res.statusCode}: ${text}`));
+          if (res.statusCode !== 200 || JSON.stringify((JSON.parse(text) as { result?: unknown }).result) !== EXPECTED_RESULT)
+            reject(new Error(`answer ${res.statusCode}: ${text}`));
           else resolve([t0, t1]);
         });
       },
     );
     req.on("error", reject);
-    req.end(HELLO);
+    req.end(BODY);
   });
 }
 
-async function hellos(port: number, count: number): Promise<[number, number][]> {
+async function backToBack(port: number, count: number): Promise<[number, number][]> {
   const times: [number, number][] = [];
-  for (let i = 0; i < count; i++) times.push(await hello(port));
+  for (let i = 0; i < count; i++) times.push(await oneRequest(port));
   return times;
+}
+
+/** `count` requests on `connections` connections at once, each sending its next as its last is answered. */
+async function saturating(port: number, count: number, connections: number): Promise<[number, number][]> {
+  const each = await Promise.all(Array.from({ length: connections }, () => backToBack(port, Math.ceil(count / connections))));
+  return each.flat();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,6 +288,8 @@ function snapshot(server: Server): CpuSnapshot {
     (name.startsWith("kworker") ? kworkers : kthreads).set(Number(entry), schedstat(`/proc/${entry}/schedstat`));
   }
   const forkServerStat = statFields(`/proc/${server.forkServer}/stat`);
+  // A pandas script is forked by the preloaded fork server, a hello by the bare one: each reaps its own.
+  const preloadedStat = statFields(`/proc/${server.preloaded}/stat`);
   const usage = process.cpuUsage();
   return {
     at: now(),
@@ -270,9 +299,9 @@ function snapshot(server: Server): CpuSnapshot {
     nsjail: schedstat(`/proc/${server.nsjail}/schedstat`),
     forkServer: schedstat(`/proc/${server.forkServer}/schedstat`),
     preloaded: schedstat(`/proc/${server.preloaded}/schedstat`),
-    runsTicks: Number(forkServerStat[13]) + Number(forkServerStat[14]),
+    runsTicks: Number(forkServerStat[13]) + Number(forkServerStat[14]) + Number(preloadedStat[13]) + Number(preloadedStat[14]),
     forkServerFaults: Number(forkServerStat[7]),
-    runsFaults: Number(forkServerStat[8]),
+    runsFaults: Number(forkServerStat[8]) + Number(preloadedStat[8]),
     kworkers,
     kthreads,
     client: usage.user + usage.system,
@@ -289,7 +318,7 @@ function cpuPerRequest(a: CpuSnapshot, b: CpuSnapshot, requests: number): Record
   figures["bare fork server (python, itself)"] = per(b.forkServer - a.forkServer);
   figures["preloaded fork server (passes orders on)"] = per(b.preloaded - a.preloaded);
   figures["nsjail of the fork server"] = per(b.nsjail - a.nsjail);
-  figures["runs' processes (reaped children of the bare fork server)"] = ((b.runsTicks - a.runsTicks) * TICK_MS) / requests;
+  figures["runs' processes (reaped children of both fork servers)"] = ((b.runsTicks - a.runsTicks) * TICK_MS) / requests;
   figures.kworkers = per(mapDelta(a.kworkers, b.kworkers));
   figures["other kernel threads"] = per(mapDelta(a.kthreads, b.kthreads));
   figures["client (this script)"] = (b.client - a.client) / 1e3 / requests;
@@ -343,8 +372,8 @@ const NR = {
   unshare: 272,
   prlimit64: 302,
   setns: 308,
-  getrandom: 318,
   clone3: 435,
+  close_range: 436,
 } as const;
 const PR_SET_SECCOMP = "16";
 const PR_CAPBSET_DROP = "18";
@@ -399,8 +428,8 @@ interface Trace {
   syscalls: Map<number, Syscall[]>;
   cpu: Map<number, OnCpu>;
   comms: Map<number, string>;
-  /** The fork server's children: host pid -> fork time. */
-  forks: Map<number, number>;
+  /** The fork servers' children: host pid -> fork time and the fork server that forked it. */
+  forks: Map<number, { at: number; parent: number }>;
   work: { fn: string; tid: number; start: number; end: number }[];
 }
 
@@ -408,7 +437,8 @@ const LINE = /^\s*(.*?)\s+(\d+)\/(\d+)\s+\[(\d+)\]\s+(\d+)\.(\d+):\s+(\S+):\s*(.
 
 async function readTrace(file: string, server: Server, clientPid: number): Promise<Trace> {
   const trace: Trace = { syscalls: new Map(), cpu: new Map(), comms: new Map(), forks: new Map(), work: [] };
-  const watched = (tid: number) => tid === server.pid || tid === server.forkServer || tid === clientPid || trace.forks.has(tid);
+  const forkServers = new Set(forkServerPids(server));
+  const watched = (tid: number) => tid === server.pid || forkServers.has(tid) || tid === clientPid || trace.forks.has(tid);
   const open = new Map<number, Syscall>();
   const working = new Map<number, { fn: string; start: number }>();
   const cpuOf = (tid: number) => {
@@ -458,7 +488,8 @@ async function readTrace(file: string, server: Server, clientPid: number): Promi
       trace.comms.set(prev, s[1]!);
     } else if (event === "sched:sched_process_fork") {
       const s = /pid=(\d+) child_comm=.* child_pid=(\d+)/.exec(rest);
-      if (s && Number(s[1]) === server.forkServer) trace.forks.set(Number(s[2]), t);
+      // The preloaded fork server's only other child is the bare one, forked before the trace.
+      if (s && forkServers.has(Number(s[1]))) trace.forks.set(Number(s[2]), { at: t, parent: Number(s[1]) });
     } else if (event === "workqueue:workqueue_execute_start") {
       const s = /function (\S+)/.exec(rest);
       working.set(tid, { fn: s?.[1] ?? "?", start: t });
@@ -471,20 +502,29 @@ async function readTrace(file: string, server: Server, clientPid: number): Promi
   return trace;
 }
 
+type Phase = "ahead" | "request" | "after";
+
 /** A step of a run: its name and its start and end (ns), and whose CPU counts in it. */
 interface Step {
   name: string;
   from: number;
   to: number;
   tids: number[];
-  /** Part of the request's critical path (client's request to its answer). */
-  critical: boolean;
+  /** Ahead of the request (a spare's), on its path (the client's request to its answer), or after the answer. */
+  phase: Phase;
 }
 
-/** The steps of one request's run, cut at the syscalls that begin and end them; or the cuts not found. */
+/**
+ * The steps of one request's run, cut at the syscalls that begin and end them; or the cuts not
+ * found. The run is a spare: forked, connected and set up (namespaces, uid, capabilities,
+ * seccomp) ahead of its request, which it then reads on its stdin; the server answers once the
+ * run has spoken (its report written, its output streams closed), and the run's exit, its reap
+ * and its slot's emptying follow the answer.
+ */
 function stepsOf(trace: Trace, server: Server, child: number, t0: number, t1: number): Step[] | string {
   const calls = trace.syscalls.get(child) ?? [];
-  const fs = trace.syscalls.get(server.forkServer) ?? [];
+  const forked = trace.forks.get(child)!;
+  const fs = trace.syscalls.get(forked.parent) ?? [];
   const node = trace.syscalls.get(server.pid) ?? [];
   let at = 0;
   const next = (list: Syscall[], from: number, pred: (s: Syscall) => boolean) => {
@@ -497,8 +537,7 @@ function stepsOf(trace: Trace, server: Server, child: number, t0: number, t1: nu
     at = i + 1;
     return calls[i];
   };
-  const forkedAt = trace.forks.get(child)!;
-  const clone = fs.find((s) => (s.nr === NR.clone || s.nr === NR.clone3) && s.enter <= forkedAt && s.exit >= forkedAt);
+  const clone = fs.find((s) => (s.nr === NR.clone || s.nr === NR.clone3) && s.enter <= forked.at && s.exit >= forked.at);
   const cloneIndex = clone ? fs.indexOf(clone) : -1;
   const unsharePid = cloneIndex > 0 ? fs[cloneIndex - 1] : undefined;
   const pidReply = next(fs, cloneIndex, (s) => s.nr === NR.write && s.args[0] === "3");
@@ -508,29 +547,31 @@ function stepsOf(trace: Trace, server: Server, child: number, t0: number, t1: nu
   const setgroups = cut((s) => s.nr === NR.setgroups);
   const unshareUser = cut((s) => s.nr === NR.unshare && s.args[0] === "10000000");
   const unshareRest = cut((s) => s.nr === NR.unshare);
-  const getrandom = cut((s) => s.nr === NR.getrandom);
   const capFirst = cut((s) => s.nr === NR.prctl && s.args[0] === PR_CAPBSET_DROP);
   const noNewPrivs = cut((s) => s.nr === NR.prctl && s.args[0] === PR_SET_NO_NEW_PRIVS);
   const seccomp = cut((s) => s.nr === NR.prctl && s.args[0] === PR_SET_SECCOMP);
+  const ready = cut((s) => s.nr === NR.write && s.args[0] === "4");
+  const requestArrived = cut((s) => s.nr === NR.read && s.args[0] === "0" && s.ret > 0);
+  const requestEnd = cut((s) => s.nr === NR.read && s.args[0] === "0" && s.ret === 0);
   const closeControl = cut((s) => s.nr === NR.close && s.args[0] === "4");
   const limitsFirst = cut((s) => s.nr === NR.prlimit64);
   let limitsLast = limitsFirst;
   while (calls[at]?.nr === NR.prlimit64) limitsLast = calls[at++];
   const afterScript = cut((s) => s.nr === NR.getpid);
   const report = cut((s) => s.nr === NR.write && s.args[0] === "3");
-  const closeResult = cut((s) => s.nr === NR.close && s.args[0] === "3");
+  const closeStdio = cut((s) => s.nr === NR.close_range && s.args[0] === "0");
   const exit = cut((s) => s.nr === NR.exit_group);
   const gone = trace.cpu.get(child)?.lastOff ?? NaN;
   const firstOn = trace.cpu.get(child)?.firstOn ?? NaN;
   // The fork server's reply with the exit status, after it reaped the run.
   const exitReply = fs.find((s) => s.nr === NR.write && s.args[0] === "3" && s.enter > gone);
-  // The server: the request's arrival (its first read of the HTTP socket), the "go" it writes to
-  // the run's control channel, and the answer it writes.
-  // The answer is the server's last writev before the client has it; its fd is the HTTP connection's.
-  const answer = node.findLast((s) => s.nr === NR.writev && s.enter > (exitReply?.exit ?? Infinity) && s.enter < t1);
+  // The server: the request's arrival (its first read of the HTTP socket), the request it writes
+  // to the run's stdin, and the answer: its last writev before the client has it, on the HTTP
+  // connection's fd.
+  const answer = node.findLast((s) => s.nr === NR.writev && s.enter > (closeStdio?.exit ?? Infinity) && s.enter < t1);
   const requestRead = node.find((s) => s.nr === NR.read && s.args[0] === answer?.args[0] && s.enter >= t0 && s.enter < t1);
-  const goWrite = node.find((s) => s.nr === NR.write && s.args[2] === "3" && s.enter >= t0 && s.enter < (go?.exit ?? 0));
-  const parts = [
+  const handOver = node.findLast((s) => (s.nr === NR.write || s.nr === NR.writev) && s.enter >= t0 && s.enter < (requestArrived?.exit ?? 0));
+  const parts = {
     clone,
     unsharePid,
     socket,
@@ -539,72 +580,77 @@ function stepsOf(trace: Trace, server: Server, child: number, t0: number, t1: nu
     setgroups,
     unshareUser,
     unshareRest,
-    getrandom,
     capFirst,
     noNewPrivs,
     seccomp,
+    ready,
+    requestArrived,
+    requestEnd,
     closeControl,
     limitsFirst,
     limitsLast,
     afterScript,
     report,
-    closeResult,
+    closeStdio,
     exit,
     exitReply,
     requestRead,
-    goWrite,
+    handOver,
     answer,
-  ];
-  const names =
-    "clone unsharePid socket go unshareNs setgroups unshareUser unshareRest getrandom capFirst noNewPrivs seccomp closeControl limitsFirst limitsLast afterScript report closeResult exit exitReply requestRead goWrite answer".split(
-      " ",
-    );
-  const missing = names.filter((_, i) => parts[i] === undefined);
+  };
+  const missing = Object.entries(parts)
+    .filter(([, call]) => call === undefined)
+    .map(([name]) => name);
   if (pidReply < 0) missing.push("pidReply");
   if (Number.isNaN(gone)) missing.push("gone");
   if (missing.length > 0) return missing.join(",");
   const C = [child];
-  const FS = [server.forkServer];
+  const FS = [forked.parent];
   const S = [server.pid];
-  const step = (name: string, from: number, to: number, tids: number[], critical: boolean): Step => ({ name, from, to, tids, critical });
+  const step = (name: string, from: number, to: number, tids: number[], phase: Phase): Step => ({ name, from, to, tids, phase });
+  // A spare still setting itself up when its request came: the request waits for the rest of it.
+  const waitedFor = Math.max(handOver!.enter, ready!.exit);
   return [
-    // Ahead of the request (a spare): the fork and the run's first steps.
-    step("fork server: unshare(CLONE_NEWPID)", unsharePid!.enter, unsharePid!.exit, FS, false),
-    step("fork server: fork() (clone)", clone!.enter, clone!.exit, FS, false),
-    step("fork server: setns back, pid reply", clone!.exit, fs[pidReply]!.exit, FS, false),
-    step("run: after fork (at-fork hooks, random reseed), setsid", firstOn, socket!.enter, C, false),
-    step("run: connect its 5 channels, close_range", socket!.enter, go!.enter, C, false),
+    // Ahead of the request (a spare): the fork, its channels, its set-up.
+    step("fork server: unshare(CLONE_NEWPID)", unsharePid!.enter, unsharePid!.exit, FS, "ahead"),
+    step("fork server: fork() (clone)", clone!.enter, clone!.exit, FS, "ahead"),
+    step("fork server: setns back, pid reply", clone!.exit, fs[pidReply]!.exit, FS, "ahead"),
+    step("run: after fork (at-fork hooks), setsid", firstOn, socket!.enter, C, "ahead"),
+    step("run: connect its 5 channels, close_range", socket!.enter, go!.enter, C, "ahead"),
+    step("run: waits for 'go' (the server moves it into its slot)", go!.enter, go!.exit, C, "ahead"),
+    step("run: unshare(CLONE_NEWNS)", unshareNs!.enter, unshareNs!.exit, C, "ahead"),
+    step("run: mounts (/ private, umount proc and channels, 2 fresh tmpfs)", unshareNs!.exit, setgroups!.enter, C, "ahead"),
+    step("run: setgroups, setresgid/uid, chdir, dumpable", setgroups!.enter, unshareUser!.enter, C, "ahead"),
+    step("run: unshare(CLONE_NEWUSER)", unshareUser!.enter, unshareUser!.exit, C, "ahead"),
+    step("run: uid/gid maps, setgroups deny", unshareUser!.exit, unshareRest!.enter, C, "ahead"),
+    step("run: unshare(NET|IPC|UTS|CGROUP)", unshareRest!.enter, unshareRest!.exit, C, "ahead"),
+    step("run: per-run Python set-up (numpy's random state reseeded where imported)", unshareRest!.exit, capFirst!.enter, C, "ahead"),
+    step("run: capability drop (bounding, ambient, capset), no_new_privs", capFirst!.enter, noNewPrivs!.exit, C, "ahead"),
+    step("run: seccomp install (prctl)", noNewPrivs!.exit, seccomp!.exit, C, "ahead"),
+    step("run: 'ready' written", seccomp!.exit, ready!.exit, C, "ahead"),
     // The request.
-    step("client -> server: request sent, read by the server", t0, requestRead!.enter, S, true),
-    step("server: HTTP, validation, admission, spare, slot limits, until 'go'", requestRead!.enter, goWrite!.enter, S, true),
-    step("'go' reaches the run (wake-up)", goWrite!.enter, go!.exit, C, true),
-    step("run: unshare(CLONE_NEWNS)", unshareNs!.enter, unshareNs!.exit, C, true),
-    step("run: mounts (/ private, umount proc and channels, 2 fresh tmpfs)", unshareNs!.exit, setgroups!.enter, C, true),
-    step("run: setgroups, setresgid/uid, chdir, dumpable", setgroups!.enter, unshareUser!.enter, C, true),
-    step("run: unshare(CLONE_NEWUSER)", unshareUser!.enter, unshareUser!.exit, C, true),
-    step("run: uid/gid maps, setgroups deny", unshareUser!.exit, unshareRest!.enter, C, true),
-    step("run: unshare(NET|IPC|UTS|CGROUP)", unshareRest!.enter, unshareRest!.exit, C, true),
-    step("run: prepare_interpreter (font list copy)", unshareRest!.exit, getrandom!.enter, C, true),
-    step("run: numpy random reseed", getrandom!.enter, capFirst!.enter, C, true),
-    step("run: capability drop (bounding, ambient, capset), no_new_privs", capFirst!.enter, noNewPrivs!.exit, C, true),
-    step("run: seccomp install (prctl)", noNewPrivs!.exit, seccomp!.exit, C, true),
-    step("run: 'ready', close control channel", seccomp!.exit, closeControl!.exit, C, true),
-    step("run: harness prepare (read request, compile, checks, input dir)", closeControl!.exit, limitsFirst!.enter, C, true),
-    step("run: rlimits", limitsFirst!.enter, limitsLast!.exit, C, true),
-    step("run: the script (top level, main(), result to JSON)", limitsLast!.exit, afterScript!.enter, C, true),
-    step("run: output files and figures collected", afterScript!.enter, report!.enter, C, true),
-    step("run: report written, result channel closed", report!.enter, closeResult!.exit, C, true),
-    step("run: atexit, flush, os._exit", closeResult!.exit, exit!.enter, C, true),
-    step("run: exit in the kernel (mm, files, namespaces, pid 1)", exit!.enter, gone, C, true),
-    step("fork server: SIGCHLD, reap, exit status reply", gone, exitReply!.exit, FS, true),
-    step("server: after the run (kill order, slot empty, drain, counters, answer)", exitReply!.exit, answer!.enter, S, true),
-    step("server -> client: answer written, read by the client", answer!.enter, t1, S, true),
+    step("client -> server: request sent, read by the server", t0, requestRead!.enter, S, "request"),
+    step("server: HTTP, validation, admission, spare taken, slot limits, request handed over", requestRead!.enter, handOver!.enter, S, "request"),
+    step("run: set-up not yet done when the request was handed over (wall)", handOver!.enter, waitedFor, C, "request"),
+    step("run: the request reaches it (wake-up)", waitedFor, requestArrived!.exit, C, "request"),
+    step("run: request read to its end, 'started' written", requestArrived!.exit, closeControl!.exit, C, "request"),
+    step("run: harness prepare (compile, checks, input dir)", closeControl!.exit, limitsFirst!.enter, C, "request"),
+    step("run: rlimits", limitsFirst!.enter, limitsLast!.exit, C, "request"),
+    step("run: the script (top level, main(), result to JSON)", limitsLast!.exit, afterScript!.enter, C, "request"),
+    step("run: output files and figures collected", afterScript!.enter, report!.enter, C, "request"),
+    step("run: report written, its channel and stdio closed", report!.enter, closeStdio!.exit, C, "request"),
+    step("server: the run has spoken (report, streams closed) -> answer", closeStdio!.exit, answer!.enter, S, "request"),
+    step("server -> client: answer written, read by the client", answer!.enter, t1, S, "request"),
+    // After the answer.
+    step("run: os._exit", closeStdio!.exit, exit!.enter, C, "after"),
+    step("run: exit in the kernel (mm, files, namespaces, pid 1)", exit!.enter, gone, C, "after"),
+    step("fork server: SIGCHLD, reap, exit status reply", gone, exitReply!.exit, FS, "after"),
   ];
 }
 
 interface TraceFigures {
   /** Medians and means over the runs. */
-  steps: Record<string, { cpu: number; wall: number; cpuMean: number; wallMean: number; critical: boolean }>;
+  steps: Record<string, { cpu: number; wall: number; cpuMean: number; wallMean: number; phase: Phase }>;
   /** Medians over the runs: request wall, the run's process's whole on-CPU time, ... */
   totals: Record<string, number>;
   /** kworker work items per run: count, CPU ms, wall ms (means over the runs). */
@@ -615,7 +661,7 @@ interface TraceFigures {
 }
 
 function analyseTrace(trace: Trace, server: Server, times: [number, number][]): TraceFigures {
-  const byStep = new Map<string, { cpu: number[]; wall: number[]; critical: boolean }>();
+  const byStep = new Map<string, { cpu: number[]; wall: number[]; phase: Phase }>();
   const totals: Record<string, number[]> = {
     "request wall (client)": [],
     "critical path, sum of steps": [],
@@ -625,9 +671,9 @@ function analyseTrace(trace: Trace, server: Server, times: [number, number][]): 
   let runs = 0;
   const skipped: Record<string, number> = {};
   for (const [t0, t1] of times) {
-    // The run whose "go" came during this request.
+    // The run that read this request on its stdin.
     const child = [...trace.forks.keys()].find((pid) =>
-      (trace.syscalls.get(pid) ?? []).some((s) => s.nr === NR.read && s.args[0] === "4" && s.args[2] === "3" && s.exit > t0 && s.exit < t1),
+      (trace.syscalls.get(pid) ?? []).some((s) => s.nr === NR.read && s.args[0] === "0" && s.ret > 0 && s.exit > t0 && s.exit < t1),
     );
     if (child === undefined) {
       skipped["its run was forked before the trace began"] = (skipped["its run was forked before the trace began"] ?? 0) + 1;
@@ -643,22 +689,22 @@ function analyseTrace(trace: Trace, server: Server, times: [number, number][]): 
       const cpu = step.tids.reduce((sum, tid) => sum + (trace.cpu.get(tid)?.within(step.from, step.to) ?? 0), 0);
       let entry = byStep.get(step.name);
       if (!entry) {
-        entry = { cpu: [], wall: [], critical: step.critical };
+        entry = { cpu: [], wall: [], phase: step.phase };
         byStep.set(step.name, entry);
       }
       entry.cpu.push(cpu / 1e6);
       entry.wall.push((step.to - step.from) / 1e6);
     }
     totals["request wall (client)"]!.push((t1 - t0) / 1e6);
-    totals["critical path, sum of steps"]!.push(steps.filter((s) => s.critical).reduce((sum, s) => sum + s.to - s.from, 0) / 1e6);
+    totals["critical path, sum of steps"]!.push(steps.filter((s) => s.phase === "request").reduce((sum, s) => sum + s.to - s.from, 0) / 1e6);
     const cpu = trace.cpu.get(child)!;
     totals["run's process on-CPU, fork to exit"]!.push(cpu.total / 1e6);
-    totals["run's process wall, fork to exit"]!.push((cpu.lastOff - trace.forks.get(child)!) / 1e6);
+    totals["run's process wall, fork to exit"]!.push((cpu.lastOff - trace.forks.get(child)!.at) / 1e6);
   }
   const steps: TraceFigures["steps"] = {};
   const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
   for (const [name, entry] of byStep) {
-    steps[name] = { cpu: median(entry.cpu), wall: median(entry.wall), cpuMean: mean(entry.cpu), wallMean: mean(entry.wall), critical: entry.critical };
+    steps[name] = { cpu: median(entry.cpu), wall: median(entry.wall), cpuMean: mean(entry.cpu), wallMean: mean(entry.wall), phase: entry.phase };
   }
   const window: [number, number] = [times[0]![0], times[times.length - 1]![1]];
   const work: TraceFigures["work"] = {};
@@ -676,13 +722,13 @@ function analyseTrace(trace: Trace, server: Server, times: [number, number][]): 
   const figures: Record<string, number> = {};
   for (const [name, values] of Object.entries(totals)) figures[name] = median(values);
   figures["kworkers on-CPU per request (all work)"] = perRequest((_, comm) => comm.startsWith("kworker"));
-  figures["fork server on-CPU per request"] = perRequest((tid) => tid === server.forkServer);
+  figures["fork servers on-CPU per request"] = perRequest((tid) => forkServerPids(server).includes(tid));
   figures["server main thread on-CPU per request"] = perRequest((tid) => tid === server.pid);
   const inWindow = (tid: number, nr?: number) =>
     (trace.syscalls.get(tid) ?? []).filter((s) => s.enter >= window[0] && s.enter <= window[1] && (nr === undefined || s.nr === nr)).length / times.length;
   figures["server main thread: syscalls per request (count)"] = inWindow(server.pid);
   figures["server main thread: openat per request (count)"] = inWindow(server.pid, NR.openat);
-  figures["fork server: syscalls per request (count)"] = inWindow(server.forkServer);
+  figures["fork servers: syscalls per request (count)"] = forkServerPids(server).reduce((sum, pid) => sum + inWindow(pid), 0);
   return { steps, totals: figures, work, runs, skipped };
 }
 
@@ -745,7 +791,7 @@ async function readSamples(file: string, server: Server, clientPid: number): Pro
           ? "server (node)"
           : pid === clientPid
             ? "client"
-            : pid === server.forkServer
+            : forkServerPids(server).includes(pid)
               ? "fork server"
               : runs.has(pid)
                 ? "run"
@@ -781,7 +827,7 @@ async function readSamples(file: string, server: Server, clientPid: number): Pro
     header = { comm: m[1]!, pid: Number(m[2]), event: m[4]! };
     if (header.event.startsWith("sched:sched_process_fork")) {
       const s = /pid=(\d+) child_comm=.* child_pid=(\d+)/.exec(m[5]!);
-      if (s && Number(s[1]) === server.forkServer) runs.add(Number(s[2]));
+      if (s && forkServerPids(server).includes(Number(s[1]))) runs.add(Number(s[2]));
     }
   }
   flush();
@@ -821,7 +867,7 @@ async function readWaits(file: string, server: Server): Promise<Record<string, n
     }
     flush();
     const fork = /sched_process_fork:.* pid=(\d+) child_comm=.* child_pid=(\d+)/.exec(line);
-    if (fork && Number(fork[1]) === server.forkServer) runs.add(Number(fork[2]));
+    if (fork && forkServerPids(server).includes(Number(fork[1]))) runs.add(Number(fork[2]));
     const sw = /sched_switch:.* prev_pid=(\d+) .*prev_state=(\S+) ==>/.exec(line);
     waiting = sw ? runs.has(Number(sw[1])) && sw[2]!.startsWith("D") : undefined;
   }
@@ -994,21 +1040,23 @@ async function main(): Promise<void> {
   print(`output: ${OUT}`);
   const server = await startServer(PORT);
   try {
-    await hellos(server.port, WARM_UP);
+    await backToBack(server.port, WARM_UP);
     await sleep(1000);
 
     if (PASSES.has("cpu")) {
       const repeats: { wall: number[]; cpu: Record<string, number> }[] = [];
       for (let r = 0; r < REPEATS; r++) {
         const before = snapshot(server);
-        const times = await hellos(server.port, RUNS);
+        const times = await saturating(server.port, RUNS, CONNECTIONS);
         await sleep(300); // the last run reaped, its kworker work done
         const after = snapshot(server);
-        repeats.push({ wall: times.map(([a, b]) => (b - a) / 1e6), cpu: cpuPerRequest(before, after, RUNS) });
+        repeats.push({ wall: times.map(([a, b]) => (b - a) / 1e6), cpu: cpuPerRequest(before, after, times.length) });
         await sleep(500);
       }
       results.cpu = repeats;
-      print(`\nCPU per request, ms (${RUNS} hello requests back to back, ${REPEATS} repetitions: median (min-max)), from /proc`);
+      print(
+        `\nCPU per request, ms (${RUNS} ${SCRIPT_NAME} requests ${CONNECTIONS === 1 ? "back to back" : `on ${CONNECTIONS} connections at once`}, ${REPEATS} repetitions: median (min-max)), from /proc`,
+      );
       for (const name of Object.keys(repeats[0]!.cpu)) print(`  ${name.padEnd(56)} ${spread(repeats.map((r) => r.cpu[name]!))}`);
       print(
         `  request wall p50 ${spread(repeats.map((r) => median(r.wall)))}  p10 ${spread(repeats.map((r) => quantile(r.wall, 0.1)))}  p90 ${spread(repeats.map((r) => quantile(r.wall, 0.9)))}`,
@@ -1026,7 +1074,7 @@ async function main(): Promise<void> {
           ...["-e", "sched:sched_switch", "-e", "sched:sched_process_fork", "-e", "workqueue:workqueue_execute_start", "-e", "workqueue:workqueue_execute_end"],
         ];
         await perfRecord(["-k", "CLOCK_MONOTONIC", "-a", "--mmap-pages", "4096", "-o", file, ...events], async () => {
-          times = await hellos(server.port, TRACED_RUNS);
+          times = await backToBack(server.port, TRACED_RUNS);
           await sleep(300);
         });
         repeats.push(analyseTrace(await readTrace(file, server, process.pid), server, times));
@@ -1036,7 +1084,7 @@ async function main(): Promise<void> {
       print(`  runs with every cut found: ${repeats.map((r) => r.runs).join(", ")}; left out: ${repeats.map((r) => JSON.stringify(r.skipped)).join(", ")}`);
       print(`  ${"step".padEnd(80)} ${"CPU".padEnd(20)} ${"wall".padEnd(20)} ${"CPU mean".padEnd(20)} wall mean`);
       for (const name of Object.keys(repeats[0]!.steps)) {
-        const mark = repeats[0]!.steps[name]!.critical ? "" : " (ahead of the request)";
+        const mark = { ahead: " (ahead of the request)", request: "", after: " (after the answer)" }[repeats[0]!.steps[name]!.phase];
         const get = (key: "cpu" | "wall" | "cpuMean" | "wallMean") => spread(repeats.map((r) => r.steps[name]?.[key] ?? NaN)).padEnd(20);
         print(`  ${(name + mark).padEnd(80)} ${get("cpu")} ${get("wall")} ${get("cpuMean")} ${get("wallMean")}`);
       }
@@ -1054,7 +1102,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < REPEATS; r++) {
         const file = join(OUT, `sample-${r}.data`);
         await perfRecord(["-a", "-g", "-F", String(SAMPLE_HZ), "-e", "cpu-clock", "-e", "sched:sched_process_fork", "-o", file], async () => {
-          await hellos(server.port, TRACED_RUNS);
+          await backToBack(server.port, TRACED_RUNS);
           await sleep(300);
         });
         const { counts } = await readSamples(file, server, process.pid);
@@ -1076,7 +1124,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < REPEATS; r++) {
         const file = join(OUT, `waits-${r}.data`);
         await perfRecord(["-a", "-g", "-e", "sched:sched_switch", "-e", "sched:sched_process_fork", "-o", file], async () => {
-          await hellos(server.port, TRACED_RUNS);
+          await backToBack(server.port, TRACED_RUNS);
           await sleep(300);
         });
         const counts = await readWaits(file, server);
@@ -1094,7 +1142,7 @@ async function main(): Promise<void> {
       const counts = join(OUT, "strace-c.txt");
       const strace = execa("strace", ["-c", "-f", "-o", counts, "-p", String(server.forkServer)], { reject: false });
       await sleep(1000);
-      await hellos(server.port, TRACED_RUNS);
+      await backToBack(server.port, TRACED_RUNS);
       strace.kill("SIGINT");
       await strace;
       const summary = readText(counts);
@@ -1106,7 +1154,7 @@ async function main(): Promise<void> {
       const timeline = join(OUT, "strace-timeline.txt");
       const traced = execa("strace", ["-f", "-tt", "-T", "-o", timeline, "-p", String(server.forkServer)], { reject: false });
       await sleep(1000);
-      await hellos(server.port, 4);
+      await backToBack(server.port, 4);
       traced.kill("SIGINT");
       await traced;
       print(`strace -f -tt -T timeline of 4 requests: ${timeline}`);
@@ -1121,9 +1169,9 @@ async function main(): Promise<void> {
     const profiled = await startServer(PORT + 1, ["--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-interval", "200"]);
     const windows: [number, number][] = [];
     try {
-      await hellos(profiled.port, WARM_UP);
+      await backToBack(profiled.port, WARM_UP);
       for (let r = 0; r < REPEATS; r++) {
-        const times = await hellos(profiled.port, TRACED_RUNS);
+        const times = await backToBack(profiled.port, TRACED_RUNS);
         windows.push([times[0]![0], times[times.length - 1]![1]]);
       }
     } finally {

@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { execa } from "execa";
+import PANDAS_EXAMPLE from "./pandas-example.json" with { type: "json" };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const python = join(root, ".venv", "bin", "python");
@@ -22,9 +23,7 @@ const PORT = Number(process.env.BENCH_PORT ?? 18_765);
 
 const SCRIPTS = {
   hello: 'def main():\n    return {"hello": "world"}\n',
-  // The pandas example of the seed documents.
-  pandas:
-    'import numpy as np\nimport pandas as pd\n\ndef main():\n    print("Calculating...")\n    s = pd.Series([1, 3, 5, np.nan, 6, 8])\n    print(f"Series length: {len(s)}")\n    return {"total": float(s.sum()), "count": int(s.count())}\n',
+  pandas: PANDAS_EXAMPLE.script,
 } as const;
 
 /**
