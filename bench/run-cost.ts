@@ -300,7 +300,7 @@ function snapshot(server: Server): CpuSnapshot {
     forkServer: schedstat(`/proc/${server.forkServer}/schedstat`),
     preloaded: schedstat(`/proc/${server.preloaded}/schedstat`),
     runsTicks: Number(forkServerStat[13]) + Number(forkServerStat[14]) + Number(preloadedStat[13]) + Number(preloadedStat[14]),
-    forkServerFaults: Number(forkServerStat[7]),
+    forkServerFaults: Number(forkServerStat[7]) + Number(preloadedStat[7]),
     runsFaults: Number(forkServerStat[8]) + Number(preloadedStat[8]),
     kworkers,
     kthreads,
@@ -327,7 +327,7 @@ function cpuPerRequest(a: CpuSnapshot, b: CpuSnapshot, requests: number): Record
   figures["other (the rest of the machine)"] = machine - known;
   figures["machine busy (/proc/stat)"] = machine;
   figures["machine capacity (CPUs x wall)"] = ((b.total - a.total) * TICK_MS) / requests;
-  figures["minor page faults: fork server (count)"] = (b.forkServerFaults - a.forkServerFaults) / requests;
+  figures["minor page faults: fork servers, their own (count)"] = (b.forkServerFaults - a.forkServerFaults) / requests;
   figures["minor page faults: runs' processes (count)"] = (b.runsFaults - a.runsFaults) / requests;
   return figures;
 }
