@@ -81,6 +81,15 @@ describe("cgroup v1 slots", () => {
     expect(slot.sincePrepare().oomKilled).toBe(false);
   });
 
+  it("limit() writes the limits as prepare() does and leaves the counters noted at the last prepare()", () => {
+    const { slot, memory } = newSlot();
+    slot.prepare(limits);
+    writeFileSync(join(memory, "memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 4\n");
+    slot.limit({ ...limits, memoryMb: 128 });
+    expect(read("memory", "NSJAIL", "uid-920001", "memory.limit_in_bytes")).toBe(String(128 * 1024 * 1024));
+    expect(slot.sincePrepare().oomKilled).toBe(true);
+  });
+
   it("tells which limits were run into since prepare(): the memory failcnt and refused forks", () => {
     const { slot, memory } = newSlot();
     slot.prepare(limits);

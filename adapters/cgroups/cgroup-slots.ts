@@ -59,6 +59,8 @@ export interface CgroupSlot {
    * not written again.
    */
   prepare(limits: SlotLimits): void;
+  /** Sets the slot's limits as prepare() does, without noting the counters (a run forked ahead notes them at its hand-over). */
+  limit(limits: SlotLimits): void;
   /** Moves a process (host pid) into the slot; the cgroup.procs files stay open for the next move. */
   attach(pid: number): Promise<void>;
   /** Closes the files attach() keeps open; no attach may be under way. */
@@ -131,12 +133,16 @@ abstract class Slot implements CgroupSlot {
   }
 
   prepare(limits: SlotLimits): void {
+    this.limit(limits);
+    this.before = this.counters();
+  }
+
+  limit(limits: SlotLimits): void {
     if (!sameLimits(this.written, limits)) {
       this.written = undefined;
       this.writeLimits(limits);
       this.written = limits;
     }
-    this.before = this.counters();
   }
 
   async attach(pid: number): Promise<void> {

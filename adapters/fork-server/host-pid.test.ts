@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { childWithNamespacePid, firstChild } from "./host-pid.js";
+import { childWithNamespacePid, firstChild, namespaceChildren } from "./host-pid.js";
 
 let root: string | undefined;
 afterEach(() => {
@@ -44,6 +44,20 @@ describe("childWithNamespacePid", () => {
     const proc = fakeProc({ 601: "601\t7" });
     expect(childWithNamespacePid(500, 70, proc)).toBeUndefined();
     expect(childWithNamespacePid(999, 7, proc)).toBeUndefined();
+  });
+});
+
+describe("namespaceChildren", () => {
+  it("reads the parent's namespace level once, and each child's as it looks for it", async () => {
+    const proc = fakeProc({ 601: "601\t7\t1" });
+    const find = namespaceChildren(500, proc);
+    rmSync(join(proc, "500", "status"));
+    expect(find?.(7)).toBe(601);
+    writeFileSync(join(proc, "500", "task", "500", "children"), "601 602 ");
+    mkdirSync(join(proc, "602"));
+    writeFileSync(join(proc, "602", "status"), "Name:\tpython\nPid:\t602\nNSpid:\t602\t8\t1\n");
+    expect(find?.(8)).toBe(602);
+    expect(namespaceChildren(500, proc)).toBeUndefined();
   });
 });
 

@@ -4,7 +4,7 @@ import { NSJAIL_TERM_GRACE_MS } from "../nsjail/nsjail-binary.js";
 import { CappedBuffer } from "../python/capped-buffer.js";
 import { SANDBOX_LOG_FD } from "../python/harness-process.js";
 import { READY_TEXT, RESULT_FD } from "../python/protocol-facts.js";
-import { childWithNamespacePid, firstChild } from "./host-pid.js";
+import { firstChild, namespaceChildren } from "./host-pid.js";
 
 // The fork server's result channel (where it says it is ready and reports its runs, sandbox_harness/fork_server.py)
 // is the harness's RESULT_FD; nsjail's own log is SANDBOX_LOG_FD, as in a jail per run.
@@ -78,6 +78,8 @@ export class ZygoteProcess {
   private exitedFlag = false;
   private pythonPidValue: number | undefined;
   private barePid: number | undefined;
+  /** Each fork server's finder of its children (the preloaded one's and the bare one's). */
+  private readonly childFinders = new Map<number, (nsPid: number) => number | undefined>();
   /** Resolves when nsjail has exited, and with it the fork server and every run it forked. */
   readonly exited: Promise<void>;
   /** Resolves once it takes no new run: retired, or exited. */
@@ -168,10 +170,20 @@ export class ZygoteProcess {
   hostPid(forked: ForkedPid): number | undefined {
     const preloaded = this.pythonPid;
     if (preloaded === undefined) return undefined;
-    if (forked.parent === undefined) return childWithNamespacePid(preloaded, forked.pid);
+    if (forked.parent === undefined) return this.childOf(preloaded, forked.pid);
     // The bare fork server, the preloaded one's child, is the same process for as long as the preloaded one lives.
-    this.barePid ??= childWithNamespacePid(preloaded, forked.parent);
-    return this.barePid === undefined ? undefined : childWithNamespacePid(this.barePid, forked.pid);
+    this.barePid ??= this.childOf(preloaded, forked.parent);
+    return this.barePid === undefined ? undefined : this.childOf(this.barePid, forked.pid);
+  }
+
+  private childOf(parent: number, nsPid: number): number | undefined {
+    let find = this.childFinders.get(parent);
+    if (find === undefined) {
+      find = namespaceChildren(parent);
+      if (find === undefined) return undefined;
+      this.childFinders.set(parent, find);
+    }
+    return find(nsPid);
   }
 
   /** Asks for a run's process. */

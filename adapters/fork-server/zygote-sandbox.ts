@@ -215,7 +215,7 @@ export class ZygoteSandbox implements PrestartableSandbox {
       return { kind: "lost", reason: message(error) };
     }
     try {
-      lease = await this.leases.leaseWithSlot(this.runLimits(memoryMb));
+      lease = await this.leases.leaseWithSlot(this.runLimits(memoryMb), { countersAtHandOver: true });
     } catch (error) {
       return { kind: "lost", reason: message(error) };
     }

@@ -31,6 +31,7 @@ function slots() {
       isEmpty: () => !stuck.has(uid),
       killAll: async () => undefined,
       prepare: () => undefined,
+      limit: () => undefined,
       close: () => undefined,
     }) as Partial<CgroupSlot> as CgroupSlot;
   return { stuck, slot };

@@ -48,8 +48,11 @@ export class RunLeases {
     this.quarantine = new SlotQuarantine(options.onStuck);
   }
 
-  /** A uid and its slot, emptied and set to these limits. */
-  async lease(limits: SlotLimits): Promise<RunLease> {
+  /**
+   * A uid and its slot, emptied and set to these limits, its counters noted for the run (unless
+   * `countersAtHandOver`: a run forked ahead notes them when it takes its request's limits).
+   */
+  async lease(limits: SlotLimits, { countersAtHandOver = false } = {}): Promise<RunLease> {
     const uid = this.options.uids.acquire();
     let slot: CgroupSlot | undefined;
     try {
@@ -63,7 +66,8 @@ export class RunLeases {
     try {
       // What outlived an earlier holder must not share this run's limits.
       await lease.slot?.killAll();
-      lease.slot?.prepare(limits);
+      if (countersAtHandOver) lease.slot?.limit(limits);
+      else lease.slot?.prepare(limits);
       return lease;
     } catch (error) {
       this.release(lease);
@@ -72,9 +76,9 @@ export class RunLeases {
   }
 
   /** A lease that certainly has a slot; throws on a host without cgroups. */
-  async leaseWithSlot(limits: SlotLimits): Promise<SlottedLease> {
+  async leaseWithSlot(limits: SlotLimits, options: { countersAtHandOver?: boolean } = {}): Promise<SlottedLease> {
     if (this.options.slots === undefined) throw new Error("no usable cgroups on this host: a run here needs a cgroup slot");
-    return (await this.lease(limits)) as SlottedLease;
+    return (await this.lease(limits, options)) as SlottedLease;
   }
 
   /** Gives the uid back: now if its slot is empty, else once it is. */

@@ -93,7 +93,8 @@ export class RunLifecycle {
     release: () => Promise<void>,
   ): Promise<Outcome> {
     const startedAt = performance.now();
-    const life = this.live(live, lease, request, startedAt);
+    const answer = { early: false };
+    const life = this.live(live, lease, request, startedAt, answer);
     const over = life.finally(release);
     const spoken = live.spoken?.then((): RunEnd<Exit> => {
       const slot = lease?.slot;
@@ -103,6 +104,7 @@ export class RunLifecycle {
     const ended = life.then((end) => ({ end, early: false }));
     const first = await Promise.race(spoken === undefined ? [ended] : [ended, spoken.then((end) => ({ end, early: true }))]);
     if (first.early) {
+      answer.early = true;
       // The rest of the life goes on after the answer, and no failure of it may go unheard.
       over.catch((error: unknown) => this.options.onLog(`a run answered before its end failed to end: ${message(error)}`));
     } else {
@@ -111,8 +113,18 @@ export class RunLifecycle {
     return outcome(first.end);
   }
 
-  /** The run's life from the hand-over to its processes gone (or given up) and its output drained. */
-  private async live<Exit>(live: LiveRun<Exit>, lease: RunLease | undefined, request: ExecutionRequest, startedAt: number): Promise<RunEnd<Exit>> {
+  /**
+   * The run's life from the hand-over to its processes gone (or given up) and its output drained.
+   * The slot's counters are read at its end only for an answer still to be given: an early one
+   * read them when the run had spoken.
+   */
+  private async live<Exit>(
+    live: LiveRun<Exit>,
+    lease: RunLease | undefined,
+    request: ExecutionRequest,
+    startedAt: number,
+    answer: { readonly early: boolean },
+  ): Promise<RunEnd<Exit>> {
     const slot = lease?.slot;
     const { endGraceMs } = this.options;
     let timedOutAt: number | undefined;
@@ -154,7 +166,7 @@ export class RunLifecycle {
     if (exit === undefined) live.abandoned?.();
     if (!emptied && lease !== undefined) emptied = await this.roomInQuarantine(lease);
     await live.drain(emptied ? DRAIN_GRACE_MS : 0);
-    return { exit, timedOut: timedOutAt !== undefined, durationMs, ...eventsOf(slot) };
+    return { exit, timedOut: timedOutAt !== undefined, durationMs, ...eventsOf(answer.early ? undefined : slot) };
   }
 
   /** Runs still waiting for a full quarantine are answered at once. */
@@ -178,7 +190,7 @@ export class RunLifecycle {
   }
 }
 
-/** The slot's counters since the lease, read once; none without a slot. */
+/** The slot's counters since the lease, read once; none without a slot (or none wanted). */
 function eventsOf(slot: RunLease["slot"]): Pick<RunEnd<unknown>, "oomKilled" | "limitsHit"> {
   const events = slot?.sincePrepare();
   return { oomKilled: events?.oomKilled, limitsHit: events?.limitsHit };
