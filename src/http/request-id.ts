@@ -18,7 +18,9 @@ export function acceptedRequestId(header: string | undefined): string | undefine
  * word characters, `-` and `=` as it is and asks the generator for anything else, which keeps the
  * rest of what `acceptedRequestId` accepts (a trace context such as `trace/1;o=1`, padded ids).
  * Hono echoes the id only on responses made through the context; the error and result responses
- * of this app are plain `Response`s, so the header is set again once the response is there.
+ * of this app are plain `Response`s, so the header is set again once the response is there, on
+ * the response's own headers: `c.header()` would rebuild a finished response, making
+ * `@hono/node-server`'s lightweight one a full web `Response` whose body is then read as a stream.
  */
 export function requestIds(): MiddlewareHandler {
   const assignId = requestId({
@@ -29,6 +31,6 @@ export function requestIds(): MiddlewareHandler {
   return (c, next) =>
     assignId(c, async () => {
       await next();
-      c.header(REQUEST_ID_HEADER, c.get("requestId"));
+      c.res.headers.set(REQUEST_ID_HEADER, c.get("requestId"));
     });
 }

@@ -3,6 +3,7 @@ import { composeApp } from "../../src/compose.js";
 import { loadPlaygroundAssets } from "../../src/http/playground.js";
 import { acceptedRequestId } from "../../src/http/request-id.js";
 import { playgroundBundleDir, projectRoot } from "../../src/project-paths.js";
+import { listen } from "../support/listening.js";
 import { capturingLogger } from "../support/observing.js";
 import { realSubprocessSandbox, testConfig } from "../support/real-app.js";
 
@@ -120,6 +121,25 @@ describe("request ids", () => {
     for (const bad of ["x".repeat(129), "tab\there", "caf\u00e9"]) {
       const response = await app.request("/health", { headers: { "x-request-id": bad } });
       expect(response.headers.get("x-request-id"), bad).toMatch(UUID);
+    }
+  });
+
+  test("over HTTP, each kind of response carries its id with its body whole: a result, an error, the health check, the playground", async () => {
+    const served = await listen(app);
+    try {
+      const requests: [string, RequestInit, number, (body: string) => boolean][] = [
+        ["/execute", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ script: "def main(): return 41 + 1" }) }, 200, (b) => b.startsWith('{"result":42,')],
+        ["/execute", { method: "POST", headers: { "content-type": "application/json" }, body: "{" }, 400, (b) => b.includes('"INVALID_REQUEST"')],
+        ["/health", {}, 200, (b) => b.includes('"status"')],
+        ["/", {}, 200, (b) => b.includes("<html")],
+      ];
+      for (const [path, init, status, bodyIsWhole] of requests) {
+        const id = `over-http-${path}-${status}`;
+        const response = await fetch(`${served.url}${path}`, { ...init, headers: { ...init.headers, "x-request-id": id } });
+        expect([path, response.status, response.headers.get("x-request-id"), bodyIsWhole(await response.text())]).toEqual([path, status, id, true]);
+      }
+    } finally {
+      await served.close();
     }
   });
 
