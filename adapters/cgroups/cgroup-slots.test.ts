@@ -90,6 +90,16 @@ describe("cgroup v1 slots", () => {
     expect(slot.sincePrepare().oomKilled).toBe(true);
   });
 
+  it("is empty only when the pids controller counts no task: an exited one not yet reaped is no longer in cgroup.procs, but is counted", () => {
+    const { slot } = newSlot();
+    const pids = join(root, "pids", "NSJAIL", "uid-920001");
+    writeFileSync(join(pids, "cgroup.procs"), "");
+    writeFileSync(join(pids, "pids.current"), "1\n");
+    expect(slot.isEmpty()).toBe(false);
+    writeFileSync(join(pids, "pids.current"), "0\n");
+    expect(slot.isEmpty()).toBe(true);
+  });
+
   it("tells which limits were run into since prepare(): the memory failcnt and refused forks", () => {
     const { slot, memory } = newSlot();
     slot.prepare(limits);

@@ -164,8 +164,10 @@ abstract class Slot implements CgroupSlot {
     return { oomKilled, limitsHit: { memory: now.memoryMax > this.before.memoryMax || oomKilled, processes: now.pidsMax > this.before.pidsMax } };
   }
 
+  // pids.current alone: it counts every task that cgroup.procs lists (and those of groups below),
+  // and exited ones until they are reaped; reading cgroup.procs too cost a second file per look.
   isEmpty(): boolean {
-    return this.pids().length === 0 && this.taskCount() === 0;
+    return this.taskCount() === 0;
   }
 
   async killAll(): Promise<void> {
@@ -270,8 +272,8 @@ class V2Slot extends Slot {
   }
 
   protected memoryCounters(): MemoryCounters {
-    const memoryEvents = join(this.dir, "memory.events");
-    return { oomKills: counter(memoryEvents, "oom_kill"), memoryMax: counter(memoryEvents, "max") };
+    const memoryEvents = counters(join(this.dir, "memory.events"));
+    return { oomKills: memoryEvents("oom_kill"), memoryMax: memoryEvents("max") };
   }
 
   override killEverything(): void {
@@ -290,13 +292,17 @@ function ensureDir(dir: string): string {
   return dir;
 }
 
-/** A "name value" line of a flat-keyed cgroup file such as memory.events. */
-function counter(file: string, name: string): number {
-  const line = readFileSync(file, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith(`${name} `));
-  return line === undefined ? 0 : Number(line.slice(name.length + 1));
+/** The "name value" lines of a flat-keyed cgroup file such as memory.events, read once. */
+function counters(file: string): (name: string) => number {
+  const lines = readFileSync(file, "utf8").split("\n");
+  return (name) => {
+    const line = lines.find((l) => l.startsWith(`${name} `));
+    return line === undefined ? 0 : Number(line.slice(name.length + 1));
+  };
 }
+
+/** One "name value" line of a flat-keyed cgroup file. */
+const counter = (file: string, name: string): number => counters(file)(name);
 
 function readPids(file: string): number[] {
   try {

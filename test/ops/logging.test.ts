@@ -128,7 +128,12 @@ describe("request ids", () => {
     const served = await listen(app);
     try {
       const requests: [string, RequestInit, number, (body: string) => boolean][] = [
-        ["/execute", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ script: "def main(): return 41 + 1" }) }, 200, (b) => b.startsWith('{"result":42,')],
+        [
+          "/execute",
+          { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ script: "def main(): return 41 + 1" }) },
+          200,
+          (b) => b.startsWith('{"result":42,'),
+        ],
         ["/execute", { method: "POST", headers: { "content-type": "application/json" }, body: "{" }, 400, (b) => b.includes('"INVALID_REQUEST"')],
         ["/health", {}, 200, (b) => b.includes('"status"')],
         ["/", {}, 200, (b) => b.includes("<html")],
