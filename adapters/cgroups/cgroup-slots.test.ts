@@ -98,6 +98,8 @@ describe("cgroup v1 slots", () => {
     expect(slot.isEmpty()).toBe(false);
     writeFileSync(join(pids, "pids.current"), "0\n");
     expect(slot.isEmpty()).toBe(true);
+    rmSync(join(pids, "pids.current"));
+    expect(slot.isEmpty()).toBe(false);
   });
 
   it("tells which limits were run into since prepare(): the memory failcnt and refused forks", () => {

@@ -312,11 +312,12 @@ function readPids(file: string): number[] {
   }
 }
 
+/** A count file's number; one that cannot be read counts as not empty (a slot nobody can look into is never taken as empty). */
 function readCount(file: string): number {
   try {
     return Number(readFileSync(file, "utf8"));
   } catch {
-    return 0;
+    return Number.POSITIVE_INFINITY;
   }
 }
 
