@@ -50,6 +50,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
+import { npmStartArgs } from "./npm-start.ts";
 import PANDAS_EXAMPLE from "./pandas-example.json" with { type: "json" };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -140,15 +141,8 @@ const namespaceDepth = (pid: number) =>
 /** The preloaded fork server's child in its own pid namespace (each run's process is pid 1 of a new one). */
 const bareForkServer = (preloaded: number) => childrenOf(preloaded).find((pid) => namespaceDepth(pid) === namespaceDepth(preloaded));
 
-/** Node's arguments as `npm start` gives them (its V8 flags, then the built server), from package.json. */
-function startArgs(): string[] {
-  const [, ...args] = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start.split(" ");
-  const main = args.pop() ?? "";
-  return [...args, join(root, main)];
-}
-
 async function startServer(port: number, nodeArgs: string[] = []): Promise<Server> {
-  const child = execa("node", [...nodeArgs, ...startArgs()], {
+  const child = execa("node", [...nodeArgs, ...npmStartArgs(root)], {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", API_KEYS: "", SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote" },
     reject: false,
     stdout: "ignore",

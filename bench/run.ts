@@ -6,7 +6,6 @@
 // sessions (POST /sessions): the time to create one, the time of a one-line cell in one, and
 // the memory an idle session holds.
 
-import { readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { Agent, request as httpRequest } from "node:http";
 import { availableParallelism } from "node:os";
@@ -14,6 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { execa } from "execa";
+import { npmStartArgs } from "./npm-start.ts";
 import PANDAS_EXAMPLE from "./pandas-example.json" with { type: "json" };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -302,16 +302,9 @@ interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Node's arguments as `npm start` gives them (its V8 flags, then the built server), from package.json. */
-function startArgs(): string[] {
-  const [, ...args] = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start.split(" ");
-  const main = args.pop() ?? "";
-  return [...args, join(root, main)];
-}
-
 async function startServer(config: ServerConfig, port: number): Promise<RunningServer> {
   const url = `http://127.0.0.1:${port}`;
-  const server = execa("node", startArgs(), {
+  const server = execa("node", npmStartArgs(root), {
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", API_KEYS: "", ...config.env },
     reject: false,
     stdout: "ignore",

@@ -11,7 +11,8 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
+import { npmStartArgs } from "./npm-start.ts";
 
 const ROUNDS = Number(process.env.SIDE_ROUNDS ?? 5);
 const SECONDS = Number(process.env.SIDE_SECONDS ?? 20);
@@ -30,10 +31,8 @@ if (checkouts.length !== 2) throw new Error("usage: node bench/side-by-side.ts <
 
 /** A checkout's server as `npm start` starts it (its V8 flags, then the built server). */
 function start(dir: string, port: number): ChildProcess {
-  const [, ...args] = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start.split(" ");
-  const main = args.pop() ?? "";
   const env = { ...process.env, PORT: String(port), HOST: "127.0.0.1", API_KEYS: "", SANDBOX_BACKEND: "nsjail", SANDBOX_MODE: "zygote", LOG_LEVEL: "warn" };
-  return spawn("node", [...args, join(dir, main)], { env, stdio: "ignore" });
+  return spawn("node", npmStartArgs(dir), { env, stdio: "ignore" });
 }
 
 /** User and system CPU ticks of a process's main thread, or of all its threads. */
