@@ -66,13 +66,13 @@ vitest() { # report-file vitest-arguments...
 }
 started=$(date +%s)
 # A watchdog outside node: should vitest's own process be what is stuck, its progress reporter
-# is stuck with it. From the 8th minute on, every 5 minutes, what is busy and what the kernel said.
+# is stuck with it. From the 8th minute on, every 5 minutes, what is busy and where the kernel
+# holds it (scripts/machine-snapshot.sh).
 (
   sleep 480
   while :; do
-    echo "[watchdog] $(($(date +%s) - started)) s in: the busiest processes"
-    ps -eo pid,ppid,stat,time,pcpu,etime,args --sort=-pcpu | head -12 | cut -c1-160
-    dmesg --level=emerg,alert,crit,err,warn | tail -5
+    echo "[watchdog] $(($(date +%s) - started)) s in: what the machine is doing"
+    bash scripts/machine-snapshot.sh 3 2>&1 | sed 's/^/[watchdog] /'
     sleep 300
   done
 ) &

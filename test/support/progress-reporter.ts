@@ -4,14 +4,18 @@ import type { Reporter, TestCase, TestModule } from "vitest/node";
 /**
  * A reporter for long runs whose output is only read afterwards (the cgroup v2 VM's console):
  * one line as each test starts and ends, and, every minute, the name of whatever has been
- * going for longer than a few minutes (a test, or a test file still being loaded) with the
- * processes using the most CPU and the kernel's last errors, so a hang shows where it is and
- * what it does. Lines start with `[progress]`; scripts/test-cgroup2.sh reads them back.
+ * going for longer than a few minutes (a test, or a test file still being loaded) with what
+ * the machine does (scripts/machine-snapshot.sh: the busiest processes, where the kernel holds
+ * them, every CPU's backtrace, the kernel's last errors), so a hang shows where it is and what
+ * it does. Lines start with `[progress]`; scripts/test-cgroup2.sh reads them back.
  */
 export default class ProgressReporter implements Reporter {
   /** What has started and not ended, by vitest's id: its label and when it started. */
   private readonly going = new Map<string, { label: string; since: number }>();
   private timer: NodeJS.Timeout | undefined;
+  /** The stalls already shown in full (see nameStalled), and when the last full picture was. */
+  private readonly shown = new Set<string>();
+  private shownAt = 0;
 
   private readonly stalledAfterMs: number;
   private readonly checkEveryMs: number;
@@ -70,18 +74,31 @@ export default class ProgressReporter implements Reporter {
     const now = performance.now();
     const stalled = [...this.going.values()].filter(({ since }) => now - since >= this.stalledAfterMs);
     for (const { label, since } of stalled) print(`still going after ${Math.round((now - since) / 1000)} s: ${label}`);
-    if (stalled.length > 0) {
+    if (stalled.length === 0) return;
+    // The whole picture (kernel stacks, every CPU's backtrace) when something newly stalls and
+    // every few minutes after; the busiest processes in between.
+    const newlyStalled = stalled.some(({ label }) => !this.shown.has(label));
+    if (newlyStalled || now - this.shownAt >= SNAPSHOT_EVERY_MS) {
+      for (const { label } of stalled) this.shown.add(label);
+      this.shownAt = now;
+      print(`what the machine is doing:\n${commandOutput("bash", ["scripts/machine-snapshot.sh"])}`);
+    } else {
       print(`what the machine is doing:\n${commandOutput("top", ["-b", "-n", "1", "-w", "160", "-o", "%CPU"], 20)}`);
-      print(`the kernel's last errors and warnings:\n${commandOutput("dmesg", ["--level=emerg,alert,crit,err,warn"], 12, true)}`);
     }
   }
 }
 
-/** The first lines (or the last, with `tail`) of a command's output, or why there is none. */
-function commandOutput(command: string, args: string[], lines: number, tail = false): string {
+/** How often a stall that goes on is shown in full. */
+const SNAPSHOT_EVERY_MS = 5 * 60_000;
+
+/** A command's output (its first `lines` lines, when given), or why there is none. */
+function commandOutput(command: string, args: string[], lines = Number.POSITIVE_INFINITY): string {
   try {
-    const all = execFileSync(command, args, { encoding: "utf8", timeout: 10_000 }).trimEnd().split("\n");
-    return (tail ? all.slice(-lines) : all.slice(0, lines)).map((line) => line.slice(0, 160)).join("\n");
+    const all = execFileSync(command, args, { encoding: "utf8", timeout: 20_000 }).trimEnd().split("\n");
+    return all
+      .slice(0, lines)
+      .map((line) => line.slice(0, 180))
+      .join("\n");
   } catch (error) {
     return `(${command} failed: ${error instanceof Error ? error.message : String(error)})`;
   }
