@@ -12,14 +12,26 @@ count=${1:-4}
 echo "-- the threads on a CPU or waiting for one now (state R)"
 ps -eLo pid,tid,stat,time,wchan:24,args | awk -v self=$$ 'NR == 1 || ($3 ~ /^R/ && $1 != self)' | grep -v ' ps -eLo ' | head -n 12 | cut -c1-180
 echo "-- the busiest processes over their lives"
-ps -eo pid,ppid,stat,time,pcpu,etime,wchan:24,args --sort=-pcpu | head -n 12 | cut -c1-180
-for pid in $(ps -eo pid --sort=-pcpu --no-headers | head -n "$count"); do
+# This script and the commands it runs are left out.
+busiest() { ps -eo pid,ppid,stat,time,pcpu,etime,wchan:24,args --sort=-pcpu | awk -v self=$$ 'NR == 1 || ($1 != self && $2 != self)'; }
+busiest | head -n 12 | cut -c1-180
+for pid in $(busiest | awk 'NR > 1 { print $1 }' | head -n "$count"); do
   [ -r "/proc/$pid/stat" ] || continue
   echo "-- pid $pid: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
   echo "   $(grep '^State:' "/proc/$pid/status" 2>/dev/null), waiting in: $(cat "/proc/$pid/wchan" 2>/dev/null || echo '?')"
-  # Empty for a task on a CPU: the CPUs' backtraces below show those.
+  # Empty for a task on a CPU: the CPUs' backtraces below show where those are.
   sed 's/^/   kernel: /' "/proc/$pid/stack" 2>/dev/null | head -n 16
 done
+
+echo "-- the threads in uninterruptible sleep (state D), where the kernel holds them"
+ps -eLo pid,tid,stat,args --no-headers | awk '$3 ~ /^D/' | head -n 8 | while read -r pid tid _ args; do
+  echo "-- pid $pid thread $tid: $(cut -c1-120 <<<"$args")"
+  sed 's/^/   kernel: /' "/proc/$pid/task/$tid/stack" 2>/dev/null | head -n 16
+done
+
+# Before SysRq's backtraces, which are warnings themselves.
+echo "-- the kernel's last errors and warnings"
+dmesg --level=emerg,alert,crit,err,warn 2>/dev/null | tail -n 12 | cut -c1-160 || echo "(dmesg failed)"
 
 if [ -w /proc/sysrq-trigger ]; then
   before=$(dmesg 2>/dev/null | wc -l)
@@ -31,5 +43,3 @@ else
   echo "-- every CPU's backtrace: needs root (/proc/sysrq-trigger)"
 fi
 
-echo "-- the kernel's last errors and warnings"
-dmesg --level=emerg,alert,crit,err,warn 2>/dev/null | tail -n 12 | cut -c1-160 || echo "(dmesg failed)"
