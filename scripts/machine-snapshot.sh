@@ -12,10 +12,10 @@ count=${1:-4}
 echo "-- the threads on a CPU or waiting for one now (state R)"
 ps -eLo pid,tid,stat,time,wchan:24,args | awk -v self=$$ 'NR == 1 || ($3 ~ /^R/ && $1 != self)' | grep -v ' ps -eLo ' | head -n 12 | cut -c1-180
 echo "-- the busiest processes over their lives"
-# This script and the commands it runs are left out.
-busiest() { ps -eo pid,ppid,stat,time,pcpu,etime,wchan:24,args --sort=-pcpu | awk -v self=$$ 'NR == 1 || ($1 != self && $2 != self)'; }
-busiest | head -n 12 | cut -c1-180
-for pid in $(busiest | awk 'NR > 1 { print $1 }' | head -n "$count"); do
+# All but this script and the commands it runs (ps among them).
+busiest=$(ps -N --pid $$ --ppid $$ -o pid,ppid,stat,time,pcpu,etime,wchan:24,args --sort=-pcpu)
+head -n 12 <<<"$busiest" | cut -c1-180
+for pid in $(awk 'NR > 1 { print $1 }' <<<"$busiest" | head -n "$count"); do
   [ -r "/proc/$pid/stat" ] || continue
   echo "-- pid $pid: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
   echo "   $(grep '^State:' "/proc/$pid/status" 2>/dev/null), waiting in: $(cat "/proc/$pid/wchan" 2>/dev/null || echo '?')"
