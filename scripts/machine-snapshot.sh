@@ -1,24 +1,25 @@
 #!/bin/bash
 # What a stalled machine is doing, for the cgroup v2 VM's console: the processes using the most
-# CPU, where the kernel holds each of them (state, wait channel, kernel stack), what every CPU
-# runs right now (SysRq's backtrace of all active CPUs), and the kernel's last errors and
-# warnings. The console shows only the most urgent kernel messages (loglevel=3): RCU stalls and
-# hung tasks are errors, seen only here. The kernel's parts need root; without it they say so.
+# CPU, where the kernel holds each of them (state, wait channel, kernel stack), what each CPU
+# not idle runs right now (SysRq's backtrace of all active CPUs), and the kernel's last errors.
+# The console shows only the most urgent kernel messages (loglevel=3): RCU stalls and hung
+# tasks are errors, seen only here. The kernel's parts need root; without it they say so.
 #
 #   machine-snapshot.sh [processes]   how many of the busiest processes to look into (default 4)
 set -u
 count=${1:-4}
 
 echo "-- the threads on a CPU or waiting for one now (state R)"
-ps -eLo pid,tid,stat,time,wchan:24,args | awk -v self=$$ 'NR == 1 || ($3 ~ /^R/ && $1 != self)' | grep -v ' ps -eLo ' | head -n 12 | cut -c1-180
+ps -N --pid $$ --ppid $$ -Lo pid,tid,stat,time,wchan:24,args | awk 'NR == 1 || $3 ~ /^R/' | head -n 12 | cut -c1-180
 echo "-- the busiest processes over their lives"
 # All but this script and the commands it runs (ps among them).
 busiest=$(ps -N --pid $$ --ppid $$ -o pid,ppid,stat,time,pcpu,etime,wchan:24,args --sort=-pcpu)
 head -n 12 <<<"$busiest" | cut -c1-180
 for pid in $(awk 'NR > 1 { print $1 }' <<<"$busiest" | head -n "$count"); do
   [ -r "/proc/$pid/stat" ] || continue
-  echo "-- pid $pid: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
-  echo "   $(grep '^State:' "/proc/$pid/status" 2>/dev/null), waiting in: $(cat "/proc/$pid/wchan" 2>/dev/null || echo '?')"
+  name=$( (tr '\0' ' ' < "/proc/$pid/cmdline") 2>/dev/null | cut -c1-120)
+  echo "-- pid $pid: ${name:-[$(cat "/proc/$pid/comm" 2>/dev/null)]}"
+  echo "   $(grep '^State:' "/proc/$pid/status" 2>/dev/null), waiting in: $(cat "/proc/$pid/wchan" 2>/dev/null)"
   # Empty for a task on a CPU: the CPUs' backtraces below show where those are.
   sed 's/^/   kernel: /' "/proc/$pid/stack" 2>/dev/null | head -n 16
 done
@@ -29,17 +30,20 @@ ps -eLo pid,tid,stat,args --no-headers | awk '$3 ~ /^D/' | head -n 8 | while rea
   sed 's/^/   kernel: /' "/proc/$pid/task/$tid/stack" 2>/dev/null | head -n 16
 done
 
-# Before SysRq's backtraces, which are warnings themselves.
-echo "-- the kernel's last errors and warnings"
-dmesg --level=emerg,alert,crit,err,warn 2>/dev/null | tail -n 12 | cut -c1-160 || echo "(dmesg failed)"
+# Errors only: SysRq's backtraces, this script's own among them, are warnings. RCU stalls and
+# hung tasks are errors.
+echo "-- the kernel's last errors"
+dmesg --level=emerg,alert,crit,err 2>/dev/null | tail -n 12 | cut -c1-160
 
-if [ -w /proc/sysrq-trigger ]; then
-  before=$(dmesg 2>/dev/null | wc -l)
+if [ -w /proc/sysrq-trigger ] && [ -w /dev/kmsg ]; then
+  # The kernel's log is a ring: once full, counting its lines cannot say where new ones start.
+  marker="machine-snapshot $$ $EPOCHREALTIME"
+  echo "<6>$marker" > /dev/kmsg
   echo l > /proc/sysrq-trigger
   sleep 1
-  echo "-- every CPU's backtrace (SysRq l)"
-  dmesg 2>/dev/null | tail -n "+$((before + 1))" | head -n 80 | cut -c1-160
+  echo "-- the backtrace of each CPU not idle (SysRq l; one of them runs this script)"
+  dmesg 2>/dev/null | awk -v marker="$marker" 'found { print } index($0, marker) { found = 1 }' | head -n 120 | cut -c1-160
 else
-  echo "-- every CPU's backtrace: needs root (/proc/sysrq-trigger)"
+  echo "-- the CPUs' backtraces: need root (/proc/sysrq-trigger, /dev/kmsg)"
 fi
 

@@ -78,10 +78,13 @@ export default class ProgressReporter implements Reporter {
     // The whole picture (kernel stacks, every CPU's backtrace) when something newly stalls and
     // every few minutes after; the busiest processes in between.
     const newlyStalled = stalled.some(({ label }) => !this.shown.has(label));
-    if (newlyStalled || now - this.shownAt >= SNAPSHOT_EVERY_MS) {
+    // Half a check of slack: the timer's ticks and performance.now() may differ by a millisecond.
+    if (newlyStalled || now - this.shownAt >= SNAPSHOT_EVERY_MS - this.checkEveryMs / 2) {
       for (const { label } of stalled) this.shown.add(label);
       this.shownAt = now;
-      print(`what the machine is doing:\n${commandOutput("bash", ["scripts/machine-snapshot.sh"])}`);
+      // A process stuck in the kernel can stall ps itself: the snapshot is bounded, and what it
+      // printed before is kept.
+      print(`what the machine is doing:\n${commandOutput("timeout", ["-s", "KILL", "15", "bash", "scripts/machine-snapshot.sh"])}`);
     } else {
       print(`what the machine is doing:\n${commandOutput("top", ["-b", "-n", "1", "-w", "160", "-o", "%CPU"], 20)}`);
     }
@@ -91,16 +94,21 @@ export default class ProgressReporter implements Reporter {
 /** How often a stall that goes on is shown in full. */
 const SNAPSHOT_EVERY_MS = 5 * 60_000;
 
-/** A command's output (its first `lines` lines, when given), or why there is none. */
+/** A command's output (its first `lines` lines, when given), and why it ended early if it did. */
 function commandOutput(command: string, args: string[], lines = Number.POSITIVE_INFINITY): string {
-  try {
-    const all = execFileSync(command, args, { encoding: "utf8", timeout: 20_000 }).trimEnd().split("\n");
-    return all
+  const shown = (output: string) =>
+    output
+      .trimEnd()
+      .split("\n")
       .slice(0, lines)
       .map((line) => line.slice(0, 180))
       .join("\n");
+  try {
+    return shown(execFileSync(command, args, { encoding: "utf8", timeout: 20_000 }));
   } catch (error) {
-    return `(${command} failed: ${error instanceof Error ? error.message : String(error)})`;
+    const partial = (error as { stdout?: unknown }).stdout;
+    const why = `(${command} failed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)})`;
+    return typeof partial === "string" && partial.length > 0 ? `${shown(partial)}\n${why}` : why;
   }
 }
 
