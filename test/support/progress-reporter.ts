@@ -6,7 +6,7 @@ import type { Reporter, TestCase, TestModule } from "vitest/node";
  * one line as each test starts and ends, and, every minute, the name of whatever has been
  * going for longer than a few minutes (a test, or a test file still being loaded) with what
  * the machine does (scripts/machine-snapshot.sh: the busiest processes, where the kernel holds
- * them, every CPU's backtrace, the kernel's last errors), so a hang shows where it is and what
+ * them, the backtraces of the CPUs not idle, the kernel's last errors), so a hang shows where it is and what
  * it does. Lines start with `[progress]`; scripts/test-cgroup2.sh reads them back.
  */
 export default class ProgressReporter implements Reporter {
@@ -75,7 +75,7 @@ export default class ProgressReporter implements Reporter {
     const stalled = [...this.going.values()].filter(({ since }) => now - since >= this.stalledAfterMs);
     for (const { label, since } of stalled) print(`still going after ${Math.round((now - since) / 1000)} s: ${label}`);
     if (stalled.length === 0) return;
-    // The whole picture (kernel stacks, every CPU's backtrace) when something newly stalls and
+    // The whole picture (kernel stacks, the CPUs' backtraces) when something newly stalls and
     // every few minutes after; the busiest processes in between.
     const newlyStalled = stalled.some(({ label }) => !this.shown.has(label));
     // Half a check of slack: the timer's ticks and performance.now() may differ by a millisecond.
