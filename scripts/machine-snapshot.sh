@@ -7,6 +7,11 @@
 #
 #   machine-snapshot.sh [processes]   how many of the busiest processes to look into (default 4)
 set -u
+# Bounded: a process stuck in the kernel can stall ps itself. timeout kills this script and what
+# it started; what it printed before stays printed.
+if [ -z "${MACHINE_SNAPSHOT_BOUNDED:-}" ]; then
+  MACHINE_SNAPSHOT_BOUNDED=1 exec timeout -s KILL 15 bash "$0" "$@"
+fi
 count=${1:-4}
 
 echo "-- the threads on a CPU or waiting for one now (state R)"
