@@ -15,10 +15,10 @@ fi
 count=${1:-4}
 
 echo "-- the threads on a CPU or waiting for one now (state R)"
-ps -N --pid $$ --ppid $$ -Lo pid,tid,stat,time,wchan:24,args | awk 'NR == 1 || $3 ~ /^R/' | head -n 12 | cut -c1-180
+ps -N --pid "$$,$PPID" --ppid $$ -Lo pid,tid,stat,time,wchan:24,args | awk 'NR == 1 || $3 ~ /^R/' | head -n 12 | cut -c1-180
 echo "-- the busiest processes over their lives"
-# All but this script and the commands it runs (ps among them).
-busiest=$(ps -N --pid $$ --ppid $$ -o pid,ppid,stat,time,pcpu,etime,wchan:24,args --sort=-pcpu)
+# All but this script, the timeout it runs under and the commands it runs (ps among them).
+busiest=$(ps -N --pid "$$,$PPID" --ppid $$ -o pid,ppid,stat,time,pcpu,etime,wchan:24,args --sort=-pcpu)
 head -n 12 <<<"$busiest" | cut -c1-180
 for pid in $(awk 'NR > 1 { print $1 }' <<<"$busiest" | head -n "$count"); do
   [ -r "/proc/$pid/stat" ] || continue
