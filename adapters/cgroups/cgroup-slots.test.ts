@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -132,10 +132,33 @@ describe("cgroup v2 slots", () => {
     expect(slot.sincePrepare().limitsHit).toEqual({ memory: true, processes: false });
   });
 
+  it("closes its cgroup.procs file only once a move under way has returned", async () => {
+    mkdirSync(join(root, "NSJAIL"));
+    const slot = cgroupSlots({ version: "v2", mount: join(root, "NSJAIL"), swapLimit: true, cpu: true, io: true })!(920_003);
+    const procs = slot.procsFiles[0]!;
+    const openOnProcs = () => readdirSync("/proc/self/fd").filter((fd) => readlinkOr(`/proc/self/fd/${fd}`) === procs).length;
+
+    const moving = slot.attach(4242);
+    slot.close(); // before the write has been done by libuv's threads
+    expect(openOnProcs()).toBe(1);
+    await moving;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(openOnProcs()).toBe(0);
+    expect(readFileSync(procs, "utf8")).toBe("4242");
+  });
+
   it("has no slots without cgroups", () => {
     expect(cgroupSlots({ version: "none" })).toBeUndefined();
   });
 });
+
+const readlinkOr = (path: string): string | undefined => {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined; // closed meanwhile
+  }
+};
 
 describe("joinSlotArgv", () => {
   it("puts a shell in front that joins every hierarchy and then execs the command", () => {

@@ -63,7 +63,7 @@ export interface CgroupSlot {
   limit(limits: SlotLimits): void;
   /** Moves a process (host pid) into the slot; the cgroup.procs files stay open for the next move. */
   attach(pid: number): Promise<void>;
-  /** Closes the files attach() keeps open; no attach may be under way. */
+  /** Closes the files attach() keeps open, once the moves under way have returned. */
   close(): void;
   /**
    * What the slot's counters saw since prepare(), read once: whether the kernel's OOM killer
@@ -107,6 +107,8 @@ abstract class Slot implements CgroupSlot {
   private before: Counters = { oomKills: 0, memoryMax: 0, pidsMax: 0 };
   private written: SlotLimits | undefined;
   private procsFds: number[] | undefined;
+  /** attach() calls whose writes have not returned: a caller may give up waiting for one the kernel stalls. */
+  private readonly moves = new Set<Promise<unknown>>();
   abstract readonly procsFiles: readonly string[];
   /** The slot's group in the hierarchy of the pids controller. */
   protected abstract readonly pidsGroup: string;
@@ -150,12 +152,27 @@ abstract class Slot implements CgroupSlot {
     // on a loaded host, measured), which the event loop need not wait for.
     this.procsFds ??= this.procsFiles.map((file) => openSync(file, "w"));
     const text = String(pid);
-    await Promise.all(this.procsFds.map((fd) => new Promise<void>((resolve, reject) => write(fd, text, 0, (error) => (error ? reject(error) : resolve())))));
+    const move = Promise.all(
+      this.procsFds.map((fd) => new Promise<void>((resolve, reject) => write(fd, text, 0, (error) => (error ? reject(error) : resolve())))),
+    );
+    this.moves.add(move);
+    try {
+      await move;
+    } finally {
+      this.moves.delete(move);
+    }
   }
 
+  // A write still queued for libuv's threads holds only the descriptor's number: closed now, the
+  // number could be reused by the next file opened, and the pid written into that one.
   close(): void {
-    for (const fd of this.procsFds ?? []) closeSync(fd);
+    const fds = this.procsFds ?? [];
     this.procsFds = undefined;
+    const closeAll = () => {
+      for (const fd of fds) closeSync(fd);
+    };
+    if (this.moves.size === 0) closeAll();
+    else void Promise.allSettled(this.moves).then(closeAll);
   }
 
   sincePrepare(): SlotEvents {

@@ -242,7 +242,12 @@ export class ZygoteSandbox implements PrestartableSandbox {
       const hostPid = zygote.hostPid(forked);
       try {
         if (hostPid === undefined) throw new Error(`the run's process (pid ${forked.pid} in the fork server) is not among its children`);
-        await lease.slot.attach(hostPid);
+        const attached = await beforeDeadline(
+          lease.slot.attach(hostPid).then(() => ({})),
+          "the run's process was not moved into its cgroup slot in time",
+          SETUP_TIMEOUT_MS,
+        );
+        if ("lost" in attached) throw new Error(attached.lost);
         const connected = await beforeDeadline(
           Promise.race([
             channel.connected.then(() => ({})),
