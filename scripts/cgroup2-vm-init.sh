@@ -59,21 +59,32 @@ export REQUIRE_NSJAIL=1 CI=true NO_COLOR=1 TEST_SLOWDOWN=8
 node=node_modules/node/bin/node
 # Test and hook timeouts are vitest.config.ts's, scaled by TEST_SLOWDOWN. The progress reporter
 # prints each test as it starts and ends, and names one still going after minutes.
+# What the suites print also goes to a file, for the watchdog below to see when they last did.
+output=/tmp/suite-output.log
+: > "$output"
 vitest() { # report-file vitest-arguments...
   local report=$1; shift
   "$node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=./test/support/progress-reporter.ts \
-    --reporter=json --outputFile.json="$report" "$@" </dev/null
+    --reporter=json --outputFile.json="$report" "$@" </dev/null 2>&1 | tee -a "$output"
 }
 started=$(date +%s)
 # A watchdog outside node: should vitest's own process be what is stuck, its progress reporter
-# is stuck with it. From the 8th minute on, every 5 minutes, what is busy and where the kernel
-# holds it (scripts/machine-snapshot.sh).
+# (which prints every minute while a test is stalled) is stuck with it. Once the suites have
+# printed nothing for 5 minutes, and every 5 minutes while that lasts: what is busy and where the
+# kernel holds it (scripts/machine-snapshot.sh).
 (
-  sleep 480
-  while :; do
-    echo "[watchdog] $(($(date +%s) - started)) s in: what the machine is doing"
-    bash scripts/machine-snapshot.sh 3 2>&1 | sed 's/^/[watchdog] /'
-    sleep 300
+  quiet_s=300
+  shown=0
+  while sleep 60; do
+    now=$(date +%s)
+    printed=$(stat -c %Y "$output")
+    if (( now - printed >= quiet_s && now - shown >= quiet_s )); then
+      # Taken whole before it is printed: a prefixing process running beside it would be among the busiest.
+      snapshot=$(bash scripts/machine-snapshot.sh 3 2>&1)
+      echo "[watchdog] $((now - started)) s in, nothing printed for $((now - printed)) s: what the machine is doing"
+      sed 's/^/[watchdog] /' <<<"$snapshot"
+      shown=$now
+    fi
   done
 ) &
 reports=()
@@ -101,9 +112,9 @@ case "$suite" in
     # Node needs more than the image's 5 s to start the HEALTHCHECK command.
     in_container=(SKIP_BUILD=1 NETWORK=host SCRIPT_TIMEOUT_MS=120000 READY_TIMEOUT_S=900 HEALTH_TIMEOUT_S=120)
     env "${in_container[@]}" CONTAINER_FLAGS=--privileged EXPECT_CGROUP=v2 \
-      bash scripts/test-container.sh 2>&1 | tee /tmp/container-privileged.log
+      bash scripts/test-container.sh 2>&1 | tee -a "$output" /tmp/container-privileged.log
     env "${in_container[@]}" CONTAINER_FLAGS="--cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined" \
-      EXPECT_LIMITS=rlimit bash scripts/test-container.sh 2>&1 | tee /tmp/container-capabilities.log
+      EXPECT_LIMITS=rlimit bash scripts/test-container.sh 2>&1 | tee -a "$output" /tmp/container-capabilities.log
     echo "cgroup2-vm: suite took $(( $(date +%s) - started )) s"
     # Each run ends with its own "N passed, M failed" line; a run without one failed.
     counts=$(for log in /tmp/container-privileged.log /tmp/container-capabilities.log; do

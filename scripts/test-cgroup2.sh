@@ -98,7 +98,7 @@ explain_failure() {
   local going
   going=$(unfinished)
   if [ -n "$going" ]; then log "started and never finished:"; echo "$going" >&2
-  else log "every test started has finished"; fi
+  else log "every test started has finished; the suites' last progress line: $(grep -a '^\[progress\] ' "$console" | tail -n 1)"; fi
 }
 
 result=$(grep -a '^CGROUP2-VM-RESULT ' "$console" | tail -1)
