@@ -2,8 +2,8 @@
 # What a stalled machine is doing, for the cgroup v2 VM's console: the processes using the most
 # CPU, where the kernel holds each of them (state, wait channel, kernel stack), what each CPU
 # not idle runs right now (SysRq's backtrace of all active CPUs), and the kernel's last errors.
-# The console shows only the most urgent kernel messages (loglevel=3): RCU stalls and hung
-# tasks are errors, seen only here. The kernel's parts need root; without it they say so.
+# The VM's console shows the kernel's errors as they come (loglevel=4); here are the last ones
+# again, beside the rest. The kernel's parts need root; without it they say so.
 #
 #   machine-snapshot.sh [processes]   how many of the busiest processes to look into (default 4)
 set -u

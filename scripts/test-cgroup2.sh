@@ -72,12 +72,17 @@ vm_started=$(date +%s)
 # No -enable-kvm: the emulated machine works wherever QEMU does (also inside a VM whose
 # nested KVM is missing or unreliable). cgroup_no_v1=all: no v1 hierarchy can be mounted.
 # mitigations=off: the guest runs nothing but the tests, and page-table isolation makes every
-# system call costly under emulation.
+# system call costly under emulation. tsc=reliable: the emulated CPUs (AMD, two, without the
+# constant-TSC flag) make the kernel distrust the TSC and read the time from the emulated HPET,
+# a device access under QEMU's global lock on every clock read; QEMU's TSC is one counter for
+# both CPUs, taken from the host's, that never goes back. loglevel=4: the kernel's errors reach
+# the console as they come (an RCU stall or a hung task shows even if nothing in the guest can
+# print any more; the memory tests' OOM kills add a line each).
 timeout "$VM_TIMEOUT_S" qemu-system-x86_64 \
   -accel tcg -cpu max -smp 2 -m "$VM_MEMORY_MB" \
   -nic none -display none -monitor none -serial stdio -no-reboot \
   -kernel "$KERNEL" -initrd "$WORK/initrd.cpio" \
-  -append "console=ttyS0 loglevel=3 panic=-1 mitigations=off cgroup_no_v1=all pes_suite=$SUITE" \
+  -append "console=ttyS0 loglevel=4 panic=-1 mitigations=off tsc=reliable cgroup_no_v1=all pes_suite=$SUITE" \
   < /dev/null 2>&1 | sed -u 's/\r$//' | tee "$console"
 vm_status=${PIPESTATUS[0]}
 log "the VM ran $(( $(date +%s) - vm_started )) s (qemu exit status $vm_status); $(( $(date +%s) - started )) s in all"
