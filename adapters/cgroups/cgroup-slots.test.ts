@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -136,9 +136,9 @@ describe("cgroup v2 slots", () => {
     mkdirSync(join(root, "NSJAIL"));
     const slot = cgroupSlots({ version: "v2", mount: join(root, "NSJAIL"), swapLimit: true, cpu: true, io: true })!(920_003);
     const procs = slot.procsFiles[0]!;
-    const openOnProcs = () => readdirSync("/proc/self/fd").filter((fd) => readlinkOr(`/proc/self/fd/${fd}`) === procs).length;
-
     const moving = slot.attach(4242);
+    const opened = realpathSync(procs); // as /proc/self/fd names it
+    const openOnProcs = () => readdirSync("/proc/self/fd").filter((fd) => readlinkOr(`/proc/self/fd/${fd}`) === opened).length;
     slot.close(); // before the write has been done by libuv's threads
     expect(openOnProcs()).toBe(1);
     await moving;

@@ -152,15 +152,14 @@ abstract class Slot implements CgroupSlot {
     // on a loaded host, measured), which the event loop need not wait for.
     this.procsFds ??= this.procsFiles.map((file) => openSync(file, "w"));
     const text = String(pid);
-    const move = Promise.all(
-      this.procsFds.map((fd) => new Promise<void>((resolve, reject) => write(fd, text, 0, (error) => (error ? reject(error) : resolve())))),
-    );
+    const writes = this.procsFds.map((fd) => new Promise<void>((resolve, reject) => write(fd, text, 0, (error) => (error ? reject(error) : resolve()))));
+    // Settled only once every write has returned: one failing must not let close() go ahead of the others.
+    const move = Promise.allSettled(writes);
     this.moves.add(move);
-    try {
-      await move;
-    } finally {
-      this.moves.delete(move);
-    }
+    const results = await move;
+    this.moves.delete(move);
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
   }
 
   // A write still queued for libuv's threads holds only the descriptor's number: closed now, the
@@ -169,7 +168,13 @@ abstract class Slot implements CgroupSlot {
     const fds = this.procsFds ?? [];
     this.procsFds = undefined;
     const closeAll = () => {
-      for (const fd of fds) closeSync(fd);
+      for (const fd of fds) {
+        try {
+          closeSync(fd);
+        } catch {
+          // Already closed: nothing of it is left to close.
+        }
+      }
     };
     if (this.moves.size === 0) closeAll();
     else void Promise.allSettled(this.moves).then(closeAll);

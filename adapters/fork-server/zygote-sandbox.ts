@@ -238,16 +238,22 @@ export class ZygoteSandbox implements PrestartableSandbox {
     if (!this.fleet.usable(zygote)) this.fleet.retire(zygote);
     const forked = await beforeDeadline(fork.forked, "the fork server did not fork the run in time", SETUP_TIMEOUT_MS);
     let failure: string | undefined;
+    /** A move into the slot still under way when the run was given up. */
+    let stalledMove: Promise<unknown> | undefined;
     if ("pid" in forked) {
       const hostPid = zygote.hostPid(forked);
       try {
         if (hostPid === undefined) throw new Error(`the run's process (pid ${forked.pid} in the fork server) is not among its children`);
+        const move = lease.slot.attach(hostPid);
         const attached = await beforeDeadline(
-          lease.slot.attach(hostPid).then(() => ({})),
+          move.then(() => ({})),
           "the run's process was not moved into its cgroup slot in time",
           SETUP_TIMEOUT_MS,
         );
-        if ("lost" in attached) throw new Error(attached.lost);
+        if ("lost" in attached) {
+          stalledMove = move.catch(() => undefined);
+          throw new Error(attached.lost);
+        }
         const connected = await beforeDeadline(
           Promise.race([
             channel.connected.then(() => ({})),
@@ -274,9 +280,20 @@ export class ZygoteSandbox implements PrestartableSandbox {
     fork.done();
     this.fleet.retire(zygote);
     await channel.close();
+    if (stalledMove !== undefined) {
+      // Once the kernel finishes it, the move may still put the run's process into the slot.
+      void stalledMove.then(() => this.emptyAndGiveBack(lease));
+      return { kind: "lost", reason: `${failure}\nits uid is kept out of use until the move has returned\n${zygote.log()}` };
+    }
+    const emptied = await this.emptyAndGiveBack(lease);
+    return { kind: "lost", reason: `${failure}${emptied ? "" : "\nits cgroup slot could not be emptied"}\n${zygote.log()}` };
+  }
+
+  /** Empties the lease's slot (waiting up to SLOT_EMPTY_WAIT_MS) and gives the lease back: whether the slot was emptied. */
+  private async emptyAndGiveBack(lease: SlottedLease): Promise<boolean> {
     const emptied = await lease.slot.emptied(SLOT_EMPTY_WAIT_MS);
     this.leases.release(lease);
-    return { kind: "lost", reason: `${failure}${emptied ? "" : "\nits cgroup slot could not be emptied"}\n${zygote.log()}` };
+    return emptied;
   }
 }
 
