@@ -20,6 +20,7 @@ fi
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+ln -sfn /proc/self/fd /dev/fd   # what udev would make: bash's process substitution needs it
 mkdir -p /dev/pts /dev/shm /run
 mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
@@ -60,18 +61,20 @@ node=node_modules/node/bin/node
 # Test and hook timeouts are vitest.config.ts's, scaled by TEST_SLOWDOWN. The progress reporter
 # prints each test as it starts and ends, and names one still going after minutes.
 # What the suites print also goes to a file, for the watchdog below to see when they last did.
+# Through a process substitution, not a pipe: nothing waits for its tee, which a process left
+# holding the output open would keep going.
 output=/tmp/suite-output.log
 : > "$output"
 vitest() { # report-file vitest-arguments...
   local report=$1; shift
   "$node" node_modules/vitest/vitest.mjs run --reporter=default --reporter=./test/support/progress-reporter.ts \
-    --reporter=json --outputFile.json="$report" "$@" </dev/null 2>&1 | tee -a "$output"
+    --reporter=json --outputFile.json="$report" "$@" </dev/null > >(tee -a "$output") 2>&1
 }
 started=$(date +%s)
 # A watchdog outside node: should vitest's own process be what is stuck, its progress reporter
-# (which prints every minute while a test is stalled) is stuck with it. Once the suites have
-# printed nothing for 5 minutes, and every 5 minutes while that lasts: what is busy and where the
-# kernel holds it (scripts/machine-snapshot.sh).
+# (which prints every minute while a test is stalled) is stuck with it. Once the suite has
+# printed nothing for 5 minutes (looked at every minute), and every 5 minutes while that lasts:
+# what is busy and where the kernel holds it (scripts/machine-snapshot.sh).
 (
   quiet_s=300
   shown=0

@@ -100,10 +100,13 @@ unfinished() {
 explain_failure() {
   log "the console's last 60 lines:"
   tail -n 60 "$console" >&2
-  local going
+  local going last
   going=$(unfinished)
   if [ -n "$going" ]; then log "started and never finished:"; echo "$going" >&2
-  else log "every test started has finished; the suites' last progress line: $(grep -a '^\[progress\] ' "$console" | tail -n 1)"; fi
+  else
+    last=$(grep -a '^\[progress\] ' "$console" | tail -n 1)
+    log "every test started has finished${last:+; the last progress line: $last}"
+  fi
 }
 
 result=$(grep -a '^CGROUP2-VM-RESULT ' "$console" | tail -1)
