@@ -249,7 +249,10 @@ check "environment: the server's variables do not reach the script" 200 \
 # The server's log says the limits fall back to rlimits (checked last: the log is written
 # asynchronously, so the start-up lines are sure to be out once requests were logged after them).
 if [ "$EXPECT_LIMITS" = rlimit ]; then
-  if podman logs "$NAME" 2>&1 | grep -q 'no usable cgroups'; then
+  # Read whole first: with pipefail, grep -q leaving at its first match would fail the pipe
+  # (SIGPIPE) whenever podman is still writing the rest.
+  server_log=$(podman logs "$NAME" 2>&1)
+  if grep -q 'no usable cgroups' <<<"$server_log"; then
     passed=$((passed + 1)); echo "ok   - log: says the limits fall back to rlimits"
   else
     failed=$((failed + 1)); echo "FAIL - log: says the limits fall back to rlimits"
