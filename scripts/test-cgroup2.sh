@@ -76,8 +76,8 @@ vm_started=$(date +%s)
 # constant-TSC flag) make the kernel distrust the TSC and read the time from the emulated HPET,
 # a device access under QEMU's global lock on every clock read; QEMU's TSC is one counter for
 # both CPUs, taken from the host's, that never goes back. loglevel=4: the kernel's errors reach
-# the console as they come (an RCU stall or a hung task shows even if nothing in the guest can
-# print any more; the memory tests' OOM kills add a line each).
+# the console as they come (the first line of an RCU stall's or a hung task's report shows even
+# if nothing in the guest can print any more; the memory tests' OOM kills add a line each).
 timeout "$VM_TIMEOUT_S" qemu-system-x86_64 \
   -accel tcg -cpu max -smp 2 -m "$VM_MEMORY_MB" \
   -nic none -display none -monitor none -serial stdio -no-reboot \
